@@ -1,0 +1,7 @@
+# Warnings and sanitizer flags shared by every target of the project.
+add_library(atman_options INTERFACE)
+target_compile_options(atman_options INTERFACE -Wall -Wextra)
+if(ATMAN_SANITIZE)
+  target_compile_options(atman_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer)
+  target_link_options(atman_options INTERFACE -fsanitize=address,undefined)
+endif()
