@@ -1,8 +1,91 @@
+// atman: the headless command-line tool over the AtMan core.
+#include <cstring>
+#include <exception>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <string>
 
+#include "atman/error.h"
 #include "atman/runtime.h"
+#include "commands.h"
 
-int main() {
-  atman::set_compute_threads(0);
-  std::cout << atman::runtime_report();
+namespace {
+
+constexpr const char* kUsage = R"(atman - explain transformer predictions with AtMan
+
+Usage: atman COMMAND [options]
+
+Commands:
+  info                         version, BLAS library, threads, devices, model root
+  tokenize --model DIR --text TEXT
+                               token ids, strings and character spans as JSON
+  forward --model DIR [--image PATH] [--text TEXT]...
+                               CLIP: image/text embeddings and logits; LM: logits at the last position
+  explain --model DIR [--image PATH] [--prompt TEXT] --target TEXT [--labels L]...
+          [--explain patches|tokens|all] [--mode single|correlated] [--kappa K] [--factor F]
+          [--log-additive] [--kappa-sweep FROM:TO:STEP] [--layers 0,1,..]
+          [--granularity token|word|sentence|delimiter] [--delimiter D] [--tile K]
+          [--post none|absolute|square] [--labels-file FILE] [--batch-size N]
+          [--memory-budget-mb MB] [--max-neighbours K] [--no-kv-cache]
+          [--json OUT.json] [--csv OUT.csv] [--png OVERLAY.png] [--colormap jet] [--opacity A]
+                               AtMan explanation; CLIP: target is one of the labels
+  generate --model DIR [--image PATH] --prompt TEXT [--max-new-tokens N]
+                               greedy continuation of a language model (LLaVA: with the image)
+  bench forward --model DIR    milliseconds per forward for batch sizes 1, 8, 32
+  bench explain --model DIR    naive loop vs batched AtMan: time, peak memory, ratios
+
+Options for every command:
+  --models-dir DIR             model root (default $ATMAN_MODELS or ../shared/models)
+  --threads N                  compute threads (default: all cores)
+  --device D                   cpu (default) or cuda[:N] when LibTorch has CUDA
+  --json FILE                  write JSON there instead of stdout
+  --help                       this text
+
+A model is a Hugging Face folder (config.json, model.safetensors, tokenizer files) or the name of
+one under the model root, e.g. --model shapes-clip.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    argv[1] = const_cast<char*>("info");
+  }
+  for (int i = 2; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::cout << kUsage;
+      return 0;
+    }
+  }
+  const std::map<std::string, std::function<int(int, char**)>> commands = {
+      {"info", atman::cli::run_info},
+      {"tokenize", atman::cli::run_tokenize},
+      {"forward", atman::cli::run_forward},
+      {"bench", atman::cli::run_bench},
+      {"explain", atman::cli::run_explain},
+      {"generate", atman::cli::run_generate},
+  };
+  auto command = commands.find(argv[1]);
+  if (command == commands.end()) {
+    std::cerr << "atman: unknown command '" << argv[1] << "' (see atman --help)\n";
+    return 2;
+  }
+  try {
+    return command->second(argc, argv);
+  } catch (const atman::Cancelled&) {
+    std::cerr << "atman: cancelled\n";
+    return 130;
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    // LibTorch errors carry a C++ backtrace after the first line; a user needs the first line.
+    if (auto nl = message.find('\n'); nl != std::string::npos) message.resize(nl);
+    std::cerr << "atman: error: " << message << "\n";
+    return 1;
+  }
 }

@@ -68,7 +68,8 @@ struct LlamaConfig {
   int max_position_embeddings = 0;
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // q/k/v biases (true for qwen2)
-  int eos_token_id = -1;
+  int eos_token_id = -1;           // the first of eos_token_ids; -1 when the config has none
+  std::vector<int> eos_token_ids;  // all end tokens (Llama 3 lists several)
   int bos_token_id = -1;
 };
 

@@ -1,7 +1,9 @@
 // Safetensors checkpoints: a single `model.safetensors` or shards listed in
 // `model.safetensors.index.json`. Files are memory-mapped and fully validated when opened
-// (header size cap, JSON, dtypes, byte ranges inside the file, no overlaps), so a hostile file
-// fails with a ModelError naming the file and the problem, before any tensor is touched.
+// (header size cap, JSON, no duplicate names, dtypes, shape x dtype size == byte range, ranges
+// inside the file and tiling the data section with no overlap or gap, as the reference
+// implementation requires), so a hostile file fails with a ModelError naming the file and the
+// problem, before any tensor is touched.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -26,7 +28,8 @@ struct TensorInfo {
   uint64_t end = 0;
 };
 
-// One memory-mapped .safetensors file. Movable, not copyable; unmaps on destruction.
+// One memory-mapped .safetensors file. Movable, not copyable; unmaps on destruction. A moved-from
+// object may only be destroyed or assigned to. const methods are safe to call from several threads.
 class SafetensorsFile {
  public:
   static constexpr uint64_t kMaxHeaderBytes = 100ull << 20;  // as the reference implementation
@@ -43,7 +46,9 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const;
   const TensorInfo* find(const std::string& name) const;
 
-  // A tensor copied out of the mapping and converted to `dtype` (float32 by default).
+  // A tensor copied out of the mapping (the result does not alias the file) and converted to
+  // `dtype` (float32 by default). Floating data converts to any floating dtype; integer and bool
+  // data to any dtype; floating data requested as an integer type is a ModelError.
   at::Tensor load(const std::string& name, at::ScalarType dtype = at::kFloat) const;
 
  private:
@@ -51,7 +56,10 @@ class SafetensorsFile {
   std::unique_ptr<Impl> impl_;
 };
 
-// All tensors of a model folder, from one file or a sharded index.
+// All tensors of a model folder, from model.safetensors (preferred when both exist) or a sharded
+// index. Shard names must be plain file names inside the folder, and every tensor the index lists
+// must be in its shard. A folder with neither file is a ModelError (with a hint on converting a
+// PyTorch .bin checkpoint when one is there).
 class Checkpoint {
  public:
   explicit Checkpoint(const std::filesystem::path& model_dir);
@@ -60,9 +68,10 @@ class Checkpoint {
   Checkpoint& operator=(Checkpoint&&) noexcept;
 
   bool has(const std::string& name) const;
-  std::vector<std::string> names() const;
-  // Loads a tensor and checks its shape; a missing tensor or wrong shape is a ModelError naming
-  // the file, the tensor, the expected and the found shape.
+  std::vector<std::string> names() const;  // sorted
+  // Loads a tensor and checks its shape; a missing tensor (the message suggests similar names) or
+  // wrong shape is a ModelError naming the file, the tensor, the expected and the found shape.
+  // Floating results containing NaN or Inf are a ModelError too.
   at::Tensor get(const std::string& name, const std::vector<int64_t>& expected_shape,
                  at::ScalarType dtype = at::kFloat) const;
   // Same without a shape check.
@@ -75,6 +84,10 @@ class Checkpoint {
 };
 
 // Writes tensors as a .safetensors file (used by tests that make tiny random models, and by tools).
+// Each tensor keeps its dtype (a contiguous CPU copy is written). Names are stored sorted and the
+// header is padded to a multiple of 8 bytes, so equal input gives identical files. The file is
+// written under a temporary name and renamed into place. Throws ModelError on I/O failure or a
+// dtype safetensors cannot hold here (e.g. complex).
 void write_safetensors(const std::filesystem::path& path,
                        const std::map<std::string, at::Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});

@@ -16,29 +16,44 @@ struct Encoding {
   std::vector<int64_t> ids;
   std::vector<std::string> tokens;  // vocabulary strings, e.g. "panda</w>" or "Ġpanda"
   // [begin, end) in Unicode code points of the original text; special tokens that stand for no
-  // text (CLIP's start/end) get an empty span at 0 or at the text's end.
+  // text (CLIP's start/end) get an empty span at 0 or at the text's end. A byte-level token that
+  // holds only part of a multi-byte character covers the whole character, so neighbouring spans
+  // may overlap by that character; spans never go backwards. For CLIP the spans point into the
+  // text as typed, before html.unescape / whitespace clean-up / lower-casing ("&amp;" -> "&"
+  // covers all five characters, a run of spaces belongs to no token).
   std::vector<std::pair<int64_t, int64_t>> spans;
 };
 
+// Thread-safe: encode/decode may be called from several threads at once (the per-word BPE cache is
+// locked internally).
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
   // Throws InputError for text that is not valid UTF-8.
   virtual Encoding encode(std::string_view text) const = 0;
+  // Token ids back to UTF-8 text; bytes that do not form whole characters become U+FFFD (Python's
+  // errors="replace"). GPT-2: exact inverse of encode(), added tokens written as they are (no
+  // spaces inserted around them, unlike HF's default). CLIP: start/end skipped, "</w>" -> " ",
+  // stripped. Throws InputError for an id outside the vocabulary.
   virtual std::string decode(const std::vector<int64_t>& ids) const = 0;
   virtual int64_t vocab_size() const = 0;
   // Id of a special/added token such as "<|endoftext|>" or "<image>"; -1 when absent.
   virtual int64_t special_token_id(std::string_view token) const = 0;
 };
 
-// CLIP BPE (OpenAI SimpleTokenizer semantics): adds <|startoftext|> and <|endoftext|>; no padding.
+// CLIP BPE (OpenAI SimpleTokenizer semantics, ftfy omitted): adds <|startoftext|> and
+// <|endoftext|>; no padding or truncation. Throws ModelError naming the file for a missing or
+// malformed vocab.json / merges.txt, or files that do not belong together.
 std::unique_ptr<Tokenizer> load_clip_tokenizer(const std::filesystem::path& vocab_json,
                                                const std::filesystem::path& merges_txt);
 // GPT-2 byte-level BPE (HF GPT2Tokenizer semantics): no BOS/EOS added; added tokens from
-// added_tokens.json / tokenizer_config.json of the same folder are matched literally.
+// added_tokens.json / tokenizer_config.json of the same folder are matched literally, as is
+// <|endoftext|>. Needs vocab.json and merges.txt; throws ModelError naming the folder or file.
 std::unique_ptr<Tokenizer> load_gpt2_tokenizer(const std::filesystem::path& model_dir);
 
-// Picks the tokenizer a model folder uses (CLIP vs byte-level BPE) from its files and config.
+// Picks the tokenizer a model folder uses (CLIP vs byte-level BPE) from its files and config:
+// CLIP for config.json model_type "clip", a CLIPTokenizer tokenizer_config.json, or a vocabulary
+// with <|startoftext|>; GPT-2 style byte-level BPE otherwise (also for LLaVA folders).
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
 
 }  // namespace atman

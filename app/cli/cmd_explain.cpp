@@ -1,0 +1,184 @@
+// `atman explain`: one AtMan explanation (or a κ sweep) written as JSON, CSV and a PNG overlay.
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "atman/error.h"
+#include "atman/explainer.h"
+#include "atman/heatmap.h"
+#include "commands.h"
+#include "common.h"
+
+namespace atman::cli {
+namespace {
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError("cannot read labels file " + path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty() && line[0] != '#') lines.push_back(line);
+  }
+  return lines;
+}
+
+std::vector<int> parse_layers(const std::string& text) {
+  std::vector<int> layers;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    try {
+      layers.push_back(std::stoi(item));
+    } catch (const std::exception&) {
+      throw InputError("--layers expects comma-separated layer numbers, got '" + text + "'");
+    }
+  }
+  return layers;
+}
+
+std::vector<double> parse_sweep(const std::string& text) {
+  double from, to, step;
+  char c1, c2;
+  std::stringstream in(text);
+  if (!(in >> from >> c1 >> to >> c2 >> step) || c1 != ':' || c2 != ':' || step <= 0 || to < from)
+    throw InputError("--kappa-sweep expects FROM:TO:STEP with STEP > 0, got '" + text + "'");
+  std::vector<double> kappas;
+  for (int i = 0; from + i * step <= to + 1e-9 && i < 1000; ++i)
+    kappas.push_back(std::round((from + i * step) * 1e6) / 1e6);
+  return kappas;
+}
+
+template <typename Enum>
+Enum choose(const Args& args, const std::string& name, const std::string& fallback,
+            const std::vector<std::pair<std::string, Enum>>& choices) {
+  std::string value = args.get(name, fallback), names;
+  for (const auto& [n, e] : choices) {
+    if (n == value) return e;
+    names += (names.empty() ? "" : ", ") + n;
+  }
+  throw InputError("--" + name + " must be one of " + names + ", got '" + value + "'");
+}
+
+void print_summary(const Explanation& e) {
+  std::cerr << e.model << " (" << e.architecture << "), " << e.mode
+            << (e.mode == "correlated" ? " κ=" + std::to_string(e.kappa).substr(0, 4) : "")
+            << ": baseline loss " << e.baseline_loss << ", " << e.candidates.size()
+            << " candidates, " << e.timings.forwards << " forwards in " << e.timings.batches
+            << " batches, " << e.timings.total_seconds << " s\n";
+  std::vector<const Candidate*> top;
+  for (const auto& c : e.candidates) top.push_back(&c);
+  std::stable_sort(top.begin(), top.end(), [](auto* a, auto* b) { return a->value > b->value; });
+  for (size_t i = 0; i < std::min<size_t>(5, top.size()); ++i) {
+    const Candidate& c = *top[i];
+    std::cerr << "  " << (c.kind == CandidateKind::Patch
+                              ? "patch r" + std::to_string(c.row) + " c" + std::to_string(c.col)
+                              : "token '" + c.text + "'")
+              << "  E = " << c.value << "\n";
+  }
+}
+
+}  // namespace
+
+int run_explain(int argc, char** argv) {
+  Args args(argc, argv, 2,
+            common_options({"model", "image", "prompt", "target", "labels", "labels-file", "explain",
+                            "mode", "kappa", "factor", "kappa-sweep", "csv", "png", "layers",
+                            "granularity", "delimiter", "tile", "post", "batch-size",
+                            "memory-budget-mb", "max-neighbours", "colormap", "opacity"}),
+            {"log-additive", "no-kv-cache", "quiet", "nearest"});
+  apply_common(args);
+  ExplainRequest r;
+  r.model = load_model_arg(args);
+  if (args.has("image")) r.image = load_image(args.get("image"));
+  r.prompt = args.get("prompt");
+  r.target = args.required("target");
+  r.labels = args.all("labels");
+  if (args.has("labels-file")) {
+    auto more = read_lines(args.get("labels-file"));
+    r.labels.insert(r.labels.end(), more.begin(), more.end());
+  }
+  const bool clip = r.model->kind() == ModelKind::Clip;
+  if (clip && r.labels.empty())
+    throw InputError("CLIP needs a label set: --labels L1 --labels L2 ... or --labels-file FILE "
+                     "(resources/labels/shapes.txt fits the bundled shapes-clip)");
+  if (clip && std::find(r.labels.begin(), r.labels.end(), r.target) == r.labels.end()) {
+    // "panda" is accepted for the label "a photo of a panda".
+    for (const auto& label : r.labels)
+      if (label == "a photo of a " + r.target) r.target = label;
+  }
+  const std::string default_explain = clip || r.model->kind() == ModelKind::Llava ? "patches" : "tokens";
+  r.explain = choose<ExplainWhat>(args, "explain", default_explain,
+                                  {{"patches", ExplainWhat::ImagePatches},
+                                   {"tokens", ExplainWhat::PromptTokens},
+                                   {"all", ExplainWhat::All}});
+  r.mode = choose<SuppressionMode>(args, "mode", "single",
+                                   {{"single", SuppressionMode::Single},
+                                    {"correlated", SuppressionMode::Correlated}});
+  r.kappa = args.number("kappa", 0.7);
+  r.factor = args.number("factor", 0.9);
+  r.variant = args.has("log-additive") ? SuppressionVariant::LogAdditive : SuppressionVariant::Multiplicative;
+  if (args.has("layers")) r.layers = parse_layers(args.get("layers"));
+  r.granularity = choose<Granularity>(args, "granularity", "token",
+                                      {{"token", Granularity::Token},
+                                       {"word", Granularity::Word},
+                                       {"sentence", Granularity::Sentence},
+                                       {"delimiter", Granularity::Delimiter}});
+  r.delimiter = args.get("delimiter");
+  if (args.has("delimiter") && !args.has("granularity")) r.granularity = Granularity::Delimiter;
+  r.tile = args.integer("tile", 1);
+  r.post = choose<PostProcess>(args, "post", "none",
+                               {{"none", PostProcess::None},
+                                {"absolute", PostProcess::Absolute},
+                                {"square", PostProcess::Square}});
+  r.batch_size = args.integer("batch-size", 0);
+  r.memory_budget_bytes = static_cast<int64_t>(args.number("memory-budget-mb", 0) * (1 << 20));
+  r.max_neighbours = args.integer("max-neighbours", 0);
+  r.reuse_kv_cache = !args.has("no-kv-cache");
+
+  AtmanExplainer explainer;
+  int last_percent = -1;
+  const bool quiet = args.has("quiet");
+  auto progress = [&](int done, int total) {
+    int percent = total > 0 ? 100 * done / total : 100;
+    if (!quiet && percent / 10 != last_percent / 10) {
+      std::cerr << "\r" << percent << "% (" << done << "/" << total << " forwards)" << std::flush;
+      last_percent = percent;
+    }
+    return true;
+  };
+  std::string json;
+  Explanation main_result;
+  if (args.has("kappa-sweep")) {
+    r.mode = SuppressionMode::Correlated;
+    auto results = explainer.kappa_sweep(r, parse_sweep(args.get("kappa-sweep")), progress);
+    json = "{\"sweep\": [";
+    for (size_t i = 0; i < results.size(); ++i) json += (i ? ",\n" : "\n") + to_json(results[i], 1);
+    json += "]}";
+    main_result = results.front();
+  } else {
+    main_result = explainer.attribute(r, progress);
+    json = to_json(main_result);
+  }
+  if (!quiet) {
+    std::cerr << "\n";
+    print_summary(main_result);
+  }
+  emit_json(args, json);
+  if (args.has("csv")) {
+    std::ofstream out(args.get("csv"));
+    out << to_csv(main_result);
+    if (!out) throw InputError("cannot write " + args.get("csv"));
+  }
+  if (args.has("png")) {
+    if (!r.image) throw InputError("--png draws the heatmap over the image: give --image");
+    OverlayOptions options;
+    options.colormap = parse_colormap(args.get("colormap", "jet"));
+    options.opacity = args.number("opacity", 0.5);
+    options.smooth = !args.has("nearest");
+    save_png(render_overlay(*r.image, main_result, options), args.get("png"));
+  }
+  return 0;
+}
+
+}  // namespace atman::cli

@@ -1,0 +1,14 @@
+// The CLI's subcommands. Each parses its own options from argv[2...] and returns an exit code;
+// errors are thrown as atman::Error and printed by main() as one line.
+#pragma once
+
+namespace atman::cli {
+
+int run_info(int argc, char** argv);
+int run_tokenize(int argc, char** argv);
+int run_forward(int argc, char** argv);
+int run_bench(int argc, char** argv);
+int run_explain(int argc, char** argv);
+int run_generate(int argc, char** argv);
+
+}  // namespace atman::cli

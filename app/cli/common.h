@@ -1,0 +1,22 @@
+// Options every subcommand accepts, applied in one place.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "atman/model.h"
+#include "cli_args.h"
+
+namespace atman::cli {
+
+// Option names shared by all commands, to append to a command's own list.
+std::vector<std::string> common_options(std::vector<std::string> own);
+
+// Applies --models-dir and --threads.
+void apply_common(const Args& args);
+
+// Resolves --model (folder or name under the model root) and loads it on --device.
+std::shared_ptr<const Model> load_model_arg(const Args& args);
+
+}  // namespace atman::cli

@@ -1,0 +1,108 @@
+// Explaining a prediction: one request in, one Explanation out, for every method (AtMan and, later,
+// the baselines) behind the same call, like Captum's attribute().
+//
+//   atman::ExplainRequest request;
+//   request.model = atman::Model::load("../shared/models/shapes-clip");
+//   request.image = atman::load_image("panda.jpg");
+//   request.labels = {"a photo of a panda", "a photo of a cat"};
+//   request.target = "a photo of a panda";
+//   request.mode = atman::SuppressionMode::Correlated;
+//   auto explainer = atman::make_explainer("atman");
+//   atman::Explanation e = explainer->attribute(request, [](int done, int total) { return true; });
+//
+// Thread-safety: an Explainer may be used from one worker thread while another thread reads its
+// results; attribute() calls on one Explainer are serialised internally.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "atman/explanation.h"
+#include "atman/image.h"
+#include "atman/model.h"
+#include "atman/suppression.h"
+
+namespace atman {
+
+enum class ExplainWhat {
+  ImagePatches,  // CLIP / LLaVA: the patches (image tokens) of the image
+  PromptTokens,  // CLIP: the target label's tokens; LM/LLaVA: the prompt's text tokens
+  All,           // LLaVA: image tokens and prompt tokens together
+};
+
+enum class SuppressionMode { Single, Correlated };
+enum class PostProcess { None, Absolute, Square };
+enum class Granularity { Token, Word, Sentence, Delimiter };
+
+// Called after every batch with (forwards done, forwards planned); return false to cancel, which
+// makes attribute() throw atman::Cancelled within one batch.
+using ProgressFn = std::function<bool(int done, int total)>;
+
+struct ExplainRequest {
+  std::shared_ptr<const Model> model;
+  std::optional<RgbImage> image;     // CLIP and LLaVA
+  std::string prompt;                // LM / LLaVA input text ("<image>" marks the image)
+  std::string target;                // LM: the continuation; CLIP: one of `labels`
+  std::vector<std::string> labels;   // CLIP zero-shot label set
+  ExplainWhat explain = ExplainWhat::ImagePatches;
+
+  SuppressionMode mode = SuppressionMode::Single;
+  double kappa = 0.7;   // correlated mode: neighbours need cosine similarity >= kappa
+  double factor = 0.9;  // f: a suppressed token keeps 1 - f of its attention
+  SuppressionVariant variant = SuppressionVariant::Multiplicative;
+  std::vector<int> layers;  // layers to suppress in; empty = all
+  int max_neighbours = 0;   // correlated mode: keep only the most similar k (0 = no cap)
+  PostProcess post = PostProcess::None;
+
+  Granularity granularity = Granularity::Token;  // text candidates
+  std::string delimiter;                         // for Granularity::Delimiter
+  int tile = 1;                                  // image candidates: k x k patches together
+
+  int batch_size = 0;                // perturbations per forward; 0 = from the memory budget
+  int64_t memory_budget_bytes = 0;   // 0 = 1 GiB
+  bool reuse_kv_cache = true;        // causal LMs: reuse keys/values before the first suppressed position
+};
+
+class Explainer {
+ public:
+  virtual ~Explainer() = default;
+  virtual std::string name() const = 0;
+  // Validates the request (InputError on bad input), then explains. Throws Cancelled when the
+  // progress callback returned false.
+  virtual Explanation attribute(const ExplainRequest& request, const ProgressFn& progress = {}) = 0;
+};
+
+// The AtMan explainer with its caches: a κ sweep, or a κ slider, reuses the baseline, the similarity
+// matrix and every perturbation already computed for the same input, target and options.
+class AtmanExplainer final : public Explainer {
+ public:
+  AtmanExplainer();
+  ~AtmanExplainer() override;
+  std::string name() const override { return "atman"; }
+  Explanation attribute(const ExplainRequest& request, const ProgressFn& progress = {}) override;
+
+  // True when attribute(request) would need no forward pass (every mask is cached).
+  bool is_cached(const ExplainRequest& request) const;
+  // Explanations for many κ values; masks shared between κ values are computed once.
+  std::vector<Explanation> kappa_sweep(const ExplainRequest& request,
+                                       const std::vector<double>& kappas,
+                                       const ProgressFn& progress = {});
+  // Correlated neighbourhood of candidate `index` at `kappa` (the paper's Figure 5): the
+  // candidates suppressed together with it and their factors (the candidate itself first).
+  std::vector<NeighbourFactor> neighbours(const ExplainRequest& request, int index, double kappa);
+  void clear_cache();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Registry: "atman" (more methods come with the baselines). Unknown names list what is available.
+std::unique_ptr<Explainer> make_explainer(const std::string& method);
+std::vector<std::string> explainer_names();
+
+}  // namespace atman

@@ -1,0 +1,78 @@
+// The result of an explanation: a plain value type with JSON save/load, written by the CLI, read
+// by the GUI, compared by tests. The JSON layout is documented in docs/explanation-json.md.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "atman/image.h"
+
+namespace atman {
+
+enum class CandidateKind { Patch, Token };
+
+struct NeighbourFactor {
+  int candidate = 0;     // index into Explanation::candidates
+  double similarity = 1;  // cosine similarity to the explained candidate (1 for itself)
+  double factor = 1;      // attention multiplier used (1 - f * similarity; 1 - f for itself)
+};
+
+struct Candidate {
+  int index = 0;
+  CandidateKind kind = CandidateKind::Token;
+  std::string text;                            // tokens: the text the candidate covers
+  std::pair<int64_t, int64_t> span{-1, -1};    // tokens: [begin, end) code points of the prompt/label
+  int row = -1, col = -1;                      // patches: position on the patch grid (top-left of a tile)
+  int rows = 1, cols = 1;                      // patches: tile size in patches
+  RectF rect;                                  // patches: pixels of the original image
+  std::vector<int> positions;                  // model sequence positions suppressed together
+  double value = 0;                            // E after post-processing, summed over target tokens
+  std::vector<double> per_target;              // E[i, t] for each target token t (raw)
+  std::vector<NeighbourFactor> suppressed;     // what this candidate's perturbation suppressed
+};
+
+struct Timings {
+  double prepare_seconds = 0;       // tokenise, preprocess, similarity, vision tower
+  double baseline_seconds = 0;      // the unperturbed forward
+  double perturbation_seconds = 0;  // all perturbed forwards
+  double total_seconds = 0;
+  int forwards = 0;     // perturbed sequences actually run (cache hits excluded)
+  int cache_hits = 0;   // perturbations answered from the cache
+  int batches = 0;
+};
+
+struct Explanation {
+  std::string method = "atman";
+  std::string model;         // model folder name
+  std::string architecture;  // "CLIP", "GPT-2", ...
+  std::string explained;     // "patches" | "tokens" | "all"
+  std::string mode;          // "single" | "correlated"
+  double kappa = 0;
+  double factor = 0.9;
+  std::string variant;       // "multiplicative" | "log_additive"
+  std::string post;          // "none" | "absolute" | "square"
+  std::string prompt, target;
+  std::vector<std::string> labels;
+  std::vector<std::string> target_tokens;
+  double baseline_loss = 0;                 // summed over target tokens
+  std::vector<double> baseline_per_target;  // L_t of the unperturbed input
+  int grid_rows = 0, grid_cols = 0;         // patch grid (0 without an image)
+  int image_width = 0, image_height = 0;    // original image size
+  std::vector<Candidate> candidates;
+  Timings timings;
+
+  // Patch values as a grid_rows x grid_cols row-major heatmap (tiles fill all their patches).
+  std::vector<double> patch_heatmap() const;
+};
+
+std::string to_json(const Explanation& e, int indent = 2);
+Explanation explanation_from_json(const std::string& json_text);  // InputError on bad JSON
+void save_json(const Explanation& e, const std::filesystem::path& path);
+Explanation load_explanation(const std::filesystem::path& path);
+// One row per candidate: index,kind,text,begin,end,row,col,x,y,w,h,value,per_target...
+std::string to_csv(const Explanation& e);
+
+}  // namespace atman

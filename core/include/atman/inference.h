@@ -1,0 +1,52 @@
+// Plain forward passes for the CLI and the GUI ("what does the model say?"). No tensors here.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "atman/image.h"
+#include "atman/model.h"
+
+namespace atman {
+
+struct ClipForward {
+  std::vector<float> image_embeds;               // projected, not normalised (empty: no image)
+  std::vector<std::vector<float>> text_embeds;   // one per text, projected, not normalised
+  std::vector<float> logits_per_image;           // exp(logit_scale) * cos, one per text
+};
+
+// CLIP forward of an optional image (already preprocessed) and any number of texts.
+ClipForward clip_forward(const Model& model, const PixelTensor* pixels,
+                         const std::vector<std::string>& texts);
+
+struct LabelScore {
+  std::string label;
+  float logit = 0;
+  float probability = 0;
+};
+
+// Zero-shot classification: labels ranked by probability (softmax over the logits).
+std::vector<LabelScore> zero_shot(const Model& model, const PixelTensor& pixels,
+                                  const std::vector<std::string>& labels);
+
+struct LmForward {
+  std::vector<int64_t> ids;        // the model input (LLaVA: with <image> expanded)
+  std::vector<float> last_logits;  // full vocabulary at the last position
+};
+
+// Causal LM (or LLaVA with an image) forward of `text`.
+LmForward lm_forward(const Model& model, const std::string& text, const PixelTensor* pixels = nullptr);
+
+struct Generation {
+  std::vector<int64_t> ids;  // generated ids, without the prompt
+  std::vector<std::string> tokens;
+  std::string text;
+};
+
+// Greedy decoding with a KV cache until the end token or `max_new_tokens`.
+Generation generate(const Model& model, const std::string& prompt, int max_new_tokens,
+                    const PixelTensor* pixels = nullptr);
+
+}  // namespace atman

@@ -1,0 +1,34 @@
+// The one attention function every architecture uses. It takes the AtMan suppression explicitly
+// (spec §1), so no model is monkey-patched and no global state is involved.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <vector>
+
+#include "atman/suppression.h"
+
+namespace atman {
+
+// Per-batch-item suppression factors over key positions. factors[b, j] = 1 leaves key j of batch
+// item b untouched; 0.1 is single-token suppression with f = 0.9.
+struct Suppression {
+  at::Tensor factors;  // [B, S] float on the model's device; undefined = no suppression
+  SuppressionVariant variant = SuppressionVariant::Multiplicative;
+  std::vector<bool> layers;  // empty = every layer; else layers[l] says whether layer l is suppressed
+
+  bool active_in(int layer) const {
+    if (!factors.defined()) return false;
+    if (layers.empty()) return true;
+    return layer >= 0 && layer < static_cast<int>(layers.size()) && layers[layer];
+  }
+};
+
+// Scaled dot-product attention with AtMan suppression.
+//   q: [B, H, T, D]; k, v: [B, Hkv, S, D] with H % Hkv == 0 (grouped-query attention) and S >= T.
+//   causal: query t sits at key position S - T + t and sees keys <= that position (KV cache aware).
+// Returns [B, H, T, D].
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
+                     const Suppression* suppression, int layer);
+
+}  // namespace atman

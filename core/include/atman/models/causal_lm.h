@@ -1,0 +1,52 @@
+// What the explainer needs from a decoder-only language model (GPT-2, Llama-style, the language
+// model inside LLaVA): embeddings, a forward over input embeddings with suppression and a KV cache,
+// and the LM head applied only where it is needed.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "atman/models/attention.h"
+
+namespace atman {
+
+// Keys and values of every layer for the positions seen so far: (B, Hkv, S, D) each.
+struct KVCache {
+  std::vector<at::Tensor> keys, values;
+  int64_t length() const { return keys.empty() || !keys[0].defined() ? 0 : keys[0].size(2); }
+  int64_t batch() const { return keys.empty() || !keys[0].defined() ? 0 : keys[0].size(0); }
+  // A cache of batch 1 repeated to `batch` items (for many perturbations sharing one prefix).
+  KVCache expanded(int64_t batch) const;
+  // Appends new keys/values of `layer` and returns the full ones.
+  std::pair<at::Tensor, at::Tensor> append(int layer, const at::Tensor& k, const at::Tensor& v);
+};
+
+class CausalLM {
+ public:
+  virtual ~CausalLM() = default;
+
+  // Token-embedding rows only (no positions): (B, T) ids -> (B, T, C). Also the similarity space
+  // of correlated suppression (spec §3).
+  virtual at::Tensor embed_tokens(const at::Tensor& ids) const = 0;
+
+  // Final hidden states (after the last norm) for input embeddings (B, T, C) that follow the
+  // `cache->length()` positions already in `cache` (or start at 0 when cache is null). Appends the
+  // new keys/values to the cache when given. Suppression factors span all keys: (B, past + T).
+  virtual at::Tensor forward_embeds(const at::Tensor& embeds, const Suppression* suppression,
+                                    KVCache* cache) const = 0;
+
+  // LM head: (..., C) -> (..., vocab).
+  virtual at::Tensor lm_logits(const at::Tensor& hidden) const = 0;
+
+  virtual int64_t vocab_size() const = 0;
+  virtual int64_t max_positions() const = 0;
+  virtual int num_layers() const = 0;
+  virtual int64_t hidden_size() const = 0;
+
+  // Convenience: logits for ids (B, T) -> (B, T, vocab).
+  at::Tensor forward_logits(const at::Tensor& ids, const Suppression* suppression = nullptr) const;
+};
+
+}  // namespace atman

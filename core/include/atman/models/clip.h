@@ -1,0 +1,95 @@
+// CLIP (HF CLIPModel): a ViT vision tower and a causal text tower, each projected into a shared
+// embedding space; zero-shot logits = exp(logit_scale) * cos(image, text).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "atman/hf_config.h"
+#include "atman/models/attention.h"
+#include "atman/models/layers.h"
+
+namespace atman {
+
+// The transformer encoder both towers share (pre-norm blocks, quick_gelu or gelu MLP).
+class ClipEncoder {
+ public:
+  ClipEncoder() = default;
+  ClipEncoder(const ClipTowerConfig& config, const WeightReader& w);
+  // x: (B, T, C). Runs the first `stop_after_layers` layers (-1: all) and returns (B, T, C).
+  at::Tensor forward(const at::Tensor& x, bool causal, const Suppression* suppression,
+                     int stop_after_layers = -1) const;
+  int num_layers() const { return static_cast<int>(layers_.size()); }
+
+ private:
+  struct Layer {
+    LayerNorm layer_norm1, layer_norm2;
+    Linear q_proj, k_proj, v_proj, out_proj, fc1, fc2;
+  };
+  ClipTowerConfig config_;
+  std::vector<Layer> layers_;
+};
+
+// The vision tower alone: LLaVA uses it without the projection.
+class ClipVisionTower {
+ public:
+  ClipVisionTower() = default;
+  // `w` reads under "vision_model." in CLIPModel, "vision_tower.vision_model." in LLaVA.
+  ClipVisionTower(const ClipTowerConfig& config, const WeightReader& w,
+                  bool load_post_layernorm = true);
+
+  // Patch-embedding (conv) outputs before class token and positions: (B, 3, H, W) -> (B, P, C).
+  at::Tensor patch_embeddings(const at::Tensor& pixels) const;
+  // Encoder output for patch embeddings (B, P, C); suppression spans the P + 1 positions
+  // (class token first). stop_after_layers = k returns the hidden state after k layers (HF
+  // hidden_states[k]); -1 runs all layers. Returns (B, P + 1, C), before post_layernorm.
+  at::Tensor encode(const at::Tensor& patch_embeds, const Suppression* suppression,
+                    int stop_after_layers = -1) const;
+  // Pooled class token after post_layernorm: (B, C).
+  at::Tensor pooled(const at::Tensor& hidden) const;
+  int grid_size() const { return config_.image_size / config_.patch_size; }
+  const ClipTowerConfig& config() const { return config_; }
+
+ private:
+  ClipTowerConfig config_;
+  at::Tensor class_embedding_;      // (C)
+  at::Tensor patch_embedding_;      // (C, 3, p, p), no bias
+  at::Tensor position_embedding_;   // (P + 1, C)
+  LayerNorm pre_layrnorm_, post_layernorm_;  // "pre_layrnorm" is HF's spelling
+  ClipEncoder encoder_;
+};
+
+class ClipModel {
+ public:
+  ClipModel(const ClipConfig& config, const Checkpoint& checkpoint, at::Device device);
+
+  const ClipVisionTower& vision() const { return vision_; }
+  // Projected image embeddings (not normalised) for patch embeddings (B, P, C).
+  at::Tensor image_embeds_from_patches(const at::Tensor& patch_embeds,
+                                       const Suppression* suppression = nullptr) const;
+  at::Tensor image_embeds(const at::Tensor& pixels, const Suppression* suppression = nullptr) const;
+
+  // Token-embedding rows (no positions): (B, T) -> (B, T, C).
+  at::Tensor token_embeddings(const at::Tensor& ids) const;
+  // Projected text embeddings (not normalised) for ids (B, T) of equal length; pooled at the end
+  // token. Suppression spans the T positions.
+  at::Tensor text_embeds(const at::Tensor& ids, const Suppression* suppression = nullptr) const;
+
+  // exp(logit_scale) * cos(image_i, text_k): (Bi, Pd), (Bt, Pd) -> (Bi, Bt).
+  at::Tensor logits(const at::Tensor& image_embeds, const at::Tensor& text_embeds) const;
+  double logit_scale_exp() const { return logit_scale_exp_; }
+  const ClipConfig& config() const { return config_; }
+  int64_t max_text_length() const { return config_.text.max_position_embeddings; }
+
+ private:
+  ClipConfig config_;
+  ClipVisionTower vision_;
+  at::Tensor visual_projection_;  // (Pd, Cv)
+  at::Tensor token_embedding_, text_position_embedding_;
+  ClipEncoder text_encoder_;
+  LayerNorm final_layer_norm_;
+  at::Tensor text_projection_;  // (Pd, Ct)
+  double logit_scale_exp_ = 1.0;
+};
+
+}  // namespace atman

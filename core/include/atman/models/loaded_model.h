@@ -1,0 +1,36 @@
+// What Model holds: the architecture objects. Core-internal (pulls in ATen).
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <memory>
+
+#include "atman/hf_config.h"
+#include "atman/model.h"
+#include "atman/models/clip.h"
+#include "atman/models/gpt2.h"
+#include "atman/models/llama.h"
+#include "atman/models/llava.h"
+
+namespace atman {
+
+struct Model::Impl {
+  std::filesystem::path dir;
+  ModelConfig config;
+  ModelKind kind = ModelKind::Clip;
+  std::string architecture;
+  at::Device device = at::kCPU;
+  int64_t parameters = 0;
+  std::unique_ptr<Tokenizer> tokenizer;
+  ClipPreprocessConfig preprocess;
+  std::unique_ptr<ClipModel> clip;    // kind == Clip
+  std::unique_ptr<CausalLM> lm;       // kind == CausalLM
+  std::unique_ptr<LlavaModel> llava;  // kind == Llava
+
+  // The decoder of a CausalLM or LLaVA model.
+  const CausalLM& language_model() const {
+    return llava ? static_cast<const CausalLM&>(llava->language_model()) : *lm;
+  }
+};
+
+}  // namespace atman

@@ -1,0 +1,128 @@
+// Candidate grouping (token / word / sentence / delimiter) and the small text helpers it needs.
+#include <ATen/ATen.h>
+
+#include "atman/error.h"
+#include "explain/task.h"
+
+namespace atman::detail {
+
+std::u32string to_u32(const std::string& utf8) {
+  std::u32string out;
+  for (size_t i = 0; i < utf8.size();) {
+    unsigned char c = static_cast<unsigned char>(utf8[i]);
+    int extra = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : -1;
+    if (extra < 0 || i + extra >= utf8.size()) throw InputError("text is not valid UTF-8");
+    char32_t cp = extra == 0 ? c : c & (0x3F >> extra);
+    for (int k = 1; k <= extra; ++k) {
+      unsigned char cc = static_cast<unsigned char>(utf8[i + k]);
+      if ((cc & 0xC0) != 0x80) throw InputError("text is not valid UTF-8");
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    out.push_back(cp);
+    i += extra + 1;
+  }
+  return out;
+}
+
+std::string to_utf8(const std::u32string& text) {
+  std::string out;
+  for (char32_t cp : text) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+bool is_space(char32_t c) {
+  return c == U' ' || c == U'\t' || c == U'\n' || c == U'\r' || c == U'\f' || c == U'\v' ||
+         c == 0xA0 || c == 0x3000 || (c >= 0x2000 && c <= 0x200A);
+}
+
+// Index of the segment each code point belongs to, for sentence and delimiter grouping.
+std::vector<int> segment_ids(const std::u32string& text, Granularity granularity,
+                             const std::u32string& delimiter) {
+  std::vector<int> ids(text.size() + 1, 0);
+  int segment = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    ids[i] = segment;
+    if (granularity == Granularity::Sentence) {
+      // A sentence ends at . ! ? (or a newline) followed by whitespace or the end of the text.
+      bool end_mark = text[i] == U'.' || text[i] == U'!' || text[i] == U'?';
+      if ((end_mark && (i + 1 == text.size() || is_space(text[i + 1]))) || text[i] == U'\n')
+        ++segment;
+    } else if (!delimiter.empty() && text.compare(i, delimiter.size(), delimiter) == 0) {
+      for (size_t k = 0; k < delimiter.size() && i + k < text.size(); ++k) ids[i + k] = segment;
+      i += delimiter.size() - 1;
+      ++segment;
+    }
+  }
+  ids[text.size()] = segment;
+  return ids;
+}
+
+}  // namespace
+
+std::vector<std::vector<int>> group_tokens(const std::vector<std::pair<int64_t, int64_t>>& spans,
+                                           const std::u32string& text, Granularity granularity,
+                                           const std::string& delimiter) {
+  std::vector<std::vector<int>> groups;
+  if (granularity == Granularity::Token) {
+    for (size_t i = 0; i < spans.size(); ++i) groups.push_back({static_cast<int>(i)});
+    return groups;
+  }
+  if (granularity == Granularity::Delimiter && delimiter.empty())
+    throw InputError("granularity 'delimiter' needs a delimiter string");
+  std::vector<int> segments = segment_ids(text, granularity, to_u32(delimiter));
+  int64_t previous_end = -1;
+  int previous_segment = -1;
+  for (size_t i = 0; i < spans.size(); ++i) {
+    auto [begin, end] = spans[i];
+    bool starts_new = groups.empty();
+    if (granularity == Granularity::Word) {
+      // A new word starts after whitespace: between the tokens, or at the token's own start.
+      bool gap_space = false;
+      for (int64_t c = std::max<int64_t>(previous_end, 0); c < begin && c < (int64_t)text.size(); ++c)
+        gap_space |= is_space(text[c]);
+      bool lead_space = begin < (int64_t)text.size() && begin < end && is_space(text[begin]);
+      starts_new |= gap_space || lead_space || begin == end;
+    } else {
+      int64_t probe = std::clamp<int64_t>(begin, 0, (int64_t)text.size());
+      // Skip leading whitespace so " The" belongs to the sentence it starts.
+      while (probe < end && probe < (int64_t)text.size() && is_space(text[probe])) ++probe;
+      int segment = segments[probe];
+      starts_new |= segment != previous_segment;
+      previous_segment = segment;
+    }
+    if (starts_new) groups.emplace_back();
+    groups.back().push_back(static_cast<int>(i));
+    previous_end = end;
+  }
+  return groups;
+}
+
+at::Tensor group_embeddings(const at::Tensor& embeddings,
+                            const std::vector<std::vector<int64_t>>& groups) {
+  std::vector<at::Tensor> rows;
+  for (const auto& g : groups) {
+    at::Tensor index = at::tensor(g, at::kLong).to(embeddings.device());
+    rows.push_back(embeddings.index_select(0, index).mean(0));
+  }
+  return at::stack(rows, 0);  // (N, C)
+}
+
+}  // namespace atman::detail

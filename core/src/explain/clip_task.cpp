@@ -1,0 +1,192 @@
+// Perturbation tasks of CLIP zero-shot classification, spec §4:
+// L = -log softmax(exp(logit_scale) * cos(image, text_k))[target].
+// Patches: the vision tower is perturbed (the class token is never a candidate), text fixed.
+// Tokens: the target label's text tower is perturbed (tokens between start and end), image fixed.
+#include <ATen/ATen.h>
+
+#include <algorithm>
+
+#include "atman/error.h"
+#include "atman/models/inputs.h"
+#include "atman/models/loaded_model.h"
+#include "explain/task.h"
+
+namespace atman::detail {
+namespace {
+
+std::vector<bool> layer_mask(const std::vector<int>& layers, int count) {
+  if (layers.empty()) return {};
+  std::vector<bool> mask(count, false);
+  for (int l : layers) {
+    if (l < 0 || l >= count)
+      throw InputError("layer " + std::to_string(l) + " does not exist; the tower has " +
+                       std::to_string(count) + " layers (0.." + std::to_string(count - 1) + ")");
+    mask[l] = true;
+  }
+  return mask;
+}
+
+Suppression make_suppression(const std::vector<const Mask*>& masks, int64_t positions,
+                             const ExplainRequest& request, int layers, at::Device device) {
+  const int64_t B = static_cast<int64_t>(masks.size());
+  std::vector<float> factors(B * positions, 1.0f);
+  for (int64_t b = 0; b < B; ++b)
+    for (auto [pos, f] : masks[b]->entries) factors[b * positions + pos] = f;
+  Suppression s;
+  s.factors = at::tensor(factors, at::kFloat).view({B, positions}).to(device);
+  s.variant = request.variant;
+  s.layers = layer_mask(request.layers, layers);
+  return s;
+}
+
+std::vector<std::vector<double>> rows_of(const at::Tensor& loss) {  // (B) -> B x [1]
+  at::Tensor cpu = loss.to(at::kCPU, at::kDouble).contiguous();
+  std::vector<std::vector<double>> out;
+  for (int64_t b = 0; b < cpu.size(0); ++b) out.push_back({cpu[b].item<double>()});
+  return out;
+}
+
+class ClipTask final : public PerturbationTask {
+ public:
+  explicit ClipTask(const ExplainRequest& request)
+      : request_(request), model_(*request.model), clip_(*model_.impl().clip),
+        device_(model_.impl().device) {
+    if (request.labels.empty())
+      throw InputError("CLIP needs a label set: give the labels to choose among (--labels)");
+    auto it = std::find(request.labels.begin(), request.labels.end(), request.target);
+    if (it == request.labels.end())
+      throw InputError("the target '" + request.target + "' is not one of the " +
+                       std::to_string(request.labels.size()) + " labels");
+    target_ = static_cast<int64_t>(it - request.labels.begin());
+    if (!request.image) throw InputError("CLIP explanations need an image");
+    if (request.explain == ExplainWhat::All)
+      throw InputError("CLIP explains either image patches or label tokens, not both at once");
+
+    PixelTensor pixels = preprocess_clip(*request.image, model_.preprocess_config());
+    patch_embeds_ = clip_.vision().patch_embeddings(pixels_to_tensor(pixels, device_));  // (1, P, C)
+    std::vector<at::Tensor> text;
+    for (const auto& label : request.labels) {
+      Encoding enc = model_.tokenizer().encode(label);
+      if (static_cast<int64_t>(enc.ids.size()) > clip_.max_text_length())
+        throw InputError("label '" + label + "' has " + std::to_string(enc.ids.size()) +
+                         " tokens; CLIP reads at most " + std::to_string(clip_.max_text_length()));
+      if (&label == &request.labels[target_]) target_encoding_ = enc;
+      text.push_back(clip_.text_embeds(ids_to_tensor(enc.ids, device_)));
+    }
+    text_embeds_ = at::cat(text, 0);  // (K, Pd)
+    image_embeds_ = clip_.image_embeds_from_patches(patch_embeds_);  // (1, Pd)
+
+    skeleton.model = model_.name();
+    skeleton.architecture = model_.architecture();
+    skeleton.target = request.target;
+    skeleton.labels = request.labels;
+    skeleton.target_tokens = {request.target};
+    skeleton.image_width = request.image->width;
+    skeleton.image_height = request.image->height;
+    if (request.explain == ExplainWhat::ImagePatches)
+      add_patches(pixels.geometry);
+    else
+      add_label_tokens();
+  }
+
+  std::vector<double> baseline() override { return {loss_of(clip_.logits(image_embeds_, text_embeds_))[0].item<double>()}; }
+
+  std::vector<std::vector<double>> losses(const std::vector<const Mask*>& masks) override {
+    const int64_t B = static_cast<int64_t>(masks.size());
+    if (request_.explain == ExplainWhat::ImagePatches) {
+      const int64_t positions = patch_embeds_.size(1) + 1;  // class token at 0
+      Suppression s = make_suppression(masks, positions, request_, clip_.config().vision.num_hidden_layers, device_);
+      at::Tensor images = clip_.image_embeds_from_patches(patch_embeds_.expand({B, -1, -1}), &s);
+      return rows_of(loss_of(clip_.logits(images, text_embeds_)));  // (B, K) -> (B)
+    }
+    const int64_t T = static_cast<int64_t>(target_encoding_.ids.size());
+    Suppression s = make_suppression(masks, T, request_, clip_.config().text.num_hidden_layers, device_);
+    at::Tensor ids = ids_to_tensor(target_encoding_.ids, device_).expand({B, -1});
+    at::Tensor perturbed = clip_.text_embeds(ids, &s);                  // (B, Pd)
+    at::Tensor logits = clip_.logits(image_embeds_, text_embeds_).expand({B, -1}).clone();  // (B, K)
+    logits.select(1, target_).copy_(clip_.logits(image_embeds_, perturbed).squeeze(0));
+    return rows_of(loss_of(logits));
+  }
+
+  int64_t bytes_per_item() const override {
+    const auto& cfg = request_.explain == ExplainWhat::ImagePatches ? clip_.config().vision : clip_.config().text;
+    const int64_t T = request_.explain == ExplainWhat::ImagePatches ? patch_embeds_.size(1) + 1
+                                                                    : (int64_t)target_encoding_.ids.size();
+    return 4 * (3 * cfg.num_attention_heads * T * T + 4 * T * cfg.intermediate_size + 8 * T * cfg.hidden_size);
+  }
+
+ private:
+  at::Tensor loss_of(const at::Tensor& logits) const {  // (B, K) -> (B)
+    return -at::log_softmax(logits, -1).select(1, target_);
+  }
+
+  void add_patches(const CropGeometry& geometry) {
+    const int grid = clip_.vision().grid_size();
+    const int patch = clip_.config().vision.patch_size;
+    const int k = std::max(1, request_.tile);
+    std::vector<std::vector<int64_t>> groups;
+    at::Tensor rows = patch_embeds_.squeeze(0);  // (P, C)
+    for (int r = 0; r < grid; r += k) {
+      for (int c = 0; c < grid; c += k) {
+        Candidate cand;
+        cand.kind = CandidateKind::Patch;
+        cand.row = r;
+        cand.col = c;
+        cand.rows = std::min(k, grid - r);
+        cand.cols = std::min(k, grid - c);
+        groups.emplace_back();
+        for (int rr = r; rr < r + cand.rows; ++rr)
+          for (int cc = c; cc < c + cand.cols; ++cc) {
+            cand.positions.push_back(1 + rr * grid + cc);  // +1: the class token comes first
+            groups.back().push_back(rr * grid + cc);
+          }
+        cand.rect = geometry.to_original(RectF{double(c * patch), double(r * patch),
+                                               double(cand.cols * patch), double(cand.rows * patch)});
+        cand.index = static_cast<int>(candidates.size());
+        candidates.push_back(std::move(cand));
+      }
+    }
+    candidate_embeddings = group_embeddings(rows, groups);
+    skeleton.grid_rows = skeleton.grid_cols = grid;
+  }
+
+  void add_label_tokens() {
+    const auto& enc = target_encoding_;
+    if (enc.ids.size() < 3) throw InputError("the target label has no tokens to explain");
+    // Candidates: the tokens between the start and end markers.
+    std::vector<std::pair<int64_t, int64_t>> spans(enc.spans.begin() + 1, enc.spans.end() - 1);
+    const std::u32string text = to_u32(request_.target);
+    at::Tensor rows = clip_.token_embeddings(ids_to_tensor(enc.ids, device_)).squeeze(0);  // (T, C)
+    std::vector<std::vector<int64_t>> groups;
+    for (const auto& group : group_tokens(spans, text, request_.granularity, request_.delimiter)) {
+      Candidate cand;
+      cand.kind = CandidateKind::Token;
+      cand.span = {spans[group.front()].first, spans[group.back()].second};
+      for (int g : group) cand.positions.push_back(g + 1);
+      auto [b, e] = cand.span;
+      b = std::clamp<int64_t>(b, 0, text.size());
+      e = std::clamp<int64_t>(e, b, text.size());
+      cand.text = to_utf8(text.substr(b, e - b));
+      cand.index = static_cast<int>(candidates.size());
+      groups.emplace_back(cand.positions.begin(), cand.positions.end());
+      candidates.push_back(std::move(cand));
+    }
+    candidate_embeddings = group_embeddings(rows, groups);
+  }
+
+  const ExplainRequest request_;  // a copy: the task outlives the caller's request in the cache
+  const Model& model_;
+  const ClipModel& clip_;
+  at::Device device_;
+  int64_t target_ = 0;
+  Encoding target_encoding_;
+  at::Tensor patch_embeds_, text_embeds_, image_embeds_;
+};
+
+}  // namespace
+
+std::unique_ptr<PerturbationTask> make_clip_task(const ExplainRequest& request) {
+  return std::make_unique<ClipTask>(request);
+}
+
+}  // namespace atman::detail

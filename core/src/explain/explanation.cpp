@@ -1,0 +1,195 @@
+#include "atman/explanation.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "atman/error.h"
+
+namespace atman {
+
+using nlohmann::json;
+
+std::vector<double> Explanation::patch_heatmap() const {
+  std::vector<double> grid(static_cast<size_t>(grid_rows) * grid_cols, 0.0);
+  for (const auto& c : candidates) {
+    if (c.kind != CandidateKind::Patch) continue;
+    for (int r = c.row; r < c.row + c.rows && r < grid_rows; ++r)
+      for (int k = c.col; k < c.col + c.cols && k < grid_cols; ++k) grid[r * grid_cols + k] = c.value;
+  }
+  return grid;
+}
+
+namespace {
+
+json candidate_json(const Candidate& c) {
+  json j = {{"index", c.index},
+            {"kind", c.kind == CandidateKind::Patch ? "patch" : "token"},
+            {"value", c.value},
+            {"per_target", c.per_target},
+            {"positions", c.positions}};
+  if (c.kind == CandidateKind::Token) {
+    j["text"] = c.text;
+    j["span"] = {c.span.first, c.span.second};
+  } else {
+    j["row"] = c.row;
+    j["col"] = c.col;
+    j["rows"] = c.rows;
+    j["cols"] = c.cols;
+    j["rect"] = {c.rect.x, c.rect.y, c.rect.width, c.rect.height};
+  }
+  json suppressed = json::array();
+  for (const auto& n : c.suppressed)
+    suppressed.push_back({{"candidate", n.candidate}, {"similarity", n.similarity}, {"factor", n.factor}});
+  j["suppressed"] = suppressed;
+  return j;
+}
+
+Candidate candidate_from(const json& j) {
+  Candidate c;
+  c.index = j.at("index").get<int>();
+  c.kind = j.at("kind").get<std::string>() == "patch" ? CandidateKind::Patch : CandidateKind::Token;
+  c.value = j.at("value").get<double>();
+  c.per_target = j.value("per_target", std::vector<double>{});
+  c.positions = j.value("positions", std::vector<int>{});
+  if (c.kind == CandidateKind::Token) {
+    c.text = j.value("text", "");
+    auto span = j.value("span", std::vector<int64_t>{-1, -1});
+    if (span.size() == 2) c.span = {span[0], span[1]};
+  } else {
+    c.row = j.value("row", -1);
+    c.col = j.value("col", -1);
+    c.rows = j.value("rows", 1);
+    c.cols = j.value("cols", 1);
+    auto rect = j.value("rect", std::vector<double>{0, 0, 0, 0});
+    if (rect.size() == 4) c.rect = {rect[0], rect[1], rect[2], rect[3]};
+  }
+  for (const auto& n : j.value("suppressed", json::array()))
+    c.suppressed.push_back({n.at("candidate").get<int>(), n.at("similarity").get<double>(),
+                            n.at("factor").get<double>()});
+  return c;
+}
+
+}  // namespace
+
+std::string to_json(const Explanation& e, int indent) {
+  json candidates = json::array();
+  for (const auto& c : e.candidates) candidates.push_back(candidate_json(c));
+  json j = {{"format", "atman-explanation/1"},
+            {"method", e.method},
+            {"model", e.model},
+            {"architecture", e.architecture},
+            {"explained", e.explained},
+            {"mode", e.mode},
+            {"kappa", e.kappa},
+            {"factor", e.factor},
+            {"variant", e.variant},
+            {"post", e.post},
+            {"prompt", e.prompt},
+            {"target", e.target},
+            {"labels", e.labels},
+            {"target_tokens", e.target_tokens},
+            {"baseline_loss", e.baseline_loss},
+            {"baseline_per_target", e.baseline_per_target},
+            {"grid", {e.grid_rows, e.grid_cols}},
+            {"image_size", {e.image_width, e.image_height}},
+            {"candidates", candidates},
+            {"timings",
+             {{"prepare_seconds", e.timings.prepare_seconds},
+              {"baseline_seconds", e.timings.baseline_seconds},
+              {"perturbation_seconds", e.timings.perturbation_seconds},
+              {"total_seconds", e.timings.total_seconds},
+              {"forwards", e.timings.forwards},
+              {"cache_hits", e.timings.cache_hits},
+              {"batches", e.timings.batches}}}};
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+Explanation explanation_from_json(const std::string& text) {
+  try {
+    json j = json::parse(text);
+    Explanation e;
+    e.method = j.value("method", "atman");
+    e.model = j.value("model", "");
+    e.architecture = j.value("architecture", "");
+    e.explained = j.value("explained", "");
+    e.mode = j.value("mode", "");
+    e.kappa = j.value("kappa", 0.0);
+    e.factor = j.value("factor", 0.9);
+    e.variant = j.value("variant", "");
+    e.post = j.value("post", "none");
+    e.prompt = j.value("prompt", "");
+    e.target = j.value("target", "");
+    e.labels = j.value("labels", std::vector<std::string>{});
+    e.target_tokens = j.value("target_tokens", std::vector<std::string>{});
+    e.baseline_loss = j.at("baseline_loss").get<double>();
+    e.baseline_per_target = j.value("baseline_per_target", std::vector<double>{});
+    auto grid = j.value("grid", std::vector<int>{0, 0});
+    auto size = j.value("image_size", std::vector<int>{0, 0});
+    if (grid.size() != 2 || size.size() != 2) throw InputError("grid and image_size need two numbers");
+    if (grid[0] < 0 || grid[1] < 0 || grid[0] > 4096 || grid[1] > 4096)
+      throw InputError("grid size out of range");
+    e.grid_rows = grid[0];
+    e.grid_cols = grid[1];
+    e.image_width = size[0];
+    e.image_height = size[1];
+    for (const auto& c : j.at("candidates")) e.candidates.push_back(candidate_from(c));
+    if (j.contains("timings")) {
+      const auto& t = j["timings"];
+      e.timings.prepare_seconds = t.value("prepare_seconds", 0.0);
+      e.timings.baseline_seconds = t.value("baseline_seconds", 0.0);
+      e.timings.perturbation_seconds = t.value("perturbation_seconds", 0.0);
+      e.timings.total_seconds = t.value("total_seconds", 0.0);
+      e.timings.forwards = t.value("forwards", 0);
+      e.timings.cache_hits = t.value("cache_hits", 0);
+      e.timings.batches = t.value("batches", 0);
+    }
+    return e;
+  } catch (const json::exception& ex) {
+    throw InputError(std::string("not an AtMan explanation JSON: ") + ex.what());
+  }
+}
+
+void save_json(const Explanation& e, const std::filesystem::path& path) {
+  std::ofstream out(path);
+  out << to_json(e) << "\n";
+  if (!out) throw InputError("cannot write " + path.string());
+}
+
+Explanation load_explanation(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError("cannot read " + path.string());
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  try {
+    return explanation_from_json(buffer.str());
+  } catch (const InputError& e) {
+    throw InputError(path.string() + ": " + e.what());
+  }
+}
+
+std::string to_csv(const Explanation& e) {
+  auto quote = [](const std::string& s) {
+    std::string q = "\"";
+    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  };
+  std::ostringstream out;
+  out << std::setprecision(9);
+  out << "index,kind,text,begin,end,row,col,x,y,width,height,value";
+  for (size_t t = 0; t < e.target_tokens.size(); ++t) out << "," << quote("E[" + e.target_tokens[t] + "]");
+  out << "\n";
+  for (const auto& c : e.candidates) {
+    out << c.index << "," << (c.kind == CandidateKind::Patch ? "patch" : "token") << ","
+        << quote(c.text) << "," << c.span.first << "," << c.span.second << "," << c.row << ","
+        << c.col << "," << c.rect.x << "," << c.rect.y << "," << c.rect.width << ","
+        << c.rect.height << "," << c.value;
+    for (double v : c.per_target) out << "," << v;
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace atman

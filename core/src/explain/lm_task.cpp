@@ -1,0 +1,236 @@
+// Perturbation task of causal LMs (GPT-2, Llama-style) and image-prefix LMs (LLaVA), spec §4:
+// input = prompt + target[:-1]; L_t = cross-entropy of target token t at position n_prompt - 1 + t.
+// Keys/values of the positions before a batch's first suppressed position are reused from the
+// unperturbed pass (spec §5), and the LM head runs only at the target positions.
+#include <ATen/ATen.h>
+
+#include "atman/error.h"
+#include "atman/models/inputs.h"
+#include "atman/models/loaded_model.h"
+#include "explain/task.h"
+
+namespace atman::detail {
+namespace {
+
+class LmTask final : public PerturbationTask {
+ public:
+  LmTask(const ExplainRequest& request) : request_(request), model_(*request.model) {
+    const auto& impl = model_.impl();
+    lm_ = &impl.language_model();
+    if (request.prompt.empty()) throw InputError("the prompt is empty: nothing to explain");
+    if (request.target.empty()) throw InputError("the target is empty: give the text to explain");
+    const Tokenizer& tok = model_.tokenizer();
+    Encoding prompt = tok.encode(request.prompt);
+    Encoding target = tok.encode(request.target);
+    if (target.ids.empty()) throw InputError("the target '" + request.target + "' has no tokens");
+    target_ids_ = target.ids;
+    for (int64_t id : target_ids_) skeleton.target_tokens.push_back(tok.decode({id}));
+
+    // Model positions of each prompt token (LLaVA's one <image> token becomes N image positions).
+    std::vector<int64_t> input_ids;
+    std::vector<int64_t> token_position(prompt.ids.size());
+    std::vector<int64_t> image_positions;
+    at::Tensor image_features;
+    if (impl.llava) {
+      if (!request.image) throw InputError("LLaVA models need an image to explain");
+      PixelTensor pixels = preprocess_clip(*request.image, model_.preprocess_config());
+      image_features = impl.llava->image_features(pixels_to_tensor(pixels, impl.device));
+      geometry_ = pixels.geometry;
+      const int64_t image_id = impl.llava->config().image_token_index;
+      for (size_t i = 0; i < prompt.ids.size(); ++i) {
+        token_position[i] = static_cast<int64_t>(input_ids.size());
+        if (prompt.ids[i] == image_id) {
+          for (int k = 0; k < impl.llava->image_tokens(); ++k) {
+            image_positions.push_back(static_cast<int64_t>(input_ids.size()));
+            input_ids.push_back(image_id);
+          }
+        } else {
+          input_ids.push_back(prompt.ids[i]);
+        }
+      }
+      if (image_positions.empty())
+        throw InputError("the prompt has no <image> token; LLaVA prompts look like '" +
+                         std::string("<image>\\nQuestion: ... Answer:'"));
+    } else {
+      if (request.explain == ExplainWhat::ImagePatches)
+        throw InputError(model_.architecture() + " model '" + model_.name() +
+                         "' reads no image: explain prompt tokens instead");
+      input_ids = prompt.ids;
+      for (size_t i = 0; i < prompt.ids.size(); ++i) token_position[i] = static_cast<int64_t>(i);
+    }
+    if (input_ids.empty()) throw InputError("the prompt has no tokens");
+    n_prompt_ = static_cast<int64_t>(input_ids.size());
+    input_ids.insert(input_ids.end(), target_ids_.begin(), target_ids_.end() - 1);
+    if (static_cast<int64_t>(input_ids.size()) > lm_->max_positions())
+      throw InputError("prompt and target are " + std::to_string(input_ids.size()) +
+                       " tokens; model '" + model_.name() + "' reads at most " +
+                       std::to_string(lm_->max_positions()) + ". Shorten the prompt.");
+    total_ = static_cast<int64_t>(input_ids.size());
+
+    embeds_ = impl.llava ? impl.llava->input_embeds(input_ids, image_features)
+                         : lm_->embed_tokens(ids_to_tensor(input_ids, impl.device));  // (1, T, C)
+    at::Tensor rows = embeds_.squeeze(0);                                               // (T, C)
+
+    std::vector<std::vector<int64_t>> groups;
+    const bool want_image = request.explain != ExplainWhat::PromptTokens;
+    const bool want_text = request.explain != ExplainWhat::ImagePatches;
+    if (want_image && impl.llava) add_patch_candidates(image_positions, impl.llava->vision_tower().grid_size(), groups);
+    if (want_text) add_token_candidates(prompt, token_position, impl.llava ? impl.llava->config().image_token_index : -1, groups);
+    if (candidates.empty()) throw InputError("nothing to explain: the prompt has no candidate tokens");
+    candidate_embeddings = group_embeddings(rows, groups);
+
+    target_positions_ = at::arange(n_prompt_ - 1, n_prompt_ - 1 + (int64_t)target_ids_.size(), at::kLong)
+                            .to(impl.device);
+    target_index_ = at::tensor(target_ids_, at::kLong).to(impl.device);
+    skeleton.model = model_.name();
+    skeleton.architecture = model_.architecture();
+    skeleton.prompt = request.prompt;
+    skeleton.target = request.target;
+    if (request.image) {
+      skeleton.image_width = request.image->width;
+      skeleton.image_height = request.image->height;
+      if (impl.llava) skeleton.grid_rows = skeleton.grid_cols = impl.llava->vision_tower().grid_size();
+    }
+  }
+
+  std::vector<double> baseline() override {
+    prefix_cache_ = KVCache{};
+    at::Tensor hidden = lm_->forward_embeds(embeds_, nullptr, &prefix_cache_);
+    return target_losses(hidden, 0)[0];
+  }
+
+  std::vector<std::vector<double>> losses(const std::vector<const Mask*>& masks) override {
+    const int64_t B = static_cast<int64_t>(masks.size());
+    int64_t first = total_;
+    for (const Mask* m : masks) first = std::min(first, m->first_position());
+    // Positions before the first suppressed one see only unsuppressed keys: their keys and values
+    // equal the unperturbed pass's, so reuse them (needs the baseline's cache).
+    int64_t prefix = request_.reuse_kv_cache && prefix_cache_.length() == total_
+                         ? std::clamp<int64_t>(first, 0, n_prompt_ - 1)
+                         : 0;
+    std::vector<float> factors(B * total_, 1.0f);
+    for (int64_t b = 0; b < B; ++b)
+      for (auto [pos, f] : masks[b]->entries) factors[b * total_ + pos] = f;
+    Suppression suppression;
+    suppression.factors = at::tensor(factors, at::kFloat).view({B, total_}).to(embeds_.device());
+    suppression.variant = request_.variant;
+    suppression.layers = layer_mask();
+    at::Tensor input = embeds_.slice(1, prefix).expand({B, -1, -1});
+    at::Tensor hidden;
+    if (prefix > 0) {
+      KVCache cache;
+      for (size_t l = 0; l < prefix_cache_.keys.size(); ++l) {
+        cache.keys.push_back(prefix_cache_.keys[l].slice(2, 0, prefix).expand({B, -1, -1, -1}));
+        cache.values.push_back(prefix_cache_.values[l].slice(2, 0, prefix).expand({B, -1, -1, -1}));
+      }
+      hidden = lm_->forward_embeds(input, &suppression, &cache);
+    } else {
+      hidden = lm_->forward_embeds(input, &suppression, nullptr);
+    }
+    return target_losses(hidden, prefix);
+  }
+
+  int64_t bytes_per_item() const override {
+    const int64_t T = total_, C = lm_->hidden_size();
+    // Attention scores and weights dominate: heads * T * T floats, a few alive at once; then
+    // activations (T x 4C for the MLP) and logits at the target positions.
+    const int64_t heads = std::max<int64_t>(1, C / 64);
+    return 4 * (3 * heads * T * T + 12 * T * C + 2 * (int64_t)target_ids_.size() * lm_->vocab_size());
+  }
+
+ private:
+  std::vector<bool> layer_mask() const {
+    if (request_.layers.empty()) return {};
+    std::vector<bool> mask(lm_->num_layers(), false);
+    for (int l : request_.layers) {
+      if (l < 0 || l >= lm_->num_layers())
+        throw InputError("layer " + std::to_string(l) + " does not exist; the model has " +
+                         std::to_string(lm_->num_layers()) + " layers (0.." +
+                         std::to_string(lm_->num_layers() - 1) + ")");
+      mask[l] = true;
+    }
+    return mask;
+  }
+
+  // Cross-entropy of each target token, from hidden states of positions [prefix, T).
+  std::vector<std::vector<double>> target_losses(const at::Tensor& hidden, int64_t prefix) {
+    at::Tensor at_targets = hidden.index_select(1, target_positions_ - prefix);   // (B, nt, C)
+    at::Tensor logp = at::log_softmax(lm_->lm_logits(at_targets), -1);            // (B, nt, V)
+    at::Tensor picked = logp.gather(2, target_index_.view({1, -1, 1}).expand({hidden.size(0), -1, 1}));
+    at::Tensor loss = (-picked.squeeze(2)).to(at::kCPU, at::kDouble).contiguous();  // (B, nt)
+    std::vector<std::vector<double>> out(loss.size(0));
+    for (int64_t b = 0; b < loss.size(0); ++b)
+      out[b].assign(loss[b].data_ptr<double>(), loss[b].data_ptr<double>() + loss.size(1));
+    return out;
+  }
+
+  void add_patch_candidates(const std::vector<int64_t>& image_positions, int grid,
+                            std::vector<std::vector<int64_t>>& groups) {
+    // Image tokens are the patches in row-major order (no class token in LLaVA's default strategy;
+    // with "full", the first image token is CLS and is not a candidate).
+    const int64_t offset = static_cast<int64_t>(image_positions.size()) - grid * grid;
+    const int k = std::max(1, request_.tile);
+    const int patch = model_.preprocess_config().crop_size / grid;
+    for (int r = 0; r < grid; r += k) {
+      for (int c = 0; c < grid; c += k) {
+        Candidate cand;
+        cand.kind = CandidateKind::Patch;
+        cand.row = r;
+        cand.col = c;
+        cand.rows = std::min(k, grid - r);
+        cand.cols = std::min(k, grid - c);
+        for (int rr = r; rr < r + cand.rows; ++rr)
+          for (int cc = c; cc < c + cand.cols; ++cc)
+            cand.positions.push_back(image_positions[offset + rr * grid + cc]);
+        cand.rect = geometry_.to_original(RectF{double(c * patch), double(r * patch),
+                                                double(cand.cols * patch), double(cand.rows * patch)});
+        cand.index = static_cast<int>(candidates.size());
+        groups.emplace_back(cand.positions.begin(), cand.positions.end());
+        candidates.push_back(std::move(cand));
+      }
+    }
+  }
+
+  void add_token_candidates(const Encoding& prompt, const std::vector<int64_t>& token_position,
+                            int64_t image_id, std::vector<std::vector<int64_t>>& groups) {
+    std::vector<int> text_tokens;
+    std::vector<std::pair<int64_t, int64_t>> spans;
+    for (size_t i = 0; i < prompt.ids.size(); ++i) {
+      if (prompt.ids[i] == image_id) continue;
+      text_tokens.push_back(static_cast<int>(i));
+      spans.push_back(prompt.spans[i]);
+    }
+    const std::u32string text = to_u32(request_.prompt);
+    for (const auto& group : group_tokens(spans, text, request_.granularity, request_.delimiter)) {
+      Candidate cand;
+      cand.kind = CandidateKind::Token;
+      cand.span = {spans[group.front()].first, spans[group.back()].second};
+      for (int g : group) cand.positions.push_back(token_position[text_tokens[g]]);
+      auto [b, e] = cand.span;
+      b = std::clamp<int64_t>(b, 0, text.size());
+      e = std::clamp<int64_t>(e, b, text.size());
+      cand.text = to_utf8(text.substr(b, e - b));
+      cand.index = static_cast<int>(candidates.size());
+      groups.emplace_back(cand.positions.begin(), cand.positions.end());
+      candidates.push_back(std::move(cand));
+    }
+  }
+
+  const ExplainRequest request_;  // a copy: the task outlives the caller's request in the cache
+  const Model& model_;
+  const CausalLM* lm_ = nullptr;
+  std::vector<int64_t> target_ids_;
+  int64_t n_prompt_ = 0, total_ = 0;
+  at::Tensor embeds_;  // (1, T, C) input embeddings (before positions)
+  at::Tensor target_positions_, target_index_;
+  KVCache prefix_cache_;
+  CropGeometry geometry_;
+};
+
+}  // namespace
+
+std::unique_ptr<PerturbationTask> make_lm_task(const ExplainRequest& request) {
+  return std::make_unique<LmTask>(request);
+}
+
+}  // namespace atman::detail

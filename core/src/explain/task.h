@@ -1,0 +1,56 @@
+// A perturbation task: what AtMan perturbs and how a loss is measured, for one modality. The
+// algorithm in atman.cpp is modality-free: it builds suppression masks over a task's candidates and
+// asks the task for the target losses under those masks.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "atman/explainer.h"
+
+namespace atman::detail {
+
+// Positions whose attention is scaled, with their factors (all others stay 1), sorted by position.
+struct Mask {
+  std::vector<std::pair<int64_t, float>> entries;
+  int64_t first_position() const { return entries.empty() ? INT64_MAX : entries.front().first; }
+  bool operator<(const Mask& other) const { return entries < other.entries; }
+};
+
+class PerturbationTask {
+ public:
+  virtual ~PerturbationTask() = default;
+  // Target losses L_t of the unperturbed input.
+  virtual std::vector<double> baseline() = 0;
+  // Target losses under each mask (one forward batch; masks.size() is the batch size).
+  virtual std::vector<std::vector<double>> losses(const std::vector<const Mask*>& masks) = 0;
+  // Rough peak bytes one batch item adds, to size batches from the memory budget.
+  virtual int64_t bytes_per_item() const = 0;
+
+  // Filled by the factory: the candidates (values empty), their embeddings for correlated mode
+  // (N, C), and the explanation's descriptive fields.
+  std::vector<Candidate> candidates;
+  at::Tensor candidate_embeddings;
+  Explanation skeleton;
+};
+
+std::unique_ptr<PerturbationTask> make_clip_task(const ExplainRequest& request);
+std::unique_ptr<PerturbationTask> make_lm_task(const ExplainRequest& request);
+
+// Groups token candidates by word / sentence / delimiter using their spans in `text`.
+std::vector<std::vector<int>> group_tokens(const std::vector<std::pair<int64_t, int64_t>>& spans,
+                                           const std::u32string& text, Granularity granularity,
+                                           const std::string& delimiter);
+
+// Candidate embedding of a group: the mean of its members' rows of `embeddings` (T, C).
+at::Tensor group_embeddings(const at::Tensor& embeddings, const std::vector<std::vector<int64_t>>& groups);
+
+std::u32string to_u32(const std::string& utf8);
+std::string to_utf8(const std::u32string& text);
+
+}  // namespace atman::detail

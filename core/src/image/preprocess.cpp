@@ -1,0 +1,216 @@
+// CLIP preprocessing as Hugging Face's CLIPImageProcessor does it: resize (PIL bicubic) so the
+// shortest edge is `shortest_edge`, centre crop, rescale by 1/255, normalise with mean/std, CHW.
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "atman/error.h"
+#include "atman/image.h"
+
+namespace atman {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kMaxModelSide = 16384;  // far above any vision tower; catches garbage configs
+
+// Python's floor division, which HF's center_crop uses: (5 - 8) // 2 == -2, not -1.
+int floor_div2(int value) { return value >= 0 ? value / 2 : -((-value + 1) / 2); }
+
+struct ConfigReader {
+  const json& root;
+  std::string file;
+
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+    throw ModelError(file + ": field \"" + key + "\" " + what);
+  }
+
+  int side(const json& value, const std::string& key) const {
+    if (!value.is_number_integer() && !(value.is_number_float() && value.get<double>() == std::floor(value.get<double>())))
+      fail(key, "must be a whole number, found " + value.dump());
+    const double v = value.get<double>();
+    if (v < 1 || v > kMaxModelSide) fail(key, "must be between 1 and " + std::to_string(kMaxModelSide) + ", found " + value.dump());
+    return static_cast<int>(v);
+  }
+
+  bool flag(const char* key, bool fallback) const {
+    if (!root.contains(key) || root[key].is_null()) return fallback;
+    if (!root[key].is_boolean()) fail(key, "must be true or false, found " + root[key].dump());
+    return root[key].get<bool>();
+  }
+
+  // HF accepts one number for all channels or one per channel.
+  void triple(const char* key, float (&out)[3]) const {
+    if (!root.contains(key) || root[key].is_null()) return;
+    const json& v = root[key];
+    if (v.is_number()) {
+      out[0] = out[1] = out[2] = v.get<float>();
+      return;
+    }
+    if (!v.is_array() || v.size() != 3) fail(key, "must be a list of 3 numbers, found " + v.dump());
+    for (int c = 0; c < 3; ++c) {
+      if (!v[c].is_number()) fail(key, "must be a list of 3 numbers, found " + v.dump());
+      out[c] = v[c].get<float>();
+    }
+  }
+};
+
+ClipPreprocessConfig parse_config(const json& root, const std::string& file) {
+  if (!root.is_object()) throw ModelError(file + ": expected a JSON object, found " + std::string(root.type_name()));
+  ConfigReader r{root, file};
+  ClipPreprocessConfig config;
+
+  if (root.contains("size") && !root["size"].is_null()) {
+    const json& size = root["size"];
+    if (size.is_number()) {
+      // CLIPImageProcessor reads a bare int as {"shortest_edge": N} (get_size_dict, default_to_square=False).
+      config.shortest_edge = r.side(size, "size");
+    } else if (size.is_object() && size.contains("shortest_edge")) {
+      config.shortest_edge = r.side(size["shortest_edge"], "size.shortest_edge");
+    } else if (size.is_object() && size.contains("height") && size.contains("width")) {
+      config.resize_height = r.side(size["height"], "size.height");
+      config.resize_width = r.side(size["width"], "size.width");
+    } else {
+      r.fail("size", "must be a number, {\"shortest_edge\": N} or {\"height\": H, \"width\": W}, found " + size.dump());
+    }
+  }
+
+  if (root.contains("crop_size") && !root["crop_size"].is_null()) {
+    const json& crop = root["crop_size"];
+    if (crop.is_number()) {
+      config.crop_size = r.side(crop, "crop_size");
+    } else if (crop.is_object() && crop.contains("height") && crop.contains("width")) {
+      // Vision towers take square inputs; a non-square crop would not fit one, so the height wins.
+      config.crop_size = r.side(crop["height"], "crop_size.height");
+      r.side(crop["width"], "crop_size.width");
+    } else {
+      r.fail("crop_size", "must be a number or {\"height\": H, \"width\": W}, found " + crop.dump());
+    }
+  }
+
+  r.triple("image_mean", config.mean);
+  r.triple("image_std", config.std);
+  for (int c = 0; c < 3; ++c)
+    if (!(config.std[c] > 0.0f) || !std::isfinite(config.std[c]) || !std::isfinite(config.mean[c]))
+      r.fail("image_std", "must hold finite positive numbers (image_mean finite numbers)");
+
+  config.do_resize = r.flag("do_resize", config.do_resize);
+  config.do_center_crop = r.flag("do_center_crop", config.do_center_crop);
+  config.do_normalize = r.flag("do_normalize", config.do_normalize);
+  if (root.contains("rescale_factor") && !root["rescale_factor"].is_null()) {
+    const json& v = root["rescale_factor"];
+    if (!v.is_number() || !(v.get<double>() > 0.0)) r.fail("rescale_factor", "must be a positive number, found " + v.dump());
+    config.rescale_factor = v.get<double>();
+  }
+  if (!r.flag("do_rescale", true)) config.rescale_factor = 1.0;
+
+  if (root.contains("resample") && !root["resample"].is_null()) {
+    const json& v = root["resample"];
+    if (!v.is_number_integer() || v.get<int>() < 0 || v.get<int>() > 5)
+      r.fail("resample", "must be a PIL filter number 0..5 (3 = bicubic), found " + v.dump());
+    config.resample = static_cast<ResampleFilter>(v.get<int>());
+  }
+  return config;
+}
+
+}  // namespace
+
+RectF CropGeometry::to_original(const RectF& model_rect) const {
+  const double sx = scale;
+  const double sy = scale_y > 0.0 ? scale_y : scale;
+  return RectF{(model_rect.x + crop_x) / sx, (model_rect.y + crop_y) / sy, model_rect.width / sx,
+               model_rect.height / sy};
+}
+
+ClipPreprocessConfig load_preprocess_config(const std::filesystem::path& model_dir) {
+  const auto file = std::filesystem::is_regular_file(model_dir) ? model_dir : model_dir / "preprocessor_config.json";
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) return ClipPreprocessConfig{};
+  std::ifstream in(file);
+  if (!in) throw ModelError("cannot read " + file.string());
+  json root;
+  try {
+    root = json::parse(in);
+  } catch (const json::exception& e) {
+    throw ModelError(file.string() + " is not valid JSON: " + e.what());
+  }
+  try {
+    return parse_config(root, file.string());
+  } catch (const json::exception& e) {  // a type nlohmann could not convert
+    throw ModelError(file.string() + ": " + e.what());
+  }
+}
+
+PixelTensor preprocess_clip(const RgbImage& image, const ClipPreprocessConfig& config) {
+  if (image.width <= 0 || image.height <= 0 ||
+      image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3)
+    throw InputError("cannot preprocess an image of " + std::to_string(image.width) + "x" +
+                     std::to_string(image.height) + " pixels holding " + std::to_string(image.pixels.size()) + " bytes");
+
+  PixelTensor out;
+  CropGeometry& geometry = out.geometry;
+  geometry.original_width = image.width;
+  geometry.original_height = image.height;
+
+  // 1. Resize. HF's get_resize_output_image_size: the short side becomes shortest_edge and the long
+  // side int(shortest_edge * long / short) — truncated, not rounded.
+  RgbImage resized_storage;
+  const RgbImage* resized = &image;
+  if (config.do_resize) {
+    int width = config.resize_width, height = config.resize_height;
+    if (width <= 0 || height <= 0) {
+      const int s = config.shortest_edge;
+      const bool portrait = image.width <= image.height;
+      const int short_side = portrait ? image.width : image.height;
+      const int long_side = portrait ? image.height : image.width;
+      const int new_long = static_cast<int>(static_cast<double>(int64_t{s} * long_side) / short_side);
+      width = portrait ? s : new_long;
+      height = portrait ? new_long : s;
+    }
+    if (width != image.width || height != image.height) {
+      resized_storage = resize_image(image, width, height, config.resample);
+      resized = &resized_storage;
+    }
+  }
+  geometry.scale = static_cast<double>(resized->width) / image.width;
+  geometry.scale_y = static_cast<double>(resized->height) / image.height;
+
+  // 2. Centre crop, HF's center_crop: top = (h - crop) // 2; a side smaller than the crop is
+  // zero-padded with the image centred (top then negative), which the same offset expresses.
+  const int out_h = config.do_center_crop ? config.crop_size : resized->height;
+  const int out_w = config.do_center_crop ? config.crop_size : resized->width;
+  geometry.crop_x = config.do_center_crop ? floor_div2(resized->width - out_w) : 0;
+  geometry.crop_y = config.do_center_crop ? floor_div2(resized->height - out_h) : 0;
+  geometry.crop_size = out_h;
+
+  // 3. Rescale and normalise with HF's arithmetic: rescale in float64 then cast to float32,
+  // normalise in float32. Padding pixels are 0 before rescaling, as in HF.
+  float lut[3][256];
+  for (int c = 0; c < 3; ++c)
+    for (int v = 0; v < 256; ++v) {
+      float x = static_cast<float>(v * config.rescale_factor);
+      if (config.do_normalize) x = (x - config.mean[c]) / config.std[c];
+      lut[c][v] = x;
+    }
+
+  out.channels = 3;
+  out.height = out_h;
+  out.width = out_w;
+  out.values.resize(static_cast<size_t>(3) * out_h * out_w);
+  const size_t plane = static_cast<size_t>(out_h) * out_w;
+  for (int y = 0; y < out_h; ++y) {
+    const int sy = y + geometry.crop_y;
+    for (int x = 0; x < out_w; ++x) {
+      const int sx = x + geometry.crop_x;
+      const bool inside = sy >= 0 && sy < resized->height && sx >= 0 && sx < resized->width;
+      const uint8_t* px = inside ? &resized->pixels[(static_cast<size_t>(sy) * resized->width + sx) * 3] : nullptr;
+      const size_t at = static_cast<size_t>(y) * out_w + x;
+      for (int c = 0; c < 3; ++c) out.values[c * plane + at] = lut[c][inside ? px[c] : 0];
+    }
+  }
+  return out;
+}
+
+}  // namespace atman

@@ -1,0 +1,257 @@
+// A model folder's weights: model.safetensors, or shards listed in model.safetensors.index.json.
+// Every file is opened (and so validated) up front, so a broken download fails when the model is
+// opened instead of halfway through building it.
+#include <ATen/ops/isfinite.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "atman/error.h"
+#include "atman/safetensors.h"
+
+namespace atman {
+namespace {
+
+// Appends rather than `"'" + s + "'"`, which trips a false -Wrestrict in GCC 12.
+std::string quoted(const std::filesystem::path& path) {
+  std::string out(1, '\'');
+  out += path.string();
+  out += '\'';
+  return out;
+}
+
+std::string shape_to_string(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(shape[i]);
+  }
+  return out + "]";
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::vector<std::string> split_dots(const std::string& name) {
+  std::vector<std::string> parts;
+  std::stringstream in(name);
+  for (std::string part; std::getline(in, part, '.');) parts.push_back(part);
+  return parts;
+}
+
+// The usual reasons for a missing tensor are a different prefix ("model." vs
+// "language_model.model."), a layer index past the end, or a typo. Names sharing several trailing
+// components or only a few edits away cover all three.
+std::vector<std::string> similar_names(const std::string& name, const std::vector<std::string>& names) {
+  const auto wanted = split_dots(name);
+  struct Candidate {
+    size_t shared_suffix;
+    size_t distance;
+    const std::string* name;
+  };
+  std::vector<Candidate> candidates;
+  for (const auto& other : names) {
+    const auto parts = split_dots(other);
+    size_t shared = 0;
+    while (shared < wanted.size() && shared < parts.size() &&
+           wanted[wanted.size() - 1 - shared] == parts[parts.size() - 1 - shared])
+      ++shared;
+    size_t distance = edit_distance(name, other);
+    if (shared >= 2 || distance <= std::max<size_t>(3, name.size() / 4))
+      candidates.push_back({shared, distance, &other});
+  }
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.shared_suffix != b.shared_suffix) return a.shared_suffix > b.shared_suffix;
+    if (a.distance != b.distance) return a.distance < b.distance;
+    return *a.name < *b.name;
+  });
+  std::vector<std::string> out;
+  for (size_t i = 0; i < candidates.size() && i < 5; ++i) out.push_back(*candidates[i].name);
+  return out;
+}
+
+// Shard names come from a downloaded JSON file; one like "../../.ssh/id_rsa" must not make us map
+// a file outside the model folder.
+bool is_plain_file_name(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." &&
+         name.find('/') == std::string::npos && name.find('\\') == std::string::npos &&
+         name.find('\0') == std::string::npos;
+}
+
+std::string bin_hint(const std::filesystem::path& dir) {
+  std::error_code ec;
+  bool has_bin = false;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".bin" || entry.path().extension() == ".pt" ||
+        entry.path().extension() == ".pth") {
+      has_bin = true;
+      break;
+    }
+  }
+  if (!has_bin) return "";
+  return ". The folder has a PyTorch .bin/.pt checkpoint, which is not supported (loading it can "
+         "run arbitrary code); convert it in Python with transformers: load the model with "
+         "from_pretrained('" + dir.string() + "') and save it again with save_pretrained('" +
+         dir.string() + "', safe_serialization=True)";
+}
+
+// A finite sum proves every element finite (NaN and Inf propagate), and a vectorized sum is about
+// 20x faster than at::isfinite(t).all(), which builds several full-size temporaries (1.5 ms vs
+// 30 ms for a 49408x128 embedding). A non-finite sum may also be an overflow of huge but finite
+// weights, so only then is the exact check run.
+bool all_finite(const at::Tensor& tensor) {
+  if (tensor.numel() == 0) return true;
+  if (std::isfinite(tensor.sum().item<double>())) return true;
+  return at::isfinite(tensor).all().item<bool>();
+}
+
+}  // namespace
+
+struct Checkpoint::Impl {
+  std::filesystem::path dir;
+  std::filesystem::path source;  // model.safetensors or the index: what "missing tensor" names
+  std::vector<SafetensorsFile> files;
+  std::unordered_map<std::string, size_t> file_of;  // tensor name -> index into files
+
+  const SafetensorsFile& file_for(const std::string& name) const {
+    auto it = file_of.find(name);
+    if (it != file_of.end()) return files[it->second];
+    std::vector<std::string> all;
+    all.reserve(file_of.size());
+    for (const auto& [known, index] : file_of) all.push_back(known);
+    std::sort(all.begin(), all.end());
+    std::string message = "tensor '" + name + "' not found in " + quoted(source) + " (" +
+                          std::to_string(all.size()) + " tensors)";
+    auto similar = similar_names(name, all);
+    if (!similar.empty()) {
+      message += "; similar names:";
+      for (size_t i = 0; i < similar.size(); ++i) message += (i ? ", '" : " '") + similar[i] + "'";
+    }
+    throw ModelError(message + ". The config.json may not match these weights.");
+  }
+
+  void open_single(const std::filesystem::path& path) {
+    source = path;
+    files.emplace_back(path);
+    for (const auto& [name, info] : files.back().tensors()) file_of.emplace(name, 0);
+  }
+
+  void open_index(const std::filesystem::path& index_path) {
+    source = index_path;
+    std::ifstream in(index_path, std::ios::binary);
+    if (!in) throw ModelError("cannot read " + quoted(index_path));
+    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    nlohmann::json index;
+    try {
+      index = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+      throw ModelError(quoted(index_path) + " is not valid JSON: " + e.what());
+    }
+    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+      throw ModelError(quoted(index_path) + " has no \"weight_map\" object mapping tensor names "
+                       "to shard files");
+
+    std::map<std::string, size_t> shard_index;
+    for (const auto& [tensor, shard_json] : index["weight_map"].items()) {
+      if (!shard_json.is_string())
+        throw ModelError(quoted(index_path) + ": weight_map entry for tensor '" + tensor +
+                         "' is not a file name string");
+      const auto shard = shard_json.get<std::string>();
+      if (!is_plain_file_name(shard))
+        throw ModelError(quoted(index_path) + " maps tensor '" + tensor + "' to shard '" + shard +
+                         "', which is not a plain file name inside the model folder");
+      auto [it, inserted] = shard_index.emplace(shard, files.size());
+      if (inserted) {
+        const auto shard_path = dir / shard;
+        std::error_code ec;
+        if (!std::filesystem::exists(shard_path, ec))
+          throw ModelError(quoted(index_path) + " maps tensor '" + tensor + "' to shard '" +
+                           shard + "', which does not exist in " + quoted(dir) +
+                           " (incomplete download?)");
+        files.emplace_back(shard_path);
+      }
+      if (!files[it->second].find(tensor))
+        throw ModelError(quoted(index_path) + " maps tensor '" + tensor + "' to shard " +
+                         quoted(files[it->second].path()) + ", which does not contain it");
+      file_of.emplace(tensor, it->second);
+    }
+  }
+};
+
+Checkpoint::Checkpoint(const std::filesystem::path& model_dir) : impl_(std::make_unique<Impl>()) {
+  impl_->dir = model_dir;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(model_dir, ec))
+    throw ModelError("model folder " + quoted(model_dir) + " does not exist or is not a folder");
+  const auto single = model_dir / "model.safetensors";
+  const auto index = model_dir / "model.safetensors.index.json";
+  // A folder with both is what transformers writes when it re-saves a small model over a sharded
+  // one; like transformers, the single file wins.
+  if (std::filesystem::exists(single, ec))
+    impl_->open_single(single);
+  else if (std::filesystem::exists(index, ec))
+    impl_->open_index(index);
+  else
+    throw ModelError("no model.safetensors or model.safetensors.index.json in " +
+                     quoted(model_dir) + bin_hint(model_dir));
+}
+
+Checkpoint::~Checkpoint() = default;
+Checkpoint::Checkpoint(Checkpoint&&) noexcept = default;
+Checkpoint& Checkpoint::operator=(Checkpoint&&) noexcept = default;
+
+bool Checkpoint::has(const std::string& name) const { return impl_->file_of.count(name) != 0; }
+
+std::vector<std::string> Checkpoint::names() const {
+  std::vector<std::string> out;
+  out.reserve(impl_->file_of.size());
+  for (const auto& [name, index] : impl_->file_of) out.push_back(name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+at::Tensor Checkpoint::get(const std::string& name, const std::vector<int64_t>& expected_shape,
+                           at::ScalarType dtype) const {
+  const SafetensorsFile& file = impl_->file_for(name);
+  const TensorInfo* info = file.find(name);
+  if (info->shape != expected_shape)
+    throw ModelError("tensor '" + name + "' in " + quoted(file.path()) + " has shape " +
+                     shape_to_string(info->shape) + " but the model expects " +
+                     shape_to_string(expected_shape) +
+                     "; the config.json may not match these weights");
+  return get(name, dtype);
+}
+
+at::Tensor Checkpoint::get(const std::string& name, at::ScalarType dtype) const {
+  const SafetensorsFile& file = impl_->file_for(name);
+  at::Tensor tensor = file.load(name, dtype);
+  // A diverged training run saves NaN weights; they would surface much later as NaN
+  // explanations with no hint of the cause.
+  if (at::isFloatingType(tensor.scalar_type()) && !all_finite(tensor))
+    throw ModelError("tensor '" + name + "' in " + quoted(file.path()) +
+                     " contains NaN or Inf values; the checkpoint is broken (diverged training or "
+                     "corrupt file)");
+  return tensor;
+}
+
+const std::filesystem::path& Checkpoint::dir() const { return impl_->dir; }
+
+}  // namespace atman

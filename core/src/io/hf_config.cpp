@@ -1,0 +1,430 @@
+// Hugging Face config.json -> typed configs. Defaults follow the transformers configuration
+// classes, because transformers leaves out of nested configs (text_config, vision_config) every
+// value equal to its class default: real configs depend on those defaults. The fields that fix a
+// top-level model's size are always written by transformers, so there they are required.
+#include "atman/hf_config.h"
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "atman/error.h"
+
+namespace atman {
+namespace {
+
+using nlohmann::json;
+
+// Upper bounds that no real model reaches; they catch corrupt values before they turn into
+// multi-terabyte allocations.
+constexpr int64_t kMaxSize = 1 << 28;
+constexpr int64_t kMaxLayers = 1'000'000;
+
+// Appends rather than `"'" + s + "'"`, which trips a false -Wrestrict in GCC 12.
+std::string quoted(const std::filesystem::path& path) {
+  std::string out(1, '\'');
+  out += path.string();
+  out += '\'';
+  return out;
+}
+
+std::string type_name(const json& value) {
+  if (value.is_null()) return "null";
+  if (value.is_boolean()) return "a boolean";
+  if (value.is_number_integer()) return "an integer";
+  if (value.is_number()) return "a number";
+  if (value.is_string()) return "a string";
+  if (value.is_array()) return "an array";
+  return "an object";
+}
+
+std::string shown(const json& value) {
+  std::string text = value.dump();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
+// A view of one JSON object that knows its key path and file, so that every error can say exactly
+// which field of which file is wrong.
+class Fields {
+ public:
+  Fields(const json& object, std::string prefix, const std::string& origin)
+      : object_(object), prefix_(std::move(prefix)), origin_(origin) {}
+
+  std::string path(const std::string& key) const { return prefix_ + key; }
+
+  [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
+    throw ModelError("invalid config " + origin_ + ": '" + path(key) + "' " + problem);
+  }
+
+  // Absent and null both mean "use the default": transformers writes null for unset optionals.
+  const json* find(const std::string& key) const {
+    auto it = object_.find(key);
+    if (it == object_.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+  bool has(const std::string& key) const { return find(key) != nullptr; }
+
+  const json& require(const std::string& key) const {
+    auto it = object_.find(key);
+    if (it == object_.end())
+      throw ModelError("invalid config " + origin_ + ": missing required field '" + path(key) + "'");
+    if (it->is_null()) fail(key, "is null but must be set");
+    return *it;
+  }
+
+  int64_t to_int(const std::string& key, const json& value, int64_t min, int64_t max) const {
+    int64_t result = 0;
+    if (value.is_number_integer()) {
+      if (value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
+        fail(key, "is " + shown(value) + ", which is out of range");
+      result = value.get<int64_t>();
+    } else if (value.is_number_float() && std::trunc(value.get<double>()) == value.get<double>() &&
+               std::fabs(value.get<double>()) < 9e15) {
+      result = static_cast<int64_t>(value.get<double>());  // "768.0" from a hand-edited config
+    } else {
+      fail(key, "must be an integer, found " + type_name(value) + " " + shown(value));
+    }
+    if (result < min || result > max)
+      fail(key, "is " + std::to_string(result) + " but must be between " + std::to_string(min) +
+                    " and " + std::to_string(max));
+    return result;
+  }
+
+  // Distinct names for required and defaulted reads: overloads would let get_int(key, 1, max)
+  // silently pick the wrong one.
+  int require_int(const std::string& key, int64_t min = 1, int64_t max = kMaxSize) const {
+    return static_cast<int>(to_int(key, require(key), min, max));
+  }
+  int get_int(const std::string& key, int fallback, int64_t min = 1, int64_t max = kMaxSize) const {
+    const json* value = find(key);
+    return value ? static_cast<int>(to_int(key, *value, min, max)) : fallback;
+  }
+
+  double get_positive_double(const std::string& key, double fallback) const {
+    const json* value = find(key);
+    if (!value) return fallback;
+    if (!value->is_number()) fail(key, "must be a number, found " + type_name(*value) + " " + shown(*value));
+    double result = value->get<double>();
+    if (!std::isfinite(result) || result <= 0) fail(key, "is " + shown(*value) + " but must be positive");
+    return result;
+  }
+
+  bool get_bool(const std::string& key, bool fallback) const {
+    const json* value = find(key);
+    if (!value) return fallback;
+    if (!value->is_boolean()) fail(key, "must be true or false, found " + type_name(*value) + " " + shown(*value));
+    return value->get<bool>();
+  }
+
+  std::string get_string(const std::string& key, const std::string& fallback) const {
+    const json* value = find(key);
+    if (!value) return fallback;
+    if (!value->is_string()) fail(key, "must be a string, found " + type_name(*value) + " " + shown(*value));
+    return value->get<std::string>();
+  }
+
+  Activation get_activation(const std::string& key, Activation fallback) const {
+    const json* value = find(key);
+    if (!value) return fallback;
+    if (!value->is_string()) fail(key, "must be an activation name, found " + type_name(*value) + " " + shown(*value));
+    try {
+      return parse_activation(value->get<std::string>());
+    } catch (const ModelError& e) {
+      fail(key, std::string("is invalid: ") + e.what());
+    }
+  }
+
+  // Token ids may be null (absent), an int, or a list (Llama 3 has several end tokens).
+  std::vector<int> get_token_ids(const std::string& key) const {
+    const json* value = find(key);
+    if (!value) return {};
+    std::vector<int> ids;
+    if (value->is_array()) {
+      for (const auto& id : *value) ids.push_back(static_cast<int>(to_int(key, id, 0, kMaxSize)));
+    } else {
+      ids.push_back(static_cast<int>(to_int(key, *value, 0, kMaxSize)));
+    }
+    return ids;
+  }
+
+  // A nested config object, required to be present.
+  Fields object(const std::string& key) const {
+    const json* value = find(key);
+    if (!value) {
+      auto it = object_.find(key);
+      if (it == object_.end())
+        throw ModelError("invalid config " + origin_ + ": missing required field '" + path(key) + "'");
+      fail(key, "is null but must be an object");
+    }
+    if (!value->is_object()) fail(key, "must be an object, found " + type_name(*value));
+    return Fields(*value, path(key) + ".", origin_);
+  }
+
+  const std::string& origin() const { return origin_; }
+
+ private:
+  const json& object_;
+  std::string prefix_;
+  const std::string& origin_;
+};
+
+void check_heads(const Fields& fields, const std::string& hidden_key, int hidden,
+                 const std::string& heads_key, int heads) {
+  if (hidden % heads != 0)
+    fields.fail(hidden_key, "is " + std::to_string(hidden) + ", which is not divisible by '" +
+                                fields.path(heads_key) + "' = " + std::to_string(heads));
+}
+
+// Size defaults of transformers' CLIPTextConfig and CLIPVisionConfig.
+struct ClipDefaults {
+  int hidden_size, intermediate_size, num_hidden_layers, num_attention_heads;
+};
+constexpr ClipDefaults kClipTextDefaults{512, 2048, 12, 8};
+constexpr ClipDefaults kClipVisionDefaults{768, 3072, 12, 12};
+
+void parse_clip_common(const Fields& f, const ClipDefaults& d, ClipTowerConfig& c) {
+  c.hidden_size = f.get_int("hidden_size", d.hidden_size);
+  c.intermediate_size = f.get_int("intermediate_size", d.intermediate_size);
+  c.num_hidden_layers = f.get_int("num_hidden_layers", d.num_hidden_layers, 1, kMaxLayers);
+  c.num_attention_heads = f.get_int("num_attention_heads", d.num_attention_heads);
+  c.hidden_act = f.get_activation("hidden_act", Activation::QuickGelu);
+  c.layer_norm_eps = f.get_positive_double("layer_norm_eps", 1e-5);
+  check_heads(f, "hidden_size", c.hidden_size, "num_attention_heads", c.num_attention_heads);
+}
+
+ClipTowerConfig parse_clip_text(const Fields& f) {
+  ClipTowerConfig c;
+  parse_clip_common(f, kClipTextDefaults, c);
+  c.vocab_size = f.get_int("vocab_size", 49408);
+  c.max_position_embeddings = f.get_int("max_position_embeddings", 77);
+  // Configs saved before transformers 4.31 have no eos_token_id; 2 tells the model to pool at the
+  // highest token id, as transformers does for them.
+  c.eos_token_id = f.get_int("eos_token_id", 2, 0, kMaxSize);
+  return c;
+}
+
+ClipTowerConfig parse_clip_vision(const Fields& f) {
+  ClipTowerConfig c;
+  parse_clip_common(f, kClipVisionDefaults, c);
+  c.image_size = f.get_int("image_size", 224);
+  c.patch_size = f.get_int("patch_size", 32);
+  c.num_channels = f.get_int("num_channels", 3, 1, 64);
+  if (c.patch_size > c.image_size || c.image_size % c.patch_size != 0)
+    f.fail("image_size", "is " + std::to_string(c.image_size) + ", which is not a multiple of '" +
+                             f.path("patch_size") + "' = " + std::to_string(c.patch_size));
+  // Keeps the patch count (and image_seq_length's default, grid * grid) far from int overflow.
+  if (c.image_size / c.patch_size > 4096)
+    f.fail("image_size", "is " + std::to_string(c.image_size) + ", which with '" +
+                             f.path("patch_size") + "' = " + std::to_string(c.patch_size) +
+                             " makes an absurd " + std::to_string(c.image_size / c.patch_size) +
+                             " patches per side");
+  return c;
+}
+
+// Older CLIP configs store the towers as text_config_dict / vision_config_dict.
+Fields clip_tower(const Fields& top, const std::string& key) {
+  if (!top.has(key) && top.has(key + "_dict")) return top.object(key + "_dict");
+  return top.object(key);
+}
+
+ClipConfig parse_clip(const Fields& top) {
+  ClipConfig c;
+  c.text = parse_clip_text(clip_tower(top, "text_config"));
+  c.vision = parse_clip_vision(clip_tower(top, "vision_config"));
+  c.projection_dim = top.get_int("projection_dim", 512);
+  return c;
+}
+
+Gpt2Config parse_gpt2(const Fields& f) {
+  Gpt2Config c;
+  c.vocab_size = f.require_int("vocab_size");
+  c.n_positions = f.require_int("n_positions");
+  c.n_embd = f.require_int("n_embd");
+  c.n_layer = f.require_int("n_layer", 1, kMaxLayers);
+  c.n_head = f.require_int("n_head");
+  check_heads(f, "n_embd", c.n_embd, "n_head", c.n_head);
+  c.n_inner = f.get_int("n_inner", 4 * c.n_embd);
+  c.activation = f.get_activation("activation_function", Activation::GeluTanh);
+  c.layer_norm_epsilon = f.get_positive_double("layer_norm_epsilon", 1e-5);
+  c.scale_attn_weights = f.get_bool("scale_attn_weights", true);
+  c.scale_attn_by_inverse_layer_idx = f.get_bool("scale_attn_by_inverse_layer_idx", false);
+  auto eos = f.get_token_ids("eos_token_id");
+  c.eos_token_id = eos.empty() ? 50256 : eos.front();
+  return c;
+}
+
+// `required` is true for a top-level config (transformers always writes the size fields there)
+// and false for LLaVA's text_config, where fields equal to the class defaults are left out.
+LlamaConfig parse_llama(const Fields& f, const std::string& model_type, bool required) {
+  LlamaConfig c;
+  c.model_type = model_type;
+  const bool qwen2 = model_type == "qwen2";
+  const bool mistral = model_type == "mistral";
+  // transformers' LlamaConfig / Qwen2Config / MistralConfig defaults.
+  const int default_vocab = qwen2 ? 151936 : 32000;
+  const int default_intermediate = qwen2 ? 22016 : mistral ? 14336 : 11008;
+  const int default_positions = qwen2 ? 32768 : mistral ? 4096 * 32 : 2048;
+  auto size = [&](const std::string& key, int fallback, int64_t max = kMaxSize) {
+    return required ? f.require_int(key, 1, max) : f.get_int(key, fallback, 1, max);
+  };
+  c.vocab_size = size("vocab_size", default_vocab);
+  c.hidden_size = size("hidden_size", 4096);
+  c.intermediate_size = size("intermediate_size", default_intermediate);
+  c.num_hidden_layers = size("num_hidden_layers", 32, kMaxLayers);
+  c.num_attention_heads = size("num_attention_heads", 32);
+  c.num_key_value_heads =
+      f.get_int("num_key_value_heads", mistral ? 8 : c.num_attention_heads);
+  if (c.num_attention_heads % c.num_key_value_heads != 0)
+    f.fail("num_attention_heads", "is " + std::to_string(c.num_attention_heads) +
+                                      ", which is not a multiple of '" +
+                                      f.path("num_key_value_heads") + "' = " +
+                                      std::to_string(c.num_key_value_heads));
+  if (f.has("head_dim")) {
+    // May differ from hidden/heads (the attention output is projected back to hidden_size).
+    c.head_dim = f.require_int("head_dim");
+  } else {
+    check_heads(f, "hidden_size", c.hidden_size, "num_attention_heads", c.num_attention_heads);
+    c.head_dim = c.hidden_size / c.num_attention_heads;
+  }
+  if (c.head_dim % 2 != 0)
+    f.fail("head_dim", "is " + std::to_string(c.head_dim) + " but rotary embeddings need an even head size");
+  c.hidden_act = f.get_activation("hidden_act", Activation::Silu);
+  c.rms_norm_eps = f.get_positive_double("rms_norm_eps", 1e-6);
+  c.rope_theta = f.get_positive_double("rope_theta", 10000.0);
+  c.max_position_embeddings = f.get_int("max_position_embeddings", default_positions);
+  c.tie_word_embeddings = f.get_bool("tie_word_embeddings", false);
+  // Qwen2 always has q/k/v biases; Llama has them only when the config says so; Mistral never.
+  c.attention_bias = qwen2 ? true : mistral ? false : f.get_bool("attention_bias", false);
+  // Refuse what the decoder does not implement rather than compute wrong results quietly.
+  if (const json* scaling = f.find("rope_scaling")) {
+    std::string type = shown(*scaling);
+    if (scaling->is_object()) {
+      auto it = scaling->find("rope_type");
+      if (it == scaling->end()) it = scaling->find("type");
+      if (it != scaling->end() && it->is_string()) type = it->get<std::string>();
+    }
+    if (type != "default")
+      f.fail("rope_scaling", "is '" + type + "', which is not supported (only plain rotary embeddings are)");
+  }
+  if (f.get_bool("mlp_bias", false)) f.fail("mlp_bias", "is true, which is not supported");
+  auto eos = f.get_token_ids("eos_token_id");
+  c.eos_token_ids = eos;
+  c.eos_token_id = eos.empty() ? (qwen2 ? -1 : 2) : eos.front();
+  auto bos = f.get_token_ids("bos_token_id");
+  c.bos_token_id = bos.empty() ? (qwen2 ? -1 : 1) : bos.front();
+  return c;
+}
+
+bool is_llama_family(const std::string& type) {
+  return type == "llama" || type == "qwen2" || type == "mistral";
+}
+
+LlavaConfig parse_llava(const Fields& top) {
+  LlavaConfig c;
+  Fields vision = top.object("vision_config");
+  std::string vision_type = vision.get_string("model_type", "clip_vision_model");
+  if (vision_type != "clip_vision_model")
+    vision.fail("model_type", "is '" + vision_type + "'; only CLIP vision towers (clip_vision_model) are supported");
+  c.vision = parse_clip_vision(vision);
+
+  Fields text = top.object("text_config");
+  std::string text_type = text.get_string("model_type", "llama");  // transformers' default too
+  if (!is_llama_family(text_type))
+    text.fail("model_type", "is '" + text_type + "'; supported language models: llama, qwen2, mistral");
+  c.text = parse_llama(text, text_type, /*required=*/false);
+  // The top-level flag is what transformers reads when tying the language model head.
+  c.text.tie_word_embeddings = top.get_bool("tie_word_embeddings", c.text.tie_word_embeddings);
+
+  c.image_token_index = top.get_int("image_token_index", 32000, 0, kMaxSize);
+  if (const json* layer = top.find("vision_feature_layer"); layer && layer->is_array())
+    top.fail("vision_feature_layer", "is a list of layers, which is not supported (use one layer)");
+  c.vision_feature_layer = top.get_int("vision_feature_layer", -2, -c.vision.num_hidden_layers - 1,
+                                       c.vision.num_hidden_layers);
+  c.vision_feature_select_strategy = top.get_string("vision_feature_select_strategy", "default");
+  if (c.vision_feature_select_strategy != "default" && c.vision_feature_select_strategy != "full")
+    top.fail("vision_feature_select_strategy",
+             "is '" + c.vision_feature_select_strategy + "' but must be \"default\" or \"full\"");
+  c.projector_hidden_act = top.get_activation("projector_hidden_act", Activation::Gelu);
+  c.projector_bias = top.get_bool("multimodal_projector_bias", true);
+  const int grid = c.vision.image_size / c.vision.patch_size;
+  c.image_seq_length = top.get_int("image_seq_length", grid * grid);
+  return c;
+}
+
+// Names a config by its "architectures" entry when "model_type" is missing (very old configs).
+std::string type_from_architectures(const Fields& top) {
+  const json* archs = top.find("architectures");
+  if (!archs || !archs->is_array() || archs->empty() || !(*archs)[0].is_string()) return "";
+  const std::string arch = (*archs)[0].get<std::string>();
+  if (arch == "CLIPModel") return "clip";
+  if (arch == "GPT2LMHeadModel") return "gpt2";
+  if (arch == "LlamaForCausalLM") return "llama";
+  if (arch == "Qwen2ForCausalLM") return "qwen2";
+  if (arch == "MistralForCausalLM") return "mistral";
+  if (arch == "LlavaForConditionalGeneration") return "llava";
+  return arch;
+}
+
+}  // namespace
+
+Activation parse_activation(const std::string& name) {
+  if (name == "quick_gelu") return Activation::QuickGelu;
+  if (name == "gelu") return Activation::Gelu;
+  // gelu_fast is the same tanh approximation written differently.
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast")
+    return Activation::GeluTanh;
+  if (name == "silu" || name == "swish") return Activation::Silu;
+  if (name == "relu") return Activation::Relu;
+  throw ModelError("unknown activation function '" + name +
+                   "'; supported: quick_gelu, gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, silu, "
+                   "swish, relu");
+}
+
+std::string supported_architectures() {
+  return "clip (CLIPModel), gpt2 (GPT2LMHeadModel), llama / qwen2 / mistral (LlamaForCausalLM, "
+         "Qwen2ForCausalLM, MistralForCausalLM), llava (LlavaForConditionalGeneration)";
+}
+
+ModelConfig parse_model_config(const std::string& json_text, const std::string& origin) {
+  json root;
+  try {
+    root = json::parse(json_text);
+  } catch (const json::exception& e) {
+    throw ModelError("invalid config " + origin + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!root.is_object()) throw ModelError("invalid config " + origin + ": not a JSON object");
+  Fields top(root, "", origin);
+
+  std::string type = top.get_string("model_type", "");
+  if (type.empty()) type = type_from_architectures(top);
+  if (type.empty())
+    throw ModelError("invalid config " + origin +
+                     ": no \"model_type\" or \"architectures\" field, so the architecture is "
+                     "unknown; supported: " + supported_architectures());
+  if (type == "clip") return parse_clip(top);
+  if (type == "gpt2") return parse_gpt2(top);
+  if (is_llama_family(type)) return parse_llama(top, type, /*required=*/true);
+  if (type == "llava") return parse_llava(top);
+  throw ModelError("unsupported architecture '" + type + "' in " + origin +
+                   "; supported: " + supported_architectures());
+}
+
+ModelConfig load_model_config(const std::filesystem::path& model_dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(model_dir, ec))
+    throw ModelError("model folder " + quoted(model_dir) + " does not exist or is not a folder");
+  const auto path = model_dir / "config.json";
+  if (!std::filesystem::exists(path, ec))
+    throw ModelError("no config.json in " + quoted(model_dir) +
+                     "; a model folder needs the Hugging Face config.json next to its weights");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ModelError("cannot read " + quoted(path));
+  std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  return parse_model_config(text, quoted(path));
+}
+
+}  // namespace atman

@@ -1,0 +1,54 @@
+#include "atman/models/attention.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "atman/error.h"
+
+namespace atman {
+
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
+                     const Suppression* suppression, int layer) {
+  const int64_t heads = q.size(1), kv_heads = k.size(1);
+  const int64_t queries = q.size(2), keys = k.size(2), head_dim = q.size(3);
+  at::Tensor key = k, value = v;
+  if (kv_heads != heads) {  // grouped-query attention: query head h reads KV head h / (H / Hkv)
+    key = k.repeat_interleave(heads / kv_heads, 1);
+    value = v.repeat_interleave(heads / kv_heads, 1);
+  }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  at::Tensor scores = at::matmul(q, key.transpose(-2, -1));  // (B, H, T, S), raw Q Kᵀ
+
+  const bool suppress = suppression != nullptr && suppression->active_in(layer);
+  if (suppress) {
+    const at::Tensor& m = suppression->factors;
+    if (m.dim() != 2 || m.size(1) != keys || (m.size(0) != scores.size(0) && m.size(0) != 1))
+      throw Error("suppression factors have shape " + std::to_string(m.size(0)) + "x" +
+                  std::to_string(m.size(1)) + " but attention has batch " +
+                  std::to_string(scores.size(0)) + " and " + std::to_string(keys) + " keys");
+    const at::Tensor factors = m.to(scores.scalar_type()).view({m.size(0), 1, 1, keys});
+    if (suppression->variant == SuppressionVariant::Multiplicative) {
+      // Spec §1: shift by the minimum of the whole row (masked keys included) so every score is
+      // >= 0 before scaling; softmax is shift-invariant, so m = 1 leaves attention unchanged.
+      scores = (scores - std::get<0>(scores.min(-1, true))) * factors;
+      scores.mul_(scale);
+    } else {
+      scores = scores * scale + at::log(factors);
+    }
+  } else {
+    scores.mul_(scale);
+  }
+
+  if (causal) {
+    // Query t is at absolute position (keys - queries + t); keys after it are hidden.
+    const auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
+    at::Tensor query_pos = at::arange(keys - queries, keys, opts).unsqueeze(1);  // (T, 1)
+    at::Tensor key_pos = at::arange(keys, opts).unsqueeze(0);                    // (1, S)
+    scores.masked_fill_(key_pos > query_pos, -std::numeric_limits<float>::infinity());
+  }
+  at::Tensor weights = at::softmax(scores, -1);  // (B, H, T, S)
+  return at::matmul(weights, value);             // (B, H, T, D)
+}
+
+}  // namespace atman

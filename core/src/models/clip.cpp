@@ -1,0 +1,132 @@
+// CLIP in one file. Parameter names are the Hugging Face CLIPModel ones
+// ("vision_model.encoder.layers.0.self_attn.q_proj.weight", "text_projection.weight", ...).
+#include "atman/models/clip.h"
+
+#include <ATen/ATen.h>
+
+#include "atman/error.h"
+
+namespace atman {
+
+ClipEncoder::ClipEncoder(const ClipTowerConfig& config, const WeightReader& w) : config_(config) {
+  const int64_t C = config.hidden_size, I = config.intermediate_size;
+  for (int i = 0; i < config.num_hidden_layers; ++i) {
+    const WeightReader l = w.sub("layers." + std::to_string(i) + ".");
+    layers_.push_back(Layer{
+        LayerNorm::load(l, "layer_norm1", C, config.layer_norm_eps),
+        LayerNorm::load(l, "layer_norm2", C, config.layer_norm_eps),
+        Linear::load(l, "self_attn.q_proj", C, C, true),
+        Linear::load(l, "self_attn.k_proj", C, C, true),
+        Linear::load(l, "self_attn.v_proj", C, C, true),
+        Linear::load(l, "self_attn.out_proj", C, C, true),
+        Linear::load(l, "mlp.fc1", C, I, true),
+        Linear::load(l, "mlp.fc2", I, C, true),
+    });
+  }
+}
+
+at::Tensor ClipEncoder::forward(const at::Tensor& input, bool causal,
+                                const Suppression* suppression, int stop_after_layers) const {
+  const int64_t heads = config_.num_attention_heads;
+  const int n = stop_after_layers < 0 ? num_layers() : std::min(stop_after_layers, num_layers());
+  at::Tensor x = input;  // (B, T, C)
+  for (int l = 0; l < n; ++l) {
+    const Layer& layer = layers_[l];
+    at::Tensor h = layer.layer_norm1(x);
+    at::Tensor q = split_heads(layer.q_proj(h), heads);  // (B, H, T, D)
+    at::Tensor k = split_heads(layer.k_proj(h), heads);
+    at::Tensor v = split_heads(layer.v_proj(h), heads);
+    x = x + layer.out_proj(merge_heads(attention(q, k, v, causal, suppression, l)));
+    x = x + layer.fc2(activate(layer.fc1(layer.layer_norm2(x)), config_.hidden_act));
+  }
+  return x;
+}
+
+ClipVisionTower::ClipVisionTower(const ClipTowerConfig& config, const WeightReader& w,
+                                 bool load_post_layernorm)
+    : config_(config) {
+  const int64_t C = config.hidden_size, p = config.patch_size;
+  const int64_t patches = static_cast<int64_t>(grid_size()) * grid_size();
+  class_embedding_ = w.get("embeddings.class_embedding", {C});
+  patch_embedding_ = w.get("embeddings.patch_embedding.weight", {C, config.num_channels, p, p});
+  position_embedding_ = w.get("embeddings.position_embedding.weight", {patches + 1, C});
+  pre_layrnorm_ = LayerNorm::load(w, "pre_layrnorm", C, config.layer_norm_eps);
+  if (load_post_layernorm)
+    post_layernorm_ = LayerNorm::load(w, "post_layernorm", C, config.layer_norm_eps);
+  encoder_ = ClipEncoder(config, w.sub("encoder."));
+}
+
+at::Tensor ClipVisionTower::patch_embeddings(const at::Tensor& pixels) const {
+  if (pixels.dim() != 4 || pixels.size(2) != config_.image_size ||
+      pixels.size(3) != config_.image_size)
+    throw InputError("the vision tower expects images of " + std::to_string(config_.image_size) +
+                     "x" + std::to_string(config_.image_size) + " pixels");
+  at::Tensor grid = at::conv2d(pixels, patch_embedding_, {}, config_.patch_size);  // (B, C, g, g)
+  return grid.flatten(2).transpose(1, 2);                                          // (B, P, C)
+}
+
+at::Tensor ClipVisionTower::encode(const at::Tensor& patch_embeds, const Suppression* suppression,
+                                   int stop_after_layers) const {
+  const int64_t B = patch_embeds.size(0);
+  at::Tensor cls = class_embedding_.view({1, 1, -1}).expand({B, 1, -1});
+  at::Tensor x = at::cat({cls, patch_embeds}, 1) + position_embedding_;  // (B, P + 1, C)
+  return encoder_.forward(pre_layrnorm_(x), /*causal=*/false, suppression, stop_after_layers);
+}
+
+at::Tensor ClipVisionTower::pooled(const at::Tensor& hidden) const {
+  return post_layernorm_(hidden.select(1, 0));  // (B, C)
+}
+
+ClipModel::ClipModel(const ClipConfig& config, const Checkpoint& checkpoint, at::Device device)
+    : config_(config), vision_(config.vision, WeightReader(checkpoint, "vision_model.", device)) {
+  const int64_t Pd = config.projection_dim;
+  const ClipTowerConfig& text = config.text;
+  const WeightReader w(checkpoint, "", device);
+  visual_projection_ = w.get("visual_projection.weight", {Pd, config.vision.hidden_size});
+  text_projection_ = w.get("text_projection.weight", {Pd, text.hidden_size});
+  const WeightReader t(checkpoint, "text_model.", device);
+  token_embedding_ = t.get("embeddings.token_embedding.weight", {text.vocab_size, text.hidden_size});
+  text_position_embedding_ =
+      t.get("embeddings.position_embedding.weight", {text.max_position_embeddings, text.hidden_size});
+  text_encoder_ = ClipEncoder(text, t.sub("encoder."));
+  final_layer_norm_ = LayerNorm::load(t, "final_layer_norm", text.hidden_size, text.layer_norm_eps);
+  logit_scale_exp_ = std::exp(checkpoint.get("logit_scale").item<double>());
+}
+
+at::Tensor ClipModel::image_embeds_from_patches(const at::Tensor& patch_embeds,
+                                                const Suppression* suppression) const {
+  at::Tensor hidden = vision_.encode(patch_embeds, suppression);  // (B, P + 1, C)
+  return at::matmul(vision_.pooled(hidden), visual_projection_.t());
+}
+
+at::Tensor ClipModel::image_embeds(const at::Tensor& pixels, const Suppression* suppression) const {
+  return image_embeds_from_patches(vision_.patch_embeddings(pixels), suppression);
+}
+
+at::Tensor ClipModel::token_embeddings(const at::Tensor& ids) const {
+  return at::embedding(token_embedding_, ids);
+}
+
+at::Tensor ClipModel::text_embeds(const at::Tensor& ids, const Suppression* suppression) const {
+  const int64_t T = ids.size(1);
+  if (T > config_.text.max_position_embeddings)
+    throw InputError("text of " + std::to_string(T) + " tokens is longer than CLIP's " +
+                     std::to_string(config_.text.max_position_embeddings) + "-token context");
+  at::Tensor x = token_embeddings(ids) + text_position_embedding_.slice(0, 0, T);  // (B, T, C)
+  x = final_layer_norm_(text_encoder_.forward(x, /*causal=*/true, suppression));
+  // Pool at the end token: legacy configs (eos_token_id 2) use the highest id, as HF does.
+  at::Tensor end_pos = config_.text.eos_token_id == 2
+                           ? ids.argmax(-1)
+                           : (ids == config_.text.eos_token_id).to(at::kInt).argmax(-1);
+  at::Tensor pooled =
+      x.gather(1, end_pos.view({-1, 1, 1}).expand({-1, 1, x.size(2)})).squeeze(1);  // (B, C)
+  return at::matmul(pooled, text_projection_.t());
+}
+
+at::Tensor ClipModel::logits(const at::Tensor& image_embeds, const at::Tensor& text_embeds) const {
+  at::Tensor img = image_embeds / image_embeds.norm(2, -1, true);
+  at::Tensor txt = text_embeds / text_embeds.norm(2, -1, true);
+  return logit_scale_exp_ * at::matmul(img, txt.t());
+}
+
+}  // namespace atman

@@ -1,0 +1,71 @@
+#include "atman/models/layers.h"
+
+#include <ATen/ATen.h>
+
+namespace atman {
+
+at::Tensor WeightReader::get(const std::string& name, const std::vector<int64_t>& shape) const {
+  return checkpoint_.get(prefix_ + name, shape).to(device_);
+}
+
+Linear Linear::load(const WeightReader& w, const std::string& name, int64_t in, int64_t out,
+                    bool bias) {
+  Linear l;
+  l.weight = w.get(name + ".weight", {out, in});
+  if (bias) l.bias = w.get(name + ".bias", {out});
+  return l;
+}
+
+at::Tensor Linear::operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+
+Conv1D Conv1D::load(const WeightReader& w, const std::string& name, int64_t in, int64_t out) {
+  return Conv1D{w.get(name + ".weight", {in, out}), w.get(name + ".bias", {out})};
+}
+
+at::Tensor Conv1D::operator()(const at::Tensor& x) const { return at::addmm(bias, x.flatten(0, -2), weight).unflatten(0, x.sizes().slice(0, x.dim() - 1)); }
+
+LayerNorm LayerNorm::load(const WeightReader& w, const std::string& name, int64_t dim,
+                          double eps) {
+  return LayerNorm{w.get(name + ".weight", {dim}), w.get(name + ".bias", {dim}), eps};
+}
+
+at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
+  return at::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+}
+
+RmsNorm RmsNorm::load(const WeightReader& w, const std::string& name, int64_t dim, double eps) {
+  return RmsNorm{w.get(name + ".weight", {dim}), eps};
+}
+
+at::Tensor RmsNorm::operator()(const at::Tensor& x) const {
+  at::Tensor variance = x.pow(2).mean(-1, true);
+  return weight * (x * at::rsqrt(variance + eps));
+}
+
+at::Tensor activate(const at::Tensor& x, Activation act) {
+  switch (act) {
+    case Activation::QuickGelu:
+      return x * at::sigmoid(1.702 * x);
+    case Activation::Gelu:
+      return at::gelu(x);
+    case Activation::GeluTanh:
+      return at::gelu(x, "tanh");
+    case Activation::Silu:
+      return at::silu(x);
+    case Activation::Relu:
+      return at::relu(x);
+  }
+  return x;
+}
+
+at::Tensor split_heads(const at::Tensor& x, int64_t heads) {
+  const int64_t batch = x.size(0), time = x.size(1);
+  return x.view({batch, time, heads, x.size(2) / heads}).transpose(1, 2);
+}
+
+at::Tensor merge_heads(const at::Tensor& x) {
+  const int64_t batch = x.size(0), heads = x.size(1), time = x.size(2), dim = x.size(3);
+  return x.transpose(1, 2).reshape({batch, time, heads * dim});
+}
+
+}  // namespace atman

@@ -1,0 +1,116 @@
+// Byte-level BPE shared by the CLIP and GPT-2 tokenizers: vocab.json / merges.txt loading, the
+// bytes_to_unicode alphabet and the merge loop of OpenAI's bpe() with a per-word cache.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace atman::tokenizers {
+
+// Lets unordered maps keyed by std::string be searched with a string_view without a copy.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+template <typename V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+// String -> id with open addressing in flat arrays. A 50k-token vocabulary is looked up ~150k times
+// while the merges load; std::unordered_map's scattered nodes made that most of the load time.
+class TokenIndex {
+ public:
+  int32_t find(std::string_view token) const;  // -1 when absent
+  // Later assignments win, as for duplicate keys in a JSON object.
+  void insert_or_assign(std::string token, int32_t id);
+  size_t size() const { return keys_.size(); }
+  void reserve(size_t n);
+
+ private:
+  struct Slot {
+    uint32_t hash = 0;
+    uint32_t entry = 0;  // index into keys_/ids_ plus one; 0 for an empty slot
+  };
+  static uint32_t hash_of(std::string_view s) {
+    return static_cast<uint32_t>(std::hash<std::string_view>{}(s));
+  }
+  size_t probe(std::string_view token, uint32_t hash) const;  // slot holding token, or empty slot
+  void rehash(size_t capacity);
+
+  std::vector<std::string> keys_;
+  std::vector<int32_t> ids_;
+  std::vector<Slot> slots_;  // power-of-two size, at most half full
+};
+
+struct Vocab {
+  TokenIndex ids;
+  std::vector<std::string> tokens;  // by id; empty for ids vocab.json does not use
+
+  int32_t id(std::string_view token) const { return ids.find(token); }
+};
+
+// vocab.json: {"token": id, ...}. Throws ModelError naming the file on any problem.
+Vocab load_vocab_json(const std::filesystem::path& path);
+
+struct MergeRule {
+  std::string first, second;
+  int line;  // 1-based, for error messages
+};
+// merges.txt: an optional "#version" first line, then one "first second" pair per line, in rank
+// order. Throws ModelError naming the file and line.
+std::vector<MergeRule> load_merges_txt(const std::filesystem::path& path);
+
+// GPT-2's bytes_to_unicode(): printable stand-ins for the 256 byte values, so that BPE symbols are
+// strings without spaces or control characters.
+const std::array<char32_t, 256>& byte_to_unicode();
+// The inverse; -1 for a code point that stands for no byte.
+int unicode_to_byte(char32_t c);
+// Raw bytes a vocabulary string stands for ("Ġpanda" -> " panda"); code points outside the
+// byte alphabet are kept as their UTF-8.
+std::string token_bytes(std::string_view token);
+
+class BpeModel {
+ public:
+  // `end_of_word` is CLIP's "</w>", appended to the last symbol of every word before merging;
+  // empty for GPT-2. The paths only name the files in error messages.
+  BpeModel(const Vocab& vocab, const std::vector<MergeRule>& merges, std::string end_of_word,
+           const std::filesystem::path& vocab_path, const std::filesystem::path& merges_path);
+
+  struct Symbol {
+    int32_t id;
+    int32_t bytes;  // how many bytes of the word this token covers
+  };
+  // Appends the tokens of one pre-tokenized word (raw UTF-8 bytes, not empty). Thread-safe.
+  void encode_word(std::string_view word, std::vector<Symbol>& out) const;
+
+ private:
+  struct Merge {
+    int32_t rank;
+    int32_t merged;
+  };
+  static uint64_t key(int32_t a, int32_t b) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+  }
+  int32_t rank(int32_t a, int32_t b) const;
+  std::vector<Symbol> merge_word(std::string_view word) const;
+
+  std::array<int32_t, 256> byte_ids_{};
+  std::array<int32_t, 256>
+      last_byte_ids_{};  // byte symbol + end_of_word (same as byte_ids_ for GPT-2)
+  std::unordered_map<uint64_t, Merge> merges_;
+
+  // Words repeat a lot in real text, and merging is the expensive part of encoding.
+  static constexpr size_t kMaxCachedWords = 100000;
+  static constexpr size_t kMaxCachedWordBytes = 256;
+  mutable std::mutex cache_mutex_;
+  mutable StringMap<std::vector<Symbol>> cache_;
+};
+
+}  // namespace atman::tokenizers

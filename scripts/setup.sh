@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages AtMan Studio needs (idempotent) and builds it (Release, Ninja,
+# ccache when present). Usage: scripts/setup.sh [build-dir]   (default: build)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$root/build}"
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev libopenblas0-pthread   # without OpenBLAS, LibTorch runs on the 25x slower reference BLAS
+  libopencv-dev nlohmann-json3-dev libpcre2-dev
+  qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev xvfb xauth
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+export CCACHE_DIR="${CCACHE_DIR:-$root/.cache/ccache}"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# Two parallel jobs: each LibTorch translation unit takes ~1 GB to compile.
+cmake --build "$build" -j "${ATMAN_BUILD_JOBS:-$(nproc)}"

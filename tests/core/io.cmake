@@ -1,0 +1,3 @@
+# Tests of the checkpoint and config readers (atman_io).
+atman_add_test(test_safetensors SOURCES core/test_safetensors.cpp LIBS atman_io LABELS core)
+atman_add_test(test_hf_config SOURCES core/test_hf_config.cpp LIBS atman_io LABELS core)

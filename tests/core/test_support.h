@@ -1,0 +1,57 @@
+// Helpers shared by the core tests: paths into ../shared, JSON loading, tolerance checks that
+// print the largest deviation (parity tests report how close they are, not just pass/fail).
+#pragma once
+
+#include <QtTest/QtTest>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace atman::test {
+
+inline std::filesystem::path shared_dir() { return ATMAN_SHARED_DIR; }
+inline std::filesystem::path golden_dir() { return shared_dir() / "golden"; }
+inline std::filesystem::path models_dir() { return shared_dir() / "models"; }
+
+inline nlohmann::json read_json(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) qFatal("cannot open %s", path.string().c_str());
+  return nlohmann::json::parse(in);
+}
+
+// Largest |got - want| - tol(want) over the vectors, where tol = abs_tol + rel_tol*|want|; prints
+// the max absolute deviation under `what`. Returns true when every element is within tolerance.
+inline bool all_close(const std::vector<double>& got, const std::vector<double>& want,
+                      double abs_tol, double rel_tol, const std::string& what) {
+  if (got.size() != want.size()) {
+    qWarning("%s: size %zu vs %zu", what.c_str(), got.size(), want.size());
+    return false;
+  }
+  double max_dev = 0, worst_excess = -1e300;
+  size_t worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    double dev = std::abs(got[i] - want[i]);
+    double excess = dev - (abs_tol + rel_tol * std::abs(want[i]));
+    max_dev = std::max(max_dev, dev);
+    if (excess > worst_excess) worst_excess = excess, worst = i;
+  }
+  qInfo("%s: max |diff| = %.3g over %zu values", what.c_str(), max_dev, got.size());
+  if (worst_excess > 0 || std::isnan(max_dev))
+    qWarning("%s: element %zu is %.9g, reference %.9g", what.c_str(), worst, got[worst], want[worst]);
+  return worst_excess <= 0 && !std::isnan(max_dev);
+}
+
+template <typename T>
+std::vector<double> as_doubles(const std::vector<T>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+inline std::vector<double> json_doubles(const nlohmann::json& j) {
+  return j.get<std::vector<double>>();
+}
+
+}  // namespace atman::test
