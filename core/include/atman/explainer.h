@@ -85,7 +85,8 @@ class AtmanExplainer final : public Explainer {
   std::string name() const override { return "atman"; }
   Explanation attribute(const ExplainRequest& request, const ProgressFn& progress = {}) override;
 
-  // True when attribute(request) would need no forward pass (every mask is cached).
+  // True when attribute(request) would need no forward pass (every mask is cached). Returns false
+  // at once, without waiting, while another thread is running this explainer.
   bool is_cached(const ExplainRequest& request) const;
   // Explanations for many κ values; masks shared between κ values are computed once.
   std::vector<Explanation> kappa_sweep(const ExplainRequest& request,

@@ -69,6 +69,8 @@ class Checkpoint {
 
   bool has(const std::string& name) const;
   std::vector<std::string> names() const;  // sorted
+  // Header facts of a tensor without loading it (ModelError when missing).
+  const TensorInfo& info(const std::string& name) const;
   // Loads a tensor and checks its shape; a missing tensor (the message suggests similar names) or
   // wrong shape is a ModelError naming the file, the tensor, the expected and the found shape.
   // Floating results containing NaN or Inf are a ModelError too.

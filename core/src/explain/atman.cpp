@@ -286,7 +286,9 @@ std::vector<Explanation> AtmanExplainer::kappa_sweep(const ExplainRequest& reque
 }
 
 bool AtmanExplainer::is_cached(const ExplainRequest& request) const {
-  std::lock_guard lock(state_->mutex);
+  // Never waits for a running explanation (the GUI thread asks this): busy counts as "not cached".
+  std::unique_lock lock(state_->mutex, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
   auto prepared = state_->find(input_key(request));
   if (!prepared || prepared->baseline.empty()) return false;
   Plan plan = plan_masks(*prepared, request, request.kappa);

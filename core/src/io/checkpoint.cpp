@@ -220,6 +220,10 @@ Checkpoint& Checkpoint::operator=(Checkpoint&&) noexcept = default;
 
 bool Checkpoint::has(const std::string& name) const { return impl_->file_of.count(name) != 0; }
 
+const TensorInfo& Checkpoint::info(const std::string& name) const {
+  return *impl_->file_for(name).find(name);
+}
+
 std::vector<std::string> Checkpoint::names() const {
   std::vector<std::string> out;
   out.reserve(impl_->file_of.size());

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <iomanip>
 #include <sstream>
 
 #include "atman/error.h"
@@ -26,7 +27,9 @@ int64_t count_parameters(const Checkpoint& checkpoint) {
   int64_t total = 0;
   for (const auto& name : checkpoint.names()) {
     if (name.find("position_ids") != std::string::npos) continue;  // buffers, not parameters
-    total += checkpoint.get(name).numel();
+    int64_t numel = 1;
+    for (int64_t d : checkpoint.info(name).shape) numel *= d;
+    total += numel;
   }
   return total;
 }
@@ -98,8 +101,8 @@ int64_t Model::max_text_tokens() const {
 
 std::string Model::description() const {
   std::ostringstream out;
-  out << name() << ": " << architecture() << ", " << (parameter_count() + 500000) / 1000000.0
-      << "M parameters";
+  out << name() << ": " << architecture() << ", " << std::fixed << std::setprecision(1)
+      << parameter_count() / 1e6 << "M parameters";
   if (int grid = patch_grid()) out << ", " << grid << "x" << grid << " patches";
   out << ", on " << device();
   return out.str();
