@@ -9,6 +9,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-pthread   # without OpenBLAS, LibTorch runs on the 25x slower reference BLAS
   libopencv-dev nlohmann-json3-dev libpcre2-dev
+  libcurl4-openssl-dev libssl-dev   # Hugging Face Hub downloads (atman fetch), sha256 checks
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev xvfb xauth
 )
 missing=()

@@ -5,9 +5,17 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
 
 #include "atman/error.h"
+#include "atman/explainer.h"
+#include "atman/models/inputs.h"
 #include "atman/models/loaded_model.h"
+#include "bench_support.h"
 #include "atman/runtime.h"
 #include "commands.h"
 #include "common.h"
@@ -57,15 +65,198 @@ int bench_forward(const Args& args) {
   return 0;
 }
 
+struct Phase {
+  double seconds = 0;
+  int64_t peak = 0;       // peak RSS during the phase (absolute)
+  int64_t increase = 0;   // peak minus the RSS when the phase started
+};
+
+template <typename Fn>
+Phase measure(Fn&& fn) {
+  reset_peak_rss();
+  const int64_t before = current_rss_bytes();
+  auto start = std::chrono::steady_clock::now();
+  fn();
+  Phase p;
+  p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  p.peak = peak_rss_bytes();
+  p.increase = p.peak - before;
+  return p;
+}
+
+double mib(int64_t bytes) { return bytes / 1048576.0; }
+
+// The text of a prompt with about `tokens` tokens, made of fact sentences like facts-gpt2's world.
+std::string long_prompt(const Tokenizer& tok, int tokens) {
+  const char* animals[] = {"cat", "dog", "fox", "bird", "cow", "pig", "duck", "wolf"};
+  const char* cities[] = {"Paris", "London", "Tokyo", "Berlin", "Rome", "Madrid", "Oslo", "Lima"};
+  std::string prompt;
+  for (int i = 0; tok.encode(prompt).ids.size() + 12 < static_cast<size_t>(tokens); ++i)
+    prompt += std::string("The ") + animals[i % 8] + " lives in " + cities[(i * 3) % 8] + ". ";
+  return prompt + "Question: Where does the cat live? Answer:";
+}
+
+// One unbatched forward of the whole model per candidate, nothing reused: what a straightforward
+// loop over perturbations does. Returns E per candidate (summed over target tokens).
+std::vector<double> naive_loop(const ExplainRequest& r, const Explanation& real, size_t limit) {
+  const auto& impl = r.model->impl();
+  std::vector<double> values;
+  const float own = static_cast<float>(1.0 - r.factor);
+  if (impl.clip) {
+    const ClipModel& clip = *impl.clip;
+    at::Tensor pixels = pixels_to_tensor(preprocess_clip(*r.image, r.model->preprocess_config()), impl.device);
+    const int64_t target = std::find(r.labels.begin(), r.labels.end(), r.target) - r.labels.begin();
+    auto loss = [&](const Suppression* s) {
+      at::Tensor image = clip.image_embeds(pixels, s);
+      std::vector<at::Tensor> texts;
+      for (const auto& label : r.labels)
+        texts.push_back(clip.text_embeds(ids_to_tensor(r.model->tokenizer().encode(label).ids, impl.device)));
+      return -at::log_softmax(clip.logits(image, at::cat(texts, 0)), -1)[0][target].item<double>();
+    };
+    const double base = loss(nullptr);
+    const int64_t positions = clip.vision().grid_size() * clip.vision().grid_size() + 1;
+    for (const auto& c : real.candidates) {
+      if (values.size() >= limit) break;
+      Suppression s;
+      s.factors = at::ones({1, positions});
+      for (int p : c.positions) s.factors[0][p] = own;
+      values.push_back(loss(&s) - base);
+    }
+    return values;
+  }
+  const CausalLM& lm = impl.language_model();
+  std::vector<int64_t> prompt = r.model->tokenizer().encode(r.prompt).ids;
+  std::vector<int64_t> target = r.model->tokenizer().encode(r.target).ids;
+  std::vector<int64_t> ids = prompt;
+  ids.insert(ids.end(), target.begin(), target.end() - 1);
+  at::Tensor input = ids_to_tensor(ids, impl.device);
+  const int64_t n = static_cast<int64_t>(prompt.size());
+  auto loss = [&](const Suppression* s) {
+    at::Tensor logp = at::log_softmax(lm.forward_logits(input, s), -1)[0];  // (T, V), full head
+    double total = 0;
+    for (size_t t = 0; t < target.size(); ++t) total -= logp[n - 1 + t][target[t]].item<double>();
+    return total;
+  };
+  const double base = loss(nullptr);
+  for (const auto& c : real.candidates) {
+    if (values.size() >= limit) break;
+    Suppression s;
+    s.factors = at::ones({1, static_cast<int64_t>(ids.size())});
+    for (int p : c.positions) s.factors[0][p] = own;
+    values.push_back(loss(&s) - base);
+  }
+  return values;
+}
+
+int bench_explain(const Args& args) {
+  std::shared_ptr<const Model> model;
+  std::filesystem::path scratch;
+  if (args.has("random-lm")) {
+    scratch = std::filesystem::temp_directory_path() / ("atman-bench-" + std::to_string(::getpid()));
+    write_random_lm(scratch, args.get("random-lm"), args.integer("positions", 1024),
+                    args.integer("width", 256), args.integer("layers", 4),
+                    resolve_model_dir(args.get("tokenizer-model", "facts-gpt2")));
+    model = Model::load(scratch, LoadOptions{args.get("device", "cpu")});
+  } else {
+    model = load_model_arg(args);
+  }
+  struct Cleanup {
+    std::filesystem::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{scratch};
+
+  ExplainRequest r;
+  r.model = model;
+  r.mode = args.get("mode", "single") == "correlated" ? SuppressionMode::Correlated : SuppressionMode::Single;
+  r.kappa = args.number("kappa", 0.7);
+  r.batch_size = args.integer("batch-size", 32);
+  if (model->kind() == ModelKind::Clip) {
+    auto data = model_root() / ".." / "data" / "shapes-eval";
+    auto image = args.get("image", (data / "000.png").string());
+    r.image = load_image(image);
+    auto item = nlohmann::json::parse(std::ifstream(data / "000.json"));
+    r.labels = args.has("labels") ? args.all("labels") : item["labels"].get<std::vector<std::string>>();
+    r.target = args.get("target", item["target"].get<std::string>());
+    r.explain = ExplainWhat::ImagePatches;
+  } else {
+    r.prompt = args.has("prompt") ? args.get("prompt") : long_prompt(model->tokenizer(), args.integer("seq", 512));
+    r.target = args.get("target", " Paris");
+    r.explain = ExplainWhat::PromptTokens;
+  }
+  if (model->kind() == ModelKind::Llava) throw InputError("bench explain supports CLIP and causal LMs");
+
+  c10::InferenceMode inference;
+  std::cout << model->description() << "; threads " << compute_threads() << "; batch " << r.batch_size << "\n";
+  const auto& impl = model->impl();
+  // Warm-up (thread pool, allocator) so the first phase is not charged for it.
+  AtmanExplainer().attribute(r);
+
+  // A plain forward of one batch of the same input: the memory yardstick.
+  Phase plain = measure([&] {
+    if (impl.clip) {
+      at::Tensor pixels = pixels_to_tensor(preprocess_clip(*r.image, model->preprocess_config()), impl.device);
+      impl.clip->image_embeds(pixels.expand({r.batch_size, -1, -1, -1}));
+    } else {
+      const CausalLM& lm = impl.language_model();
+      auto ids = model->tokenizer().encode(r.prompt).ids;
+      at::Tensor input = ids_to_tensor(ids, impl.device).expand({r.batch_size, -1});
+      lm.forward_embeds(lm.embed_tokens(input), nullptr, nullptr);
+    }
+  });
+  Explanation real;
+  Phase batched = measure([&] { real = AtmanExplainer().attribute(r); });
+  // The naive loop costs the same per candidate: time `limit` of them and scale (--naive-limit 0: all).
+  const int limit_arg = args.integer("naive-limit", impl.clip ? 0 : 64);
+  const size_t limit = limit_arg <= 0 ? real.candidates.size()
+                                      : std::min<size_t>(limit_arg, real.candidates.size());
+  std::vector<double> naive_values;
+  Phase naive = measure([&] { naive_values = naive_loop(r, real, limit); });
+  naive.seconds *= double(real.candidates.size() + 1) / double(limit + 1);
+  double max_diff = 0;
+  for (size_t i = 0; i < naive_values.size(); ++i)
+    max_diff = std::max(max_diff, std::abs(naive_values[i] - real.candidates[i].value));
+
+  std::printf("%zu candidates, %d perturbed forwards (%d answered by the mask cache)\n",
+              real.candidates.size(), real.timings.forwards, real.timings.cache_hits);
+  std::printf("%-34s %10s %12s %14s\n", "phase", "seconds", "peak RSS MiB", "increase MiB");
+  auto row = [](const char* name, const Phase& p) {
+    std::printf("%-34s %10.3f %12.1f %14.1f\n", name, p.seconds, mib(p.peak), mib(p.increase));
+  };
+  row("plain forward (one batch)", plain);
+  row(limit == real.candidates.size() ? "naive loop (unbatched, no reuse)"
+                                      : "naive loop (extrapolated)", naive);
+  row("AtMan (batched, cached, KV reuse)", batched);
+  std::printf("speed-up vs naive loop: %.2fx (max |E diff| %.2g)\n", naive.seconds / batched.seconds, max_diff);
+  std::printf("peak RSS: AtMan / plain forward batch = %.2f (increase ratio %.2f)\n",
+              double(batched.peak) / plain.peak, double(batched.increase) / std::max<int64_t>(1, plain.increase));
+  if (!impl.clip) {
+    ExplainRequest no_reuse = r;
+    no_reuse.reuse_kv_cache = false;
+    Phase without = measure([&] { AtmanExplainer().attribute(no_reuse); });
+    row("AtMan without KV reuse", without);
+    std::printf("KV-cache reuse speed-up: %.2fx at %zu prompt tokens\n", without.seconds / batched.seconds,
+                model->tokenizer().encode(r.prompt).ids.size());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_bench(int argc, char** argv) {
-  if (argc < 3) throw InputError("usage: atman bench forward --model DIR");
+  if (argc < 3) throw InputError("usage: atman bench forward|explain --model DIR");
   std::string what = argv[2];
-  Args args(argc, argv, 3, common_options({"model", "seq"}), {});
+  Args args(argc, argv, 3,
+            common_options({"model", "seq", "random-lm", "positions", "width", "layers",
+                            "tokenizer-model", "mode", "kappa", "batch-size", "image", "labels",
+                            "target", "prompt", "naive-limit"}),
+            {});
   apply_common(args);
   if (what == "forward") return bench_forward(args);
-  throw InputError("unknown benchmark '" + what + "'; available: forward");
+  if (what == "explain") return bench_explain(args);
+  throw InputError("unknown benchmark '" + what + "'; available: forward, explain");
 }
 
 }  // namespace atman::cli

@@ -10,5 +10,11 @@ int run_forward(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_explain(int argc, char** argv);
 int run_generate(int argc, char** argv);
+int run_eval(int argc, char** argv);
+int run_fetch(int argc, char** argv);
+
+// Lets --model name a Hugging Face repo id (atman::hub::install_repo_resolver with a progress
+// printer on stderr). Called once by main().
+void install_hub_resolver();
 
 }  // namespace atman::cli

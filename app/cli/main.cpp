@@ -31,7 +31,16 @@ Commands:
           [--json OUT.json] [--csv OUT.csv] [--png OVERLAY.png] [--colormap jet] [--opacity A]
                                AtMan explanation; CLIP: target is one of the labels
   generate --model DIR [--image PATH] --prompt TEXT [--max-new-tokens N]
-                               greedy continuation of a language model (LLaVA: with the image)
+           [--steer-text SUBSTRING=FACTOR]... [--steer-patches R0:R1,C0:C1=FACTOR]... [--log-additive]
+                               greedy continuation of a language model (LLaVA: with the image);
+                               steering scales attention to those tokens (<1 suppresses, >1 amplifies)
+  fetch REPO_ID [--revision R] [--cache-dir DIR] [--endpoint URL] [--offline]
+                               download a model from the Hugging Face Hub into its cache
+                               (HF_HUB_CACHE); prints the snapshot folder
+  eval shapes|facts [--model DIR] [--data PATH] [--limit N]
+       [--methods atman_single,atman_correlated] [--kappa K] [--batch-size N] [--json OUT]
+                               localisation metrics (mAP, mAR, IQ means, pointing game) on
+                               ../shared/data/shapes-eval (CLIP) or facts-eval (causal LM)
   bench forward --model DIR    milliseconds per forward for batch sizes 1, 8, 32
   bench explain --model DIR    naive loop vs batched AtMan: time, peak memory, ratios
 
@@ -42,8 +51,10 @@ Options for every command:
   --json FILE                  write JSON there instead of stdout
   --help                       this text
 
-A model is a Hugging Face folder (config.json, model.safetensors, tokenizer files) or the name of
-one under the model root, e.g. --model shapes-clip.
+A model is a Hugging Face folder (config.json, model.safetensors, tokenizer files), the name of
+one under the model root, e.g. --model shapes-clip, or a Hugging Face Hub repo id, e.g.
+--model openai/clip-vit-base-patch32 (taken from the cache, downloaded first when missing;
+HF_HUB_OFFLINE=1 never downloads, HF_TOKEN for gated repos).
 )";
 
 }  // namespace
@@ -70,6 +81,8 @@ int main(int argc, char** argv) {
       {"bench", atman::cli::run_bench},
       {"explain", atman::cli::run_explain},
       {"generate", atman::cli::run_generate},
+      {"eval", atman::cli::run_eval},
+      {"fetch", atman::cli::run_fetch},
   };
   auto command = commands.find(argv[1]);
   if (command == commands.end()) {
@@ -77,6 +90,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    atman::cli::install_hub_resolver();
     return command->second(argc, argv);
   } catch (const atman::Cancelled&) {
     std::cerr << "atman: cancelled\n";

@@ -8,6 +8,7 @@
 
 #include "atman/image.h"
 #include "atman/model.h"
+#include "atman/suppression.h"
 
 namespace atman {
 
@@ -39,14 +40,34 @@ struct LmForward {
 // Causal LM (or LLaVA with an image) forward of `text`.
 LmForward lm_forward(const Model& model, const std::string& text, const PixelTensor* pixels = nullptr);
 
+// One position of a language model's input: a prompt text token or an image token (LLaVA).
+struct InputPosition {
+  bool is_image = false;
+  std::string text;                        // text tokens: the text the token covers
+  std::pair<int64_t, int64_t> span{-1, -1};  // text tokens: code points of the prompt
+  int row = -1, col = -1;                  // image tokens: patch grid position
+};
+
+// The model input positions of `prompt` (with LLaVA's <image> expanded), for steering and display.
+std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt);
+
+// Steering (the hosted API's control): attention to `position` scaled by `factor` in every layer
+// while generating; < 1 suppresses, > 1 amplifies.
+struct SteeringFactor {
+  int64_t position = 0;
+  float factor = 1.0f;
+};
+
 struct Generation {
   std::vector<int64_t> ids;  // generated ids, without the prompt
   std::vector<std::string> tokens;
   std::string text;
 };
 
-// Greedy decoding with a KV cache until the end token or `max_new_tokens`.
+// Greedy decoding with a KV cache until the end token or `max_new_tokens`, optionally steered.
 Generation generate(const Model& model, const std::string& prompt, int max_new_tokens,
-                    const PixelTensor* pixels = nullptr);
+                    const PixelTensor* pixels = nullptr,
+                    const std::vector<SteeringFactor>& steering = {},
+                    SuppressionVariant variant = SuppressionVariant::Multiplicative);
 
 }  // namespace atman

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace atman {
@@ -13,8 +14,19 @@ std::filesystem::path model_root();
 void set_model_root(const std::filesystem::path& root);
 
 // Resolves a --model argument: an existing folder is used as is; a bare name ("shapes-clip") is
-// looked up under model_root(). Throws ModelError naming both places it looked.
+// looked up under model_root(); then a Hugging Face repo id ("openai/clip-vit-base-patch32") goes
+// to the repo resolver (set_repo_resolver), or, when none is installed, to the huggingface_hub
+// cache (refs/main -> snapshots/<commit>). Throws ModelError naming the places it looked.
 std::filesystem::path resolve_model_dir(const std::string& name_or_path);
+
+// Turns a repo id into a local snapshot folder (from the cache, downloading first when needed)
+// or throws. atman::hub::install_repo_resolver() (hub.h) installs one, so that this base library
+// needs no HTTP; an empty function uninstalls it.
+using RepoResolver = std::function<std::filesystem::path(const std::string& repo_id)>;
+void set_repo_resolver(RepoResolver resolver);
+
+// "ORG/NAME" following the Hub's rules for repo ids (see hub::is_repo_id).
+bool looks_like_repo_id(const std::string& text);
 
 // Sets torch's intra-op thread count; 0 means "all cores of this machine".
 void set_compute_threads(int threads);

@@ -3,9 +3,11 @@
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "atman/error.h"
@@ -16,6 +18,38 @@ namespace {
 std::filesystem::path& explicit_model_root() {
   static std::filesystem::path root;
   return root;
+}
+
+RepoResolver& repo_resolver() {
+  static RepoResolver resolver;
+  return resolver;
+}
+
+// huggingface_hub's cache folder (hub::default_cache_dir without the Hub library).
+std::filesystem::path hub_cache_dir() {
+  for (const char* name : {"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"})
+    if (const char* env = std::getenv(name); env && *env) return env;
+  if (const char* env = std::getenv("HF_HOME"); env && *env)
+    return std::filesystem::path(env) / "hub";
+  std::filesystem::path cache;
+  if (const char* env = std::getenv("XDG_CACHE_HOME"); env && *env)
+    cache = env;
+  else if (const char* home = std::getenv("HOME"); home && *home)
+    cache = std::filesystem::path(home) / ".cache";
+  return cache / "huggingface" / "hub";
+}
+
+// models--ORG--NAME/snapshots/<refs/main> when it has a config.json, else empty.
+std::filesystem::path cached_hub_snapshot(const std::filesystem::path& repo_folder) {
+  std::ifstream ref(repo_folder / "refs" / "main");
+  std::string commit;
+  if (!(ref >> commit)) return {};
+  for (char c : commit)
+    if (!std::isalnum(static_cast<unsigned char>(c))) return {};
+  auto snapshot = repo_folder / "snapshots" / commit;
+  std::error_code ec;
+  return std::filesystem::is_regular_file(snapshot / "config.json", ec) ? snapshot
+                                                                          : std::filesystem::path{};
 }
 
 // Which BLAS the process really loaded: Debian's LibTorch goes through the libblas.so.3
@@ -59,9 +93,47 @@ std::filesystem::path resolve_model_dir(const std::string& name_or_path) {
   if (std::filesystem::is_directory(direct, ec)) return direct;
   auto under_root = model_root() / name_or_path;
   if (std::filesystem::is_directory(under_root, ec)) return under_root;
+  if (looks_like_repo_id(name_or_path)) {
+    const std::string not_local = "model '" + name_or_path + "': neither '" + direct.string() +
+                                  "' nor '" + under_root.string() + "' is a folder";
+    if (const auto& resolver = repo_resolver()) {
+      try {
+        return resolver(name_or_path);
+      } catch (const Cancelled&) {
+        throw;
+      } catch (const std::exception& e) {
+        throw ModelError(not_local + ", and as a Hugging Face repo id: " + e.what());
+      }
+    }
+    std::string folder = "models--" + name_or_path;
+    folder.replace(folder.find('/'), 1, "--");
+    const auto repo_folder = hub_cache_dir() / folder;
+    if (auto snapshot = cached_hub_snapshot(repo_folder); !snapshot.empty()) return snapshot;
+    throw ModelError(not_local + ", and the Hugging Face cache has no snapshot of it in '" +
+                     repo_folder.string() + "' (download it with: atman fetch " + name_or_path +
+                     ")");
+  }
   throw ModelError("model '" + name_or_path + "' not found: neither '" + direct.string() +
                    "' nor '" + under_root.string() +
                    "' is a folder (set the model root with --models-dir or ATMAN_MODELS)");
+}
+
+void set_repo_resolver(RepoResolver resolver) { repo_resolver() = std::move(resolver); }
+
+bool looks_like_repo_id(const std::string& text) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos || text.find('/', slash + 1) != std::string::npos) return false;
+  auto part_ok = [](std::string_view part) {
+    if (part.empty() || part.size() > 96) return false;
+    for (char c : part)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+        return false;
+    return part.front() != '-' && part.front() != '.' && part.back() != '-' && part.back() != '.';
+  };
+  const std::string_view view(text);
+  return part_ok(view.substr(0, slash)) && part_ok(view.substr(slash + 1)) &&
+         text.find("--") == std::string::npos && text.find("..") == std::string::npos &&
+         !view.ends_with(".git");
 }
 
 void set_compute_threads(int threads) {

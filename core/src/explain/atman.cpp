@@ -163,7 +163,10 @@ struct AtmanExplainer::State {
     p->task = r.model->kind() == ModelKind::Clip ? detail::make_clip_task(r) : detail::make_lm_task(r);
     at::Tensor e = p->task->candidate_embeddings.to(at::kCPU, at::kDouble);
     e = e / e.norm(2, -1, true).clamp_min(1e-12);
-    p->similarity = at::matmul(e, e.t()).clamp(-1.0, 1.0).contiguous();
+    at::Tensor sim = at::matmul(e, e.t()).clamp(-1.0, 1.0);
+    // Identical embeddings (a repeated token, a uniform patch) must compare as exactly 1, which
+    // float64 rounding of the normalisation can miss by ~1e-16: κ = 1 keeps exact duplicates.
+    p->similarity = at::where((sim - 1.0).abs() < 1e-12, at::ones_like(sim), sim).contiguous();
     p->prepare_seconds = seconds_since(start);
     prepared.emplace_front(key, p);
     if (prepared.size() > kKeep) prepared.pop_back();

@@ -119,9 +119,10 @@ class LmTask final : public PerturbationTask {
     at::Tensor hidden;
     if (prefix > 0) {
       KVCache cache;
+      cache.retain = false;  // each layer's prefix + suffix keys are needed only inside that layer
       for (size_t l = 0; l < prefix_cache_.keys.size(); ++l) {
-        cache.keys.push_back(prefix_cache_.keys[l].slice(2, 0, prefix).expand({B, -1, -1, -1}));
-        cache.values.push_back(prefix_cache_.values[l].slice(2, 0, prefix).expand({B, -1, -1, -1}));
+        cache.keys.push_back(prefix_cache_.keys[l].slice(2, 0, prefix));  // (1, Hkv, prefix, D)
+        cache.values.push_back(prefix_cache_.values[l].slice(2, 0, prefix));
       }
       hidden = lm_->forward_embeds(input, &suppression, &cache);
     } else {

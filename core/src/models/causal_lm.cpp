@@ -19,14 +19,14 @@ std::pair<at::Tensor, at::Tensor> KVCache::append(int layer, const at::Tensor& k
     keys.resize(layer + 1);
     values.resize(layer + 1);
   }
-  if (!keys[layer].defined()) {
-    keys[layer] = k;
-    values[layer] = v;
-  } else {
-    keys[layer] = at::cat({keys[layer].expand({k.size(0), -1, -1, -1}), k}, 2);
-    values[layer] = at::cat({values[layer].expand({v.size(0), -1, -1, -1}), v}, 2);
+  at::Tensor all_keys = k, all_values = v;
+  if (keys[layer].defined()) {
+    all_keys = at::cat({keys[layer].expand({k.size(0), -1, -1, -1}), k}, 2);
+    all_values = at::cat({values[layer].expand({v.size(0), -1, -1, -1}), v}, 2);
   }
-  return {keys[layer], values[layer]};
+  keys[layer] = retain ? all_keys : at::Tensor();
+  values[layer] = retain ? all_values : at::Tensor();
+  return {all_keys, all_values};
 }
 
 at::Tensor CausalLM::forward_logits(const at::Tensor& ids, const Suppression* suppression) const {

@@ -37,6 +37,22 @@ at::Tensor prompt_embeds(const Model& model, const std::vector<int64_t>& ids,
   return impl.lm->embed_tokens(ids_to_tensor(ids, impl.device));
 }
 
+// Tokens that end a generation: the config's eos ids, else the tokenizer's <|endoftext|>.
+std::vector<int64_t> end_tokens(const Model& model) {
+  std::vector<int64_t> ids;
+  const auto& config = model.impl().config;
+  if (const auto* gpt2 = std::get_if<Gpt2Config>(&config)) ids.push_back(gpt2->eos_token_id);
+  const LlamaConfig* llama = std::get_if<LlamaConfig>(&config);
+  if (const auto* llava = std::get_if<LlavaConfig>(&config)) llama = &llava->text;
+  if (llama) {
+    ids.insert(ids.end(), llama->eos_token_ids.begin(), llama->eos_token_ids.end());
+    if (llama->eos_token_id >= 0) ids.push_back(llama->eos_token_id);
+  }
+  const int64_t text_end = model.tokenizer().special_token_id("<|endoftext|>");
+  if (ids.empty() && text_end >= 0) ids.push_back(text_end);
+  return ids;
+}
+
 }  // namespace
 
 ClipForward clip_forward(const Model& model, const PixelTensor* pixels,
@@ -84,25 +100,76 @@ LmForward lm_forward(const Model& model, const std::string& text, const PixelTen
   return out;
 }
 
+std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt) {
+  Encoding enc = model.tokenizer().encode(prompt);
+  const auto& impl = model.impl();
+  const int64_t image_id = impl.llava ? impl.llava->config().image_token_index : -1;
+  std::vector<InputPosition> out;
+  for (size_t i = 0; i < enc.ids.size(); ++i) {
+    if (enc.ids[i] == image_id) {
+      const int grid = impl.llava->vision_tower().grid_size();
+      const int extra = impl.llava->image_tokens() - grid * grid;  // "full" strategy: CLS first
+      for (int k = 0; k < impl.llava->image_tokens(); ++k) {
+        InputPosition p;
+        p.is_image = true;
+        if (k >= extra) p.row = (k - extra) / grid, p.col = (k - extra) % grid;
+        out.push_back(p);
+      }
+      continue;
+    }
+    InputPosition p;
+    p.text = model.tokenizer().decode({enc.ids[i]});
+    p.span = enc.spans[i];
+    out.push_back(p);
+  }
+  return out;
+}
+
 Generation generate(const Model& model, const std::string& prompt, int max_new_tokens,
-                    const PixelTensor* pixels) {
+                    const PixelTensor* pixels, const std::vector<SteeringFactor>& steering,
+                    SuppressionVariant variant) {
   c10::InferenceMode inference;
   const CausalLM& lm = require_lm(model);
+  if (max_new_tokens < 0 || max_new_tokens > 100000)
+    throw InputError("max_new_tokens must be 0..100000");
   Encoding enc = model.tokenizer().encode(prompt);
   if (enc.ids.empty()) throw InputError("the prompt is empty");
   std::vector<int64_t> model_ids;
   KVCache cache;
-  at::Tensor hidden = lm.forward_embeds(prompt_embeds(model, enc.ids, pixels, &model_ids), nullptr, &cache);
-  const int64_t eos = model.tokenizer().special_token_id("<|endoftext|>");
+  at::Tensor embeds = prompt_embeds(model, enc.ids, pixels, &model_ids);
+  const int64_t n = static_cast<int64_t>(model_ids.size());
+  if (n > lm.max_positions())
+    throw InputError("the prompt is " + std::to_string(n) + " tokens; the model reads at most " +
+                     std::to_string(lm.max_positions()));
+  // Steering factors over all key positions; generated positions stay at 1.
+  std::vector<float> factors(lm.max_positions(), 1.0f);
+  for (const auto& s : steering) {
+    if (s.position < 0 || s.position >= n)
+      throw InputError("steering position " + std::to_string(s.position) + " is outside the " +
+                       std::to_string(n) + "-token prompt");
+    if (!(s.factor >= 0.0f) || s.factor > 100.0f)
+      throw InputError("steering factors must lie in [0, 100]");
+    factors[s.position] = s.factor;
+  }
+  const at::Tensor all_factors = at::tensor(factors, at::kFloat).to(model.impl().device).unsqueeze(0);
+  Suppression suppression;
+  suppression.variant = variant;
+  auto steer = [&](int64_t keys) -> const Suppression* {
+    if (steering.empty()) return nullptr;
+    suppression.factors = all_factors.slice(1, 0, keys);
+    return &suppression;
+  };
+  at::Tensor hidden = lm.forward_embeds(embeds, steer(n), &cache);
+  const std::vector<int64_t> eos = end_tokens(model);
   const int64_t budget = std::min<int64_t>(max_new_tokens, lm.max_positions() - cache.length());
   Generation out;
   for (int64_t step = 0; step < budget; ++step) {
     int64_t next = lm.lm_logits(hidden.select(1, hidden.size(1) - 1)).argmax(-1).item<int64_t>();
-    if (next == eos) break;
+    if (std::find(eos.begin(), eos.end(), next) != eos.end()) break;
     out.ids.push_back(next);
     if (step + 1 == budget) break;
-    hidden = lm.forward_embeds(lm.embed_tokens(ids_to_tensor({next}, model.impl().device)), nullptr,
-                               &cache);
+    hidden = lm.forward_embeds(lm.embed_tokens(ids_to_tensor({next}, model.impl().device)),
+                               steer(cache.length() + 1), &cache);
   }
   for (int64_t id : out.ids) out.tokens.push_back(model.tokenizer().decode({id}));
   out.text = model.tokenizer().decode(out.ids);

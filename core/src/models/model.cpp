@@ -79,8 +79,15 @@ ModelKind Model::kind() const { return impl_->kind; }
 const std::filesystem::path& Model::dir() const { return impl_->dir; }
 std::string Model::name() const {
   auto normal = impl_->dir.lexically_normal();
-  auto name = normal.filename().string();
-  return name.empty() ? normal.parent_path().filename().string() : name;
+  if (normal.filename().empty()) normal = normal.parent_path();
+  // A Hub cache snapshot (.../models--ORG--NAME/snapshots/<commit>) is named by its repo id.
+  auto repo = normal.parent_path().parent_path().filename().string();
+  if (normal.parent_path().filename() == "snapshots" && repo.rfind("models--", 0) == 0) {
+    std::string id = repo.substr(8);
+    if (auto sep = id.find("--"); sep != std::string::npos) id.replace(sep, 2, "/");
+    return id;
+  }
+  return normal.filename().string();
 }
 std::string Model::architecture() const { return impl_->architecture; }
 int64_t Model::parameter_count() const { return impl_->parameters; }

@@ -15,6 +15,9 @@ namespace atman {
 // Keys and values of every layer for the positions seen so far: (B, Hkv, S, D) each.
 struct KVCache {
   std::vector<at::Tensor> keys, values;
+  // false: append() returns past + new keys/values but does not keep them, so a forward that only
+  // reads a shared prefix (the explainer's perturbations) holds one layer's keys at a time.
+  bool retain = true;
   int64_t length() const { return keys.empty() || !keys[0].defined() ? 0 : keys[0].size(2); }
   int64_t batch() const { return keys.empty() || !keys[0].defined() ? 0 : keys[0].size(0); }
   // A cache of batch 1 repeated to `batch` items (for many perturbations sharing one prefix).

@@ -1,0 +1,116 @@
+// Per-item localisation metrics and dataset-level summaries (see atman/eval.h for definitions).
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "atman/error.h"
+#include "atman/eval.h"
+
+namespace atman::eval {
+namespace {
+
+void check_sizes(const std::vector<double>& x, const std::vector<double>& y) {
+  if (x.empty() || y.empty())
+    throw InputError("metrics need a non-empty explanation and ground truth");
+  if (x.size() != y.size())
+    throw InputError("the explanation has " + std::to_string(x.size()) +
+                     " values but the ground truth " + std::to_string(y.size()));
+}
+
+double positive(double v) {
+  return v > 0 ? v : 0;
+}
+
+}  // namespace
+
+double precision(const std::vector<double>& x, const std::vector<double>& y) {
+  check_sizes(x, y);
+  double sum_x = 0, sum_xy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    sum_x += positive(x[i]);
+    sum_xy += positive(x[i]) * y[i];
+  }
+  return sum_x > 0 ? sum_xy / sum_x : 0.0;
+}
+
+double recall(const std::vector<double>& x, const std::vector<double>& y) {
+  check_sizes(x, y);
+  double max_x = 0, sum_y = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    max_x = std::max(max_x, positive(x[i]));
+    sum_y += y[i];
+  }
+  if (max_x <= 0 || sum_y <= 0) return 0.0;
+  double sum = 0;
+  for (size_t i = 0; i < x.size(); ++i) sum += positive(x[i]) / max_x * y[i];
+  return sum / sum_y;
+}
+
+bool pointing_hit(const std::vector<double>& x, const std::vector<double>& y) {
+  check_sizes(x, y);
+  size_t best = 0;
+  for (size_t i = 1; i < x.size(); ++i)
+    if (x[i] > x[best]) best = i;
+  return y[best] > 0;
+}
+
+double mean(const std::vector<double>& values) {
+  if (values.empty()) return 0.0;
+  double sum = 0;
+  for (double v : values) sum += v;
+  return sum / static_cast<double>(values.size());
+}
+
+double percentile(std::vector<double> values, double q) {
+  if (values.empty()) throw InputError("percentile of no values");
+  if (!(q >= 0 && q <= 100)) throw InputError("percentile must lie in [0, 100]");
+  std::sort(values.begin(), values.end());
+  const double rank = q / 100.0 * static_cast<double>(values.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(rank));
+  const size_t hi = std::min(lo + 1, values.size() - 1);
+  return values[lo] + (rank - static_cast<double>(lo)) * (values[hi] - values[lo]);
+}
+
+double interquartile_mean(const std::vector<double>& values) {
+  if (values.empty()) return 0.0;
+  const double q1 = percentile(values, 25), q3 = percentile(values, 75);
+  double sum = 0;
+  int n = 0;
+  for (double v : values)
+    if (v >= q1 && v <= q3) sum += v, ++n;
+  return n > 0 ? sum / n : mean(values);
+}
+
+ItemScore score(const std::vector<double>& x, const std::vector<double>& y) {
+  ItemScore s;
+  s.precision = precision(x, y);
+  s.recall = recall(x, y);
+  s.hit = pointing_hit(x, y);
+  int inside = 0;
+  for (double v : y) inside += v > 0;
+  s.chance = static_cast<double>(inside) / static_cast<double>(y.size());
+  return s;
+}
+
+MethodReport summarize(const std::string& name, const std::vector<ItemScore>& scores,
+                       double seconds) {
+  MethodReport r;
+  r.name = name;
+  r.n = static_cast<int>(scores.size());
+  r.seconds = seconds;
+  std::vector<double> hits;
+  for (const auto& s : scores) {
+    r.precision.push_back(s.precision);
+    r.recall.push_back(s.recall);
+    r.hits.push_back(s.hit ? 1 : 0);
+    hits.push_back(s.hit ? 1.0 : 0.0);
+  }
+  r.mAP = mean(r.precision);
+  r.mAR = mean(r.recall);
+  r.mAP_iq = interquartile_mean(r.precision);
+  r.mAR_iq = interquartile_mean(r.recall);
+  r.pointing = mean(hits);
+  return r;
+}
+
+}  // namespace atman::eval

@@ -1,0 +1,130 @@
+#include "explain_worker.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <exception>
+
+#include "atman/error.h"
+#include "atman/image.h"
+#include "atman/runtime.h"
+#include "conversions.h"
+
+namespace atman::ui {
+namespace {
+
+// LLaVA folders may say how their prompts look; the GUI pre-fills that prompt.
+QString readDefaultPrompt(const QString& dir) {
+  QFile file(dir + QStringLiteral("/prompt_format.json"));
+  if (!file.open(QIODevice::ReadOnly)) return {};
+  const QJsonDocument doc = QJsonDocument::fromJson(file.readAll());
+  return doc.isObject() ? doc.object().value(QStringLiteral("prompt")).toString() : QString();
+}
+
+}  // namespace
+
+ExplainWorker::ExplainWorker(std::shared_ptr<const JobControl> control, QObject* parent)
+    : QObject(parent), m_control(std::move(control)), m_explainer(std::make_unique<AtmanExplainer>()) {}
+
+ExplainWorker::~ExplainWorker() = default;
+
+template <typename Body>
+void ExplainWorker::guarded(JobId job, JobKind kind, Body&& body) {
+  // A job superseded while it waited in the queue never starts.
+  if (m_control->isCancelled(kind, job)) {
+    emit cancelled(job);
+    return;
+  }
+  try {
+    body();
+  } catch (const Cancelled&) {
+    emit cancelled(job);
+  } catch (const Error& e) {
+    emit failed(job, toQString(e.what()));
+  } catch (const std::bad_alloc&) {
+    emit failed(job, tr("Out of memory. Try a smaller batch size, a smaller image or another device."));
+  } catch (const std::exception& e) {
+    emit failed(job, tr("Unexpected error: %1").arg(toQString(e.what())));
+  } catch (...) {
+    emit failed(job, tr("Unexpected error of unknown type."));
+  }
+}
+
+ProgressFn ExplainWorker::progressFor(JobId job, JobKind kind, int phase, int phases) {
+  return [this, job, kind, phase, phases](int done, int total) {
+    const double inPhase = total > 0 ? double(done) / total : 1.0;
+    emit progress(job, (phase + inPhase) / phases);
+    return !m_control->isCancelled(kind, job);
+  };
+}
+
+void ExplainWorker::loadModel(JobId job, const QString& dirOrName, const QString& device) {
+  guarded(job, JobKind::LoadModel, [&] {
+    // Resolved here, not on the GUI thread: a name may go through the model root or a cache.
+    const QString dir = QDir::cleanPath(
+        QFileInfo(toQString(resolve_model_dir(toStd(dirOrName)).string())).absoluteFilePath());
+    LoadedModel loaded;
+    LoadOptions options;
+    options.device = toStd(device);
+    loaded.model = Model::load(toStd(dir), options);
+    loaded.dir = dir;
+    loaded.defaultPrompt = readDefaultPrompt(dir);
+    // Cached inputs keep their model alive; a new model makes them useless, so free the memory.
+    m_explainer->clear_cache();
+    emit modelLoaded(job, loaded);
+  });
+}
+
+void ExplainWorker::predict(JobId job, const PredictRequest& request) {
+  guarded(job, JobKind::Predict, [&] {
+    if (!request.model) throw InputError(tr("No model loaded.").toStdString());
+    Prediction prediction;
+    std::optional<PixelTensor> pixels;
+    if (request.image) pixels = preprocess_clip(*request.image, request.model->preprocess_config());
+    if (request.model->kind() == ModelKind::Clip) {
+      if (!pixels) throw InputError(tr("Open an image to see what the model says.").toStdString());
+      prediction.labels = zero_shot(*request.model, *pixels, request.labels);
+    } else {
+      prediction.generation =
+          generate(*request.model, request.prompt, request.maxNewTokens, pixels ? &*pixels : nullptr);
+    }
+    emit predicted(job, prediction);
+  });
+}
+
+void ExplainWorker::explain(JobId job, const ExplainJob& request) {
+  guarded(job, JobKind::Explain, [&] {
+    ExplainResult result;
+    const int phases = (request.single ? 1 : 0) + (request.correlated ? 1 : 0);
+    int phase = 0;
+    if (request.single)
+      result.single = m_explainer->attribute(*request.single, progressFor(job, JobKind::Explain, phase++, phases));
+    if (request.correlated)
+      result.correlated =
+          m_explainer->attribute(*request.correlated, progressFor(job, JobKind::Explain, phase++, phases));
+    emit explained(job, result);
+  });
+}
+
+void ExplainWorker::prefetch(JobId job, const ExplainRequest& request, const std::vector<double>& kappas) {
+  guarded(job, JobKind::Prefetch, [&] {
+    // Work done before a cancel stays in the explainer's cache, so a restarted sweep resumes.
+    auto sweep = m_explainer->kappa_sweep(request, kappas, progressFor(job, JobKind::Prefetch));
+    emit prefetched(job, sweep);
+  });
+}
+
+void ExplainWorker::neighbours(JobId job, const ExplainRequest& request, int candidate, double kappa) {
+  guarded(job, JobKind::Neighbours, [&] {
+    NeighbourResult result;
+    result.candidate = candidate;
+    result.kappa = kappa;
+    result.factors = m_explainer->neighbours(request, candidate, kappa);
+    emit neighboursFound(job, result);
+  });
+}
+
+}  // namespace atman::ui

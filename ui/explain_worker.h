@@ -1,0 +1,53 @@
+// The worker that runs the core off the GUI thread: model loading, predictions, explanations, the
+// κ-sweep prefetch and neighbourhoods. It lives on JobRunner's QThread; its slots run one after
+// another there, and every result goes back as a value type tagged with its job id.
+#pragma once
+
+#include <QObject>
+#include <QString>
+
+#include <memory>
+
+#include "job_control.h"
+#include "jobs.h"
+
+namespace atman::ui {
+
+class ExplainWorker : public QObject {
+  Q_OBJECT
+
+ public:
+  explicit ExplainWorker(std::shared_ptr<const JobControl> control, QObject* parent = nullptr);
+  ~ExplainWorker() override;
+
+  // Each of these runs on the worker thread (JobRunner invokes them queued) and ends with exactly
+  // one of: its result signal, failed() or cancelled().
+  void loadModel(JobId job, const QString& dirOrName, const QString& device);  // folder or name
+  void predict(JobId job, const PredictRequest& request);
+  void explain(JobId job, const ExplainJob& request);
+  void prefetch(JobId job, const ExplainRequest& request, const std::vector<double>& kappas);
+  void neighbours(JobId job, const ExplainRequest& request, int candidate, double kappa);
+
+ signals:
+  void progress(atman::ui::JobId job, double fraction);
+  void modelLoaded(atman::ui::JobId job, const atman::ui::LoadedModel& model);
+  void predicted(atman::ui::JobId job, const atman::ui::Prediction& prediction);
+  void explained(atman::ui::JobId job, const atman::ui::ExplainResult& result);
+  void prefetched(atman::ui::JobId job, const std::vector<atman::Explanation>& sweep);
+  void neighboursFound(atman::ui::JobId job, const atman::ui::NeighbourResult& result);
+  void failed(atman::ui::JobId job, const QString& message);
+  void cancelled(atman::ui::JobId job);
+
+ private:
+  // Runs `body` with the exception policy of every job: Cancelled -> cancelled(), core errors ->
+  // failed() with the core's message (written for people), anything else -> failed() too, never a
+  // crash of the application.
+  template <typename Body>
+  void guarded(JobId job, JobKind kind, Body&& body);
+  ProgressFn progressFor(JobId job, JobKind kind, int phase = 0, int phases = 1);
+
+  std::shared_ptr<const JobControl> m_control;
+  std::unique_ptr<AtmanExplainer> m_explainer;  // its caches make κ changes cheap
+};
+
+}  // namespace atman::ui

@@ -1,0 +1,80 @@
+// The value types that travel between the GUI thread and the explain worker: requests in, results
+// out. Everything here is copyable and owns its data (no QPixmap, no pointers into widgets), so a
+// queued signal can carry it across threads.
+#pragma once
+
+#include <QMetaType>
+#include <QString>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "atman/explainer.h"
+#include "atman/explanation.h"
+#include "atman/inference.h"
+#include "atman/model.h"
+
+namespace atman::ui {
+
+// Every job gets a fresh id from JobRunner; results carry it back so the GUI can drop the results
+// of jobs it no longer waits for (superseded, cancelled, or for an input since replaced).
+using JobId = quint64;
+
+enum class JobKind { LoadModel, Predict, Explain, Prefetch, Neighbours };
+inline constexpr int kJobKindCount = 5;
+
+struct LoadedModel {
+  std::shared_ptr<const Model> model;
+  QString dir;
+  QString defaultPrompt;  // prompt_format.json's "prompt", when the folder has one
+};
+
+// "What does the model say?": ranked labels for CLIP, a greedy continuation for LMs.
+struct PredictRequest {
+  std::shared_ptr<const Model> model;
+  std::shared_ptr<const RgbImage> image;  // CLIP and LLaVA
+  std::vector<std::string> labels;        // CLIP
+  std::string prompt;                     // LM / LLaVA
+  int maxNewTokens = 16;
+};
+
+struct Prediction {
+  std::vector<LabelScore> labels;
+  Generation generation;
+};
+
+// One press of Explain: the single-token run, the correlated run, or both (side by side).
+struct ExplainJob {
+  std::optional<ExplainRequest> single;
+  std::optional<ExplainRequest> correlated;
+};
+
+struct ExplainResult {
+  std::optional<Explanation> single;
+  std::optional<Explanation> correlated;
+};
+
+struct NeighbourResult {
+  int candidate = -1;
+  double kappa = 0;
+  std::vector<NeighbourFactor> factors;
+};
+
+}  // namespace atman::ui
+
+Q_DECLARE_METATYPE(atman::ui::LoadedModel)
+Q_DECLARE_METATYPE(atman::ui::PredictRequest)
+Q_DECLARE_METATYPE(atman::ui::Prediction)
+Q_DECLARE_METATYPE(atman::ui::ExplainJob)
+Q_DECLARE_METATYPE(atman::ui::ExplainResult)
+Q_DECLARE_METATYPE(atman::ui::NeighbourResult)
+Q_DECLARE_METATYPE(atman::ExplainRequest)
+Q_DECLARE_METATYPE(atman::Explanation)
+Q_DECLARE_METATYPE(std::vector<atman::Explanation>)
+Q_DECLARE_METATYPE(std::vector<double>)
+
+namespace atman::ui {
+// Registers the types above for queued connections; idempotent.
+void registerJobTypes();
+}  // namespace atman::ui
