@@ -46,8 +46,9 @@ void validate(const ExplainRequest& r) {
   if (!r.model) throw InputError("no model loaded");
   if (!(r.factor >= 0.0 && r.factor <= 1.0))
     throw InputError("the suppression factor f must lie in [0, 1], got " + std::to_string(r.factor));
-  if (r.mode == SuppressionMode::Correlated && !(r.kappa >= -1.0 && r.kappa <= 1.5))
-    throw InputError("κ (kappa) must lie in [-1, 1], got " + std::to_string(r.kappa));
+  if (r.mode == SuppressionMode::Correlated && !(r.kappa >= -1.0 && r.kappa <= 2.0))
+    throw InputError("κ (kappa) must lie in [-1, 2] (κ >= 1 keeps only exact duplicates), got " +
+                     std::to_string(r.kappa));
   if (r.tile < 1 || r.tile > 64) throw InputError("the tile size must be 1..64 patches");
   if (r.max_neighbours < 0) throw InputError("max_neighbours must be >= 0");
   if (r.batch_size < 0 || r.batch_size > 4096) throw InputError("batch size must be 0 (auto) .. 4096");
@@ -89,7 +90,7 @@ struct Plan {
 Plan plan_masks(const Prepared& p, const ExplainRequest& r, double kappa) {
   const auto& cands = p.task->candidates;
   const int n = static_cast<int>(cands.size());
-  const float own = static_cast<float>(1.0 - r.factor);
+  const double own = 1.0 - r.factor;
   const double* sim = p.similarity.data_ptr<double>();
   Plan plan;
   for (int i = 0; i < n; ++i) {
