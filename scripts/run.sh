@@ -7,9 +7,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/setup.sh"
 build="$root/build"
 models="${ATMAN_MODELS:-$root/../shared/models}"
-image="$root/../shared/data/shapes-eval/000.png"
+image="$root/../shared/data/shapes-eval/012.png"
 labels="$root/resources/labels/shapes.txt"
-target="a photo of a blue square"
+target="a photo of a white square"
 
 "$build/app/atman" info
 if [ -x "$build/app/atman-studio" ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
