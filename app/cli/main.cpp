@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    atman::configure_memory_allocator();
     atman::cli::install_hub_resolver();
     return command->second(argc, argv);
   } catch (const atman::Cancelled&) {

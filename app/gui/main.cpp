@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
     options.settingsFile = scratch.filePath(QStringLiteral("settings.ini"));
   }
 
+  atman::configure_memory_allocator();
   atman::set_compute_threads(0);  // every core: explanations are many forward passes
   atman::ui::MainWindow window(options);
   window.show();

@@ -4,6 +4,8 @@
 #include <ATen/Context.h>
 
 #include <cctype>
+#include <malloc.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -142,6 +144,12 @@ void set_compute_threads(int threads) {
 }
 
 int compute_threads() { return at::get_num_threads(); }
+
+void configure_memory_allocator() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum: larger blocks are mmap'ed regardless
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 << 20);
+}
 
 std::string version() { return ATMAN_VERSION; }
 
