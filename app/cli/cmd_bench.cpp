@@ -245,9 +245,13 @@ int bench_explain(const Args& args) {
 
 }  // namespace
 
+int run_bench_scaling(int argc, char** argv);  // cmd_bench_scaling.cpp: its own options
+
 int run_bench(int argc, char** argv) {
-  if (argc < 3) throw InputError("usage: atman bench forward|explain --model DIR");
+  if (argc < 3)
+    throw InputError("usage: atman bench forward|explain --model DIR | bench scaling [--quick]");
   std::string what = argv[2];
+  if (what == "scaling") return run_bench_scaling(argc, argv);
   Args args(argc, argv, 3,
             common_options({"model", "seq", "random-lm", "positions", "width", "layers",
                             "tokenizer-model", "mode", "kappa", "batch-size", "image", "labels",
@@ -256,7 +260,7 @@ int run_bench(int argc, char** argv) {
   apply_common(args);
   if (what == "forward") return bench_forward(args);
   if (what == "explain") return bench_explain(args);
-  throw InputError("unknown benchmark '" + what + "'; available: forward, explain");
+  throw InputError("unknown benchmark '" + what + "'; available: forward, explain, scaling");
 }
 
 }  // namespace atman::cli

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "atman/baselines.h"
 #include "atman/error.h"
 #include "atman/explainer.h"
 #include "atman/heatmap.h"
@@ -61,7 +62,8 @@ Enum choose(const Args& args, const std::string& name, const std::string& fallba
 }
 
 void print_summary(const Explanation& e) {
-  std::cerr << e.model << " (" << e.architecture << "), " << e.mode
+  std::cerr << e.model << " (" << e.architecture << "), "
+            << (e.method == "atman" ? e.mode : e.method)
             << (e.mode == "correlated" ? " κ=" + std::to_string(e.kappa).substr(0, 4) : "")
             << ": baseline loss " << e.baseline_loss << ", " << e.candidates.size()
             << " candidates, " << e.timings.forwards << " forwards in " << e.timings.batches
@@ -85,7 +87,8 @@ int run_explain(int argc, char** argv) {
             common_options({"model", "image", "prompt", "target", "labels", "labels-file", "explain",
                             "mode", "kappa", "factor", "kappa-sweep", "csv", "png", "layers",
                             "granularity", "delimiter", "tile", "post", "batch-size",
-                            "memory-budget-mb", "max-neighbours", "colormap", "opacity"}),
+                            "memory-budget-mb", "max-neighbours", "colormap", "opacity",
+                            "method", "ig-steps"}),
             {"log-additive", "no-kv-cache", "quiet", "nearest"});
   apply_common(args);
   ExplainRequest r;
@@ -136,7 +139,15 @@ int run_explain(int argc, char** argv) {
   r.max_neighbours = args.integer("max-neighbours", 0);
   r.reuse_kv_cache = !args.has("no-kv-cache");
 
-  AtmanExplainer explainer;
+  // --method: AtMan (default) or a baseline of atman/baselines.h, all behind the same API.
+  const std::string method = args.get("method", "atman");
+  std::unique_ptr<Explainer> chosen;
+  if (method == "ig")
+    chosen = make_baseline("ig", BaselineOptions{args.integer("ig-steps", 20)});
+  else
+    chosen = make_explainer(method);  // InputError listing the available methods
+  if (method != "atman" && args.has("kappa-sweep"))
+    throw InputError("--kappa-sweep is AtMan's; drop it or use --method atman");
   int last_percent = -1;
   const bool quiet = args.has("quiet");
   auto progress = [&](int done, int total) {
@@ -151,13 +162,14 @@ int run_explain(int argc, char** argv) {
   Explanation main_result;
   if (args.has("kappa-sweep")) {
     r.mode = SuppressionMode::Correlated;
-    auto results = explainer.kappa_sweep(r, parse_sweep(args.get("kappa-sweep")), progress);
+    auto results = static_cast<AtmanExplainer&>(*chosen).kappa_sweep(
+        r, parse_sweep(args.get("kappa-sweep")), progress);
     json = "{\"sweep\": [";
     for (size_t i = 0; i < results.size(); ++i) json += (i ? ",\n" : "\n") + to_json(results[i], 1);
     json += "]}";
     main_result = results.front();
   } else {
-    main_result = explainer.attribute(r, progress);
+    main_result = chosen->attribute(r, progress);
     json = to_json(main_result);
   }
   if (!quiet) {

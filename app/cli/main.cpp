@@ -29,7 +29,8 @@ Commands:
           [--post none|absolute|square] [--labels-file FILE] [--batch-size N]
           [--memory-budget-mb MB] [--max-neighbours K] [--no-kv-cache]
           [--json OUT.json] [--csv OUT.csv] [--png OVERLAY.png] [--colormap jet] [--opacity A]
-                               AtMan explanation; CLIP: target is one of the labels
+          [--method atman|attention|rollout|ixg|ig|gradcam|chefer] [--ig-steps N]
+                               AtMan explanation (or a baseline); CLIP: target is one of the labels
   generate --model DIR [--image PATH] --prompt TEXT [--max-new-tokens N]
            [--steer-text SUBSTRING=FACTOR]... [--steer-patches R0:R1,C0:C1=FACTOR]... [--log-additive]
                                greedy continuation of a language model (LLaVA: with the image);
@@ -37,12 +38,16 @@ Commands:
   fetch REPO_ID [--revision R] [--cache-dir DIR] [--endpoint URL] [--offline]
                                download a model from the Hugging Face Hub into its cache
                                (HF_HUB_CACHE); prints the snapshot folder
-  eval shapes|facts [--model DIR] [--data PATH] [--limit N]
-       [--methods atman_single,atman_correlated] [--kappa K] [--batch-size N] [--json OUT]
-                               localisation metrics (mAP, mAR, IQ means, pointing game) on
-                               ../shared/data/shapes-eval (CLIP) or facts-eval (causal LM)
+  eval shapes|facts|coco|squad [--model DIR] [--data PATH] [--limit N]
+       [--methods atman_single,atman_correlated,random,<explainer>...] [--kappa K]
+       [--faithfulness-steps S] [--max-context-tokens T] [--prompt TEXT] [--json OUT] [--csv OUT]
+                               localisation (mAP, mAR, IQ means, pointing) and faithfulness
+                               (deletion/insertion AUC) against ground truth
   bench forward --model DIR    milliseconds per forward for batch sizes 1, 8, 32
   bench explain --model DIR    naive loop vs batched AtMan: time, peak memory, ratios
+               [--random-lm gpt2|llama --seq 512]   ... on a random 1024-position LM (KV reuse)
+  bench scaling [--quick] [--json OUT] [--csv OUT] [--png PLOT]
+                               forward / AtMan / IG / Chefer time and memory vs length and size
 
 Options for every command:
   --models-dir DIR             model root (default $ATMAN_MODELS or ../shared/models)

@@ -1,6 +1,8 @@
-// Evaluation (atman/eval.h): the metrics on hand-computed cases, the shapes-eval / facts-eval
-// loaders, the runner end to end on small subsets, and that AtMan's pointing game on shapes-eval
-// and facts-eval lies far above chance.
+// Evaluation (atman/eval.h): the localisation metrics on hand-computed cases, the shapes-eval /
+// facts-eval loaders, the method registry, the runner end to end on small subsets (with deletion /
+// insertion curves), and that AtMan's pointing game on shapes-eval and facts-eval lies far above
+// chance. Faithfulness curves: test_eval_faithfulness; COCO and SQuAD: test_eval_datasets; LLaVA:
+// test_eval_llava.
 #include <QTemporaryDir>
 
 #include <fstream>
@@ -47,15 +49,28 @@ void check_report(const eval::Report& report, int n, size_t methods) {
     QVERIFY(m.forwards > 2 * n);  // a baseline and at least one perturbation per item
     QVERIFY(near(m.mAP, eval::mean(m.precision)));
     QVERIFY(near(m.mAR_iq, eval::interquartile_mean(m.recall)));
+    if (report.faithfulness_steps > 0) {
+      // Probabilities: both AUCs lie in [0, 1]; for a ranking by AtMan (or any method that ranks
+      // the evidence first) deleting hurts more than inserting helps on average.
+      QCOMPARE(m.deletion.size(), size_t(n));
+      QVERIFY(m.deletion_auc >= 0 && m.deletion_auc <= 1);
+      QVERIFY(m.insertion_auc >= 0 && m.insertion_auc <= 1);
+      QVERIFY(near(m.insertion_auc, eval::mean(m.insertion)));
+    }
   }
   auto j = nlohmann::json::parse(eval::to_json(report));
   QCOMPARE(j["n"].get<int>(), n);
   QCOMPARE(j["dataset"].get<std::string>(), report.dataset);
   for (const auto& m : report.methods)
-    for (const char* key : {"mAP", "mAR", "mAP_iq", "mAR_iq", "pointing", "seconds", "forwards"})
+    for (const char* key : {"mAP", "mAR", "mAP_iq", "mAR_iq", "pointing", "deletion_auc",
+                            "insertion_auc", "seconds", "forwards"})
       QVERIFY2(j["methods"][m.name].contains(key), key);
   const std::string table = eval::to_markdown(report);
-  QCOMPARE(static_cast<size_t>(std::count(table.begin(), table.end(), '|')), (methods + 2) * 8);
+  QCOMPARE(static_cast<size_t>(std::count(table.begin(), table.end(), '|')), (methods + 2) * 10);
+  const std::string csv = eval::to_csv(report);
+  QCOMPARE(static_cast<size_t>(std::count(csv.begin(), csv.end(), '\n')), methods + 1);
+  QVERIFY(csv.rfind("method,kappa,n,mAP,mAR,mAP_iq,mAR_iq,pointing,deletion_auc,insertion_auc,",
+                    0) == 0);
   qInfo("%s", table.c_str());
 }
 
@@ -123,15 +138,25 @@ class TestEval : public QObject {
     QCOMPARE(m.size(), size_t(2));
     QVERIFY(m[0].mode == SuppressionMode::Single);
     QVERIFY(m[1].mode == SuppressionMode::Correlated);
+    QCOMPARE(m[0].explainer, std::string("atman"));
     QCOMPARE(m[1].kappa, 0.6);
     try {
-      eval::parse_methods("atman_single,gradcam");
+      eval::parse_methods("atman_single,no_such_method");
       QFAIL("an unknown method was accepted");
     } catch (const InputError& e) {
-      QVERIFY(QString(e.what()).contains("gradcam"));
+      QVERIFY(QString(e.what()).contains("no_such_method"));
       QVERIFY(QString(e.what()).contains("atman_correlated"));
     }
     QVERIFY_THROWS_EXCEPTION(InputError, eval::parse_methods(""));
+    QCOMPARE(eval::parse_methods("random").front().explainer, std::string("random"));
+    // Every registered explainer other than "atman" itself is a method under its own name.
+    const auto names = eval::method_names();
+    for (const auto& name : explainer_names()) {
+      if (name == "atman") continue;
+      QVERIFY(std::find(names.begin(), names.end(), name) != names.end());
+      auto parsed = eval::parse_methods(name);
+      QCOMPARE(parsed.front().explainer, name);
+    }
   }
 
   void loadShapesEval() {
@@ -146,6 +171,8 @@ class TestEval : public QObject {
       QCOMPARE(item.coverage.size(), size_t(64));
       const auto& shape = j["shapes"][j["target_shape"].get<int>()];
       QCOMPARE(shape["label"].get<std::string>(), item.target);
+      // The label is "a photo of a {color} {shape}"; LLaVA's target phrase is " a {color} {shape}".
+      QCOMPARE("a photo of" + eval::llava_target(item), item.target);
       for (int r = 0; r < 8; ++r)
         for (int c = 0; c < 8; ++c)
           QCOMPARE(item.coverage[r * 8 + c], shape["patch_coverage"][r][c].get<double>());
@@ -197,6 +224,7 @@ class TestEval : public QObject {
     auto items = eval::load_shapes_eval(shapes_dir(), 10);
     int calls = 0;
     eval::RunOptions options;
+    options.faithfulness_steps = 10;
     options.progress = [&](int done, int total, const std::string&) {
       ++calls;
       return done <= total;
@@ -221,8 +249,11 @@ class TestEval : public QObject {
 
   void factsPipelineOnTenItems() {
     auto items = eval::load_facts_eval(facts_file(), 10);
-    auto report = eval::evaluate_facts(shared_model("facts-gpt2"), items,
-                                       eval::parse_methods("atman_single,atman_correlated"));
+    eval::RunOptions options;
+    options.faithfulness_steps = 10;
+    auto report =
+        eval::evaluate_facts(shared_model("facts-gpt2"), items,
+                             eval::parse_methods("atman_single,atman_correlated"), options);
     QCOMPARE(report.dataset, std::string("facts-eval"));
     check_report(report, 10, 2);
     QVERIFY_THROWS_EXCEPTION(InputError, eval::evaluate_facts(shared_model("shapes-clip"), items,
@@ -232,12 +263,18 @@ class TestEval : public QObject {
   // AtMan points into the target shape / the answer sentence far more often than chance.
   // Thresholds from measured numbers (docs/RESULTS.md) with margin.
   void pointingFarAboveChance() {
-    auto shapes =
-        eval::evaluate_shapes(shared_model("shapes-clip"), eval::load_shapes_eval(shapes_dir(), 40),
-                              eval::parse_methods("atman_single,atman_correlated"));
-    auto facts =
-        eval::evaluate_facts(shared_model("facts-gpt2"), eval::load_facts_eval(facts_file(), 40),
-                             eval::parse_methods("atman_single,atman_correlated"));
+    eval::RunOptions localisation_only;
+    localisation_only.faithfulness_steps = 0;
+    auto shapes = eval::evaluate_shapes(
+        shared_model("shapes-clip"), eval::load_shapes_eval(shapes_dir(), 40),
+        eval::parse_methods("atman_single,atman_correlated"), localisation_only);
+    auto facts = eval::evaluate_facts(
+        shared_model("facts-gpt2"), eval::load_facts_eval(facts_file(), 40),
+        eval::parse_methods("atman_single,atman_correlated"), localisation_only);
+    QCOMPARE(shapes.faithfulness_steps, 0);
+    QVERIFY(eval::to_markdown(shapes).find("| – | – |") != std::string::npos);
+    QVERIFY(nlohmann::json::parse(eval::to_json(shapes))["methods"]["atman_single"]["deletion_auc"]
+                .is_null());
     for (const auto* report : {&shapes, &facts}) {
       for (const auto& m : report->methods) {
         qInfo("%s (first 40) %s: pointing %.3f (chance %.3f, %.1fx), mAP %.3f, mAR %.3f",

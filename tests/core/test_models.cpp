@@ -847,7 +847,7 @@ class TestModels : public QObject {
     }
     r.factor = 0.9;
     r.mode = SuppressionMode::Correlated;
-    for (double k : {-1.5, 2.0, std::nan("")}) {
+    for (double k : {-1.5, 2.5, std::nan("")}) {
       r.kappa = k;
       QVERIFY_THROWS_EXCEPTION(InputError, explainer.attribute(r));
       QVERIFY_THROWS_EXCEPTION(InputError, explainer.kappa_sweep(r, {0.5, k}));

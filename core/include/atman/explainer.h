@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "atman/explanation.h"
@@ -102,7 +103,20 @@ class AtmanExplainer final : public Explainer {
   std::unique_ptr<State> state_;
 };
 
-// Registry: "atman" (more methods come with the baselines). Unknown names list what is available.
+// The model's probability of `request.target` with the attention to some candidates scaled, for
+// evaluation (deletion / insertion curves). Each mask lists (candidate index, factor) pairs over the
+// candidates an explanation of the same request has (1 = untouched, 0 = fully suppressed as AtMan
+// suppresses, in request.layers with request.variant); unlisted candidates stay untouched. Returns
+// one probability per mask: CLIP = softmax over the labels at the target; LMs = the teacher-forced
+// joint probability of all target tokens, exp(-Σ L_t). The masks run batched (request.batch_size /
+// memory budget) through the same tasks as AtMan's perturbations; mode and κ are ignored.
+// InputError for a candidate index out of range or a factor outside [0, 1].
+std::vector<double> target_probabilities(
+    const ExplainRequest& request, const std::vector<std::vector<std::pair<int, float>>>& masks,
+    const ProgressFn& progress = {});
+
+// Registry: "atman" and the baselines ("attention", "rollout", "ixg", "ig", "gradcam",
+// "chefer"), all returning the same Explanation. Unknown names list what is available.
 std::unique_ptr<Explainer> make_explainer(const std::string& method);
 std::vector<std::string> explainer_names();
 

@@ -42,7 +42,10 @@ std::vector<ShapesItem> load_shapes_eval(const std::filesystem::path& dir, int l
         item.target = j.at("target").get<std::string>();
         item.grid = j.at("grid").get<int>();
         const int target_shape = j.at("target_shape").get<int>();
-        const auto& coverage = j.at("shapes").at(target_shape).at("patch_coverage");
+        const auto& shape = j.at("shapes").at(target_shape);
+        item.color = shape.at("color").get<std::string>();
+        item.shape = shape.at("shape").get<std::string>();
+        const auto& coverage = shape.at("patch_coverage");
         if (static_cast<int>(coverage.size()) != item.grid)
           throw InputError("patch_coverage has " + std::to_string(coverage.size()) +
                            " rows, grid is " + std::to_string(item.grid));
@@ -65,6 +68,22 @@ std::vector<ShapesItem> load_shapes_eval(const std::filesystem::path& dir, int l
   } catch (const json::exception& e) {
     throw InputError(index_path.string() + ": " + e.what());
   }
+}
+
+std::string llava_target(const ShapesItem& item) {
+  return " a " + item.color + " " + item.shape;
+}
+
+std::string llava_prompt(const Model& model) {
+  const auto path = model.dir() / "prompt_format.json";
+  if (!std::filesystem::exists(path))
+    throw InputError("model '" + model.name() +
+                     "' has no prompt_format.json naming its prompt; give the prompt explicitly "
+                     "(--prompt, with <image> where the image goes)");
+  const json j = read_json_file(path);
+  if (!j.is_object() || !j.contains("prompt") || !j["prompt"].is_string())
+    throw InputError(path.string() + " has no \"prompt\" string");
+  return j["prompt"].get<std::string>();
 }
 
 std::vector<FactsItem> load_facts_eval(const std::filesystem::path& jsonl, int limit) {

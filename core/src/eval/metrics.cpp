@@ -1,6 +1,7 @@
 // Per-item localisation metrics and dataset-level summaries (see atman/eval.h for definitions).
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <string>
 
 #include "atman/error.h"
@@ -92,6 +93,59 @@ ItemScore score(const std::vector<double>& x, const std::vector<double>& y) {
   return s;
 }
 
+std::vector<int> ranking(const std::vector<double>& x) {
+  std::vector<int> order(x.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return x[a] > x[b]; });
+  return order;
+}
+
+std::vector<int> curve_steps(int n, int max_steps) {
+  if (n < 1) throw InputError("a faithfulness curve needs at least one candidate");
+  if (max_steps < 1) throw InputError("a faithfulness curve needs at least one step");
+  const int steps = std::min(n, max_steps);
+  std::vector<int> ks;
+  // steps <= n: consecutive k differ by n / steps >= 1, so rounding never repeats a value.
+  for (int s = 0; s <= steps; ++s)
+    ks.push_back(static_cast<int>(std::lround(static_cast<double>(s) * n / steps)));
+  return ks;
+}
+
+double curve_auc(const std::vector<double>& x, const std::vector<double>& y) {
+  if (x.size() != y.size() || x.size() < 2)
+    throw InputError("an area under a curve needs at least two points and as many x as y values");
+  double area = 0;
+  for (size_t i = 1; i < x.size(); ++i) {
+    if (x[i] < x[i - 1]) throw InputError("curve x values must be ascending");
+    area += (x[i] - x[i - 1]) * (y[i] + y[i - 1]) / 2;
+  }
+  return area;
+}
+
+std::vector<CandidateMask> deletion_masks(const std::vector<int>& order,
+                                          const std::vector<int>& ks) {
+  std::vector<CandidateMask> masks;
+  for (int k : ks) {
+    if (k < 0 || k > static_cast<int>(order.size())) throw InputError("curve step out of range");
+    CandidateMask m;
+    for (int i = 0; i < k; ++i) m.push_back({order[i], 0.0f});
+    masks.push_back(std::move(m));
+  }
+  return masks;
+}
+
+std::vector<CandidateMask> insertion_masks(const std::vector<int>& order,
+                                           const std::vector<int>& ks) {
+  std::vector<CandidateMask> masks;
+  for (int k : ks) {
+    if (k < 0 || k > static_cast<int>(order.size())) throw InputError("curve step out of range");
+    CandidateMask m;
+    for (size_t i = k; i < order.size(); ++i) m.push_back({order[i], 0.0f});
+    masks.push_back(std::move(m));
+  }
+  return masks;
+}
+
 MethodReport summarize(const std::string& name, const std::vector<ItemScore>& scores,
                        double seconds) {
   MethodReport r;
@@ -103,8 +157,12 @@ MethodReport summarize(const std::string& name, const std::vector<ItemScore>& sc
     r.precision.push_back(s.precision);
     r.recall.push_back(s.recall);
     r.hits.push_back(s.hit ? 1 : 0);
+    r.deletion.push_back(s.deletion_auc);
+    r.insertion.push_back(s.insertion_auc);
     hits.push_back(s.hit ? 1.0 : 0.0);
   }
+  r.deletion_auc = mean(r.deletion);
+  r.insertion_auc = mean(r.insertion);
   r.mAP = mean(r.precision);
   r.mAR = mean(r.recall);
   r.mAP_iq = interquartile_mean(r.precision);

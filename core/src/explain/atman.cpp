@@ -22,6 +22,7 @@
 #include <set>
 #include <sstream>
 
+#include "atman/baselines.h"
 #include "atman/error.h"
 #include "atman/explainer.h"
 #include "atman/models/loaded_model.h"
@@ -322,11 +323,17 @@ void AtmanExplainer::clear_cache() {
 
 std::unique_ptr<Explainer> make_explainer(const std::string& method) {
   if (method == "atman") return std::make_unique<AtmanExplainer>();
+  for (const auto& n : baseline_names())
+    if (n == method) return make_baseline(method);  // default options (IG: 20 steps)
   std::string names;
   for (const auto& n : explainer_names()) names += (names.empty() ? "" : ", ") + n;
   throw InputError("unknown explanation method '" + method + "'; available: " + names);
 }
 
-std::vector<std::string> explainer_names() { return {"atman"}; }
+std::vector<std::string> explainer_names() {
+  std::vector<std::string> names = {"atman"};
+  for (auto& n : baseline_names()) names.push_back(std::move(n));
+  return names;
+}
 
 }  // namespace atman

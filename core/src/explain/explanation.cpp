@@ -2,8 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <sstream>
 
 #include "atman/error.h"
@@ -13,11 +15,15 @@ namespace atman {
 using nlohmann::json;
 
 std::vector<double> Explanation::patch_heatmap() const {
-  std::vector<double> grid(static_cast<size_t>(grid_rows) * grid_cols, 0.0);
+  const int64_t rows = std::max(grid_rows, 0), cols = std::max(grid_cols, 0);
+  std::vector<double> grid(static_cast<size_t>(rows * cols), 0.0);
   for (const auto& c : candidates) {
     if (c.kind != CandidateKind::Patch) continue;
-    for (int r = c.row; r < c.row + c.rows && r < grid_rows; ++r)
-      for (int k = c.col; k < c.col + c.cols && k < grid_cols; ++k) grid[r * grid_cols + k] = c.value;
+    // Tiles come from files too (explanation_from_json): only the part inside the grid is drawn.
+    const int64_t r0 = std::max<int64_t>(c.row, 0), r1 = std::min<int64_t>(int64_t{c.row} + c.rows, rows);
+    const int64_t k0 = std::max<int64_t>(c.col, 0), k1 = std::min<int64_t>(int64_t{c.col} + c.cols, cols);
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t k = k0; k < k1; ++k) grid[static_cast<size_t>(r * cols + k)] = c.value;
   }
   return grid;
 }
@@ -47,27 +53,57 @@ json candidate_json(const Candidate& c) {
   return j;
 }
 
+// Integer fields. nlohmann converts a floating-point JSON number to an integer with a plain cast,
+// which is undefined behaviour outside the integer's range ("index": 1e30), so check first.
+template <typename Int>
+Int whole(const json& v, const char* key) {
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    const double low = static_cast<double>(std::numeric_limits<Int>::min());
+    if (!(d >= low && d < -low))
+      throw InputError(std::string("not an AtMan explanation JSON: '") + key + "' is " + v.dump() +
+                       ", out of range");
+  }
+  return v.get<Int>();
+}
+
+template <typename Int>
+Int whole_field(const json& j, const char* key, Int fallback) {
+  auto it = j.find(key);
+  return it == j.end() ? fallback : whole<Int>(*it, key);
+}
+
+template <typename Int>
+std::vector<Int> whole_list(const json& j, const char* key, std::vector<Int> fallback) {
+  auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  if (!it->is_array()) return it->template get<std::vector<Int>>();  // throws the type error
+  std::vector<Int> out;
+  for (const auto& v : *it) out.push_back(whole<Int>(v, key));
+  return out;
+}
+
 Candidate candidate_from(const json& j) {
   Candidate c;
-  c.index = j.at("index").get<int>();
+  c.index = whole<int>(j.at("index"), "index");
   c.kind = j.at("kind").get<std::string>() == "patch" ? CandidateKind::Patch : CandidateKind::Token;
   c.value = j.at("value").get<double>();
   c.per_target = j.value("per_target", std::vector<double>{});
-  c.positions = j.value("positions", std::vector<int>{});
+  c.positions = whole_list<int>(j, "positions", {});
   if (c.kind == CandidateKind::Token) {
     c.text = j.value("text", "");
-    auto span = j.value("span", std::vector<int64_t>{-1, -1});
+    auto span = whole_list<int64_t>(j, "span", {-1, -1});
     if (span.size() == 2) c.span = {span[0], span[1]};
   } else {
-    c.row = j.value("row", -1);
-    c.col = j.value("col", -1);
-    c.rows = j.value("rows", 1);
-    c.cols = j.value("cols", 1);
+    c.row = whole_field(j, "row", -1);
+    c.col = whole_field(j, "col", -1);
+    c.rows = whole_field(j, "rows", 1);
+    c.cols = whole_field(j, "cols", 1);
     auto rect = j.value("rect", std::vector<double>{0, 0, 0, 0});
     if (rect.size() == 4) c.rect = {rect[0], rect[1], rect[2], rect[3]};
   }
   for (const auto& n : j.value("suppressed", json::array()))
-    c.suppressed.push_back({n.at("candidate").get<int>(), n.at("similarity").get<double>(),
+    c.suppressed.push_back({whole<int>(n.at("candidate"), "candidate"), n.at("similarity").get<double>(),
                             n.at("factor").get<double>()});
   return c;
 }
@@ -126,8 +162,8 @@ Explanation explanation_from_json(const std::string& text) {
     e.target_tokens = j.value("target_tokens", std::vector<std::string>{});
     e.baseline_loss = j.at("baseline_loss").get<double>();
     e.baseline_per_target = j.value("baseline_per_target", std::vector<double>{});
-    auto grid = j.value("grid", std::vector<int>{0, 0});
-    auto size = j.value("image_size", std::vector<int>{0, 0});
+    auto grid = whole_list<int>(j, "grid", {0, 0});
+    auto size = whole_list<int>(j, "image_size", {0, 0});
     if (grid.size() != 2 || size.size() != 2) throw InputError("grid and image_size need two numbers");
     if (grid[0] < 0 || grid[1] < 0 || grid[0] > 4096 || grid[1] > 4096)
       throw InputError("grid size out of range");
@@ -142,9 +178,9 @@ Explanation explanation_from_json(const std::string& text) {
       e.timings.baseline_seconds = t.value("baseline_seconds", 0.0);
       e.timings.perturbation_seconds = t.value("perturbation_seconds", 0.0);
       e.timings.total_seconds = t.value("total_seconds", 0.0);
-      e.timings.forwards = t.value("forwards", 0);
-      e.timings.cache_hits = t.value("cache_hits", 0);
-      e.timings.batches = t.value("batches", 0);
+      e.timings.forwards = whole_field(t, "forwards", 0);
+      e.timings.cache_hits = whole_field(t, "cache_hits", 0);
+      e.timings.batches = whole_field(t, "batches", 0);
     }
     return e;
   } catch (const json::exception& ex) {

@@ -81,8 +81,10 @@ RgbImage render_overlay(const RgbImage& image, const Explanation& e, const Overl
     throw InputError("the image to draw on is empty or malformed");
   // The crop region the model saw, in original pixels: the union of all patch rectangles.
   double x0 = 1e300, y0 = 1e300, x1 = -1e300, y1 = -1e300;
+  bool any_patch = false;
   for (const auto& c : e.candidates) {
     if (c.kind != CandidateKind::Patch) continue;
+    any_patch = true;
     x0 = std::min(x0, c.rect.x);
     y0 = std::min(y0, c.rect.y);
     x1 = std::max(x1, c.rect.x + c.rect.width);
@@ -96,10 +98,16 @@ RgbImage render_overlay(const RgbImage& image, const Explanation& e, const Overl
       double v = grid[r * e.grid_cols + c];
       values.at<float>(r, c) = scale > 0 && std::isfinite(v) ? static_cast<float>(std::clamp(v / scale, 0.0, 1.0)) : 0.f;
     }
-  const int rx = std::clamp(static_cast<int>(std::floor(x0)), 0, image.width - 1);
-  const int ry = std::clamp(static_cast<int>(std::floor(y0)), 0, image.height - 1);
-  const int rw = std::clamp(static_cast<int>(std::ceil(x1)) - rx, 1, image.width - rx);
-  const int rh = std::clamp(static_cast<int>(std::ceil(y1)) - ry, 1, image.height - ry);
+  if (!any_patch) throw InputError("this explanation has no image patches to draw");
+  // Rectangles loaded from a file can hold any number: clamp before converting to pixels (a
+  // double outside int's range does not convert).
+  auto pixel = [](double v, int lo, int hi) {
+    return std::isnan(v) ? lo : static_cast<int>(std::clamp(v, double(lo), double(hi)));
+  };
+  const int rx = pixel(std::floor(x0), 0, image.width - 1);
+  const int ry = pixel(std::floor(y0), 0, image.height - 1);
+  const int rw = pixel(std::ceil(x1), rx + 1, image.width) - rx;
+  const int rh = pixel(std::ceil(y1), ry + 1, image.height) - ry;
   cv::Mat up;
   cv::resize(values, up, cv::Size(rw, rh), 0, 0, options.smooth ? cv::INTER_CUBIC : cv::INTER_NEAREST);
   RgbImage out = image;

@@ -15,6 +15,9 @@ namespace {
 using nlohmann::json;
 
 constexpr int kMaxModelSide = 16384;  // far above any vision tower; catches garbage configs
+// Resizing the short side of a very elongated image (a 1x30000 strip) to the model's size makes a
+// gigapixel intermediate before the centre crop keeps a square of it; such images are refused.
+constexpr double kMaxResizedPixels = 100e6;
 
 // Python's floor division, which HF's center_crop uses: (5 - 8) // 2 == -2, not -1.
 int floor_div2(int value) { return value >= 0 ? value / 2 : -((-value + 1) / 2); }
@@ -165,7 +168,14 @@ PixelTensor preprocess_clip(const RgbImage& image, const ClipPreprocessConfig& c
       const bool portrait = image.width <= image.height;
       const int short_side = portrait ? image.width : image.height;
       const int long_side = portrait ? image.height : image.width;
-      const int new_long = static_cast<int>(static_cast<double>(int64_t{s} * long_side) / short_side);
+      const double new_long_exact = static_cast<double>(int64_t{s} * long_side) / short_side;
+      if (new_long_exact * s > kMaxResizedPixels)
+        throw InputError("the image is " + std::to_string(image.width) + "\u00D7" +
+                         std::to_string(image.height) + " pixels, too elongated for this model: " +
+                         "resizing its short side to " + std::to_string(s) + " pixels would make it " +
+                         std::to_string(static_cast<int64_t>(new_long_exact)) + " pixels long. " +
+                         "Crop it to a less extreme shape first.");
+      const int new_long = static_cast<int>(new_long_exact);
       width = portrait ? s : new_long;
       height = portrait ? new_long : s;
     }

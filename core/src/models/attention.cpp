@@ -48,6 +48,8 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     scores.masked_fill_(key_pos > query_pos, -std::numeric_limits<float>::infinity());
   }
   at::Tensor weights = at::softmax(scores, -1);  // (B, H, T, S)
+  if (suppression != nullptr && suppression->record_weights != nullptr)
+    suppression->record_weights->push_back(weights);
   return at::matmul(weights, value);             // (B, H, T, D)
 }
 

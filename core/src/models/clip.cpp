@@ -95,7 +95,10 @@ ClipModel::ClipModel(const ClipConfig& config, const Checkpoint& checkpoint, at:
 
 at::Tensor ClipModel::image_embeds_from_patches(const at::Tensor& patch_embeds,
                                                 const Suppression* suppression) const {
-  at::Tensor hidden = vision_.encode(patch_embeds, suppression);  // (B, P + 1, C)
+  return image_embeds_from_hidden(vision_.encode(patch_embeds, suppression));  // (B, P + 1, C)
+}
+
+at::Tensor ClipModel::image_embeds_from_hidden(const at::Tensor& hidden) const {
   return at::matmul(vision_.pooled(hidden), visual_projection_.t());
 }
 
@@ -108,16 +111,29 @@ at::Tensor ClipModel::token_embeddings(const at::Tensor& ids) const {
 }
 
 at::Tensor ClipModel::text_embeds(const at::Tensor& ids, const Suppression* suppression) const {
-  const int64_t T = ids.size(1);
+  return text_embeds_from_hidden(text_hidden(token_embeddings(ids), suppression), ids);
+}
+
+at::Tensor ClipModel::text_hidden(const at::Tensor& token_embeds,
+                                  const Suppression* suppression) const {
+  const int64_t T = token_embeds.size(1);
   if (T > config_.text.max_position_embeddings)
     throw InputError("text of " + std::to_string(T) + " tokens is longer than CLIP's " +
                      std::to_string(config_.text.max_position_embeddings) + "-token context");
-  at::Tensor x = token_embeddings(ids) + text_position_embedding_.slice(0, 0, T);  // (B, T, C)
-  x = final_layer_norm_(text_encoder_.forward(x, /*causal=*/true, suppression));
-  // Pool at the end token: legacy configs (eos_token_id 2) use the highest id, as HF does.
-  at::Tensor end_pos = config_.text.eos_token_id == 2
-                           ? ids.argmax(-1)
-                           : (ids == config_.text.eos_token_id).to(at::kInt).argmax(-1);
+  at::Tensor x = token_embeds + text_position_embedding_.slice(0, 0, T);  // (B, T, C)
+  return final_layer_norm_(text_encoder_.forward(x, /*causal=*/true, suppression));
+}
+
+at::Tensor ClipModel::text_end_positions(const at::Tensor& ids) const {
+  // Legacy configs (eos_token_id 2) pool at the highest id, as HF does.
+  return config_.text.eos_token_id == 2
+             ? ids.argmax(-1)
+             : (ids == config_.text.eos_token_id).to(at::kInt).argmax(-1);
+}
+
+at::Tensor ClipModel::text_embeds_from_hidden(const at::Tensor& x, const at::Tensor& ids) const {
+  // Pool at the end token.
+  at::Tensor end_pos = text_end_positions(ids);
   at::Tensor pooled =
       x.gather(1, end_pos.view({-1, 1, 1}).expand({-1, 1, x.size(2)})).squeeze(1);  // (B, C)
   return at::matmul(pooled, text_projection_.t());

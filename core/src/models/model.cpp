@@ -1,7 +1,6 @@
 #include "atman/model.h"
 
 #include <ATen/ATen.h>
-#include <c10/core/InferenceMode.h>
 
 #include <iomanip>
 #include <sstream>
@@ -44,7 +43,9 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
     throw ModelError("model folder '" + dir.string() + "' does not exist or is not a folder");
-  c10::InferenceMode inference;
+  // No grad, but not InferenceMode: inference tensors cannot be saved for backward, and the
+  // gradient baselines (ixg, ig, gradcam, chefer) differentiate through these weights.
+  at::NoGradGuard no_grad;
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->device = parse_device(options.device);

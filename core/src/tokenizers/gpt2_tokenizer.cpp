@@ -19,6 +19,10 @@ namespace {
 using namespace tokenizers;
 
 constexpr std::string_view kEndOfText = "<|endoftext|>";
+// Ids index embedding rows, and the tokenizer allocates a slot per id up to the largest: the
+// vocabulary reader's limit (bpe.cpp) holds for added tokens too, or one "<x>": 2147483647 in
+// added_tokens.json asks for 64 GiB.
+constexpr int64_t kMaxAddedTokenId = 16 * 1024 * 1024;
 
 std::string gpt2_pattern() {
   // GPT-2's pattern with `\s` / `\S` spelled out as the `regex` module understands them.
@@ -84,7 +88,7 @@ std::vector<AddedToken> collect_added_tokens(const std::filesystem::path& dir, c
   if (auto j = read_optional_json(added_path)) {
     if (!j->is_object()) throw bad(added_path, "expected an object {\"token\": id}.");
     for (auto& [content, id] : j->items()) {
-      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX ||
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > kMaxAddedTokenId ||
           content.empty()) {
         throw bad(added_path, "token '" + content + "' has no valid id.");
       }
@@ -105,7 +109,7 @@ std::vector<AddedToken> collect_added_tokens(const std::filesystem::path& dir, c
       } catch (const std::exception&) {
         id = -1;
       }
-      if (id < 0 || id > INT32_MAX || !value.is_object() || !value.contains("content") ||
+      if (id < 0 || id > kMaxAddedTokenId || !value.is_object() || !value.contains("content") ||
           !value["content"].is_string() || value["content"].get<std::string>().empty()) {
         throw bad(config_path, "added_tokens_decoder entry '" + key + "' is malformed.");
       }

@@ -16,6 +16,11 @@ struct Suppression {
   at::Tensor factors;  // [B, S] float on the model's device; undefined = no suppression
   SuppressionVariant variant = SuppressionVariant::Multiplicative;
   std::vector<bool> layers;  // empty = every layer; else layers[l] says whether layer l is suppressed
+  // Optional recorder for attention-based explanations (raw attention, rollout, Chefer et al.):
+  // each attention() call appends its softmax weights (B, H, T, S), so one forward appends one
+  // entry per layer in layer order. The weights stay in the autograd graph when gradients are on.
+  // Null (the default) costs nothing. Works without factors (then nothing is suppressed).
+  std::vector<at::Tensor>* record_weights = nullptr;
 
   bool active_in(int layer) const {
     if (!factors.defined()) return false;

@@ -68,12 +68,23 @@ class ClipModel {
   at::Tensor image_embeds_from_patches(const at::Tensor& patch_embeds,
                                        const Suppression* suppression = nullptr) const;
   at::Tensor image_embeds(const at::Tensor& pixels, const Suppression* suppression = nullptr) const;
+  // Projected image embeddings from the vision encoder's output (B, P + 1, C) (what
+  // vision().encode returns): post_layernorm of the class token, then the projection.
+  at::Tensor image_embeds_from_hidden(const at::Tensor& hidden) const;
 
   // Token-embedding rows (no positions): (B, T) -> (B, T, C).
   at::Tensor token_embeddings(const at::Tensor& ids) const;
   // Projected text embeddings (not normalised) for ids (B, T) of equal length; pooled at the end
   // token. Suppression spans the T positions.
   at::Tensor text_embeds(const at::Tensor& ids, const Suppression* suppression = nullptr) const;
+  // The two halves of text_embeds, for gradients w.r.t. token embeddings (the baselines):
+  // final-layer-normed hidden states (B, T, C) for token-embedding rows (B, T, C) (positions are
+  // added here), and the projected embedding pooled at the end token of `ids` (B, T).
+  at::Tensor text_hidden(const at::Tensor& token_embeds,
+                         const Suppression* suppression = nullptr) const;
+  at::Tensor text_embeds_from_hidden(const at::Tensor& hidden, const at::Tensor& ids) const;
+  // The end-token position text_embeds pools at, per row of ids (B, T): (B) long.
+  at::Tensor text_end_positions(const at::Tensor& ids) const;
 
   // exp(logit_scale) * cos(image_i, text_k): (Bi, Pd), (Bt, Pd) -> (Bi, Bt).
   at::Tensor logits(const at::Tensor& image_embeds, const at::Tensor& text_embeds) const;

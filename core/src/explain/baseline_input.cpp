@@ -1,0 +1,139 @@
+// Preparing a request for the baseline explainers: AtMan's task factories give the candidates and
+// the skeleton; this file rebuilds the differentiable path from input embeddings to the target
+// log-probabilities with the same loss AtMan uses (spec §4).
+#include <ATen/ATen.h>
+
+#include <algorithm>
+
+#include "atman/error.h"
+#include "atman/models/inputs.h"
+#include "atman/models/loaded_model.h"
+#include "explain/baseline_input.h"
+
+namespace atman::detail {
+namespace {
+
+// CLIP zero-shot, spec §4: L = -log softmax(exp(s) · cos(image, text_k))[target].
+BaselineInput prepare_clip(const ExplainRequest& r, BaselineInput in) {
+  const Model& model = *r.model;
+  const ClipModel& clip = *model.impl().clip;
+  const at::Device device = model.impl().device;
+  const int64_t target = std::find(r.labels.begin(), r.labels.end(), r.target) -
+                         r.labels.begin();  // checked by the task
+  at::Tensor patches = clip.vision().patch_embeddings(
+      pixels_to_tensor(preprocess_clip(*r.image, model.preprocess_config()), device));  // (1, P, C)
+  std::vector<at::Tensor> texts;
+  std::vector<int64_t> target_ids;
+  for (size_t k = 0; k < r.labels.size(); ++k) {
+    auto ids = model.tokenizer().encode(r.labels[k]).ids;
+    if (static_cast<int64_t>(k) == target) target_ids = ids;
+    texts.push_back(clip.text_embeds(ids_to_tensor(ids, device)));
+  }
+  const at::Tensor text_embeds = at::cat(texts, 0);  // (K, Pd), fixed
+
+  if (r.explain == ExplainWhat::ImagePatches) {
+    const ClipModel* m = &clip;
+    in.embeds = patches;
+    in.embed_offset = 1;
+    in.positions = patches.size(1) + 1;
+    in.rows = {0};  // the class token
+    in.layers = clip.config().vision.num_hidden_layers;
+    in.hidden = [m](const at::Tensor& x, const Suppression* s) { return m->vision().encode(x, s); };
+    in.log_probs = [m, text_embeds, target](const at::Tensor& h) {
+      at::Tensor logits = m->logits(m->image_embeds_from_hidden(h), text_embeds);  // (B, K)
+      return at::log_softmax(logits, -1).narrow(1, target, 1);                     // (B, 1)
+    };
+    return in;
+  }
+
+  // Label tokens: the target label's text tower is explained, the image embedding stays fixed.
+  const at::Tensor image = clip.image_embeds_from_patches(patches);  // (1, Pd)
+  const at::Tensor ids = ids_to_tensor(target_ids, device);          // (1, T)
+  const at::Tensor fixed = clip.logits(image, text_embeds);          // (1, K)
+  const at::Tensor is_target =
+      (at::arange(fixed.size(1), at::kLong) == target).view({1, -1}).to(device);
+  const ClipModel* m = &clip;
+  in.embeds = clip.token_embeddings(ids);  // (1, T, C)
+  in.embed_offset = 0;
+  in.positions = ids.size(1);
+  in.rows = {clip.text_end_positions(ids)[0].item<int64_t>()};  // the end token it pools at
+  in.layers = clip.config().text.num_hidden_layers;
+  in.hidden = [m](const at::Tensor& x, const Suppression* s) { return m->text_hidden(x, s); };
+  in.log_probs = [m, ids, image, fixed, is_target, target](const at::Tensor& h) {
+    const int64_t B = h.size(0);
+    at::Tensor text = m->text_embeds_from_hidden(h, ids.expand({B, -1}));  // (B, Pd)
+    at::Tensor own = m->logits(image, text).t();                           // (B, 1)
+    at::Tensor logits = at::where(is_target, own, fixed);                  // (B, K)
+    return at::log_softmax(logits, -1).narrow(1, target, 1);
+  };
+  return in;
+}
+
+// Causal LM / LLaVA, spec §4: input = prompt + target[:-1]; F_t = log p(target t) at position
+// n_prompt - 1 + t.
+BaselineInput prepare_lm(const ExplainRequest& r, BaselineInput in) {
+  const Model& model = *r.model;
+  const auto& impl = model.impl();
+  const CausalLM* lm = &impl.language_model();
+  std::vector<int64_t> ids = model.tokenizer().encode(r.prompt).ids;
+  const std::vector<int64_t> target =
+      model.tokenizer().encode(r.target).ids;  // non-empty: task checked
+  if (impl.llava) {
+    at::Tensor features = impl.llava->image_features(
+        pixels_to_tensor(preprocess_clip(*r.image, model.preprocess_config()), impl.device));
+    ids = impl.llava->expand_image_tokens(ids);
+    const int64_t n_prompt = static_cast<int64_t>(ids.size());
+    ids.insert(ids.end(), target.begin(), target.end() - 1);
+    in.embeds = impl.llava->input_embeds(ids, features);
+    for (size_t t = 0; t < target.size(); ++t) in.rows.push_back(n_prompt - 1 + t);
+  } else {
+    const int64_t n_prompt = static_cast<int64_t>(ids.size());
+    ids.insert(ids.end(), target.begin(), target.end() - 1);
+    in.embeds = lm->embed_tokens(ids_to_tensor(ids, impl.device));
+    for (size_t t = 0; t < target.size(); ++t) in.rows.push_back(n_prompt - 1 + t);
+  }
+  in.embed_offset = 0;
+  in.positions = static_cast<int64_t>(ids.size());
+  in.layers = lm->num_layers();
+  const at::Tensor rows = at::tensor(in.rows, at::kLong).to(impl.device);
+  const at::Tensor target_index = at::tensor(target, at::kLong).to(impl.device);
+  in.hidden = [lm](const at::Tensor& x, const Suppression* s) {
+    return lm->forward_embeds(x, s, nullptr);
+  };
+  in.log_probs = [lm, rows, target_index](const at::Tensor& h) {
+    at::Tensor logp = at::log_softmax(lm->lm_logits(h.index_select(1, rows)), -1);  // (B, nt, V)
+    return logp.gather(2, target_index.view({1, -1, 1}).expand({h.size(0), -1, 1})).squeeze(2);
+  };
+  return in;
+}
+
+}  // namespace
+
+BaselineInput prepare_baseline_input(const ExplainRequest& r) {
+  if (!r.model) throw InputError("no model loaded");
+  if (r.tile < 1 || r.tile > 64) throw InputError("the tile size must be 1..64 patches");
+  if (r.batch_size < 0 || r.batch_size > 4096)
+    throw InputError("batch size must be 0 (auto) .. 4096");
+  at::NoGradGuard no_grad;
+  BaselineInput in;
+  const bool clip = r.model->kind() == ModelKind::Clip;
+  in.task = clip ? make_clip_task(r) : make_lm_task(r);  // validates; AtMan's candidates
+  in = clip ? prepare_clip(r, std::move(in)) : prepare_lm(r, std::move(in));
+  if (static_cast<int64_t>(in.rows.size()) !=
+          static_cast<int64_t>(in.task->skeleton.target_tokens.size()) &&
+      !clip)
+    throw Error("baseline input: " + std::to_string(in.rows.size()) + " target rows for " +
+                std::to_string(in.task->skeleton.target_tokens.size()) + " target tokens");
+  for (const auto& c : in.task->candidates)
+    for (int p : c.positions)
+      if (p < in.embed_offset || p >= in.positions)
+        throw Error("baseline input: candidate position " + std::to_string(p) +
+                    " outside the attributed embeddings");
+  // Kept per layer for backward: attention scores/weights and their gradients (a few H·S² floats)
+  // and about a dozen (S, C)-sized activations; the task's estimate covers one layer of that.
+  in.grad_bytes_per_item =
+      std::max<int64_t>(1, in.layers) * std::max<int64_t>(1, in.task->bytes_per_item());
+  return in;
+}
+
+}  // namespace atman::detail
