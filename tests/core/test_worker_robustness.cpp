@@ -1,6 +1,6 @@
 // The explainer as the GUI drives it: one AtmanExplainer on a worker std::thread, jobs posted to it,
-// cancelled from another thread through the progress callback. On a tiny random CLIP (4x4 patches,
-// 17 forwards per explanation), so hundreds of runs take seconds.
+// cancelled from another thread through the progress callback. On tiny random CLIPs (4x4 patches,
+// 17 forwards per explanation; 8x8 patches for the random cancels), so hundreds of runs take seconds.
 //
 //   cancelAtRandomPoints   100 cancels at random moments: each ends in Cancelled within one batch,
 //                          and the next full run of that input equals a fresh explainer's result
@@ -27,6 +27,7 @@
 
 #include "atman/error.h"
 #include "atman/explainer.h"
+#include "atman/runtime.h"
 #include "core/test_support.h"
 #include "core/tiny_models.h"
 
@@ -84,6 +85,7 @@ class Worker {
 
   std::future<Outcome> post(ExplainRequest request) {
     const int64_t id = ++posted_;
+    progress_now_.store(0);  // the tests post one job at a time, after the last one ended
     auto job = std::make_shared<std::packaged_task<Outcome()>>([this, id, request] { return run(id, request); });
     auto result = job->get_future();
     {
@@ -96,13 +98,17 @@ class Worker {
 
   // Cancels every job posted so far, running or queued (JobControl::cancelAllBelow).
   void cancel() { cancel_below_.store(posted_.load() + 1); }
+  // Progress calls of the job running now (the GUI's progress bar sees the same).
+  int progress_now() const { return progress_now_.load(); }
 
  private:
   Outcome run(int64_t id, const ExplainRequest& request) {
     Outcome out;
     bool said_stop = false;
+    progress_now_.store(0);
     auto progress = [&](int, int) {
       ++out.progress_calls;
+      ++progress_now_;
       if (said_stop) ++out.calls_after_false;
       if (id < cancel_below_.load()) {
         ++out.calls_after_cancel;
@@ -142,6 +148,7 @@ class Worker {
   bool stop_ = false;
   std::atomic<int64_t> posted_{0};
   std::atomic<int64_t> cancel_below_{0};
+  std::atomic<int> progress_now_{0};
   std::thread thread_;
 };
 
@@ -160,49 +167,78 @@ class TestWorkerRobustness : public QObject {
 
   QTemporaryDir m_tmp;
   std::shared_ptr<const Model> m_model;
+  // Bigger (8x8 patches, 4 layers): about 20 batches of tens of milliseconds, so a cancel raised
+  // from another thread lands mid-run even when a busy machine delays that thread.
+  std::shared_ptr<const Model> m_slower;
   std::vector<std::string> m_labels = {"a photo of a red square", "a photo of a blue circle",
                                        "a photo of a green star"};
 
   // A new input for each seed: a random 32x32 image (so nothing is answered from a cache).
-  ExplainRequest request(uint32_t seed, SuppressionMode mode = SuppressionMode::Single) const {
+  ExplainRequest request(uint32_t seed, SuppressionMode mode = SuppressionMode::Single,
+                         bool slower = false) const {
     std::mt19937 rng(seed);
     RgbImage image;
-    image.width = image.height = 32;
-    image.pixels.resize(32 * 32 * 3);
+    image.width = image.height = slower ? 64 : 32;
+    image.pixels.resize(size_t(image.width) * size_t(image.height) * 3);
     for (auto& p : image.pixels) p = static_cast<uint8_t>(rng());
     ExplainRequest r;
-    r.model = m_model;
+    r.model = slower ? m_slower : m_model;
     r.image = std::move(image);
     r.labels = m_labels;
     r.target = m_labels[seed % m_labels.size()];
     r.explain = ExplainWhat::ImagePatches;
     r.mode = mode;
     r.kappa = 0.5;
-    r.batch_size = 2;  // 16 patches: 8 batches after the baseline, many places to cancel at
+    r.batch_size = slower ? 4 : 2;  // 8 (16) batches after the baseline: many places to cancel at
     return r;
   }
 
  private slots:
   void initTestCase() {
     QVERIFY(m_tmp.isValid());
-    m_model = Model::load(write_tiny_clip(fs::path(m_tmp.path().toStdString()) / "clip"));
+    // One compute thread: with OpenMP's spinning workers on every core, this (cancelling) thread
+    // would only get the CPU back after a whole run, and the cancels would all arrive too late.
+    set_compute_threads(1);
+    const fs::path root = m_tmp.path().toStdString();
+    m_model = Model::load(write_tiny_clip(root / "clip"));
+    TinyClip slower;
+    slower.hidden = 64;
+    slower.intermediate = 256;
+    slower.layers = 4;
+    slower.image_size = 64;
+    m_slower = Model::load(write_tiny_clip(root / "slower-clip", slower));
   }
 
   void cancelAtRandomPoints() {
     Worker worker;
+    // How long one batch takes on the worker (median run of 5 new inputs / 17 progress calls).
+    std::vector<double> runs;
+    for (int i = 0; i < 5; ++i) {
+      const auto start = Clock::now();
+      worker.post(request(900 + i, SuppressionMode::Single, true)).get();
+      runs.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+    }
+    std::sort(runs.begin(), runs.end());
+    const double run_us = runs[2], batch_us = run_us / 17;
     std::mt19937 rng(7);
     int cancelled = 0, finished_first = 0;
     double worst = 0;
     for (int i = 0; i < 100; ++i) {
-      const ExplainRequest r = request(1000 + i, i % 2 ? SuppressionMode::Correlated : SuppressionMode::Single);
-      const auto start = Clock::now();
+      const ExplainRequest r =
+          request(1000 + i, i % 2 ? SuppressionMode::Correlated : SuppressionMode::Single, true);
       const Explanation fresh = AtmanExplainer().attribute(r);
-      const double run_us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
 
-      // Cancel at a random moment of a run of about that length (sometimes before it starts).
+      // Cancel from this thread at a random moment: after a random number of the 17 progress calls
+      // (0: while it prepares or runs the baseline), plus up to two batches more. sleep_for is no
+      // use here: on a busy machine it oversleeps whole time slices, longer than a run.
       auto pending = worker.post(r);
-      const double delay = std::uniform_real_distribution<double>(0.0, 0.7)(rng) * run_us;
-      std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(delay)));
+      const int after_calls = std::uniform_int_distribution<int>(0, 16)(rng);
+      const auto extra = std::chrono::microseconds(
+          static_cast<int64_t>(std::uniform_real_distribution<double>(0.0, 2.0)(rng) * batch_us));
+      while (worker.progress_now() < after_calls &&
+             pending.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+        std::this_thread::yield();
+      for (const auto deadline = Clock::now() + extra; Clock::now() < deadline;) std::this_thread::yield();
       worker.cancel();
       const Worker::Outcome outcome = pending.get();
       QVERIFY2(outcome.error.empty(), outcome.error.c_str());
@@ -224,9 +260,9 @@ class TestWorkerRobustness : public QObject {
       worst = std::max(worst, diff);
       QVERIFY2(diff <= 1e-6, qPrintable(QStringLiteral("run %1 differs by %2").arg(i).arg(diff)));
     }
-    qInfo("100 cancels: %d cancelled mid-run, %d finished before the cancel arrived; resumed runs "
-          "differ from fresh ones by at most %.3g",
-          cancelled, finished_first, worst);
+    qInfo("100 cancels over runs of %.1f ms: %d cancelled mid-run, %d finished before the cancel "
+          "arrived; resumed runs differ from fresh ones by at most %.3g",
+          run_us / 1000, cancelled, finished_first, worst);
     QVERIFY(cancelled >= 30);  // timing decides the rest; cancelAtEveryBatch covers every batch
   }
 

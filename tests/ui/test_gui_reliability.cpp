@@ -146,7 +146,9 @@ class TestGuiReliability : public QObject {
     QTest::addColumn<QString>("title");
     QTest::addColumn<QString>("messageStart");
     const QString huge = m_dir.filePath(QStringLiteral("huge.png"));
-    QTest::newRow("model folder missing") << 0 << "Cannot load the model" << "";
+    QTest::newRow("model folder missing")
+        << 0 << "Cannot load the model"
+        << QStringLiteral("model folder '%1' does not exist or is not a folder").arg(m_dir.filePath(QStringLiteral("no-such-model")));
     QTest::newRow("image too large") << 1 << "Cannot open the image"
                                      << QStringLiteral("image %1 is 30000\u00D730000 pixels; the limit is").arg(huge);
     QTest::newRow("pasted bytes not an image") << 2 << "Cannot use the image"

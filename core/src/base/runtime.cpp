@@ -115,6 +115,9 @@ std::filesystem::path resolve_model_dir(const std::string& name_or_path) {
                      repo_folder.string() + "' (download it with: atman fetch " + name_or_path +
                      ")");
   }
+  // An absolute path is not looked up under the model root (the two would name the same folder).
+  if (direct.is_absolute())
+    throw ModelError("model folder '" + direct.string() + "' does not exist or is not a folder");
   throw ModelError("model '" + name_or_path + "' not found: neither '" + direct.string() +
                    "' nor '" + under_root.string() +
                    "' is a folder (set the model root with --models-dir or ATMAN_MODELS)");
