@@ -128,6 +128,7 @@ class Worker {
   }
 
   void loop() {
+    set_compute_threads(1);  // OpenMP's thread count is per calling thread
     for (;;) {
       std::function<void()> job;
       {
@@ -167,8 +168,8 @@ class TestWorkerRobustness : public QObject {
 
   QTemporaryDir m_tmp;
   std::shared_ptr<const Model> m_model;
-  // Bigger (8x8 patches, 4 layers): about 20 batches of tens of milliseconds, so a cancel raised
-  // from another thread lands mid-run even when a busy machine delays that thread.
+  // Bigger (8x8 patches): 17 progress calls a run, so a cancel raised from another thread lands
+  // mid-run even when a busy machine delays that thread.
   std::shared_ptr<const Model> m_slower;
   std::vector<std::string> m_labels = {"a photo of a red square", "a photo of a blue circle",
                                        "a photo of a green star"};
@@ -196,15 +197,15 @@ class TestWorkerRobustness : public QObject {
  private slots:
   void initTestCase() {
     QVERIFY(m_tmp.isValid());
-    // One compute thread: with OpenMP's spinning workers on every core, this (cancelling) thread
-    // would only get the CPU back after a whole run, and the cancels would all arrive too late.
+    // One compute thread here and on the worker (Worker::loop): OpenMP's spinning workers on every
+    // core of a busy 2-core machine starve the cancelling thread and slow each other down badly.
     set_compute_threads(1);
+    // As the CLI and the GUI do at start-up (freed memory stays in the process): the RSS check
+    // below measures the allocator settings the application really runs with.
+    configure_memory_allocator();
     const fs::path root = m_tmp.path().toStdString();
     m_model = Model::load(write_tiny_clip(root / "clip"));
     TinyClip slower;
-    slower.hidden = 64;
-    slower.intermediate = 256;
-    slower.layers = 4;
     slower.image_size = 64;
     m_slower = Model::load(write_tiny_clip(root / "slower-clip", slower));
   }
@@ -229,16 +230,16 @@ class TestWorkerRobustness : public QObject {
       const Explanation fresh = AtmanExplainer().attribute(r);
 
       // Cancel from this thread at a random moment: after a random number of the 17 progress calls
-      // (0: while it prepares or runs the baseline), plus up to two batches more. sleep_for is no
-      // use here: on a busy machine it oversleeps whole time slices, longer than a run.
+      // (0: while it prepares or runs the baseline), plus up to two batches more. Waiting for the
+      // progress calls, not for a time, keeps the cancels spread over the run on a busy machine.
       auto pending = worker.post(r);
       const int after_calls = std::uniform_int_distribution<int>(0, 16)(rng);
       const auto extra = std::chrono::microseconds(
           static_cast<int64_t>(std::uniform_real_distribution<double>(0.0, 2.0)(rng) * batch_us));
       while (worker.progress_now() < after_calls &&
-             pending.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
-        std::this_thread::yield();
-      for (const auto deadline = Clock::now() + extra; Clock::now() < deadline;) std::this_thread::yield();
+             pending.wait_for(std::chrono::microseconds(50)) != std::future_status::ready) {
+      }
+      std::this_thread::sleep_for(extra);  // may oversleep on a busy machine: a later cancel
       worker.cancel();
       const Worker::Outcome outcome = pending.get();
       QVERIFY2(outcome.error.empty(), outcome.error.c_str());
