@@ -6,6 +6,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <chrono>
 #include <exception>
 
 #include "atman/error.h"
@@ -79,17 +80,35 @@ void ExplainWorker::loadModel(JobId job, const QString& dirOrName, const QString
 }
 
 void ExplainWorker::predict(JobId job, const PredictRequest& request) {
-  guarded(job, JobKind::Predict, [&] {
+  const JobKind kind = request.steering.empty() ? JobKind::Predict : JobKind::Steer;
+  guarded(job, kind, [&] {
     if (!request.model) throw InputError(tr("No model loaded.").toStdString());
     Prediction prediction;
     std::optional<PixelTensor> pixels;
     if (request.image) pixels = preprocess_clip(*request.image, request.model->preprocess_config());
     if (request.model->kind() == ModelKind::Clip) {
+      if (!request.steering.empty()) throw InputError(tr("CLIP does not generate text: nothing to steer.").toStdString());
       if (!pixels) throw InputError(tr("Open an image to see what the model says.").toStdString());
       prediction.labels = zero_shot(*request.model, *pixels, request.labels);
-    } else {
-      prediction.generation =
-          generate(*request.model, request.prompt, request.maxNewTokens, pixels ? &*pixels : nullptr);
+      emit predicted(job, prediction);
+      return;
+    }
+    using Clock = std::chrono::steady_clock;
+    const PixelTensor* input = pixels ? &*pixels : nullptr;
+    auto start = Clock::now();
+    prediction.generation = generate(*request.model, request.prompt, request.maxNewTokens, input);
+    prediction.plainSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (!request.steering.empty()) {
+      // A generation cannot stop half-way (the core takes no callback there), so a cancel or a
+      // newer steered run is honoured between the two.
+      emit progress(job, 0.5);
+      if (m_control->isCancelled(kind, job)) throw Cancelled();
+      start = Clock::now();
+      prediction.steered =
+          generate(*request.model, request.prompt, request.maxNewTokens, input, request.steering);
+      prediction.steeredSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+      prediction.steering = request.steering;
+      emit progress(job, 1.0);
     }
     emit predicted(job, prediction);
   });

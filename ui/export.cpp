@@ -3,6 +3,9 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QImageWriter>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QPageSize>
 #include <QPainter>
 #include <QPdfWriter>
@@ -10,6 +13,7 @@
 #include <QSvgGenerator>
 
 #include <cmath>
+#include <tuple>
 
 #include "conversions.h"
 
@@ -30,6 +34,24 @@ bool writeBytes(const QString& path, const QByteArray& bytes, QString* error) {
 }
 
 QString suffixOf(const QString& path) { return QFileInfo(path).suffix().toLower(); }
+
+QJsonObject answerJson(const Generation& g, const std::vector<bool>& differs) {
+  QJsonArray ids, tokens, flags;
+  for (size_t i = 0; i < g.ids.size(); ++i) {
+    ids.append(qint64(g.ids[i]));
+    tokens.append(i < g.tokens.size() ? toQString(g.tokens[i]) : QString());
+    flags.append(i < differs.size() && differs[i]);
+  }
+  return {{"text", toQString(g.text)}, {"ids", ids}, {"tokens", tokens}, {"differs", flags}};
+}
+
+// RFC 4180 quoting: tokens may hold commas, quotes and line breaks.
+QString csvField(const QString& text) {
+  if (!text.contains(QLatin1Char(',')) && !text.contains(QLatin1Char('"')) && !text.contains(QLatin1Char('\n')) &&
+      !text.contains(QLatin1Char('\r')))
+    return text;
+  return QLatin1Char('"') + QString(text).replace(QLatin1String("\""), QLatin1String("\"\"")) + QLatin1Char('"');
+}
 
 }  // namespace
 
@@ -110,6 +132,71 @@ bool exportJson(const Explanation& explanation, const QString& path, QString* er
 bool exportData(const Explanation& explanation, const QString& path, QString* error) {
   return suffixOf(path) == QLatin1String("csv") ? exportCsv(explanation, path, error)
                                                 : exportJson(explanation, path, error);
+}
+
+QByteArray steeringJson(const SteeringReport& report) {
+  const TokenDiff diff = diffTokens(report.original.ids, report.steered.ids);
+  QJsonArray entries;
+  for (const SteeringEntry& e : report.entries) {
+    QJsonObject entry{{"what", describeEntry(e, report.layout)}, {"factor", e.factor}};
+    if (e.kind == SteeringEntry::Kind::Region)
+      entry.insert("patches", QJsonObject{{"rows", QJsonArray{e.row0, e.row1}}, {"columns", QJsonArray{e.col0, e.col1}}});
+    else
+      entry.insert("tokens", QJsonArray{e.first, e.last});
+    entries.append(entry);
+  }
+  QJsonArray factors;
+  for (const SteeringFactor& f : report.factors) {
+    QJsonObject position{{"position", qint64(f.position)}, {"factor", double(f.factor)}};
+    if (f.position >= 0 && f.position < static_cast<int64_t>(report.layout.size())) {
+      const InputPosition& p = report.layout[f.position];
+      if (p.is_image) {
+        position.insert("row", p.row);
+        position.insert("col", p.col);
+      } else {
+        position.insert("text", toQString(p.text));
+      }
+    }
+    factors.append(position);
+  }
+  QJsonObject root{{"model", report.model},
+                   {"prompt", report.prompt},
+                   {"entries", entries},
+                   {"steering", factors},
+                   {"original", answerJson(report.original, diff.a)},
+                   {"steered", answerJson(report.steered, diff.b)},
+                   {"changed", diff.any()},
+                   {"steered_seconds", report.steeredSeconds}};
+  if (!report.image.isEmpty()) root.insert("image", report.image);
+  return QJsonDocument(root).toJson(QJsonDocument::Indented);
+}
+
+QByteArray steeringCsv(const SteeringReport& report) {
+  const TokenDiff diff = diffTokens(report.original.ids, report.steered.ids);
+  QStringList lines{QStringLiteral("record,position,text,row,col,factor,differs")};
+  for (const SteeringFactor& f : report.factors) {
+    QString text, row, col;
+    if (f.position >= 0 && f.position < static_cast<int64_t>(report.layout.size())) {
+      const InputPosition& p = report.layout[f.position];
+      if (p.is_image)
+        row = QString::number(p.row), col = QString::number(p.col);
+      else
+        text = toQString(p.text);
+    }
+    lines << QStringLiteral("steer,%1,%2,%3,%4,%5,").arg(f.position).arg(csvField(text), row, col).arg(f.factor);
+  }
+  for (auto [name, g, differs] : {std::tuple{"original", &report.original, &diff.a}, std::tuple{"steered", &report.steered, &diff.b}})
+    for (size_t i = 0; i < g->tokens.size(); ++i)
+      lines << QStringLiteral("%1,%2,%3,,,,%4")
+                   .arg(QLatin1String(name))
+                   .arg(i)
+                   .arg(csvField(toQString(g->tokens[i])))
+                   .arg(i < differs->size() && (*differs)[i] ? 1 : 0);
+  return (lines.join(QLatin1Char('\n')) + QLatin1Char('\n')).toUtf8();
+}
+
+bool exportSteering(const SteeringReport& report, const QString& path, QString* error) {
+  return writeBytes(path, suffixOf(path) == QLatin1String("csv") ? steeringCsv(report) : steeringJson(report), error);
 }
 
 }  // namespace atman::ui

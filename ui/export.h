@@ -7,6 +7,7 @@
 
 #include "atman/explanation.h"
 #include "figure.h"
+#include "steering.h"
 
 namespace atman::ui {
 
@@ -25,5 +26,12 @@ bool exportCsv(const Explanation& explanation, const QString& path, QString* err
 bool exportJson(const Explanation& explanation, const QString& path, QString* error = nullptr);
 // By suffix: .csv or .json (the default).
 bool exportData(const Explanation& explanation, const QString& path, QString* error = nullptr);
+
+// A steered generation: the choices, the factor of every steered position, and both answers
+// with the tokens that differ. JSON keeps it all; CSV has one row per steered position and per
+// answer token (column `record` says which). By suffix: .csv, else JSON.
+QByteArray steeringJson(const SteeringReport& report);
+QByteArray steeringCsv(const SteeringReport& report);
+bool exportSteering(const SteeringReport& report, const QString& path, QString* error = nullptr);
 
 }  // namespace atman::ui

@@ -54,8 +54,9 @@ JobId JobRunner::loadModel(const QString& dir, const QString& device) {
 }
 
 JobId JobRunner::predict(const PredictRequest& request) {
-  m_control->supersede(JobKind::Predict, m_nextId);
-  return post(JobKind::Predict, [request](ExplainWorker* w, JobId id) { w->predict(id, request); });
+  const JobKind kind = request.steering.empty() ? JobKind::Predict : JobKind::Steer;
+  m_control->supersede(kind, m_nextId);
+  return post(kind, [request](ExplainWorker* w, JobId id) { w->predict(id, request); });
 }
 
 JobId JobRunner::explain(const ExplainJob& job) {

@@ -24,7 +24,7 @@ class JobRunner : public QObject {
   // Each returns the new job's id. A new job of one kind supersedes the older jobs of that kind;
   // loading a model supersedes everything. User jobs make a running prefetch step aside.
   JobId loadModel(const QString& dirOrName, const QString& device);
-  JobId predict(const PredictRequest& request);
+  JobId predict(const PredictRequest& request);  // with steering: a Steer job
   JobId explain(const ExplainJob& job);
   JobId prefetch(const ExplainRequest& request, const std::vector<double>& kappas);
   JobId neighbours(const ExplainRequest& request, int candidate, double kappa);

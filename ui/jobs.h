@@ -21,8 +21,10 @@ namespace atman::ui {
 // of jobs it no longer waits for (superseded, cancelled, or for an input since replaced).
 using JobId = quint64;
 
-enum class JobKind { LoadModel, Predict, Explain, Prefetch, Neighbours };
-inline constexpr int kJobKindCount = 5;
+// Steer is a Predict with steering factors: its own kind, so a plain Generate (or a new image's
+// prediction) and a steered run do not supersede each other.
+enum class JobKind { LoadModel, Predict, Explain, Prefetch, Neighbours, Steer };
+inline constexpr int kJobKindCount = 6;
 
 struct LoadedModel {
   std::shared_ptr<const Model> model;
@@ -30,18 +32,27 @@ struct LoadedModel {
   QString defaultPrompt;  // prompt_format.json's "prompt", when the folder has one
 };
 
-// "What does the model say?": ranked labels for CLIP, a greedy continuation for LMs.
+// "What does the model say?": ranked labels for CLIP, a greedy continuation for LMs. With
+// steering (LMs only), the worker generates twice, plain and steered, so both answers come from
+// the same input and can be compared.
 struct PredictRequest {
   std::shared_ptr<const Model> model;
   std::shared_ptr<const RgbImage> image;  // CLIP and LLaVA
   std::vector<std::string> labels;        // CLIP
   std::string prompt;                     // LM / LLaVA
   int maxNewTokens = 16;
+  std::vector<SteeringFactor> steering;   // model input positions; empty: a plain prediction
 };
 
 struct Prediction {
   std::vector<LabelScore> labels;
   Generation generation;
+  // Steered requests only: the steered continuation, the factors it ran with, and how long each
+  // generation took (seconds, wall clock on the worker).
+  std::optional<Generation> steered;
+  std::vector<SteeringFactor> steering;
+  double plainSeconds = 0;
+  double steeredSeconds = 0;
 };
 
 // One press of Explain: the single-token run, the correlated run, or both (side by side).

@@ -41,6 +41,7 @@
 #include "input_panel.h"
 #include "job_runner.h"
 #include "model_picker.h"
+#include "steering_panel.h"
 #include "token_layout.h"
 
 // Resources live in the static atman_ui library; their initialiser must be referenced explicitly
@@ -86,6 +87,7 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
   createMenus();
   createToolBars();
   createInputDock();
+  createSteeringDock();
   createPanes();
   createStatusBar();
   connectJobs();
@@ -151,6 +153,11 @@ void MainWindow::createActions() {
   m_generateAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_G));
   connect(m_generateAction, &QAction::triggered, this, &MainWindow::generate);
 
+  m_generateSteeredAction = new QAction(tr("Generate &Steered"), this);
+  m_generateSteeredAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_G));
+  m_generateSteeredAction->setStatusTip(tr("Generate with the steering panel's factors and compare the answers"));
+  connect(m_generateSteeredAction, &QAction::triggered, this, &MainWindow::generateSteered);
+
   m_kappaUpAction = new QAction(tr("κ &Up"), this);
   m_kappaUpAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Up));
   connect(m_kappaUpAction, &QAction::triggered, this, [this] { setKappa(kappa() + 0.05); });
@@ -193,6 +200,7 @@ void MainWindow::createMenus() {
   explainMenu->addAction(m_explainAction);
   explainMenu->addAction(m_cancelAction);
   explainMenu->addAction(m_generateAction);
+  explainMenu->addAction(m_generateSteeredAction);
   explainMenu->addSeparator();
   for (QAction* a : m_modeActions) explainMenu->addAction(a);
   explainMenu->addSeparator();
@@ -338,6 +346,34 @@ void MainWindow::createInputDock() {
   connect(m_input, &InputPanel::explainRequested, this, &MainWindow::explain);
 }
 
+void MainWindow::createSteeringDock() {
+  m_steering = new SteeringPanel(this);
+  auto* scroll = new QScrollArea(this);
+  scroll->setWidget(m_steering);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  m_steeringDock = new QDockWidget(tr("Steering"), this);
+  m_steeringDock->setObjectName(QStringLiteral("steeringDock"));
+  m_steeringDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
+                              QDockWidget::DockWidgetClosable);
+  m_steeringDock->setWidget(scroll);
+  m_steeringDock->setMinimumWidth(340);
+  addDockWidget(Qt::RightDockWidgetArea, m_steeringDock);
+  m_steeringDock->hide();  // shown when a language model loads: CLIP has nothing to steer
+  for (QMenu* menu : menuBar()->findChildren<QMenu*>())
+    if (menu->title() == tr("&View")) menu->addAction(m_steeringDock->toggleViewAction());
+
+  connect(m_input, &InputPanel::promptEdited, this, [this] { m_steering->setPrompt(m_input->prompt()); });
+  connect(m_steering, &SteeringPanel::generateRequested, this, &MainWindow::generateSteered);
+  connect(m_steering, &SteeringPanel::exportRequested, this, &MainWindow::exportSteeringDialog);
+  connect(m_steering, &SteeringPanel::message, this, [this](const QString& text) {
+    if (text.isEmpty())
+      statusBar()->clearMessage();
+    else
+      statusBar()->showMessage(text, 6000);
+  });
+}
+
 void MainWindow::createPanes() {
   m_singlePane = new ExplanationPane(tr("Single-token suppression"), kSingleAccent, this);
   m_correlatedPane = new ExplanationPane(tr("Correlated suppression"), kCorrelatedAccent, this);
@@ -471,6 +507,8 @@ void MainWindow::openModel(const QString& dirOrName) {
   m_modelJob = m_runner->loadModel(dirOrName, m_input->device());
   // Loading supersedes every other job; their ids are forgotten so late results are dropped.
   m_explainJob = m_prefetchJob = m_predictJob = m_neighbourJob = 0;
+  if (m_steerJob) m_steering->showFailure(tr("Cancelled: another model is loading."));
+  m_steerJob = 0;
   m_prefetchLabel->hide();
   const QFileInfo info(dirOrName);
   setBusy(true, tr("Loading %1…").arg(info.fileName().isEmpty() ? dirOrName : info.fileName()));
@@ -495,6 +533,11 @@ void MainWindow::onModelLoaded(JobId job, const LoadedModel& loaded) {
   }
   m_input->modelPicker()->setCurrentModel(loaded.dir);
   m_input->setModel(m_model, loaded.defaultPrompt);
+  m_steering->setModel(m_model);
+  m_steering->setImage(m_image, m_imageOrigin);
+  m_steering->setPrompt(m_input->prompt());
+  // Steering is for models that generate; the person may still close the dock.
+  m_steeringDock->setVisible(m_model->kind() != ModelKind::Clip);
   const bool readsImages = m_model->kind() != ModelKind::CausalLM;
   for (ExplanationPane* p : {m_singlePane, m_correlatedPane}) {
     p->setExplanation(nullptr, {});
@@ -563,6 +606,13 @@ void MainWindow::setImage(RgbImage image, const QString& origin) {
     p->setExplanation(nullptr, {});
   }
   m_input->setImage(toQImage(*m_image), origin);
+  // A steered answer in flight is about the old image.
+  if (m_steerJob) {
+    m_runner->cancel(JobKind::Steer);
+    m_steerJob = 0;
+    m_steering->setBusy(false);
+  }
+  m_steering->setImage(m_image, origin);
   statusBar()->showMessage(tr("Image %1 (%2 × %3)").arg(QFileInfo(origin).fileName()).arg(m_image->width).arg(m_image->height), 5000);
   updateActions();
   if (m_model && m_model->kind() != ModelKind::CausalLM) requestPrediction();
@@ -646,7 +696,40 @@ void MainWindow::requestPrediction() {
 
 void MainWindow::generate() { requestPrediction(); }
 
+void MainWindow::generateSteered() {
+  QString missing;
+  if (m_modelJob)
+    missing = tr("The model is still loading; press Generate Steered again when it is ready.");
+  else if (!m_model || m_model->kind() == ModelKind::Clip)
+    missing = tr("Steering needs a language model or LLaVA: open one first.");
+  else if (m_input->prompt().trimmed().isEmpty())
+    missing = tr("Type a prompt first.");
+  else if (m_model->kind() == ModelKind::Llava && !m_image)
+    missing = tr("Open an image for the model to look at (File › Open, drag and drop, or paste).");
+  else if (m_steering->steering().empty())
+    missing = tr("Choose what to steer: click prompt tokens or drag over image patches in the Steering panel.");
+  if (!missing.isEmpty()) {
+    showError(tr("Nothing to steer"), missing);
+    return;
+  }
+  PredictRequest request;
+  request.model = m_model;
+  request.prompt = toStd(m_input->prompt());
+  if (m_model->kind() == ModelKind::Llava) request.image = m_image;
+  request.steering = m_steering->steering();
+  m_steerJob = m_runner->predict(request);  // supersedes a steered run still waiting or running
+  m_steering->setBusy(true);
+  statusBar()->showMessage(tr("Generating with %1 steered positions…").arg(request.steering.size()));
+}
+
 void MainWindow::onPredicted(JobId job, const Prediction& prediction) {
+  if (job == m_steerJob) {
+    m_steerJob = 0;
+    m_steering->showResult(prediction);
+    statusBar()->showMessage(tr("Steered answer ready (%1 s)").arg(prediction.steeredSeconds, 0, 'f', 2), 6000);
+    emit steeringReady();
+    return;
+  }
   if (job != m_predictJob) return;
   m_predictJob = 0;
   m_input->setPrediction(prediction);
@@ -845,7 +928,7 @@ void MainWindow::onPrefetched(JobId job, const std::vector<Explanation>& sweep) 
 }
 
 void MainWindow::cancel() {
-  if (!m_explainJob && !m_prefetchJob && !m_modelJob && !m_predictJob) {
+  if (!m_explainJob && !m_prefetchJob && !m_modelJob && !m_predictJob && !m_steerJob) {
     setNeighbourhoodCentre(-1);  // Esc with nothing running: clear the neighbourhood
     return;
   }
@@ -876,6 +959,9 @@ void MainWindow::onCancelled(JobId job) {
     if (m_startupPending) finishStartup(false, tr("cancelled"));
   } else if (job == m_predictJob) {
     m_predictJob = 0;
+  } else if (job == m_steerJob) {
+    m_steerJob = 0;
+    m_steering->showFailure(tr("Cancelled."));
   } else if (job == m_neighbourJob) {
     m_neighbourJob = 0;
   }
@@ -901,6 +987,10 @@ void MainWindow::onFailed(JobId job, const QString& message) {
     m_input->clearPrediction(message);
     statusBar()->showMessage(message, 8000);
     if (m_startupPending) finishStartup(false, message);
+  } else if (job == m_steerJob) {
+    m_steerJob = 0;
+    m_steering->showFailure(message);  // the choices stay: fix the input and press again
+    showError(tr("Cannot generate the steered answer"), message);
   } else if (job == m_prefetchJob) {
     m_prefetchJob = 0;
     m_prefetchLabel->hide();
@@ -1039,6 +1129,7 @@ void MainWindow::updateActions() {
   m_cancelAction->setEnabled(true);  // Esc also clears a neighbourhood
   m_explainAction->setEnabled(m_model != nullptr);
   m_generateAction->setEnabled(m_model && m_model->kind() != ModelKind::Clip);
+  m_generateSteeredAction->setEnabled(m_model && m_model->kind() != ModelKind::Clip);
 }
 
 void MainWindow::setBusy(bool busy, const QString& what) {
@@ -1180,6 +1271,32 @@ void MainWindow::exportDataDialog() {
     const QFileInfo info(path);
     const QString other = info.dir().filePath(info.completeBaseName() + QStringLiteral("-single.") + info.suffix());
     if (!exportData(*m_singlePane->explanation(), other, &error)) showError(tr("Cannot export the data"), error);
+  }
+  m_settings.setExportFolder(QFileInfo(path).absolutePath());
+  statusBar()->showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(path)), 6000);
+}
+
+bool MainWindow::exportSteeringTo(const QString& path, QString* error) {
+  const auto& report = m_steering->report();
+  if (!report) {
+    if (error) *error = tr("There is no steered answer to export yet.");
+    return false;
+  }
+  return exportSteering(*report, path, error);
+}
+
+void MainWindow::exportSteeringDialog() {
+  if (!m_steering->report()) return;
+  QString folder = m_settings.exportFolder();
+  if (folder.isEmpty()) folder = QDir::homePath();
+  const QString name = QStringLiteral("%1-steering.json").arg(m_steering->report()->model);
+  const QString path = QFileDialog::getSaveFileName(this, tr("Export Steering"), QDir(folder).filePath(name),
+                                                    tr("JSON (*.json);;CSV (*.csv)"));
+  if (path.isEmpty()) return;
+  QString error;
+  if (!exportSteeringTo(path, &error)) {
+    showError(tr("Cannot export the steering result"), error);
+    return;
   }
   m_settings.setExportFolder(QFileInfo(path).absolutePath());
   statusBar()->showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(path)), 6000);

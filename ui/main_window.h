@@ -34,6 +34,7 @@ namespace atman::ui {
 class ExplanationPane;
 class InputPanel;
 class JobRunner;
+class SteeringPanel;
 
 // What the command line (or a test) asks the window to do at start.
 struct StudioOptions {
@@ -84,6 +85,10 @@ class MainWindow : public QMainWindow {
   ExplanationPane* pane(Pane pane) const;
   QSlider* kappaSlider() const { return m_kappaSlider; }
   InputPanel* inputPanel() const { return m_input; }
+  SteeringPanel* steeringPanel() const { return m_steering; }
+  QDockWidget* steeringDock() const { return m_steeringDock; }
+  bool isSteering() const { return m_steerJob != 0; }
+  bool exportSteeringTo(const QString& path, QString* error = nullptr);
   bool isExplaining() const { return m_explainJob != 0; }
   bool isPrefetching() const { return m_prefetchJob != 0; }
   bool hasUnexportedResult() const { return m_unexported; }
@@ -93,6 +98,8 @@ class MainWindow : public QMainWindow {
   void explain();
   void cancel();
   void generate();
+  void generateSteered();  // the steering panel's choices: original and steered answer
+  void exportSteeringDialog();
   void openImageDialog();
   void openModelDialog();
   void pasteImage();
@@ -104,6 +111,7 @@ class MainWindow : public QMainWindow {
  signals:
   void modelLoaded(const QString& name);
   void predictionReady();
+  void steeringReady();  // the steering panel shows a new original/steered pair
   void explanationShown();                // a pane shows a new explanation (from a job or the cache)
   void jobStarted(atman::ui::JobId job);  // an explain job was posted (prefetches not counted)
   void jobFinished(atman::ui::JobId job);
@@ -125,6 +133,7 @@ class MainWindow : public QMainWindow {
   void createMenus();
   void createToolBars();
   void createInputDock();
+  void createSteeringDock();
   void createPanes();
   void createStatusBar();
   void connectJobs();
@@ -189,6 +198,7 @@ class MainWindow : public QMainWindow {
 
   // Jobs in flight (0: none). Results of any other id are stale and dropped.
   JobId m_modelJob = 0, m_predictJob = 0, m_explainJob = 0, m_prefetchJob = 0, m_neighbourJob = 0;
+  JobId m_steerJob = 0;
   QString m_prefetchInput;
   bool m_prefetchEnabled = true;
   bool m_prefetchHeld = false;  // after Cancel: no background work until the next Explain
@@ -232,6 +242,9 @@ class MainWindow : public QMainWindow {
   QAction* m_aboutAction = nullptr;
   QAction* m_aboutQtAction = nullptr;
   QDockWidget* m_inputDock = nullptr;
+  SteeringPanel* m_steering = nullptr;
+  QDockWidget* m_steeringDock = nullptr;
+  QAction* m_generateSteeredAction = nullptr;
 };
 
 }  // namespace atman::ui

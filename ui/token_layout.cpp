@@ -116,6 +116,7 @@ void paintTokens(QPainter& painter, const QVector<TokenSegment>& segments, const
         fill = QColor(255, 255, 255);
       else if (seg.candidate <= style.selectedUpTo)
         fill = QColor(190, 215, 250);
+      if (style.marks && style.marks->contains(seg.candidate)) fill = style.marks->value(seg.candidate);
       if (fill.lightnessF() < 0.45) text = Qt::white;  // the hot end of most maps is dark
       if (nb && !nb->find(seg.candidate)) text = QColor(150, 150, 150);  // outside the neighbourhood
       painter.setPen(QPen(QColor(0, 0, 0, 40), 0.8));

@@ -5,6 +5,7 @@
 
 #include <QColor>
 #include <QFont>
+#include <QHash>
 #include <QRectF>
 #include <QString>
 #include <QVector>
@@ -35,6 +36,7 @@ struct TokenStyle {
   int hovered = -1;
   int selectedUpTo = -1;     // chips 0..selectedUpTo are marked (the chosen target)
   const Neighbourhood* neighbourhood = nullptr;
+  const QHash<int, QColor>* marks = nullptr;  // fills that override the above (steering, answer diffs)
 };
 
 struct TokenBox {

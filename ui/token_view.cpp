@@ -22,7 +22,13 @@ void TokenView::setSegments(const QVector<TokenSegment>& segments, bool showValu
   m_style.hovered = -1;
   m_style.selectedUpTo = -1;
   m_neighbourhood = {};
+  m_marks.clear();
   relayout();
+}
+
+void TokenView::setMarks(const QHash<int, QColor>& marks) {
+  m_marks = marks;
+  update();
 }
 
 void TokenView::setColourScale(Colormap colormap, double scaleMax) {
@@ -84,6 +90,7 @@ int TokenView::candidateAt(const QPointF& position) const {
 }
 
 QString TokenView::describe(int candidate) const {
+  if (m_describe) return candidate >= 0 ? m_describe(candidate) : QString();
   for (const TokenSegment& seg : m_segments) {
     if (seg.candidate != candidate) continue;
     if (!m_style.showValues) return tr("Click to explain the continuation up to “%1”").arg(seg.text.trimmed());
@@ -108,6 +115,7 @@ void TokenView::paintEvent(QPaintEvent*) {
   p.translate(kMargin, kMargin);
   TokenStyle style = m_style;
   style.neighbourhood = &m_neighbourhood;
+  style.marks = &m_marks;
   paintTokens(p, m_segments, m_boxes, style);
 }
 
@@ -140,7 +148,10 @@ void TokenView::mouseMoveEvent(QMouseEvent* event) {
 void TokenView::mousePressEvent(QMouseEvent* event) {
   if (event->button() == Qt::LeftButton) {
     const int candidate = candidateAt(event->position());
-    if (candidate >= 0) emit candidateClicked(candidate);
+    if (candidate >= 0) {
+      emit candidateClicked(candidate);
+      emit candidateClickedWith(candidate, event->modifiers());
+    }
   }
   QWidget::mousePressEvent(event);
 }

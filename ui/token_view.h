@@ -5,6 +5,8 @@
 
 #include <QWidget>
 
+#include <functional>
+
 #include "token_layout.h"
 #include "view_options.h"
 
@@ -24,6 +26,11 @@ class TokenView : public QWidget {
   void setHoveredCandidate(int candidate);
   void setSelectedUpTo(int candidate);
   void setNeighbourhood(const Neighbourhood& neighbourhood);
+  // Chips drawn in their own colour (candidate -> fill); cleared by setSegments.
+  void setMarks(const QHash<int, QColor>& marks);
+  const QHash<int, QColor>& marks() const { return m_marks; }
+  // What hovering a chip says, for views whose chips are neither values nor a target to pick.
+  void setDescriber(std::function<QString(int candidate)> describe) { m_describe = std::move(describe); }
   void setPlaceholderText(const QString& text);
   // The chip of a candidate, in widget coordinates (empty when not shown).
   QRectF candidateRect(int candidate) const;
@@ -36,6 +43,8 @@ class TokenView : public QWidget {
  signals:
   void candidateHovered(int candidate);
   void candidateClicked(int candidate);
+  // The same click with its modifiers (shift-click extends a selection).
+  void candidateClickedWith(int candidate, Qt::KeyboardModifiers modifiers);
   void message(const QString& text);
 
  protected:
@@ -55,6 +64,8 @@ class TokenView : public QWidget {
   QVector<TokenBox> m_boxes;
   TokenStyle m_style;
   Neighbourhood m_neighbourhood;
+  QHash<int, QColor> m_marks;
+  std::function<QString(int)> m_describe;
   QString m_placeholder;
   static constexpr int kMargin = 6;
 };

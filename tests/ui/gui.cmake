@@ -1,5 +1,6 @@
 # AtMan Studio GUI tests: real widgets on the offscreen platform, driving the bundled models.
-set(gui_tests test_gui_widgets test_gui_heatmap test_gui_kappa test_gui_export test_gui_robustness test_gui_lm)
+set(gui_tests test_gui_widgets test_gui_heatmap test_gui_kappa test_gui_export test_gui_robustness test_gui_lm
+  test_gui_steering)
 foreach(name ${gui_tests})
   atman_add_test(${name} SOURCES ui/${name}.cpp LIBS atman_ui LABELS gui)
   set_tests_properties(${name} PROPERTIES ENVIRONMENT "QT_QPA_PLATFORM=offscreen" TIMEOUT 180)
