@@ -1,5 +1,6 @@
 #include "tokenizers/bpe.h"
 
+#include <algorithm>
 #include <climits>
 #include <fstream>
 #include <iterator>
@@ -229,10 +230,30 @@ std::string token_bytes(std::string_view token) {
   return out;
 }
 
+std::string alphabet_string(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char b : bytes) append_utf8(out, byte_to_unicode()[static_cast<unsigned char>(b)]);
+  return out;
+}
+
 BpeModel::BpeModel(const Vocab& vocab, const std::vector<MergeRule>& merges,
                    std::string end_of_word, const std::filesystem::path& vocab_path,
-                   const std::filesystem::path& merges_path) {
+                   const std::filesystem::path& merges_path)
+    : BpeModel(vocab, merges, BpeOptions{.end_of_word = std::move(end_of_word)}, vocab_path,
+               merges_path) {}
+
+BpeModel::BpeModel(const Vocab& vocab, const std::vector<MergeRule>& merges, BpeOptions options,
+                   const std::filesystem::path& vocab_path,
+                   const std::filesystem::path& merges_path)
+    : options_(std::move(options)) {
+  const std::string& end_of_word = options_.end_of_word;
+  if (!options_.byte_level || options_.ignore_merges) vocab_ = &vocab;
   for (int b = 0; b < 256; ++b) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    const std::string fallback = std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">";
+    fallback_ids_[static_cast<size_t>(b)] = vocab.id(fallback);
+    if (!options_.byte_level) continue;
     std::string symbol;
     append_utf8(symbol, byte_to_unicode()[static_cast<size_t>(b)]);
     const int32_t id = vocab.id(symbol);
@@ -273,13 +294,69 @@ int32_t BpeModel::rank(int32_t a, int32_t b) const {
   return it == merges_.end() ? INT32_MAX : it->second.rank;
 }
 
-std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view word) const {
+std::vector<BpeModel::Symbol> BpeModel::initial_symbols(std::string_view word) const {
   std::vector<Symbol> w;
   w.reserve(word.size());
-  for (size_t i = 0; i < word.size(); ++i) {
-    const auto b = static_cast<unsigned char>(word[i]);
-    w.push_back({i + 1 == word.size() ? last_byte_ids_[b] : byte_ids_[b], 1});
+  if (options_.byte_level) {
+    for (size_t i = 0; i < word.size(); ++i) {
+      const auto b = static_cast<unsigned char>(word[i]);
+      w.push_back({i + 1 == word.size() ? last_byte_ids_[b] : byte_ids_[b], 1});
+    }
+    return w;
   }
+  // HF's BPE::merge_word for a model without a byte-level pre-tokenizer.
+  int32_t skip = 0;  // bytes of dropped characters before the next symbol
+  bool pending_unk = false;
+  std::string symbol;
+  for (size_t i = 0; i < word.size();) {
+    size_t len = 1;
+    const auto lead = static_cast<unsigned char>(word[i]);
+    if (lead >= 0xF0) {
+      len = 4;
+    } else if (lead >= 0xE0) {
+      len = 3;
+    } else if (lead >= 0xC0) {
+      len = 2;
+    }
+    len = std::min(len, word.size() - i);  // callers pass valid UTF-8; stay in bounds regardless
+    const auto n = static_cast<int32_t>(len);
+    symbol.assign(word.substr(i, len));
+    if (i + len == word.size()) symbol += options_.end_of_word;
+    i += len;
+    if (const int32_t id = vocab_->id(symbol); id >= 0) {
+      w.push_back({id, n, skip});
+      skip = 0;
+      pending_unk = false;
+      continue;
+    }
+    if (options_.byte_fallback) {
+      bool all = true;
+      for (char c : symbol) all = all && fallback_ids_[static_cast<unsigned char>(c)] >= 0;
+      if (all) {
+        for (char c : symbol) {
+          w.push_back({fallback_ids_[static_cast<unsigned char>(c)], 1, skip});
+          skip = 0;
+        }
+        pending_unk = false;
+        continue;
+      }
+    }
+    if (options_.unk_id < 0) {
+      skip += n;
+    } else if (pending_unk && options_.fuse_unk) {
+      w.back().bytes += skip + n;
+      skip = 0;
+    } else {
+      w.push_back({options_.unk_id, n, skip});
+      skip = 0;
+      pending_unk = true;
+    }
+  }
+  return w;
+}
+
+std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view word) const {
+  std::vector<Symbol> w = initial_symbols(word);
   // ranks[i] is the rank of the pair (w[i], w[i+1]).
   std::vector<int32_t> ranks(w.size() > 1 ? w.size() - 1 : 0);
   for (size_t i = 0; i + 1 < w.size(); ++i) ranks[i] = rank(w[i].id, w[i + 1].id);
@@ -300,7 +377,8 @@ std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view word) const 
     bool prev_changed = false;
     for (size_t i = 0; i < w.size();) {
       const bool merge = i + 1 < w.size() && w[i].id == first && w[i + 1].id == second;
-      const Symbol s = merge ? Symbol{merged, w[i].bytes + w[i + 1].bytes} : w[i];
+      const Symbol s =
+          merge ? Symbol{merged, w[i].bytes + w[i + 1].skip + w[i + 1].bytes, w[i].skip} : w[i];
       if (!next.empty()) {
         // Only pairs next to a merged symbol change; the others keep their rank.
         next_ranks.push_back(merge || prev_changed ? rank(next.back().id, s.id) : ranks[i - 1]);
@@ -316,6 +394,14 @@ std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view word) const 
 }
 
 void BpeModel::encode_word(std::string_view word, std::vector<Symbol>& out) const {
+  if (options_.ignore_merges) {
+    // HF looks the word up as the model sees it: in byte-level mode, in the byte alphabet.
+    const int32_t id = options_.byte_level ? vocab_->id(alphabet_string(word)) : vocab_->id(word);
+    if (id >= 0) {
+      out.push_back({id, static_cast<int32_t>(word.size())});
+      return;
+    }
+  }
   const bool cacheable = word.size() <= kMaxCachedWordBytes;
   if (cacheable) {
     std::lock_guard lock(cache_mutex_);

@@ -75,17 +75,38 @@ int unicode_to_byte(char32_t c);
 // Raw bytes a vocabulary string stands for ("Ġpanda" -> " panda"); code points outside the
 // byte alphabet are kept as their UTF-8.
 std::string token_bytes(std::string_view token);
+// The other way: raw bytes as their byte-alphabet string (" panda" -> "Ġpanda").
+std::string alphabet_string(std::string_view bytes);
+
+// How a word becomes its first symbols, and the Hugging Face `tokenizers` BPE options.
+struct BpeOptions {
+  // CLIP's "</w>", appended to the last symbol of every word before merging; empty for GPT-2.
+  std::string end_of_word;
+  // Byte-level (GPT-2, Llama-3, Qwen2): every byte starts as its bytes_to_unicode() symbol, and
+  // the vocabulary must hold all 256. Otherwise (SentencePiece-style BPE) every character starts
+  // as its own vocabulary entry, and one the vocabulary lacks becomes:
+  bool byte_level = true;
+  bool byte_fallback = false;  // its UTF-8 bytes as "<0xNN>" tokens, when all of them exist;
+  int32_t unk_id = -1;         // else this token (-1: the character is dropped, as HF does);
+  bool fuse_unk = false;       // consecutive unknown characters then share one unk token.
+  // Llama-3: a word that is itself a vocabulary entry is that one token, whatever merges say.
+  bool ignore_merges = false;
+};
 
 class BpeModel {
  public:
-  // `end_of_word` is CLIP's "</w>", appended to the last symbol of every word before merging;
-  // empty for GPT-2. The paths only name the files in error messages.
+  // The paths only name the files in error messages.
   BpeModel(const Vocab& vocab, const std::vector<MergeRule>& merges, std::string end_of_word,
+           const std::filesystem::path& vocab_path, const std::filesystem::path& merges_path);
+  // `vocab` must outlive the model when the options look words up at encode time (not
+  // byte_level, or ignore_merges).
+  BpeModel(const Vocab& vocab, const std::vector<MergeRule>& merges, BpeOptions options,
            const std::filesystem::path& vocab_path, const std::filesystem::path& merges_path);
 
   struct Symbol {
     int32_t id;
-    int32_t bytes;  // how many bytes of the word this token covers
+    int32_t bytes;     // how many bytes of the word this token covers, from its start...
+    int32_t skip = 0;  // ...after this many bytes that belong to no token (dropped characters)
   };
   // Appends the tokens of one pre-tokenized word (raw UTF-8 bytes, not empty). Thread-safe.
   void encode_word(std::string_view word, std::vector<Symbol>& out) const;
@@ -99,7 +120,12 @@ class BpeModel {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
   }
   int32_t rank(int32_t a, int32_t b) const;
+  std::vector<Symbol> initial_symbols(std::string_view word) const;
   std::vector<Symbol> merge_word(std::string_view word) const;
+
+  BpeOptions options_;
+  const Vocab* vocab_ = nullptr;  // set when encoding needs lookups (see the constructor)
+  std::array<int32_t, 256> fallback_ids_{};  // "<0xNN>" ids, -1 where absent
 
   std::array<int32_t, 256> byte_ids_{};
   std::array<int32_t, 256>

@@ -1,4 +1,4 @@
-// Chooses between the CLIP and the GPT-2 tokenizer for a Hugging Face model folder.
+// Chooses the CLIP, tokenizer.json or GPT-2 tokenizer for a Hugging Face model folder.
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -30,15 +30,24 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir
       string_field(tokenizers::read_optional_json(model_dir / "config.json"), "model_type");
   const std::string tokenizer_class = string_field(
       tokenizers::read_optional_json(model_dir / "tokenizer_config.json"), "tokenizer_class");
-  const char* why = "the tokenizer needs vocab.json and merges.txt";
+  std::error_code ec;
+  const auto tokenizer_json = model_dir / "tokenizer.json";
+  const bool has_tokenizer_json = std::filesystem::is_regular_file(tokenizer_json, ec);
+  const bool has_vocab = std::filesystem::is_regular_file(model_dir / "vocab.json", ec);
+  // A LLaVA folder says "llava" but tokenizes with its language model's tokenizer; only a CLIP
+  // model itself, or a folder holding a CLIP tokenizer, uses CLIP's.
+  const bool clip = model_type == "clip" || model_type == "clip_text_model" ||
+                    tokenizer_class.starts_with("CLIPTokenizer") ||
+                    (!tokenizer_class.starts_with("GPT2Tokenizer") && has_vocab &&
+                     vocab_has_start_of_text(model_dir / "vocab.json"));
+  if (!clip && has_tokenizer_json) {
+    // tokenizer.json describes the whole pipeline (Qwen2's pre-tokenizer regex, Llama's
+    // SentencePiece-style BPE); for plain GPT-2 files it gives the same tokens as the files below.
+    return load_hf_tokenizer_json(tokenizer_json);
+  }
+  const char* why = "the tokenizer needs tokenizer.json, or vocab.json and merges.txt";
   const auto vocab_path = tokenizers::require_file(model_dir, "vocab.json", why);
   const auto merges_path = tokenizers::require_file(model_dir, "merges.txt", why);
-  // A LLaVA folder says "llava" but tokenizes with its language model's (GPT-2 style) tokenizer;
-  // only a CLIP model itself, or a folder holding a CLIP tokenizer, uses CLIP's.
-  const bool clip =
-      model_type == "clip" || model_type == "clip_text_model" ||
-      tokenizer_class.starts_with("CLIPTokenizer") ||
-      (!tokenizer_class.starts_with("GPT2Tokenizer") && vocab_has_start_of_text(vocab_path));
   if (clip) return load_clip_tokenizer(vocab_path, merges_path);
   return load_gpt2_tokenizer(model_dir);
 }

@@ -1,0 +1,207 @@
+// The Tokenizer for a tokenizer.json pipeline, in the order HF's TokenizerImpl::encode runs it:
+// added tokens that are matched in the original text are cut out first, the rest is normalized,
+// added tokens matched in normalized text are cut out next, then pre-tokenization, BPE per piece,
+// and finally the post-processor's tokens (BOS/EOS) around everything.
+#include <algorithm>
+#include <unordered_set>
+
+#include "atman/error.h"
+#include "tokenizers/hf_tokenizer.h"
+#include "tokenizers/utf8.h"
+
+namespace atman::tokenizers::hf {
+namespace {
+
+// Either text still to tokenize or an added token found in it.
+struct Part {
+  MappedText text;
+  const AddedToken* added = nullptr;
+  Span span{0, 0};  // of the added token
+};
+
+bool is_word_character(char32_t c) {
+  // HF's single_word test looks at alphanumeric neighbours; outside ASCII, anything that is not
+  // white space or common punctuation counts as part of a word.
+  if (c < 0x80) return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  return !is_white_space(c);
+}
+
+// Added tokens of one kind (matched in original or in normalized text), longest first so that at
+// each position the longest one wins, as HF's leftmost-longest matcher does.
+class AddedMatcher {
+ public:
+  void add(const AddedToken* t) {
+    tokens_.push_back(t);
+    first_chars_.insert(t->content.front());
+    std::stable_sort(tokens_.begin(), tokens_.end(), [](const AddedToken* a, const AddedToken* b) {
+      return a->content.size() > b->content.size();
+    });
+  }
+  bool empty() const { return tokens_.empty(); }
+
+  void split(MappedText t, std::vector<Part>& out) const {
+    if (tokens_.empty()) {
+      out.push_back({std::move(t)});
+      return;
+    }
+    const std::u32string& s = t.text;
+    const size_t n = s.size();
+    size_t segment_begin = 0;
+    for (size_t i = 0; i < n;) {
+      const AddedToken* hit = first_chars_.count(s[i]) ? match_at(s, i) : nullptr;
+      if (!hit) {
+        ++i;
+        continue;
+      }
+      // lstrip / rstrip: the white space next to the token belongs to no token at all.
+      size_t segment_end = i;
+      while (hit->lstrip && segment_end > segment_begin && is_white_space(s[segment_end - 1])) {
+        --segment_end;
+      }
+      if (segment_end > segment_begin) out.push_back({slice(t, segment_begin, segment_end)});
+      const size_t after = i + hit->content.size();
+      out.push_back({{}, hit, t.origin_of(i, after - 1)});
+      segment_begin = after;
+      while (hit->rstrip && segment_begin < n && is_white_space(s[segment_begin])) ++segment_begin;
+      i = segment_begin;
+    }
+    if (segment_begin < n) out.push_back({slice(t, segment_begin, n)});
+  }
+
+ private:
+  const AddedToken* match_at(const std::u32string& s, size_t i) const {
+    for (const AddedToken* a : tokens_) {
+      const size_t len = a->content.size();
+      if (len > s.size() - i || s.compare(i, len, a->content) != 0) continue;
+      if (a->single_word && ((i > 0 && is_word_character(s[i - 1])) ||
+                             (i + len < s.size() && is_word_character(s[i + len])))) {
+        continue;
+      }
+      return a;
+    }
+    return nullptr;
+  }
+
+  std::vector<const AddedToken*> tokens_;
+  std::unordered_set<char32_t> first_chars_;  // to skip most positions fast
+};
+
+class HfTokenizer final : public Tokenizer {
+ public:
+  explicit HfTokenizer(TokenizerSpec spec)
+      : spec_(std::move(spec)), bpe_(spec_.vocab, spec_.merges, spec_.bpe, spec_.path, spec_.path) {
+    spec_.merges = {};  // BpeModel keeps its own table
+    auto& tokens = spec_.vocab.tokens;
+    auto name = [&tokens](int32_t id, const std::string& text) {
+      const auto i = static_cast<size_t>(id);
+      if (i >= tokens.size()) tokens.resize(i + 1);
+      tokens[i] = text;
+    };
+    for (const auto& a : spec_.added) {
+      name(a.id, a.text);
+      added_ids_.insert_or_assign(a.text, a.id);
+    }
+    for (const auto* list : {&spec_.prefix, &spec_.suffix}) {
+      for (const auto& [id, text] : *list) {
+        if (static_cast<size_t>(id) >= tokens.size() || tokens[static_cast<size_t>(id)].empty()) {
+          name(id, text);
+        }
+      }
+    }
+    is_added_.assign(tokens.size(), false);
+    for (const auto& a : spec_.added) {
+      is_added_[static_cast<size_t>(a.id)] = true;
+      (a.normalized && !spec_.normalizer.empty() ? normalized_added_ : raw_added_).add(&a);
+    }
+  }
+  HfTokenizer(const HfTokenizer&) = delete;  // bpe_ refers to spec_.vocab
+  HfTokenizer& operator=(const HfTokenizer&) = delete;
+
+  Encoding encode(std::string_view text) const override {
+    std::u32string code_points = decode_utf8(text);
+    const auto n = static_cast<int64_t>(code_points.size());
+    Encoding enc;
+    for (const auto& [id, token] : spec_.prefix) push(enc, id, token, {0, 0});
+    std::vector<Part> raw_parts, parts;
+    raw_added_.split(MappedText::identity(std::move(code_points)), raw_parts);
+    for (auto& raw : raw_parts) {
+      if (raw.added) {
+        push(enc, raw.added->id, raw.added->text, raw.span);
+        continue;
+      }
+      normalize(spec_.normalizer, raw.text);
+      parts.clear();
+      normalized_added_.split(std::move(raw.text), parts);
+      for (auto& part : parts) {
+        if (part.added) {
+          push(enc, part.added->id, part.added->text, part.span);
+          continue;
+        }
+        for (const auto& piece : pre_tokenize(spec_.pre_tokenizer, std::move(part.text))) {
+          encode_piece(piece, enc);
+        }
+      }
+    }
+    for (const auto& [id, token] : spec_.suffix) push(enc, id, token, {n, n});
+    return enc;
+  }
+
+  std::string decode(const std::vector<int64_t>& ids) const override {
+    std::vector<std::string> tokens;
+    std::vector<bool> added;
+    tokens.reserve(ids.size());
+    for (int64_t id : ids) {
+      if (id < 0 || id >= vocab_size() || spec_.vocab.tokens[static_cast<size_t>(id)].empty()) {
+        throw InputError("Cannot decode token id " + std::to_string(id) +
+                         ": the vocabulary has no such token.");
+      }
+      tokens.push_back(spec_.vocab.tokens[static_cast<size_t>(id)]);
+      added.push_back(is_added_[static_cast<size_t>(id)]);
+    }
+    return repair_utf8(decode_tokens(spec_.decoder, spec_.has_decoder, std::move(tokens), added));
+  }
+
+  int64_t vocab_size() const override { return static_cast<int64_t>(spec_.vocab.tokens.size()); }
+
+  int64_t special_token_id(std::string_view token) const override {
+    auto it = added_ids_.find(token);
+    return it == added_ids_.end() ? -1 : it->second;
+  }
+
+ private:
+  void push(Encoding& enc, int32_t id, const std::string& token, Span span) const {
+    enc.ids.push_back(id);
+    enc.tokens.push_back(token);
+    enc.spans.push_back(span);
+  }
+
+  void encode_piece(const MappedText& piece, Encoding& enc) const {
+    const Utf8WithIndex utf8 = encode_utf8_indexed(piece.text);
+    std::vector<BpeModel::Symbol> symbols;
+    bpe_.encode_word(utf8.bytes, symbols);
+    size_t pos = 0;
+    for (const auto& s : symbols) {
+      pos += static_cast<size_t>(s.skip);
+      const size_t end = pos + static_cast<size_t>(s.bytes);
+      // A token holding part of a character (a byte-level or "<0xNN>" token) covers all of it.
+      const Span span = piece.origin_of(static_cast<size_t>(utf8.cp_of_byte[pos]),
+                                        static_cast<size_t>(utf8.cp_of_byte[end - 1]));
+      push(enc, s.id, spec_.vocab.tokens[static_cast<size_t>(s.id)], span);
+      pos = end;
+    }
+  }
+
+  TokenizerSpec spec_;
+  BpeModel bpe_;
+  AddedMatcher raw_added_, normalized_added_;
+  StringMap<int32_t> added_ids_;
+  std::vector<bool> is_added_;
+};
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> make_hf_tokenizer(TokenizerSpec spec) {
+  return std::make_unique<HfTokenizer>(std::move(spec));
+}
+
+}  // namespace atman::tokenizers::hf
