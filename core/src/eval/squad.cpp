@@ -6,6 +6,7 @@
 
 #include "atman/error.h"
 #include "atman/eval.h"
+#include "tokenizers/utf8.h"
 
 namespace atman::eval {
 namespace {
@@ -13,50 +14,12 @@ namespace {
 using nlohmann::json;
 
 // Code points of UTF-8 text (SQuAD's answer_start counts code points, as Candidate::span does).
-// Malformed bytes count as one code point each.
+// Malformed bytes become U+FFFD (Python's errors="replace") rather than stopping an evaluation.
 std::u32string decode(const std::string& s) {
-  std::u32string out;
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    const int extra = c < 0x80           ? 0
-                      : (c >> 5) == 0x6  ? 1
-                      : (c >> 4) == 0xE  ? 2
-                      : (c >> 3) == 0x1E ? 3
-                                         : -1;
-    if (extra <= 0 || i + extra >= s.size()) {  // ASCII, or a truncated sequence
-      out.push_back(c);
-      ++i;
-      continue;
-    }
-    char32_t cp = c & (0x3F >> extra);
-    for (int k = 1; k <= extra; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    out.push_back(cp);
-    i += extra + 1;
-  }
-  return out;
+  return tokenizers::decode_utf8(tokenizers::repair_utf8(s));
 }
 
-std::string encode(const std::u32string& text) {
-  std::string out;
-  for (char32_t cp : text) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-  return out;
-}
+std::string encode(const std::u32string& text) { return tokenizers::encode_utf8(text); }
 
 bool is_space(char32_t c) {
   return c == U' ' || c == U'\t' || c == U'\n' || c == U'\r' || c == U'\f' || c == U'\v' ||
