@@ -603,6 +603,26 @@ class TestTokenizerJson : public QObject {
     QCOMPARE(e.spans, (Spans{{0, 0}, {0, 6}}));
   }
 
+  void added_token_flags() {
+    json j = llama2_style();
+    j["added_tokens"][3]["lstrip"] = true;
+    j["added_tokens"][3]["rstrip"] = true;
+    auto tok = load("strip.json", j);
+    // The spaces around <image> belong to no token, so the stretches are "Hello" and "world",
+    // each with its prepended "▁" that covers nothing.
+    Encoding e = tok->encode("Hello <image> world");
+    QCOMPARE(e.ids, (std::vector<int64_t>{1, kHello, kImage, kWorld}));
+    QCOMPARE(e.spans, (Spans{{0, 0}, {0, 5}, {6, 13}, {14, 19}}));
+    // single_word: not matched when a word character (Rust's \w) touches it.
+    j = llama2_style();
+    j["added_tokens"][3]["single_word"] = true;
+    tok = load("single-word.json", j);
+    e = tok->encode("a<image>b");
+    QVERIFY(std::find(e.ids.begin(), e.ids.end(), kImage) == e.ids.end());
+    e = tok->encode("a <image>\n");
+    QVERIFY(std::find(e.ids.begin(), e.ids.end(), kImage) != e.ids.end());
+  }
+
   void metaspace_style_encodings() {
     const auto tok = load("metaspace.json", metaspace_style(false));
     Encoding e = tok->encode("Hello world");

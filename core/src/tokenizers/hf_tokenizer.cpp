@@ -19,11 +19,16 @@ struct Part {
   Span span{0, 0};  // of the added token
 };
 
+// Rust's `\w`, which HF's single_word test uses next to the token: letters, marks, decimal digits
+// and connector punctuation such as "_".
 bool is_word_character(char32_t c) {
-  // HF's single_word test looks at alphanumeric neighbours; outside ASCII, anything that is not
-  // white space or common punctuation counts as part of a word.
-  if (c < 0x80) return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-  return !is_white_space(c);
+  if (c < 0x80) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+  }
+  static const Regex word(R"(^[\p{L}\p{M}\p{Nd}\p{Pc}])");
+  std::string utf8;
+  append_utf8(utf8, c);
+  return !word.find_all(utf8).empty();
 }
 
 // Added tokens of one kind (matched in original or in normalized text), longest first so that at
