@@ -363,7 +363,15 @@ void MainWindow::createSteeringDock() {
   for (QMenu* menu : menuBar()->findChildren<QMenu*>())
     if (menu->title() == tr("&View")) menu->addAction(m_steeringDock->toggleViewAction());
 
-  connect(m_input, &InputPanel::promptEdited, this, [this] { m_steering->setPrompt(m_input->prompt()); });
+  connect(m_input, &InputPanel::promptEdited, this, [this] {
+    // A steered answer in flight is about the old prompt (and its positions).
+    if (m_steerJob) {
+      m_runner->cancel(JobKind::Steer);
+      m_steerJob = 0;
+      m_steering->setBusy(false);
+    }
+    m_steering->setPrompt(m_input->prompt());
+  });
   connect(m_steering, &SteeringPanel::generateRequested, this, &MainWindow::generateSteered);
   connect(m_steering, &SteeringPanel::exportRequested, this, &MainWindow::exportSteeringDialog);
   connect(m_steering, &SteeringPanel::message, this, [this](const QString& text) {

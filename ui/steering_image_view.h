@@ -37,7 +37,7 @@ class SteeringImageView : public QWidget {
   // The patch under a widget position: {row, col}, or {-1, -1}.
   std::pair<int, int> patchAt(const QPointF& position) const;
 
-  QSize sizeHint() const override { return {320, 320}; }
+  QSize sizeHint() const override { return {280, 280}; }
   QSize minimumSizeHint() const override { return {160, 160}; }
 
  signals:

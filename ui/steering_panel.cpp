@@ -96,7 +96,8 @@ SteeringPanel::SteeringPanel(QWidget* parent) : QWidget(parent) {
   m_table->verticalHeader()->hide();
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
   m_table->setSelectionMode(QAbstractItemView::NoSelection);
-  m_table->setMinimumHeight(110);
+  m_table->setMinimumHeight(90);
+  m_table->setMaximumHeight(150);  // the answers below matter more than a long list
   m_clear = new QPushButton(tr("C&lear All"), listBox);
   connect(m_clear, &QPushButton::clicked, this, &SteeringPanel::clearAll);
   auto* listLayout = new QVBoxLayout(listBox);
