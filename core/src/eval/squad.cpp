@@ -19,7 +19,9 @@ std::u32string decode(const std::string& s) {
   return tokenizers::decode_utf8(tokenizers::repair_utf8(s));
 }
 
-std::string encode(const std::u32string& text) { return tokenizers::encode_utf8(text); }
+std::string encode(const std::u32string& text) {
+  return tokenizers::encode_utf8(text);
+}
 
 bool is_space(char32_t c) {
   return c == U' ' || c == U'\t' || c == U'\n' || c == U'\r' || c == U'\f' || c == U'\v' ||

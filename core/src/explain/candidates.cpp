@@ -8,9 +8,59 @@
 namespace atman::detail {
 
 // The tokenizers' strict UTF-8 codec: one definition of "valid text" for the whole core.
-std::u32string to_u32(const std::string& utf8) { return tokenizers::decode_utf8(utf8); }
+std::u32string to_u32(const std::string& utf8) {
+  return tokenizers::decode_utf8(utf8);
+}
 
-std::string to_utf8(const std::u32string& text) { return tokenizers::encode_utf8(text); }
+std::string to_utf8(const std::u32string& text) {
+  return tokenizers::encode_utf8(text);
+}
+
+PatchCandidates tile_patches(int grid, int tile, int patch_pixels, const CropGeometry& geometry,
+                             const std::function<int64_t(int64_t)>& position_of_patch) {
+  PatchCandidates out;
+  const int k = std::max(1, tile);
+  for (int r = 0; r < grid; r += k) {
+    for (int c = 0; c < grid; c += k) {
+      Candidate cand;
+      cand.kind = CandidateKind::Patch;
+      cand.row = r;
+      cand.col = c;
+      cand.rows = std::min(k, grid - r);
+      cand.cols = std::min(k, grid - c);
+      std::vector<int64_t> patches;
+      for (int rr = r; rr < r + cand.rows; ++rr)
+        for (int cc = c; cc < c + cand.cols; ++cc) {
+          patches.push_back(int64_t(rr) * grid + cc);
+          cand.positions.push_back(position_of_patch(patches.back()));
+        }
+      cand.rect = geometry.to_original(RectF{double(c * patch_pixels), double(r * patch_pixels),
+                                             double(cand.cols * patch_pixels),
+                                             double(cand.rows * patch_pixels)});
+      out.candidates.push_back(std::move(cand));
+      out.patches.push_back(std::move(patches));
+    }
+  }
+  return out;
+}
+
+std::vector<Candidate> token_candidates(const std::vector<std::pair<int64_t, int64_t>>& spans,
+                                        const std::u32string& text, const ExplainRequest& request,
+                                        const std::function<int64_t(int)>& position_of_token) {
+  std::vector<Candidate> out;
+  for (const auto& group : group_tokens(spans, text, request.granularity, request.delimiter)) {
+    Candidate cand;
+    cand.kind = CandidateKind::Token;
+    cand.span = {spans[group.front()].first, spans[group.back()].second};
+    for (int g : group) cand.positions.push_back(position_of_token(g));
+    const int64_t size = static_cast<int64_t>(text.size());
+    const int64_t b = std::clamp<int64_t>(cand.span.first, 0, size);
+    const int64_t e = std::clamp<int64_t>(cand.span.second, b, size);
+    cand.text = to_utf8(text.substr(b, e - b));
+    out.push_back(std::move(cand));
+  }
+  return out;
+}
 
 namespace {
 
@@ -62,7 +112,8 @@ std::vector<std::vector<int>> group_tokens(const std::vector<std::pair<int64_t, 
     if (granularity == Granularity::Word) {
       // A new word starts after whitespace: between the tokens, or at the token's own start.
       bool gap_space = false;
-      for (int64_t c = std::max<int64_t>(previous_end, 0); c < begin && c < (int64_t)text.size(); ++c)
+      for (int64_t c = std::max<int64_t>(previous_end, 0); c < begin && c < (int64_t)text.size();
+           ++c)
         gap_space |= is_space(text[c]);
       bool lead_space = begin < (int64_t)text.size() && begin < end && is_space(text[begin]);
       starts_new |= gap_space || lead_space || begin == end;

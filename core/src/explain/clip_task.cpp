@@ -49,7 +49,9 @@ std::vector<std::vector<double>> rows_of(const at::Tensor& loss) {  // (B) -> B 
 class ClipTask final : public PerturbationTask {
  public:
   explicit ClipTask(const ExplainRequest& request)
-      : request_(request), model_(*request.model), clip_(*model_.impl().clip),
+      : request_(request),
+        model_(*request.model),
+        clip_(*model_.impl().clip),
         device_(model_.impl().device) {
     if (request.labels.empty())
       throw InputError("CLIP needs a label set: give the labels to choose among (--labels)");
@@ -63,7 +65,8 @@ class ClipTask final : public PerturbationTask {
       throw InputError("CLIP explains either image patches or label tokens, not both at once");
 
     PixelTensor pixels = preprocess_clip(*request.image, model_.preprocess_config());
-    patch_embeds_ = clip_.vision().patch_embeddings(pixels_to_tensor(pixels, device_));  // (1, P, C)
+    patch_embeds_ =
+        clip_.vision().patch_embeddings(pixels_to_tensor(pixels, device_));  // (1, P, C)
     std::vector<at::Tensor> text;
     for (const auto& label : request.labels) {
       Encoding enc = model_.tokenizer().encode(label);
@@ -73,7 +76,7 @@ class ClipTask final : public PerturbationTask {
       if (&label == &request.labels[target_]) target_encoding_ = enc;
       text.push_back(clip_.text_embeds(ids_to_tensor(enc.ids, device_)));
     }
-    text_embeds_ = at::cat(text, 0);  // (K, Pd)
+    text_embeds_ = at::cat(text, 0);                                 // (K, Pd)
     image_embeds_ = clip_.image_embeds_from_patches(patch_embeds_);  // (1, Pd)
 
     skeleton.model = model_.name();
@@ -89,30 +92,38 @@ class ClipTask final : public PerturbationTask {
       add_label_tokens();
   }
 
-  std::vector<double> baseline() override { return {loss_of(clip_.logits(image_embeds_, text_embeds_))[0].item<double>()}; }
+  std::vector<double> baseline() override {
+    return {loss_of(clip_.logits(image_embeds_, text_embeds_))[0].item<double>()};
+  }
 
   std::vector<std::vector<double>> losses(const std::vector<const Mask*>& masks) override {
     const int64_t B = static_cast<int64_t>(masks.size());
     if (request_.explain == ExplainWhat::ImagePatches) {
       const int64_t positions = patch_embeds_.size(1) + 1;  // class token at 0
-      Suppression s = make_suppression(masks, positions, request_, clip_.config().vision.num_hidden_layers, device_);
+      Suppression s = make_suppression(masks, positions, request_,
+                                       clip_.config().vision.num_hidden_layers, device_);
       at::Tensor images = clip_.image_embeds_from_patches(patch_embeds_.expand({B, -1, -1}), &s);
       return rows_of(loss_of(clip_.logits(images, text_embeds_)));  // (B, K) -> (B)
     }
     const int64_t T = static_cast<int64_t>(target_encoding_.ids.size());
-    Suppression s = make_suppression(masks, T, request_, clip_.config().text.num_hidden_layers, device_);
+    Suppression s =
+        make_suppression(masks, T, request_, clip_.config().text.num_hidden_layers, device_);
     at::Tensor ids = ids_to_tensor(target_encoding_.ids, device_).expand({B, -1});
-    at::Tensor perturbed = clip_.text_embeds(ids, &s);                  // (B, Pd)
-    at::Tensor logits = clip_.logits(image_embeds_, text_embeds_).expand({B, -1}).clone();  // (B, K)
+    at::Tensor perturbed = clip_.text_embeds(ids, &s);  // (B, Pd)
+    at::Tensor logits =
+        clip_.logits(image_embeds_, text_embeds_).expand({B, -1}).clone();  // (B, K)
     logits.select(1, target_).copy_(clip_.logits(image_embeds_, perturbed).squeeze(0));
     return rows_of(loss_of(logits));
   }
 
   int64_t bytes_per_item() const override {
-    const auto& cfg = request_.explain == ExplainWhat::ImagePatches ? clip_.config().vision : clip_.config().text;
-    const int64_t T = request_.explain == ExplainWhat::ImagePatches ? patch_embeds_.size(1) + 1
-                                                                    : (int64_t)target_encoding_.ids.size();
-    return 4 * (3 * cfg.num_attention_heads * T * T + 4 * T * cfg.intermediate_size + 8 * T * cfg.hidden_size);
+    const auto& cfg =
+        request_.explain == ExplainWhat::ImagePatches ? clip_.config().vision : clip_.config().text;
+    const int64_t T = request_.explain == ExplainWhat::ImagePatches
+                          ? patch_embeds_.size(1) + 1
+                          : (int64_t)target_encoding_.ids.size();
+    return 4 * (3 * cfg.num_attention_heads * T * T + 4 * T * cfg.intermediate_size +
+                8 * T * cfg.hidden_size);
   }
 
  private:
@@ -122,31 +133,15 @@ class ClipTask final : public PerturbationTask {
 
   void add_patches(const CropGeometry& geometry) {
     const int grid = clip_.vision().grid_size();
-    const int patch = clip_.config().vision.patch_size;
-    const int k = std::max(1, request_.tile);
-    std::vector<std::vector<int64_t>> groups;
-    at::Tensor rows = patch_embeds_.squeeze(0);  // (P, C)
-    for (int r = 0; r < grid; r += k) {
-      for (int c = 0; c < grid; c += k) {
-        Candidate cand;
-        cand.kind = CandidateKind::Patch;
-        cand.row = r;
-        cand.col = c;
-        cand.rows = std::min(k, grid - r);
-        cand.cols = std::min(k, grid - c);
-        groups.emplace_back();
-        for (int rr = r; rr < r + cand.rows; ++rr)
-          for (int cc = c; cc < c + cand.cols; ++cc) {
-            cand.positions.push_back(1 + rr * grid + cc);  // +1: the class token comes first
-            groups.back().push_back(rr * grid + cc);
-          }
-        cand.rect = geometry.to_original(RectF{double(c * patch), double(r * patch),
-                                               double(cand.cols * patch), double(cand.rows * patch)});
-        cand.index = static_cast<int>(candidates.size());
-        candidates.push_back(std::move(cand));
-      }
+    // +1: the class token comes first.
+    auto tiled = tile_patches(grid, request_.tile, clip_.config().vision.patch_size, geometry,
+                              [](int64_t patch) { return 1 + patch; });
+    for (auto& cand : tiled.candidates) {
+      cand.index = static_cast<int>(candidates.size());
+      candidates.push_back(std::move(cand));
     }
-    candidate_embeddings = group_embeddings(rows, groups);
+    // Correlated similarity over the patch embeddings (P, C), indexed by patch.
+    candidate_embeddings = group_embeddings(patch_embeds_.squeeze(0), tiled.patches);
     skeleton.grid_rows = skeleton.grid_cols = grid;
   }
 
@@ -158,15 +153,7 @@ class ClipTask final : public PerturbationTask {
     const std::u32string text = to_u32(request_.target);
     at::Tensor rows = clip_.token_embeddings(ids_to_tensor(enc.ids, device_)).squeeze(0);  // (T, C)
     std::vector<std::vector<int64_t>> groups;
-    for (const auto& group : group_tokens(spans, text, request_.granularity, request_.delimiter)) {
-      Candidate cand;
-      cand.kind = CandidateKind::Token;
-      cand.span = {spans[group.front()].first, spans[group.back()].second};
-      for (int g : group) cand.positions.push_back(g + 1);
-      auto [b, e] = cand.span;
-      b = std::clamp<int64_t>(b, 0, text.size());
-      e = std::clamp<int64_t>(e, b, text.size());
-      cand.text = to_utf8(text.substr(b, e - b));
+    for (auto& cand : token_candidates(spans, text, request_, [](int g) { return g + 1; })) {
       cand.index = static_cast<int>(candidates.size());
       groups.emplace_back(cand.positions.begin(), cand.positions.end());
       candidates.push_back(std::move(cand));

@@ -69,18 +69,23 @@ class LmTask final : public PerturbationTask {
 
     embeds_ = impl.llava ? impl.llava->input_embeds(input_ids, image_features)
                          : lm_->embed_tokens(ids_to_tensor(input_ids, impl.device));  // (1, T, C)
-    at::Tensor rows = embeds_.squeeze(0);                                               // (T, C)
+    at::Tensor rows = embeds_.squeeze(0);                                             // (T, C)
 
     std::vector<std::vector<int64_t>> groups;
     const bool want_image = request.explain != ExplainWhat::PromptTokens;
     const bool want_text = request.explain != ExplainWhat::ImagePatches;
-    if (want_image && impl.llava) add_patch_candidates(image_positions, impl.llava->vision_tower().grid_size(), groups);
-    if (want_text) add_token_candidates(prompt, token_position, impl.llava ? impl.llava->config().image_token_index : -1, groups);
-    if (candidates.empty()) throw InputError("nothing to explain: the prompt has no candidate tokens");
+    if (want_image && impl.llava)
+      add_patch_candidates(image_positions, impl.llava->vision_tower().grid_size(), groups);
+    if (want_text)
+      add_token_candidates(prompt, token_position,
+                           impl.llava ? impl.llava->config().image_token_index : -1, groups);
+    if (candidates.empty())
+      throw InputError("nothing to explain: the prompt has no candidate tokens");
     candidate_embeddings = group_embeddings(rows, groups);
 
-    target_positions_ = at::arange(n_prompt_ - 1, n_prompt_ - 1 + (int64_t)target_ids_.size(), at::kLong)
-                            .to(impl.device);
+    target_positions_ =
+        at::arange(n_prompt_ - 1, n_prompt_ - 1 + (int64_t)target_ids_.size(), at::kLong)
+            .to(impl.device);
     target_index_ = at::tensor(target_ids_, at::kLong).to(impl.device);
     skeleton.model = model_.name();
     skeleton.architecture = model_.architecture();
@@ -89,7 +94,8 @@ class LmTask final : public PerturbationTask {
     if (request.image) {
       skeleton.image_width = request.image->width;
       skeleton.image_height = request.image->height;
-      if (impl.llava) skeleton.grid_rows = skeleton.grid_cols = impl.llava->vision_tower().grid_size();
+      if (impl.llava)
+        skeleton.grid_rows = skeleton.grid_cols = impl.llava->vision_tower().grid_size();
     }
   }
 
@@ -136,7 +142,8 @@ class LmTask final : public PerturbationTask {
     // Attention scores and weights dominate: heads * T * T floats, a few alive at once; then
     // activations (T x 4C for the MLP) and logits at the target positions.
     const int64_t heads = std::max<int64_t>(1, C / 64);
-    return 4 * (3 * heads * T * T + 12 * T * C + 2 * (int64_t)target_ids_.size() * lm_->vocab_size());
+    return 4 *
+           (3 * heads * T * T + 12 * T * C + 2 * (int64_t)target_ids_.size() * lm_->vocab_size());
   }
 
  private:
@@ -155,9 +162,10 @@ class LmTask final : public PerturbationTask {
 
   // Cross-entropy of each target token, from hidden states of positions [prefix, T).
   std::vector<std::vector<double>> target_losses(const at::Tensor& hidden, int64_t prefix) {
-    at::Tensor at_targets = hidden.index_select(1, target_positions_ - prefix);   // (B, nt, C)
-    at::Tensor logp = at::log_softmax(lm_->lm_logits(at_targets), -1);            // (B, nt, V)
-    at::Tensor picked = logp.gather(2, target_index_.view({1, -1, 1}).expand({hidden.size(0), -1, 1}));
+    at::Tensor at_targets = hidden.index_select(1, target_positions_ - prefix);  // (B, nt, C)
+    at::Tensor logp = at::log_softmax(lm_->lm_logits(at_targets), -1);           // (B, nt, V)
+    at::Tensor picked =
+        logp.gather(2, target_index_.view({1, -1, 1}).expand({hidden.size(0), -1, 1}));
     at::Tensor loss = (-picked.squeeze(2)).to(at::kCPU, at::kDouble).contiguous();  // (B, nt)
     std::vector<std::vector<double>> out(loss.size(0));
     for (int64_t b = 0; b < loss.size(0); ++b)
@@ -170,25 +178,13 @@ class LmTask final : public PerturbationTask {
     // Image tokens are the patches in row-major order (no class token in LLaVA's default strategy;
     // with "full", the first image token is CLS and is not a candidate).
     const int64_t offset = static_cast<int64_t>(image_positions.size()) - grid * grid;
-    const int k = std::max(1, request_.tile);
-    const int patch = model_.preprocess_config().crop_size / grid;
-    for (int r = 0; r < grid; r += k) {
-      for (int c = 0; c < grid; c += k) {
-        Candidate cand;
-        cand.kind = CandidateKind::Patch;
-        cand.row = r;
-        cand.col = c;
-        cand.rows = std::min(k, grid - r);
-        cand.cols = std::min(k, grid - c);
-        for (int rr = r; rr < r + cand.rows; ++rr)
-          for (int cc = c; cc < c + cand.cols; ++cc)
-            cand.positions.push_back(image_positions[offset + rr * grid + cc]);
-        cand.rect = geometry_.to_original(RectF{double(c * patch), double(r * patch),
-                                                double(cand.cols * patch), double(cand.rows * patch)});
-        cand.index = static_cast<int>(candidates.size());
-        groups.emplace_back(cand.positions.begin(), cand.positions.end());
-        candidates.push_back(std::move(cand));
-      }
+    auto tiled =
+        tile_patches(grid, request_.tile, model_.preprocess_config().crop_size / grid, geometry_,
+                     [&](int64_t patch) { return image_positions[offset + patch]; });
+    for (auto& cand : tiled.candidates) {
+      cand.index = static_cast<int>(candidates.size());
+      groups.emplace_back(cand.positions.begin(), cand.positions.end());
+      candidates.push_back(std::move(cand));
     }
   }
 
@@ -202,15 +198,8 @@ class LmTask final : public PerturbationTask {
       spans.push_back(prompt.spans[i]);
     }
     const std::u32string text = to_u32(request_.prompt);
-    for (const auto& group : group_tokens(spans, text, request_.granularity, request_.delimiter)) {
-      Candidate cand;
-      cand.kind = CandidateKind::Token;
-      cand.span = {spans[group.front()].first, spans[group.back()].second};
-      for (int g : group) cand.positions.push_back(token_position[text_tokens[g]]);
-      auto [b, e] = cand.span;
-      b = std::clamp<int64_t>(b, 0, text.size());
-      e = std::clamp<int64_t>(e, b, text.size());
-      cand.text = to_utf8(text.substr(b, e - b));
+    auto position_of = [&](int g) { return token_position[text_tokens[g]]; };
+    for (auto& cand : token_candidates(spans, text, request_, position_of)) {
       cand.index = static_cast<int>(candidates.size());
       groups.emplace_back(cand.positions.begin(), cand.positions.end());
       candidates.push_back(std::move(cand));

@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -42,13 +43,31 @@ class PerturbationTask {
 std::unique_ptr<PerturbationTask> make_clip_task(const ExplainRequest& request);
 std::unique_ptr<PerturbationTask> make_lm_task(const ExplainRequest& request);
 
+// Patch candidates of a grid x grid image in row-major order, each `tile` x `tile` patches (clipped
+// at the border), with their rectangles in the original image. `position_of_patch` maps a
+// row-major patch index to its model input position; `patches` lists each candidate's indices.
+struct PatchCandidates {
+  std::vector<Candidate> candidates;
+  std::vector<std::vector<int64_t>> patches;
+};
+PatchCandidates tile_patches(int grid, int tile, int patch_pixels, const CropGeometry& geometry,
+                             const std::function<int64_t(int64_t)>& position_of_patch);
+
+// Token candidates grouped by the request's granularity: `spans` are the tokens' code-point spans
+// in `text`, `position_of_token(i)` is token i's model input position. Indices are left to the
+// caller.
+std::vector<Candidate> token_candidates(const std::vector<std::pair<int64_t, int64_t>>& spans,
+                                        const std::u32string& text, const ExplainRequest& request,
+                                        const std::function<int64_t(int)>& position_of_token);
+
 // Groups token candidates by word / sentence / delimiter using their spans in `text`.
 std::vector<std::vector<int>> group_tokens(const std::vector<std::pair<int64_t, int64_t>>& spans,
                                            const std::u32string& text, Granularity granularity,
                                            const std::string& delimiter);
 
 // Candidate embedding of a group: the mean of its members' rows of `embeddings` (T, C).
-at::Tensor group_embeddings(const at::Tensor& embeddings, const std::vector<std::vector<int64_t>>& groups);
+at::Tensor group_embeddings(const at::Tensor& embeddings,
+                            const std::vector<std::vector<int64_t>>& groups);
 
 std::u32string to_u32(const std::string& utf8);
 std::string to_utf8(const std::u32string& text);
