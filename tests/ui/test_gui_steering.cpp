@@ -291,7 +291,8 @@ class TestGuiSteering : public QObject {
 
     if (const QString shot = qEnvironmentVariable("ATMAN_STEERING_SCREENSHOT"); !shot.isEmpty()) {
       QTest::qWait(200);
-      QVERIFY(m_panel->grab().save(shot, "PNG"));  // the whole panel, also what its dock scrolls away
+      QVERIFY(
+          m_panel->grab().save(shot, "PNG"));  // the whole panel, also what its dock scrolls away
     }
   }
 
