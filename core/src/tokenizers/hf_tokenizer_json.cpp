@@ -139,6 +139,10 @@ class Parser {
     spec_.bpe.byte_fallback = boolean(m, "byte_fallback", false, "model");
     spec_.bpe.fuse_unk = boolean(m, "fuse_unk", false, "model");
     spec_.bpe.ignore_merges = boolean(m, "ignore_merges", false, "model");
+    if (!spec_.bpe.byte_level && spec_.bpe.byte_fallback && !spec_.bpe.end_of_word.empty()) {
+      // HF would spell the suffix as "<0xNN>" tokens too, which stand for no text.
+      fail("model.end_of_word_suffix together with byte_fallback is not supported");
+    }
     vocab(m);
     merges(m);
     if (m.contains("unk_token") && !m["unk_token"].is_null()) {
