@@ -84,24 +84,26 @@ void print_summary(const Explanation& e) {
 
 int run_explain(int argc, char** argv) {
   Args args(argc, argv, 2,
-            common_options({"model", "image", "prompt", "target", "labels", "labels-file", "explain",
-                            "mode", "kappa", "factor", "kappa-sweep", "csv", "png", "layers",
-                            "granularity", "delimiter", "tile", "post", "batch-size",
-                            "memory-budget-mb", "max-neighbours", "colormap", "opacity",
-                            "method", "ig-steps"}),
+            common_options({"model", "image", "prompt", "question", "target", "labels",
+                            "labels-file", "explain", "mode", "kappa", "factor", "kappa-sweep",
+                            "csv", "png", "layers", "granularity", "delimiter", "tile", "post",
+                            "batch-size", "memory-budget-mb", "max-neighbours", "colormap",
+                            "opacity", "method", "ig-steps"}),
             {"log-additive", "no-kv-cache", "quiet", "nearest"});
   apply_common(args);
   ExplainRequest r;
   r.model = load_model_arg(args);
   if (args.has("image")) r.image = load_image(args.get("image"));
-  r.prompt = args.get("prompt");
+  const bool clip = r.model->kind() == ModelKind::Clip;
+  if (clip && args.has("question"))
+    throw InputError("--question is for language models and LLaVA; CLIP takes --labels");
+  r.prompt = clip ? args.get("prompt") : prompt_arg(args, *r.model, r.image.has_value());
   r.target = args.required("target");
   r.labels = args.all("labels");
   if (args.has("labels-file")) {
     auto more = read_lines(args.get("labels-file"));
     r.labels.insert(r.labels.end(), more.begin(), more.end());
   }
-  const bool clip = r.model->kind() == ModelKind::Clip;
   if (clip && r.labels.empty())
     throw InputError("CLIP needs a label set: --labels L1 --labels L2 ... or --labels-file FILE "
                      "(resources/labels/shapes.txt fits the bundled shapes-clip)");

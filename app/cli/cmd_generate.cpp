@@ -68,14 +68,15 @@ std::vector<SteeringFactor> steering_from(const Args& args, const Model& model, 
 
 int run_generate(int argc, char** argv) {
   Args args(argc, argv, 2,
-            common_options({"model", "image", "prompt", "max-new-tokens", "steer-text", "steer-patches"}),
+            common_options({"model", "image", "prompt", "question", "max-new-tokens", "steer-text",
+                            "steer-patches"}),
             {"log-additive"});
   apply_common(args);
   auto model = load_model_arg(args);
   std::optional<PixelTensor> pixels;
   if (args.has("image"))
     pixels = preprocess_clip(load_image(args.get("image")), model->preprocess_config());
-  const std::string prompt = args.required("prompt");
+  const std::string prompt = prompt_arg(args, *model, pixels.has_value());
   const int max_new = args.integer("max-new-tokens", 32);
   auto steering = steering_from(args, *model, prompt);
   const auto variant = args.has("log-additive") ? SuppressionVariant::LogAdditive

@@ -22,7 +22,7 @@ Commands:
                                token ids, strings and character spans as JSON
   forward --model DIR [--image PATH] [--text TEXT]...
                                CLIP: image/text embeddings and logits; LM: logits at the last position
-  explain --model DIR [--image PATH] [--prompt TEXT] --target TEXT [--labels L]...
+  explain --model DIR [--image PATH] [--prompt TEXT | --question TEXT] --target TEXT [--labels L]...
           [--explain patches|tokens|all] [--mode single|correlated] [--kappa K] [--factor F]
           [--log-additive] [--kappa-sweep FROM:TO:STEP] [--layers 0,1,..]
           [--granularity token|word|sentence|delimiter] [--delimiter D] [--tile K]
@@ -31,7 +31,7 @@ Commands:
           [--json OUT.json] [--csv OUT.csv] [--png OVERLAY.png] [--colormap jet] [--opacity A]
           [--method atman|attention|rollout|ixg|ig|gradcam|chefer] [--ig-steps N]
                                AtMan explanation (or a baseline); CLIP: target is one of the labels
-  generate --model DIR [--image PATH] --prompt TEXT [--max-new-tokens N]
+  generate --model DIR [--image PATH] [--prompt TEXT | --question TEXT] [--max-new-tokens N]
            [--steer-text SUBSTRING=FACTOR]... [--steer-patches R0:R1,C0:C1=FACTOR]... [--log-additive]
                                greedy continuation of a language model (LLaVA: with the image);
                                steering scales attention to those tokens (<1 suppresses, >1 amplifies)
@@ -55,6 +55,12 @@ Options for every command:
   --device D                   cpu (default) or cuda[:N] when LibTorch has CUDA
   --json FILE                  write JSON there instead of stdout
   --help                       this text
+
+The input of a language model or LLaVA: --prompt TEXT is used as it is (<image> marks where the
+image goes); --question TEXT is put into the model's prompt: the "{question}" slot of its
+prompt_format.json, or its Hugging Face chat template (chat_template.jinja, chat_template.json or
+tokenizer_config.json), as one user turn with the image. With neither, a bundled model's
+prompt_format.json prompt is used (docs/prompts.md).
 
 A model is a Hugging Face folder (config.json, model.safetensors, tokenizer files), the name of
 one under the model root, e.g. --model shapes-clip, or a Hugging Face Hub repo id, e.g.

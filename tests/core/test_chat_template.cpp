@@ -163,6 +163,11 @@ class TestChatTemplate : public QObject {
     QCOMPARE(render("[{{ nope }}][{{ nope.deeper['x'] }}][{% for x in nope %}x{% endfor %}]"
                     "[{{ nope | length }}][{{ 'y' if nope else 'n' }}]"),
              std::string("[][][][0][n]"));
+    // HF's globals are defined (templates check `strftime_now is defined` before calling it).
+    QCOMPARE(
+        render("{{ strftime_now is defined }}{{ raise_exception is defined }}{{ nope is defined }}"
+               "{{ strftime_now('%Y') | length }}"),
+        std::string("TrueTrueFalse4"));
   }
 
   // Hostile templates fail with a message instead of hanging, recursing or exhausting memory.

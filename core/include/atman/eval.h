@@ -106,7 +106,9 @@ struct ShapesItem {
 std::vector<ShapesItem> load_shapes_eval(const std::filesystem::path& dir, int limit = 0);
 // The LLaVA target phrase of an item's target shape: " a {color} {shape}".
 std::string llava_target(const ShapesItem& item);
-// The "prompt" of <model dir>/prompt_format.json; InputError when the file is missing.
+// The LLaVA prompt for shapes-eval (atman/prompt.h): the "prompt" of <model dir>/prompt_format.json
+// as it is, else the folder's chat template around "What is in the picture?" with the image;
+// InputError when the folder has neither.
 std::string llava_prompt(const Model& model);
 
 // One facts-eval line: prompt, target and the answer sentence's [begin, end) in code points.

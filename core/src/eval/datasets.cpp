@@ -7,6 +7,7 @@
 
 #include "atman/error.h"
 #include "atman/eval.h"
+#include "atman/prompt.h"
 
 namespace atman::eval {
 namespace {
@@ -75,15 +76,10 @@ std::string llava_target(const ShapesItem& item) {
 }
 
 std::string llava_prompt(const Model& model) {
-  const auto path = model.dir() / "prompt_format.json";
-  if (!std::filesystem::exists(path))
-    throw InputError("model '" + model.name() +
-                     "' has no prompt_format.json naming its prompt; give the prompt explicitly "
-                     "(--prompt, with <image> where the image goes)");
-  const json j = read_json_file(path);
-  if (!j.is_object() || !j.contains("prompt") || !j["prompt"].is_string())
-    throw InputError(path.string() + " has no \"prompt\" string");
-  return j["prompt"].get<std::string>();
+  // The bundled prompt as it is; a chat template wraps the question the shapes captions answer.
+  std::error_code ec;
+  const bool bundled = std::filesystem::is_regular_file(model.dir() / "prompt_format.json", ec);
+  return default_prompt(model.dir(), bundled ? "" : "What is in the picture?", true);
 }
 
 std::vector<FactsItem> load_facts_eval(const std::filesystem::path& jsonl, int limit) {

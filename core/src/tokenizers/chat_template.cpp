@@ -148,8 +148,9 @@ std::string default_prompt(const fs::path& model_dir, const std::string& questio
     }
     if (question.empty() || prompt.find(question) != std::string::npos) return prompt;
     if (!tmpl)
-      throw InputError("'" + format_file.string() + "' gives the fixed prompt \"" + prompt +
-                       "\", which does not take another question; give the whole input text as "
+      throw InputError("'" + format_file.string() + "' gives the fixed prompt " +
+                       jinja::to_json_text(prompt, -1, false) +
+                       ", which does not take another question; give the whole input text as "
                        "the prompt instead");
   }
   if (!tmpl)
