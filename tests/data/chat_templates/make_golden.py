@@ -244,6 +244,100 @@ LLAMA31_TOOLS = """{{- bos_token }}
 {%- endif %}
 """
 
+HERMES_TOOLS = """{%- macro json_to_python_type(json_spec) %}
+{%- set basic_type_map = {
+    "string": "str",
+    "number": "float",
+    "integer": "int",
+    "boolean": "bool"
+} %}
+{%- if basic_type_map[json_spec.type] is defined %}
+    {{- basic_type_map[json_spec.type] }}
+{%- elif json_spec.type == "array" %}
+    {{- "list[" +  json_to_python_type(json_spec['items']) + "]" }}
+{%- elif json_spec.type == "object" %}
+    {%- if json_spec.additionalProperties is defined %}
+        {{- "dict[str, " + json_to_python_type(json_spec.additionalProperties) + ']' }}
+    {%- else %}
+        {{- "dict" }}
+    {%- endif %}
+{%- elif json_spec.type is iterable %}
+    {{- "Union[" }}
+    {%- for t in json_spec.type %}
+        {{- json_to_python_type({"type": t}) }}
+        {%- if not loop.last %}
+            {{- "," }}
+        {%- endif %}
+    {%- endfor %}
+    {{- "]" }}
+{%- else %}
+    {{- "Any" }}
+{%- endif %}
+{%- endmacro %}
+{{- bos_token }}
+{{- '<|im_start|>system\nFunctions:\n' }}
+{%- for tool in tools %}
+    {%- set tool = tool.function if tool.function is defined else tool %}
+    {{- tool.name + '(' }}
+    {%- for param_name, param_fields in tool.parameters.properties|items %}
+        {{- param_name + ": " + json_to_python_type(param_fields) }}
+        {%- if not loop.last %}
+            {{- ", " }}
+        {%- endif %}
+    {%- endfor %}
+    {{- ")" }}
+    {%- if tool.return is defined %}
+        {{- " -> " + json_to_python_type(tool.return) }}
+    {%- endif %}
+    {{- " - " + tool.description + "\n" }}
+{%- endfor %}
+{{- '<|im_end|>\n' }}
+{%- for message in messages %}
+    {%- if message.role == "user" or message.role == "system" or (message.role == "assistant" and message.tool_calls is not defined) %}
+        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}
+    {%- elif message.role == "assistant" %}
+        {{- '<|im_start|>' + message.role }}
+        {%- for tool_call in message.tool_calls %}
+            {{- '\n<tool_call>\n' }}
+            {%- if tool_call.function is defined %}
+                {%- set tool_call = tool_call.function %}
+            {%- endif %}
+            {{- '{' }}
+            {{- '"name": "' }}
+            {{- tool_call.name }}
+            {{- '"' }}
+            {%- if tool_call.arguments is defined %}
+                {{- ', ' }}
+                {{- '"arguments": ' }}
+                {{- tool_call.arguments|tojson }}
+            {%- endif %}
+            {{- '}' }}
+            {{- '\n</tool_call>' }}
+        {%- endfor %}
+        {{- '<|im_end|>\n' }}
+    {%- elif message.role == "tool" %}
+        {%- if loop.previtem and loop.previtem.role != "tool" %}
+            {{- '<|im_start|>tool\n' }}
+        {%- endif %}
+        {{- '<tool_response>\n' }}
+        {{- message.content }}
+        {%- if not loop.last %}
+            {{- '\n</tool_response>\n' }}
+        {%- else %}
+            {{- '\n</tool_response>' }}
+        {%- endif %}
+        {%- if not loop.last and loop.nextitem.role != "tool" %}
+            {{- '<|im_end|>' }}
+        {%- elif loop.last %}
+            {{- '<|im_end|>' }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+{%- endif %}
+"""
+
 # ---- feature and whitespace templates ----
 
 FEATURES = """{# values print as Python's str() #}
@@ -380,6 +474,22 @@ def main():
     cases.append(vars_case("llama31_tools/tools", LLAMA31_TOOLS, {
         "messages": tool_messages, "tools": tools, "add_generation_prompt": True,
         "bos_token": "<|begin_of_text|>", "date_string": "01 Jan 2025"}))
+    hermes_tools = [{"type": "function", "function": {
+        "name": "search", "description": "Search the web.",
+        "parameters": {"type": "object", "properties": {
+            "query": {"type": "string"}, "limit": {"type": "integer"},
+            "filters": {"type": "array", "items": {"type": ["string", "number"]}},
+            "meta": {"type": "object", "additionalProperties": {"type": "boolean"}},
+            "raw": {"type": "object"}}},
+        "return": {"type": "array", "items": {"type": "object"}}}}]
+    cases.append(vars_case("hermes_tools/tools", HERMES_TOOLS, {
+        "messages": [{"role": "user", "content": "Find cats"},
+                     {"role": "assistant", "tool_calls": [{"function": {
+                         "name": "search", "arguments": {"query": "cats", "limit": 3}}}]},
+                     {"role": "tool", "content": "[1, 2, 3]"},
+                     {"role": "tool", "content": "done"},
+                     {"role": "assistant", "content": "Found three."}],
+        "tools": hermes_tools, "add_generation_prompt": True, "bos_token": "<s>"}))
     cases.append(vars_case("features", FEATURES, {
         "users": [{"name": "ann", "admin": True, "age": 31}, {"name": "bob", "admin": False},
                   {"name": "carl", "admin": True, "age": 40}, {"name": "dee", "admin": False}],
