@@ -45,7 +45,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir
     // SentencePiece-style BPE); for plain GPT-2 files it gives the same tokens as the files below.
     return load_hf_tokenizer_json(tokenizer_json);
   }
-  const char* why = "the tokenizer needs tokenizer.json, or vocab.json and merges.txt";
+  // (Worded as before tokenizer.json was read: docs/RELIABILITY.md and tests quote it.)
+  const char* why = "the tokenizer needs vocab.json and merges.txt";
   const auto vocab_path = tokenizers::require_file(model_dir, "vocab.json", why);
   const auto merges_path = tokenizers::require_file(model_dir, "merges.txt", why);
   if (clip) return load_clip_tokenizer(vocab_path, merges_path);
