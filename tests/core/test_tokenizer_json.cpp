@@ -645,6 +645,60 @@ class TestTokenizerJson : public QObject {
     QCOMPARE(split->decode({e.ids.begin() + 1, e.ids.end()}), std::string("Hello  world"));
   }
 
+  void queue_merge_equals_openai_loop() {
+    // Long words merge through a priority queue (bpe.h); with GPT-2's trained merges it must give
+    // exactly what OpenAI's loop gives. Both run on the same words here, whole texts as one word.
+    tokenizers::BpeOptions loop, queue;
+    loop.queue_from_symbols = SIZE_MAX;
+    queue.queue_from_symbols = 0;
+    const auto vocab_path = gpt2_dir() / "vocab.json", merges_path = gpt2_dir() / "merges.txt";
+    const tokenizers::BpeModel a(bpe_->vocab(), bpe_->merges(), loop, vocab_path, merges_path);
+    const tokenizers::BpeModel b(bpe_->vocab(), bpe_->merges(), queue, vocab_path, merges_path);
+    std::mt19937 rng(99);
+    std::vector<std::string> words = {"a", "aaaaaaaaaaaaaaaaaaaaaaaaa", " the the the the"};
+    for (int i = 0; i < 400; ++i) {
+      std::string w = random_text(rng) + random_text(rng);
+      if (!w.empty()) words.push_back(w);
+    }
+    for (const auto& c : test::read_json(test::golden_dir() / "tokenizer_gpt2.json")["cases"]) {
+      if (!c["text"].get<std::string>().empty()) words.push_back(c["text"].get<std::string>());
+    }
+    for (const auto& w : words) {
+      std::vector<tokenizers::BpeModel::Symbol> x, y;
+      a.encode_word(w, x);
+      b.encode_word(w, y);
+      QCOMPARE(x.size(), y.size());
+      for (size_t k = 0; k < x.size(); ++k) {
+        QCOMPARE(x[k].id, y[k].id);
+        QCOMPARE(x[k].bytes, y[k].bytes);
+      }
+    }
+  }
+
+  void long_sentencepiece_text() {
+    // Without a pre-tokenizer the whole text is one BPE word: 36,000 characters must still encode
+    // quickly and as the short case does.
+    const auto tok = load("llama2-long.json", llama2_style());
+    std::string text;
+    for (int i = 0; i < 3000; ++i) text += "Hello world ";
+    text.pop_back();
+    QElapsedTimer timer;
+    timer.start();
+    const Encoding e = tok->encode(text);
+    qInfo("36k-character SentencePiece-style word: %lld ms",
+          static_cast<long long>(timer.elapsed()));
+    QCOMPARE(e.ids.size(), size_t{6001});
+    // Repetition r starts at 12r; its "▁Hello" covers the space before it (none for r = 0) and
+    // "▁world" the space after "Hello".
+    for (size_t k = 1; k < e.ids.size(); ++k) {
+      const auto base = static_cast<int64_t>((k - 1) / 2 * 12);
+      QCOMPARE(e.ids[k], k % 2 ? kHello : kWorld);
+      QCOMPARE(e.spans[k], k % 2 ? std::make_pair(base == 0 ? 0 : base - 1, base + 5)
+                                 : std::make_pair(base + 5, base + 11));
+    }
+    QCOMPARE(tok->decode({e.ids.begin() + 1, e.ids.end()}), text);
+  }
+
   void model_folder_with_only_tokenizer_json() {
     // A Llama-style folder has no vocab.json / merges.txt: load_tokenizer uses tokenizer.json.
     const auto dir = std::filesystem::path(tmp_.path().toStdString()) / "llama-folder";

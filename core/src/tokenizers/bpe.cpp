@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <queue>
 
 #include "atman/error.h"
 #include "tokenizers/utf8.h"
@@ -355,8 +356,56 @@ std::vector<BpeModel::Symbol> BpeModel::initial_symbols(std::string_view word) c
   return w;
 }
 
+std::vector<BpeModel::Symbol> BpeModel::merge_with_queue(std::vector<Symbol> w) const {
+  constexpr uint32_t kNone = UINT32_MAX;
+  const auto n = static_cast<uint32_t>(w.size());
+  // A doubly linked list over w; merged-away symbols are unlinked and marked dead.
+  std::vector<uint32_t> prev(n), next(n);
+  std::vector<bool> alive(n, true);
+  for (uint32_t i = 0; i < n; ++i) {
+    prev[i] = i == 0 ? kNone : i - 1;
+    next[i] = i + 1 == n ? kNone : i + 1;
+  }
+  struct Candidate {
+    int32_t rank;
+    uint32_t left;              // index of the pair's left symbol: ties go leftmost
+    int32_t left_id, right_id;  // the pair as it was when queued
+    bool operator>(const Candidate& o) const {
+      return rank != o.rank ? rank > o.rank : left > o.left;
+    }
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
+  auto push = [&](uint32_t i) {
+    const uint32_t j = next[i];
+    if (j == kNone) return;
+    const int32_t r = rank(w[i].id, w[j].id);
+    if (r != INT32_MAX) queue.push({r, i, w[i].id, w[j].id});
+  };
+  for (uint32_t i = 0; i + 1 < n; ++i) push(i);
+  while (!queue.empty()) {
+    const Candidate c = queue.top();
+    queue.pop();
+    const uint32_t i = c.left, j = alive[i] ? next[i] : kNone;
+    // Stale: a symbol of the pair has since been merged into something else.
+    if (j == kNone || w[i].id != c.left_id || w[j].id != c.right_id) continue;
+    const int32_t merged = merges_.find(key(c.left_id, c.right_id))->second.merged;
+    w[i] = {merged, w[i].bytes + w[j].skip + w[j].bytes, w[i].skip};
+    alive[j] = false;
+    next[i] = next[j];
+    if (next[j] != kNone) prev[next[j]] = i;
+    if (prev[i] != kNone) push(prev[i]);
+    push(i);
+  }
+  std::vector<Symbol> out;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (alive[i]) out.push_back(w[i]);
+  }
+  return out;
+}
+
 std::vector<BpeModel::Symbol> BpeModel::merge_word(std::string_view word) const {
   std::vector<Symbol> w = initial_symbols(word);
+  if (w.size() >= options_.queue_from_symbols) return merge_with_queue(std::move(w));
   // ranks[i] is the rank of the pair (w[i], w[i+1]).
   std::vector<int32_t> ranks(w.size() > 1 ? w.size() - 1 : 0);
   for (size_t i = 0; i + 1 < w.size(); ++i) ranks[i] = rank(w[i].id, w[i + 1].id);

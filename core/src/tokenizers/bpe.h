@@ -91,6 +91,12 @@ struct BpeOptions {
   bool fuse_unk = false;       // consecutive unknown characters then share one unk token.
   // Llama-3: a word that is itself a vocabulary entry is that one token, whatever merges say.
   bool ignore_merges = false;
+  // Words of at least this many symbols merge through a priority queue (HF's order: lowest rank,
+  // then leftmost) in O(n log n) instead of OpenAI's loop, which is O(n) per merged pair type and
+  // too slow for the paragraph-long words of SentencePiece-style models (no pre-tokenizer). Both
+  // give the same tokens for trained merges, where a merge always ranks after those making its
+  // parts. Tests move the threshold to compare the two.
+  size_t queue_from_symbols = 256;
 };
 
 class BpeModel {
@@ -122,6 +128,7 @@ class BpeModel {
   int32_t rank(int32_t a, int32_t b) const;
   std::vector<Symbol> initial_symbols(std::string_view word) const;
   std::vector<Symbol> merge_word(std::string_view word) const;
+  std::vector<Symbol> merge_with_queue(std::vector<Symbol> w) const;
 
   BpeOptions options_;
   const Vocab* vocab_ = nullptr;  // set when encoding needs lookups (see the constructor)
