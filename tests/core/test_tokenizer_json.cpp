@@ -660,7 +660,8 @@ class TestTokenizerJson : public QObject {
       std::string w = random_text(rng) + random_text(rng);
       if (!w.empty()) words.push_back(w);
     }
-    for (const auto& c : test::read_json(test::golden_dir() / "tokenizer_gpt2.json")["cases"]) {
+    const json golden = test::read_json(test::golden_dir() / "tokenizer_gpt2.json");
+    for (const auto& c : golden["cases"]) {
       if (!c["text"].get<std::string>().empty()) words.push_back(c["text"].get<std::string>());
     }
     for (const auto& w : words) {
