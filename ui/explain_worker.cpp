@@ -1,28 +1,32 @@
 #include "explain_worker.h"
 
 #include <QDir>
-#include <QFile>
 #include <QFileInfo>
-#include <QJsonDocument>
-#include <QJsonObject>
 
 #include <chrono>
 #include <exception>
 
 #include "atman/error.h"
 #include "atman/image.h"
+#include "atman/prompt.h"
 #include "atman/runtime.h"
 #include "conversions.h"
 
 namespace atman::ui {
 namespace {
 
-// LLaVA folders may say how their prompts look; the GUI pre-fills that prompt.
-QString readDefaultPrompt(const QString& dir) {
-  QFile file(dir + QStringLiteral("/prompt_format.json"));
-  if (!file.open(QIODevice::ReadOnly)) return {};
-  const QJsonDocument doc = QJsonDocument::fromJson(file.readAll());
-  return doc.isObject() ? doc.object().value(QStringLiteral("prompt")).toString() : QString();
+// The prompt the GUI pre-fills: the folder's prompt_format.json, else its chat template rendered
+// around a question (LLaVA: the image question the bundled model was trained on; an LM: an empty
+// user turn the person fills in). Shown in full so the person sees and may edit what the model
+// reads. A broken template only costs the pre-fill: the model itself loaded fine.
+QString readDefaultPrompt(const Model& model, const QString& dir) {
+  if (model.kind() == ModelKind::Clip || !has_prompt_format(toStd(dir))) return {};
+  const bool llava = model.kind() == ModelKind::Llava;
+  try {
+    return toQString(default_prompt(toStd(dir), llava ? "What is in the picture?" : "", llava));
+  } catch (const Error&) {
+    return {};
+  }
 }
 
 }  // namespace
@@ -72,7 +76,7 @@ void ExplainWorker::loadModel(JobId job, const QString& dirOrName, const QString
     options.device = toStd(device);
     loaded.model = Model::load(toStd(dir), options);
     loaded.dir = dir;
-    loaded.defaultPrompt = readDefaultPrompt(dir);
+    loaded.defaultPrompt = readDefaultPrompt(*loaded.model, dir);
     // Cached inputs keep their model alive; a new model makes them useless, so free the memory.
     m_explainer->clear_cache();
     emit modelLoaded(job, loaded);

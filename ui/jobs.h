@@ -29,7 +29,7 @@ inline constexpr int kJobKindCount = 6;
 struct LoadedModel {
   std::shared_ptr<const Model> model;
   QString dir;
-  QString defaultPrompt;  // prompt_format.json's "prompt", when the folder has one
+  QString defaultPrompt;  // prompt_format.json or the chat template (atman/prompt.h); may be empty
 };
 
 // "What does the model say?": ranked labels for CLIP, a greedy continuation for LMs. With
