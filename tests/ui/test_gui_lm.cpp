@@ -1,6 +1,7 @@
 // Language models in the window: the greedy continuation appears as clickable tokens, a click
 // makes the continuation up to that token the target, and the prompt's tokens get coloured.
-// LLaVA: the prompt comes from the folder's prompt_format.json and the image is explained too.
+// LLaVA: the prompt comes from the folder's prompt_format.json (or its chat template) and the
+// image is explained too.
 #include "atman/model.h"
 #include "explanation_pane.h"
 #include "gui_test_support.h"
@@ -11,6 +12,9 @@
 using namespace atman;
 using namespace atman::ui;
 using namespace atman::test::gui;
+
+// ../shared/models/shapes-llava/prompt_format.json
+const QString kShapesLlavaPrompt = QStringLiteral("<image>\nQuestion: What is in the picture? Answer:");
 
 class TestGuiLm : public QObject {
   Q_OBJECT
@@ -67,7 +71,7 @@ class TestGuiLm : public QObject {
   void llavaUsesPromptFormatAndImage() {
     QVERIFY(loadModel(*m_window, shapesLlava()));
     QCOMPARE(m_window->model()->kind(), ModelKind::Llava);
-    QVERIFY(m_window->inputPanel()->prompt().startsWith(QStringLiteral("<image>")));
+    QCOMPARE(m_window->inputPanel()->prompt(), kShapesLlavaPrompt);
     QSignalSpy predicted(m_window.get(), &MainWindow::predictionReady);
     QVERIFY(m_window->openImage(demoImage()));  // LLaVA needs an image: opening one asks the model
     QVERIFY(predicted.wait(kJobTimeoutMs));
@@ -78,6 +82,36 @@ class TestGuiLm : public QObject {
     ExplanationPane* pane = m_window->pane(Pane::Single);
     QVERIFY(pane->heatmapView()->hasHeatmap());  // image patches
     QVERIFY(!pane->tokenView()->isEmpty());      // and prompt tokens
+  }
+
+  // A folder with a Hugging Face chat template instead of prompt_format.json: the GUI pre-fills the
+  // rendered template, and the model reads it. This template renders the bundled model's prompt,
+  // so the answer must be the one the bundled folder gives.
+  void llavaChatTemplatePrompt() {
+    const QDir bundled(shapesLlava());
+    const QString chat = m_dir.filePath(QStringLiteral("llava-chat"));
+    QVERIFY(QDir().mkpath(chat));
+    for (const QString& name : bundled.entryList(QDir::Files))
+      if (name != QLatin1String("prompt_format.json"))
+        QVERIFY(QFile::link(bundled.filePath(name), chat + QLatin1Char('/') + name));
+    QFile jinja(chat + QStringLiteral("/chat_template.jinja"));
+    QVERIFY(jinja.open(QIODevice::WriteOnly));
+    jinja.write("{% for message in messages %}{{ message['content'] | replace('\\n', '\\nQuestion: ') }}"
+                "{% endfor %}{% if add_generation_prompt %} Answer:{% endif %}");
+    jinja.close();
+
+    auto answerFor = [&](const QString& dir) -> QString {
+      if (!loadModel(*m_window, dir)) return QStringLiteral("(load failed)");
+      QSignalSpy predicted(m_window.get(), &MainWindow::predictionReady);
+      if (!m_window->openImage(demoImage()) || !predicted.wait(kJobTimeoutMs)) return QStringLiteral("(no answer)");
+      return m_window->inputPanel()->target();
+    };
+    const QString bundledAnswer = answerFor(shapesLlava());
+    m_window->setPrompt(QString());  // so only the chat template can fill it in again
+    const QString chatAnswer = answerFor(chat);
+    QCOMPARE(m_window->inputPanel()->prompt(), kShapesLlavaPrompt);
+    QVERIFY(!chatAnswer.isEmpty());
+    QCOMPARE(chatAnswer, bundledAnswer);
   }
 
   void cleanupTestCase() {
