@@ -585,6 +585,20 @@ class TestTokenizerJson : public QObject {
     QCOMPARE(e.spans, (Spans{{0, 0}}));
   }
 
+  void bos_written_in_the_text_is_not_doubled() {
+    // A rendered Llama-2 chat template starts with bos_token itself; the template's <s> is then not
+    // added again, and the <s> typed in the text keeps its span.
+    const auto tok = load("llama2.json", llama2_style());
+    Encoding e = tok->encode("<s>Hello world");
+    QCOMPARE(e.ids, (std::vector<int64_t>{1, kHello, kWorld}));
+    QCOMPARE(e.spans, (Spans{{0, 3}, {3, 8}, {8, 14}}));
+    // A <s> later in the text is text like any other added token; the prefix stays.
+    e = tok->encode("Hello <s>");
+    QCOMPARE(e.ids.front(), int64_t{1});
+    QCOMPARE(e.ids.back(), int64_t{1});
+    QCOMPARE(std::count(e.ids.begin(), e.ids.end(), int64_t{1}), std::ptrdiff_t{2});
+  }
+
   void unknown_characters() {
     // Without byte fallback "¿" is <unk>; fuse_unk makes one <unk> of "¿¿" covering both.
     auto tok = load("unk-fused.json", llama2_style(false, true, true));

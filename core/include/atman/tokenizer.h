@@ -54,7 +54,9 @@ std::unique_ptr<Tokenizer> load_gpt2_tokenizer(const std::filesystem::path& mode
 // A Hugging Face `tokenizers` file (tokenizer.json) with a BPE model, with HF's fast-tokenizer
 // semantics: byte-level (GPT-2, Llama-3, Qwen2) or SentencePiece-style with byte fallback
 // (Llama-2, Mistral, LLaVA-1.5); added tokens, the normalizer, pre-tokenizer, post-processor
-// (BOS/EOS, which get empty spans at 0 / at the text's end) and decoder as the file says. A "▁"
+// (BOS/EOS, which get empty spans at 0 / at the text's end; a prefix the text already starts
+// with, such as the bos_token a chat template writes, is not added twice) and decoder as the file
+// says. A "▁"
 // that stands for a space covers that space; one the tokenizer prepends covers nothing. Throws
 // ModelError naming the file and the component it cannot reproduce exactly (docs/tokenizers.md
 // lists what is supported); encode() throws InputError for text an NFC normalizer would change.

@@ -147,8 +147,24 @@ class HfTokenizer final : public Tokenizer {
         }
       }
     }
+    drop_repeated_prefix(enc);
     for (const auto& [id, token] : spec_.suffix) push(enc, id, token, {n, n});
     return enc;
+  }
+
+  // The text here is always the whole model input, and a rendered chat template writes its own
+  // bos_token ("<s>[INST] ..."), which HF encodes with add_special_tokens=False. So when the text
+  // already starts with the post-processor's prefix, that prefix is not added a second time: a
+  // doubled BOS is never wanted and changes the model's answer.
+  void drop_repeated_prefix(Encoding& enc) const {
+    const size_t p = spec_.prefix.size();
+    if (p == 0 || enc.ids.size() < 2 * p) return;
+    for (size_t k = 0; k < p; ++k)
+      if (enc.ids[p + k] != enc.ids[k]) return;
+    const auto cut = static_cast<std::ptrdiff_t>(p);
+    enc.ids.erase(enc.ids.begin(), enc.ids.begin() + cut);
+    enc.tokens.erase(enc.tokens.begin(), enc.tokens.begin() + cut);
+    enc.spans.erase(enc.spans.begin(), enc.spans.begin() + cut);
   }
 
   std::string decode(const std::vector<int64_t>& ids) const override {
