@@ -481,8 +481,18 @@ class TestHostileInputs : public QObject {
       // shapes-clip resizes the short side to 128 pixels.
       const ClipPreprocessConfig shapes = load_preprocess_config(models_dir() / "shapes-clip");
       const auto png = encode(".png", cv::Mat(30000, 1, CV_8UC3, cv::Scalar(10, 20, 30)));
-      row("1x30000 image: too elongated to resize",
-          [shapes, png] { preprocess_clip(decode_image(png, "strip.png"), shapes); }, "InputError",
+      // Only the centre crop of the 128x3840000 resize is computed.
+      row("1x30000 image: only the centre crop is resampled",
+          [shapes, png] {
+            const PixelTensor p = preprocess_clip(decode_image(png, "strip.png"), shapes);
+            expect(p.width == 128 && p.height == 128, "128x128");
+          },
+          "", "");
+      // Without a crop the whole resize is the result: refused before allocating it.
+      ClipPreprocessConfig uncropped = shapes;
+      uncropped.do_center_crop = false;
+      row("1x30000 image, no centre crop: too elongated to resize",
+          [uncropped, png] { preprocess_clip(decode_image(png, "strip.png"), uncropped); }, "InputError",
           "the image is 1\u00D730000 pixels, too elongated for this model: resizing its short side "
           "to 128 pixels would make it 3840000 pixels long. Crop it to a less extreme shape first.");
       const auto shorter = encode(".png", cv::Mat(1, 3000, CV_8UC3, cv::Scalar(10, 20, 30)));

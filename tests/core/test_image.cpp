@@ -168,6 +168,8 @@ class TestImage : public QObject {
   void rejectsBadFiles();
   void resizeMatchesPil_data();
   void resizeMatchesPil();
+  void resizeRegionIsCropOfResize();
+  void elongatedPhotoResamplesOnlyTheCrop();
   void preprocessGeometry_data();
   void preprocessGeometry();
   void centerCropPads();
@@ -604,6 +606,59 @@ void TestImage::resizeMatchesPil() {
   int max_dev = 0;
   for (size_t i = 0; i < out.size(); ++i) max_dev = std::max(max_dev, std::abs(out[i] - static_cast<uint8_t>(expected[i])));
   QCOMPARE(max_dev, 0);
+}
+
+// Every region of a resize is the same bytes as the full resize cut to it, for every filter,
+// shrinking and enlarging, and with one axis kept (PIL then skips that pass).
+void TestImage::resizeRegionIsCropOfResize() {
+  std::mt19937 rng(7);
+  const std::array filters{ResampleFilter::nearest, ResampleFilter::lanczos, ResampleFilter::bilinear,
+                           ResampleFilter::bicubic,  ResampleFilter::box,     ResampleFilter::hamming};
+  const std::array<std::array<int, 4>, 6> sizes{{{37, 23, 11, 7}, {9, 6, 20, 13}, {9, 6, 9, 13},
+                                                 {37, 23, 10, 23}, {1, 1, 5, 4}, {40, 3, 200, 15}}};
+  for (const ResampleFilter filter : filters) {
+    for (const auto& [w, h, ow, oh] : sizes) {
+      const atman::RgbImage image{w, h, pattern(w, h, 3)};
+      const atman::RgbImage full = atman::resize_image(image, ow, oh, filter);
+      for (int trial = 0; trial < 8; ++trial) {
+        const int x = std::uniform_int_distribution<int>(0, ow - 1)(rng);
+        const int y = std::uniform_int_distribution<int>(0, oh - 1)(rng);
+        const int rw = std::uniform_int_distribution<int>(1, ow - x)(rng);
+        const int rh = std::uniform_int_distribution<int>(1, oh - y)(rng);
+        const atman::RgbImage region = atman::resize_image_region(image, ow, oh, x, y, rw, rh, filter);
+        QCOMPARE(region.width, rw);
+        QCOMPARE(region.height, rh);
+        for (int yy = 0; yy < rh; ++yy)
+          for (int xx = 0; xx < rw * 3; ++xx)
+            QCOMPARE(region.pixels[(size_t(yy) * rw) * 3 + xx],
+                     full.pixels[(size_t(y + yy) * ow + x) * 3 + xx]);
+      }
+    }
+  }
+  const atman::RgbImage image{9, 6, pattern(9, 6, 3)};
+  QVERIFY_THROWS_EXCEPTION(atman::InputError, atman::resize_image_region(image, 20, 13, 15, 0, 6, 13));
+  QVERIFY_THROWS_EXCEPTION(atman::InputError, atman::resize_image_region(image, 20, 13, 0, 0, 0, 13));
+}
+
+// A 3000x2 strip for a 64-pixel model becomes 96000x64 before the centre crop; only the crop is
+// resampled, and it is the same as resizing everything and cutting out the middle.
+void TestImage::elongatedPhotoResamplesOnlyTheCrop() {
+  atman::ClipPreprocessConfig config;
+  config.shortest_edge = 64;
+  config.crop_size = 64;
+  config.do_normalize = false;
+  config.rescale_factor = 1.0;
+  const atman::RgbImage strip{3000, 2, pattern(3000, 2, 3)};
+  const atman::PixelTensor pixels = atman::preprocess_clip(strip, config);
+  QCOMPARE(pixels.width, 64);
+  QCOMPARE(pixels.geometry.crop_x, (96000 - 64) / 2);
+  const atman::RgbImage full = atman::resize_image(strip, 96000, 64, config.resample);
+  const size_t plane = size_t(64) * 64;
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 64; ++x)
+      for (int c = 0; c < 3; ++c)
+        QCOMPARE(pixels.values[c * plane + size_t(y) * 64 + x],
+                 float(full.pixels[(size_t(y) * 96000 + pixels.geometry.crop_x + x) * 3 + c]));
 }
 
 // HF sizes: short side → shortest_edge, long side truncated; centre crop offset (size - crop) // 2.

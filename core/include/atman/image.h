@@ -50,6 +50,11 @@ RgbImage resize_image(const RgbImage& image, int width, int height,
                       ResampleFilter filter = ResampleFilter::bicubic);
 RgbaImage resize_image(const RgbaImage& image, int width, int height,
                        ResampleFilter filter = ResampleFilter::bicubic);
+// The region [x, x + region_width) x [y, y + region_height) of resize_image(image, width, height,
+// filter), bit for bit, at the cost of the region alone: a centre crop of a very elongated photo
+// needs only its middle. InputError when the region is not inside width x height.
+RgbImage resize_image_region(const RgbImage& image, int width, int height, int x, int y, int region_width,
+                             int region_height, ResampleFilter filter = ResampleFilter::bicubic);
 
 // PNG encoding for exports (heatmaps, overlays). save_png throws InputError naming the path when
 // the file cannot be written.

@@ -20,7 +20,9 @@ constexpr int kMaxModelSide = 16384;  // far above any vision tower; catches gar
 constexpr double kMaxResizedPixels = 100e6;
 
 // Python's floor division, which HF's center_crop uses: (5 - 8) // 2 == -2, not -1.
-int floor_div2(int value) { return value >= 0 ? value / 2 : -((-value + 1) / 2); }
+int floor_div2(int value) {
+  return value >= 0 ? value / 2 : -((-value + 1) / 2);
+}
 
 struct ConfigReader {
   const json& root;
@@ -31,10 +33,13 @@ struct ConfigReader {
   }
 
   int side(const json& value, const std::string& key) const {
-    if (!value.is_number_integer() && !(value.is_number_float() && value.get<double>() == std::floor(value.get<double>())))
+    if (!value.is_number_integer() &&
+        !(value.is_number_float() && value.get<double>() == std::floor(value.get<double>())))
       fail(key, "must be a whole number, found " + value.dump());
     const double v = value.get<double>();
-    if (v < 1 || v > kMaxModelSide) fail(key, "must be between 1 and " + std::to_string(kMaxModelSide) + ", found " + value.dump());
+    if (v < 1 || v > kMaxModelSide)
+      fail(key,
+           "must be between 1 and " + std::to_string(kMaxModelSide) + ", found " + value.dump());
     return static_cast<int>(v);
   }
 
@@ -61,14 +66,16 @@ struct ConfigReader {
 };
 
 ClipPreprocessConfig parse_config(const json& root, const std::string& file) {
-  if (!root.is_object()) throw ModelError(file + ": expected a JSON object, found " + std::string(root.type_name()));
+  if (!root.is_object())
+    throw ModelError(file + ": expected a JSON object, found " + std::string(root.type_name()));
   ConfigReader r{root, file};
   ClipPreprocessConfig config;
 
   if (root.contains("size") && !root["size"].is_null()) {
     const json& size = root["size"];
     if (size.is_number()) {
-      // CLIPImageProcessor reads a bare int as {"shortest_edge": N} (get_size_dict, default_to_square=False).
+      // CLIPImageProcessor reads a bare int as {"shortest_edge": N} (get_size_dict,
+      // default_to_square=False).
       config.shortest_edge = r.side(size, "size");
     } else if (size.is_object() && size.contains("shortest_edge")) {
       config.shortest_edge = r.side(size["shortest_edge"], "size.shortest_edge");
@@ -76,7 +83,9 @@ ClipPreprocessConfig parse_config(const json& root, const std::string& file) {
       config.resize_height = r.side(size["height"], "size.height");
       config.resize_width = r.side(size["width"], "size.width");
     } else {
-      r.fail("size", "must be a number, {\"shortest_edge\": N} or {\"height\": H, \"width\": W}, found " + size.dump());
+      r.fail("size",
+             "must be a number, {\"shortest_edge\": N} or {\"height\": H, \"width\": W}, found " +
+                 size.dump());
     }
   }
 
@@ -89,7 +98,8 @@ ClipPreprocessConfig parse_config(const json& root, const std::string& file) {
       config.crop_size = r.side(crop["height"], "crop_size.height");
       r.side(crop["width"], "crop_size.width");
     } else {
-      r.fail("crop_size", "must be a number or {\"height\": H, \"width\": W}, found " + crop.dump());
+      r.fail("crop_size",
+             "must be a number or {\"height\": H, \"width\": W}, found " + crop.dump());
     }
   }
 
@@ -104,7 +114,8 @@ ClipPreprocessConfig parse_config(const json& root, const std::string& file) {
   config.do_normalize = r.flag("do_normalize", config.do_normalize);
   if (root.contains("rescale_factor") && !root["rescale_factor"].is_null()) {
     const json& v = root["rescale_factor"];
-    if (!v.is_number() || !(v.get<double>() > 0.0)) r.fail("rescale_factor", "must be a positive number, found " + v.dump());
+    if (!v.is_number() || !(v.get<double>() > 0.0))
+      r.fail("rescale_factor", "must be a positive number, found " + v.dump());
     config.rescale_factor = v.get<double>();
   }
   if (!r.flag("do_rescale", true)) config.rescale_factor = 1.0;
@@ -128,7 +139,9 @@ RectF CropGeometry::to_original(const RectF& model_rect) const {
 }
 
 ClipPreprocessConfig load_preprocess_config(const std::filesystem::path& model_dir) {
-  const auto file = std::filesystem::is_regular_file(model_dir) ? model_dir : model_dir / "preprocessor_config.json";
+  const auto file = std::filesystem::is_regular_file(model_dir)
+                        ? model_dir
+                        : model_dir / "preprocessor_config.json";
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) return ClipPreprocessConfig{};
   std::ifstream in(file);
@@ -150,7 +163,8 @@ PixelTensor preprocess_clip(const RgbImage& image, const ClipPreprocessConfig& c
   if (image.width <= 0 || image.height <= 0 ||
       image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3)
     throw InputError("cannot preprocess an image of " + std::to_string(image.width) + "x" +
-                     std::to_string(image.height) + " pixels holding " + std::to_string(image.pixels.size()) + " bytes");
+                     std::to_string(image.height) + " pixels holding " +
+                     std::to_string(image.pixels.size()) + " bytes");
 
   PixelTensor out;
   CropGeometry& geometry = out.geometry;
@@ -159,41 +173,52 @@ PixelTensor preprocess_clip(const RgbImage& image, const ClipPreprocessConfig& c
 
   // 1. Resize. HF's get_resize_output_image_size: the short side becomes shortest_edge and the long
   // side int(shortest_edge * long / short) — truncated, not rounded.
-  RgbImage resized_storage;
-  const RgbImage* resized = &image;
+  int width = image.width, height = image.height;
   if (config.do_resize) {
-    int width = config.resize_width, height = config.resize_height;
+    width = config.resize_width;
+    height = config.resize_height;
     if (width <= 0 || height <= 0) {
       const int s = config.shortest_edge;
       const bool portrait = image.width <= image.height;
       const int short_side = portrait ? image.width : image.height;
       const int long_side = portrait ? image.height : image.width;
       const double new_long_exact = static_cast<double>(int64_t{s} * long_side) / short_side;
-      if (new_long_exact * s > kMaxResizedPixels)
+      // Only the centre crop is ever computed (below), so only an uncropped result is bounded.
+      if (!config.do_center_crop && new_long_exact * s > kMaxResizedPixels)
         throw InputError("the image is " + std::to_string(image.width) + "\u00D7" +
-                         std::to_string(image.height) + " pixels, too elongated for this model: " +
-                         "resizing its short side to " + std::to_string(s) + " pixels would make it " +
+                         std::to_string(image.height) +
+                         " pixels, too elongated for this model: " + "resizing its short side to " +
+                         std::to_string(s) + " pixels would make it " +
                          std::to_string(static_cast<int64_t>(new_long_exact)) + " pixels long. " +
                          "Crop it to a less extreme shape first.");
       const int new_long = static_cast<int>(new_long_exact);
       width = portrait ? s : new_long;
       height = portrait ? new_long : s;
     }
-    if (width != image.width || height != image.height) {
-      resized_storage = resize_image(image, width, height, config.resample);
-      resized = &resized_storage;
-    }
   }
-  geometry.scale = static_cast<double>(resized->width) / image.width;
-  geometry.scale_y = static_cast<double>(resized->height) / image.height;
+  geometry.scale = static_cast<double>(width) / image.width;
+  geometry.scale_y = static_cast<double>(height) / image.height;
 
   // 2. Centre crop, HF's center_crop: top = (h - crop) // 2; a side smaller than the crop is
   // zero-padded with the image centred (top then negative), which the same offset expresses.
-  const int out_h = config.do_center_crop ? config.crop_size : resized->height;
-  const int out_w = config.do_center_crop ? config.crop_size : resized->width;
-  geometry.crop_x = config.do_center_crop ? floor_div2(resized->width - out_w) : 0;
-  geometry.crop_y = config.do_center_crop ? floor_div2(resized->height - out_h) : 0;
+  const int out_h = config.do_center_crop ? config.crop_size : height;
+  const int out_w = config.do_center_crop ? config.crop_size : width;
+  geometry.crop_x = config.do_center_crop ? floor_div2(width - out_w) : 0;
+  geometry.crop_y = config.do_center_crop ? floor_div2(height - out_h) : 0;
   geometry.crop_size = out_h;
+
+  // Only the part of the resized image inside the crop is resampled: the same pixels as resizing
+  // everything and cropping, but an elongated photo costs its middle, not its whole length.
+  const int region_x = std::max(0, geometry.crop_x), region_y = std::max(0, geometry.crop_y);
+  const int region_w = std::min(width, geometry.crop_x + out_w) - region_x;
+  const int region_h = std::min(height, geometry.crop_y + out_h) - region_y;
+  RgbImage region_storage;
+  const RgbImage* region = &image;
+  if (width != image.width || height != image.height || region_w != width || region_h != height) {
+    region_storage = resize_image_region(image, width, height, region_x, region_y, region_w,
+                                         region_h, config.resample);
+    region = &region_storage;
+  }
 
   // 3. Rescale and normalise with HF's arithmetic: rescale in float64 then cast to float32,
   // normalise in float32. Padding pixels are 0 before rescaling, as in HF.
@@ -214,8 +239,12 @@ PixelTensor preprocess_clip(const RgbImage& image, const ClipPreprocessConfig& c
     const int sy = y + geometry.crop_y;
     for (int x = 0; x < out_w; ++x) {
       const int sx = x + geometry.crop_x;
-      const bool inside = sy >= 0 && sy < resized->height && sx >= 0 && sx < resized->width;
-      const uint8_t* px = inside ? &resized->pixels[(static_cast<size_t>(sy) * resized->width + sx) * 3] : nullptr;
+      const bool inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
+      const uint8_t* px =
+          inside ? &region->pixels[(static_cast<size_t>(sy - region_y) * region->width +
+                                    (sx - region_x)) *
+                                   3]
+                 : nullptr;
       const size_t at = static_cast<size_t>(y) * out_w + x;
       for (int c = 0; c < 3; ++c) out.values[c * plane + at] = lut[c][inside ? px[c] : 0];
     }

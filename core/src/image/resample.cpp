@@ -1,10 +1,10 @@
-// PIL's resampling (libImaging/Resample.c), reimplemented so our CLIP inputs match what Hugging Face
-// computes from PIL images bit for bit. OpenCV's INTER_CUBIC differs in two ways that matter: its
-// cubic uses a = -0.75 (PIL: -0.5), and it never widens the kernel when shrinking, so a 4000-pixel
-// photo reduced to 224 aliases badly. PIL's scheme: per output pixel, a window of input pixels
-// weighted by the filter evaluated at (input centre − output centre) / filterscale, normalised to
-// sum 1, converted to 22-bit fixed point; horizontal pass first, then vertical, each rounded to
-// 8 bits.
+// PIL's resampling (libImaging/Resample.c), reimplemented so our CLIP inputs match what Hugging
+// Face computes from PIL images bit for bit. OpenCV's INTER_CUBIC differs in two ways that matter:
+// its cubic uses a = -0.75 (PIL: -0.5), and it never widens the kernel when shrinking, so a
+// 4000-pixel photo reduced to 224 aliases badly. PIL's scheme: per output pixel, a window of input
+// pixels weighted by the filter evaluated at (input centre − output centre) / filterscale,
+// normalised to sum 1, converted to 22-bit fixed point; horizontal pass first, then vertical, each
+// rounded to 8 bits.
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -23,7 +23,9 @@ struct Filter {
   double support;
 };
 
-double box_weight(double x) { return (x > -0.5 && x <= 0.5) ? 1.0 : 0.0; }
+double box_weight(double x) {
+  return (x > -0.5 && x <= 0.5) ? 1.0 : 0.0;
+}
 
 double bilinear_weight(double x) {
   x = std::abs(x);
@@ -52,18 +54,27 @@ double sinc(double x) {
   return std::sin(x) / x;
 }
 
-double lanczos_weight(double x) { return (x >= -3.0 && x < 3.0) ? sinc(x) * sinc(x / 3.0) : 0.0; }
+double lanczos_weight(double x) {
+  return (x >= -3.0 && x < 3.0) ? sinc(x) * sinc(x / 3.0) : 0.0;
+}
 
 Filter filter_for(ResampleFilter filter) {
   switch (filter) {
-    case ResampleFilter::box: return {box_weight, 0.5};
-    case ResampleFilter::bilinear: return {bilinear_weight, 1.0};
-    case ResampleFilter::hamming: return {hamming_weight, 1.0};
-    case ResampleFilter::bicubic: return {bicubic_weight, 2.0};
-    case ResampleFilter::lanczos: return {lanczos_weight, 3.0};
-    case ResampleFilter::nearest: break;
+    case ResampleFilter::box:
+      return {box_weight, 0.5};
+    case ResampleFilter::bilinear:
+      return {bilinear_weight, 1.0};
+    case ResampleFilter::hamming:
+      return {hamming_weight, 1.0};
+    case ResampleFilter::bicubic:
+      return {bicubic_weight, 2.0};
+    case ResampleFilter::lanczos:
+      return {lanczos_weight, 3.0};
+    case ResampleFilter::nearest:
+      break;
   }
-  throw InputError("resample filter " + std::to_string(static_cast<int>(filter)) + " has no kernel");
+  throw InputError("resample filter " + std::to_string(static_cast<int>(filter)) +
+                   " has no kernel");
 }
 
 // For each output pixel: the first input pixel of its window, the window length, and the
@@ -75,18 +86,20 @@ struct Coefficients {
   std::vector<int32_t> weights;
 };
 
-Coefficients precompute(int in_size, int out_size, const Filter& filter) {
+// Outputs [from, from + n) of a resize from in_size to out_size: each output's coefficients depend
+// only on its own index, so a window of the output costs only the window.
+Coefficients precompute(int in_size, int out_size, const Filter& filter, int from, int n) {
   const double scale = static_cast<double>(in_size) / out_size;
   const double filterscale = scale < 1.0 ? 1.0 : scale;  // widen the kernel only when shrinking
   const double support = filter.support * filterscale;
   Coefficients c;
   c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
-  c.first.resize(out_size);
-  c.count.resize(out_size);
-  c.weights.assign(static_cast<size_t>(out_size) * c.ksize, 0);
+  c.first.resize(n);
+  c.count.resize(n);
+  c.weights.assign(static_cast<size_t>(n) * c.ksize, 0);
   std::vector<double> k(c.ksize);
-  for (int xx = 0; xx < out_size; ++xx) {
-    const double center = (xx + 0.5) * scale;
+  for (int xx = 0; xx < n; ++xx) {
+    const double center = (from + xx + 0.5) * scale;
     const double ss = 1.0 / filterscale;
     // (int) truncates toward zero, as PIL's C casts do; the clamp makes the sign moot.
     int xmin = static_cast<int>(center - support + 0.5);
@@ -101,8 +114,8 @@ Coefficients precompute(int in_size, int out_size, const Filter& filter) {
     }
     for (int x = 0; x < xmax; ++x) {
       const double w = total != 0.0 ? k[x] / total : k[x];
-      c.weights[static_cast<size_t>(xx) * c.ksize + x] =
-          static_cast<int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
+      c.weights[static_cast<size_t>(xx) * c.ksize + x] = static_cast<int32_t>(
+          w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
     }
     c.first[xx] = xmin;
     c.count[xx] = xmax;
@@ -123,7 +136,14 @@ struct Plane {
   int channels = 0;
   std::vector<uint8_t> data;
   uint8_t* row(int y) { return data.data() + static_cast<size_t>(y) * width * channels; }
-  const uint8_t* row(int y) const { return data.data() + static_cast<size_t>(y) * width * channels; }
+  const uint8_t* row(int y) const {
+    return data.data() + static_cast<size_t>(y) * width * channels;
+  }
+};
+
+// A rectangle of a resize's output.
+struct Window {
+  int x = 0, y = 0, width = 0, height = 0;
 };
 
 // Rows [row_offset, row_offset + out.height) of `in`, resampled horizontally into `out`.
@@ -161,64 +181,110 @@ void resample_vertical(const Plane& in, Plane& out, const Coefficients& c, int f
 
 // PIL's NEAREST resize: an affine scale whose source coordinate is accumulated step by step
 // (ImagingScaleAffine), reproduced with the same accumulation so edge cases pick the same pixel.
-Plane resize_nearest(const Plane& in, int width, int height) {
-  auto table = [](int in_size, int out_size) {
+Plane resize_nearest(const Plane& in, int width, int height, const Window& window) {
+  // The running sum is what PIL computes, so a window still walks from 0 (cheap: one add a pixel).
+  auto table = [](int in_size, int out_size, int from, int n) {
     const double step = static_cast<double>(in_size) / out_size;
-    std::vector<int> index(out_size);
+    std::vector<int> index(n);
     double pos = step * 0.5;
-    for (int i = 0; i < out_size; ++i, pos += step) {
+    for (int i = 0; i < from + n; ++i, pos += step) {
+      if (i < from) continue;
       const int v = pos < 0.0 ? -1 : static_cast<int>(pos);
-      index[i] = v < 0 ? 0 : (v >= in_size ? in_size - 1 : v);
+      index[i - from] = v < 0 ? 0 : (v >= in_size ? in_size - 1 : v);
     }
     return index;
   };
-  const auto xs = table(in.width, width);
-  const auto ys = table(in.height, height);
-  Plane out{width, height, in.channels, std::vector<uint8_t>(static_cast<size_t>(width) * height * in.channels)};
-  for (int y = 0; y < height; ++y) {
+  const auto xs = table(in.width, width, window.x, window.width);
+  const auto ys = table(in.height, height, window.y, window.height);
+  Plane out{window.width, window.height, in.channels,
+            std::vector<uint8_t>(static_cast<size_t>(window.width) * window.height * in.channels)};
+  for (int y = 0; y < window.height; ++y) {
     const uint8_t* src = in.row(ys[y]);
     uint8_t* dst = out.row(y);
-    for (int x = 0; x < width; ++x)
+    for (int x = 0; x < window.width; ++x)
       for (int b = 0; b < in.channels; ++b) dst[x * in.channels + b] = src[xs[x] * in.channels + b];
   }
   return out;
 }
 
-Plane resize_plane(const Plane& in, int width, int height, ResampleFilter filter_id) {
+// Copies the window's pixels out of a plane that already has the output size.
+Plane crop_plane(const Plane& in, const Window& window) {
+  if (window.x == 0 && window.y == 0 && window.width == in.width && window.height == in.height)
+    return in;
+  Plane out{window.width, window.height, in.channels,
+            std::vector<uint8_t>(static_cast<size_t>(window.width) * window.height * in.channels)};
+  const size_t row_bytes = static_cast<size_t>(window.width) * in.channels;
+  for (int y = 0; y < window.height; ++y)
+    std::copy_n(in.row(window.y + y) + static_cast<size_t>(window.x) * in.channels, row_bytes,
+                out.row(y));
+  return out;
+}
+
+// `window` (inside width x height) of PIL's resize of `in` to width x height.
+Plane resize_plane(const Plane& in, int width, int height, ResampleFilter filter_id,
+                   const Window& window) {
   if (width <= 0 || height <= 0)
-    throw InputError("cannot resize an image to " + std::to_string(width) + "x" + std::to_string(height));
-  if (width == in.width && height == in.height) return in;  // PIL returns a copy too
-  if (filter_id == ResampleFilter::nearest) return resize_nearest(in, width, height);
+    throw InputError("cannot resize an image to " + std::to_string(width) + "x" +
+                     std::to_string(height));
+  if (window.width <= 0 || window.height <= 0 || window.x < 0 || window.y < 0 ||
+      window.width > width - window.x || window.height > height - window.y)
+    throw InputError("resize window " + std::to_string(window.width) + "x" +
+                     std::to_string(window.height) + " at (" + std::to_string(window.x) + ", " +
+                     std::to_string(window.y) + ") is not inside the " + std::to_string(width) +
+                     "x" + std::to_string(height) + " output");
+  if (width == in.width && height == in.height)
+    return crop_plane(in, window);  // PIL returns a copy too
+  if (filter_id == ResampleFilter::nearest) return resize_nearest(in, width, height, window);
   const Filter filter = filter_for(filter_id);
   const bool need_horizontal = width != in.width;
   const bool need_vertical = height != in.height;
-  const Coefficients horizontal = precompute(in.width, width, filter);
-  const Coefficients vertical = precompute(in.height, height, filter);
+  // A pass that keeps its size is skipped, as PIL does; along that axis the window is a plain crop.
+  Coefficients horizontal, vertical;
+  if (need_horizontal) horizontal = precompute(in.width, width, filter, window.x, window.width);
+  if (need_vertical) vertical = precompute(in.height, height, filter, window.y, window.height);
   // The vertical pass reads only rows [first used, last used]: resample just those horizontally.
-  const int ybox_first = vertical.first.front();
-  const int ybox_last = vertical.first.back() + vertical.count.back();
+  const int ybox_first = need_vertical ? vertical.first.front() : window.y;
+  const int ybox_last =
+      need_vertical ? vertical.first.back() + vertical.count.back() : window.y + window.height;
   Plane temp;
   const Plane* source = &in;
   int shift = 0;
   if (need_horizontal) {
-    const int rows = need_vertical ? ybox_last - ybox_first : in.height;
-    const int offset = need_vertical ? ybox_first : 0;
-    temp = Plane{width, rows, in.channels, std::vector<uint8_t>(static_cast<size_t>(width) * rows * in.channels)};
-    resample_horizontal(in, temp, offset, horizontal);
+    const int rows = ybox_last - ybox_first;
+    temp = Plane{window.width, rows, in.channels,
+                 std::vector<uint8_t>(static_cast<size_t>(window.width) * rows * in.channels)};
+    resample_horizontal(in, temp, ybox_first, horizontal);
     source = &temp;
-    shift = offset;
+    shift = ybox_first;
   }
-  if (!need_vertical) return temp;
-  Plane out{width, height, in.channels, std::vector<uint8_t>(static_cast<size_t>(width) * height * in.channels)};
+  if (!need_vertical) {
+    if (need_horizontal) return temp;  // rows [window.y, window.y + height) already
+    return crop_plane(in, window);
+  }
+  // Without a horizontal pass the columns still need cutting to the window.
+  Plane columns;
+  if (!need_horizontal) {
+    columns = Plane{window.width, ybox_last - ybox_first, in.channels, {}};
+    columns.data.resize(static_cast<size_t>(columns.width) * columns.height * in.channels);
+    const size_t row_bytes = static_cast<size_t>(window.width) * in.channels;
+    for (int y = 0; y < columns.height; ++y)
+      std::copy_n(in.row(ybox_first + y) + static_cast<size_t>(window.x) * in.channels, row_bytes,
+                  columns.row(y));
+    source = &columns;
+    shift = ybox_first;
+  }
+  Plane out{window.width, window.height, in.channels,
+            std::vector<uint8_t>(static_cast<size_t>(window.width) * window.height * in.channels)};
   resample_vertical(*source, out, vertical, shift);
   return out;
 }
 
 void check_pixels(int width, int height, size_t size, int channels) {
   if (width <= 0 || height <= 0 || size != static_cast<size_t>(width) * height * channels)
-    throw InputError("image of " + std::to_string(width) + "x" + std::to_string(height) +
-                     " pixels holds " + std::to_string(size) + " bytes, not " +
-                     std::to_string(static_cast<size_t>(std::max(width, 0)) * std::max(height, 0) * channels));
+    throw InputError(
+        "image of " + std::to_string(width) + "x" + std::to_string(height) + " pixels holds " +
+        std::to_string(size) + " bytes, not " +
+        std::to_string(static_cast<size_t>(std::max(width, 0)) * std::max(height, 0) * channels));
 }
 
 // PIL's RGBA → RGBa: c * a / 255 rounded, via its MULDIV255 shortcut.
@@ -230,8 +296,14 @@ uint8_t premultiply(uint8_t c, uint8_t a) {
 }  // namespace
 
 RgbImage resize_image(const RgbImage& image, int width, int height, ResampleFilter filter) {
+  return resize_image_region(image, width, height, 0, 0, width, height, filter);
+}
+
+RgbImage resize_image_region(const RgbImage& image, int width, int height, int x, int y,
+                             int region_width, int region_height, ResampleFilter filter) {
   check_pixels(image.width, image.height, image.pixels.size(), 3);
-  Plane out = resize_plane(Plane{image.width, image.height, 3, image.pixels}, width, height, filter);
+  Plane out = resize_plane(Plane{image.width, image.height, 3, image.pixels}, width, height, filter,
+                           Window{x, y, region_width, region_height});
   return RgbImage{out.width, out.height, std::move(out.data)};
 }
 
@@ -243,7 +315,7 @@ RgbaImage resize_image(const RgbaImage& image, int width, int height, ResampleFi
   if (premultiplied)
     for (size_t i = 0; i < in.data.size(); i += 4)
       for (int b = 0; b < 3; ++b) in.data[i + b] = premultiply(in.data[i + b], in.data[i + 3]);
-  Plane out = resize_plane(in, width, height, filter);
+  Plane out = resize_plane(in, width, height, filter, Window{0, 0, width, height});
   if (premultiplied)
     for (size_t i = 0; i < out.data.size(); i += 4) {
       const unsigned alpha = out.data[i + 3];
