@@ -8,31 +8,13 @@
 
 #include "atman/error.h"
 #include "tokenizers/jinja.h"
+#include "tokenizers/utf8.h"
 
 namespace atman::jinja {
 namespace {
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-// Appends code point `cp` as UTF-8.
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 class Lexer {
@@ -232,7 +214,7 @@ class Lexer {
         }
         i += count;
         if (cp > 0x10FFFF) fail(line_, "a \\U escape beyond U+10FFFF");
-        append_utf8(value, cp);
+        tokenizers::append_utf8(value, static_cast<char32_t>(cp));
       };
       switch (e) {
         case 'n':
