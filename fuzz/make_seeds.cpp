@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -309,6 +310,234 @@ void explanation_seeds() {
   seed("fuzz_explanation_json", "minimal", R"({"baseline_loss":0,"candidates":[]})");
 }
 
+
+// ---- tokenizer.json --------------------------------------------------------------------------
+
+// GPT-2's tokenizer.json cut down to the byte symbols, the first `merges` rules and the tokens they
+// make, with <|endoftext|> renumbered right after them: a few hundred ids, so that loading it takes
+// well under a millisecond and the fuzzer spends its time on the pipeline.
+json cut_tokenizer_json(const fs::path& path, size_t merges) {
+  json j = json::parse(read(path));
+  json& model = j["model"];
+  json small = json::object(), kept = json::array();
+  int64_t max_id = 0;
+  std::set<std::string> made;
+  for (size_t i = 0; i < merges && i < model["merges"].size(); ++i) {
+    const std::string rule = model["merges"][i].get<std::string>();
+    const auto space = rule.find(' ');
+    made.insert(rule.substr(0, space) + rule.substr(space + 1));
+    kept.push_back(rule);
+  }
+  for (const auto& [token, id] : model["vocab"].items()) {
+    if (id.get<int64_t>() < 256 || made.count(token)) {
+      small[token] = id;
+      max_id = std::max(max_id, id.get<int64_t>());
+    }
+  }
+  const int64_t eot = max_id + 1;
+  small["<|endoftext|>"] = eot;
+  model["vocab"] = small;
+  model["merges"] = kept;
+  for (json& added : j["added_tokens"])
+    if (added["content"] == "<|endoftext|>") added["id"] = eot;
+  if (j.contains("padding") && j["padding"].is_object()) j["padding"]["pad_id"] = eot;
+  return j;
+}
+
+json added_token(int64_t id, const std::string& content, bool special = true) {
+  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
+          {"rstrip", false}, {"normalized", !special}, {"special", special}};
+}
+
+// A SentencePiece-style model as Llama-2 / Mistral files have it: <unk> <s> </s>, the 256 byte
+// fallback tokens <0xNN>, then a few pieces and merges, a BOS template and added <image>.
+json sentencepiece_style(bool metaspace) {
+  json vocab = {{"<unk>", 0}, {"<s>", 1}, {"</s>", 2}};
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    vocab[name] = 3 + b;
+  }
+  const std::string lowline = "\xE2\x96\x81";
+  const std::vector<std::string> pieces = {lowline, "H", "e", "l", "o", "w", "r", "d", lowline + "w",
+                                           "or", "ll", "ell", "Hell", "Hello", lowline + "Hello",
+                                           lowline + "wor", lowline + "worl", lowline + "world"};
+  for (size_t i = 0; i < pieces.size(); ++i) vocab[pieces[i]] = 259 + int(i);
+  const json merges = {lowline + " w", "o r", "l l", "e ll", "H ell", "Hell o", lowline + " Hello",
+                       lowline + "w or", lowline + "wor l", lowline + "worl d"};
+  const json bos = {{"type", "TemplateProcessing"},
+                    {"single",
+                     {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+                      {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+                    {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}};
+  json j = {{"version", "1.0"},
+            {"added_tokens",
+             {added_token(0, "<unk>"), added_token(1, "<s>"), added_token(2, "</s>"), added_token(277, "<image>")}},
+            {"post_processor", bos},
+            {"model",
+             {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", "<unk>"}, {"fuse_unk", true},
+              {"byte_fallback", true}, {"ignore_merges", false}, {"vocab", vocab}, {"merges", merges}}}};
+  if (metaspace) {
+    j["normalizer"] = nullptr;
+    j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", lowline}, {"prepend_scheme", "first"}, {"split", true}};
+    j["decoder"] = {{"type", "Sequence"},
+                    {"decoders",
+                     {{{"type", "Metaspace"}, {"replacement", lowline}, {"prepend_scheme", "first"}},
+                      {{"type", "ByteFallback"}},
+                      {{"type", "Fuse"}}}}};
+  } else {
+    j["normalizer"] = {{"type", "Sequence"},
+                       {"normalizers",
+                        {{{"type", "Prepend"}, {"prepend", lowline}},
+                         {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", lowline}}}}};
+    j["pre_tokenizer"] = nullptr;
+    j["decoder"] = {{"type", "Sequence"},
+                    {"decoders",
+                     {{{"type", "Replace"}, {"pattern", {{"String", lowline}}}, {"content", " "}},
+                      {{"type", "ByteFallback"}},
+                      {{"type", "Fuse"}},
+                      {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
+  }
+  return j;
+}
+
+void tokenizer_json_seeds() {
+  const std::string sep = "\n##\n";
+  const std::string text = "Hello world <image> hello\xC2\xBF caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x90\xBC 2024's";
+  auto emit = [&](const std::string& name, const json& j, const std::string& t) {
+    seed("fuzz_tokenizer_json", name, j.dump() + sep + t);
+  };
+  emit("llama2-style", sentencepiece_style(false), text);
+  emit("metaspace-style", sentencepiece_style(true), "<s>" + text + "</s>");
+  json stripped = sentencepiece_style(false);
+  stripped["added_tokens"][3]["lstrip"] = true;
+  stripped["added_tokens"][3]["rstrip"] = true;
+  stripped["added_tokens"].push_back(added_token(278, "world", false));
+  stripped["added_tokens"].back()["single_word"] = true;
+  emit("sentencepiece-strip-single-word", stripped, "a  <image>  world worlds");
+  try {
+    const json gpt2 = cut_tokenizer_json(g_shared / "tokenizers" / "gpt2" / "tokenizer.json", 300);
+    emit("gpt2-cut", gpt2, "The dog lives in Paris. <|endoftext|> It's 3.14!\r\n\ttabs   ");
+    // Qwen2's layout: NFC, a Split regex before a regex-less ByteLevel, [a, b] merges, ChatML.
+    json qwen = gpt2;
+    json pairs = json::array();
+    for (const json& rule : qwen["model"]["merges"]) {
+      const std::string s = rule.get<std::string>();
+      pairs.push_back({s.substr(0, s.find(' ')), s.substr(s.find(' ') + 1)});
+    }
+    qwen["model"]["merges"] = pairs;
+    qwen["model"]["ignore_merges"] = true;
+    const int64_t eot = qwen["model"]["vocab"]["<|endoftext|>"].get<int64_t>();
+    qwen["added_tokens"] = {added_token(eot, "<|endoftext|>"), added_token(eot + 1, "<|im_start|>"),
+                            added_token(eot + 2, "<|im_end|>")};
+    qwen["normalizer"] = {{"type", "NFC"}};
+    const json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}};
+    qwen["pre_tokenizer"] = {
+        {"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Split"},
+           {"pattern",
+            {{"Regex",
+              R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}}},
+           {"behavior", "Isolated"},
+           {"invert", false}},
+          byte_level}}};
+    qwen["post_processor"] = byte_level;
+    qwen["decoder"] = byte_level;
+    emit("qwen2-style", qwen, "<|im_start|>user\nWhat's in it? 12345 caf\xC3\xA9<|im_end|>\n<|im_start|>assistant\n");
+    // Other split behaviours and Digits, in the places real files use them.
+    json digits = gpt2;
+    digits["pre_tokenizer"] = {{"type", "Sequence"},
+                               {"pretokenizers",
+                                {{{"type", "Digits"}, {"individual_digits", true}},
+                                 {{"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", "MergedWithNext"}, {"invert", false}},
+                                 {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"use_regex", true}}}}};
+    digits["post_processor"] = {{"type", "RobertaProcessing"}, {"sep", {"<|endoftext|>", eot}}, {"cls", {"<|endoftext|>", eot}}};
+    emit("gpt2-digits-roberta", digits, "well-known 2048-bit keys");
+  } catch (const std::exception& e) {
+    std::cerr << "seeds: cannot cut the GPT-2 tokenizer.json: " << e.what() << "\n";
+  }
+  emit("invalid-utf8-text", sentencepiece_style(true), "ok \xFF\xFE bad \xC0\xAF");
+}
+
+// ---- chat templates ----------------------------------------------------------------------------
+
+// A chat_template seed: flags, the template, then "role\ncontent" per message (fuzz_chat_template).
+std::string chat_seed(uint8_t flags, const std::string& tmpl,
+                      const std::vector<std::pair<std::string, std::string>>& messages) {
+  std::string out(1, char(flags));
+  out += tmpl;
+  for (const auto& [role, text] : messages) out += "\n##\n" + role + "\n" + text;
+  return out;
+}
+
+void chat_template_seeds() {
+  // One seed per distinct template of the golden cases (real model templates), with its chat.
+  try {
+    const json golden = json::parse(read(ATMAN_SOURCE_DIR "/tests/data/chat_templates/golden.json"));
+    std::set<std::string> seen;
+    for (const json& c : golden["cases"]) {
+      const std::string tmpl = c["template"].get<std::string>();
+      if (!seen.insert(tmpl).second) continue;
+      uint8_t flags = 0;
+      std::vector<std::pair<std::string, std::string>> messages;
+      if (c.contains("chat")) {
+        for (const json& m : c["chat"]["messages"]) {
+          if (messages.size() == 4) break;
+          if (m.value("with_image", false)) flags |= uint8_t(1u << messages.size());
+          messages.emplace_back(m.value("role", "user"), m.value("text", ""));
+        }
+      }
+      std::string name = c["name"].get<std::string>();
+      std::replace(name.begin(), name.end(), '/', '-');
+      seed("fuzz_chat_template", "golden-" + name, chat_seed(flags | 0x40, tmpl, messages));
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "seeds: cannot read the golden chat templates: " << e.what() << "\n";
+  }
+  const std::vector<std::pair<std::string, std::string>> chat = {
+      {"system", "Be brief."}, {"user", "What is it?"}, {"assistant", "A square."}, {"user", "Colour?"}};
+  const std::pair<const char*, const char*> cases[] = {
+      {"deep-nesting",
+       "{% for a in messages %}{% for b in messages %}{% for c in messages %}{% if a.role == 'user' %}"
+       "{% if b.role != c.role %}{{ (((a.content ~ b.content) | length) * 2) }}{% endif %}{% endif %}"
+       "{% endfor %}{% endfor %}{% endfor %}"},
+      {"macros",
+       "{% macro fmt(m, prefix='> ') %}{{ prefix }}{{ m.role | upper }}: {{ m.content | trim }}\n{% endmacro %}"
+       "{% macro twice(m) %}{{ fmt(m) }}{{ fmt(m, prefix='>> ') }}{% endmacro %}"
+       "{% for m in messages %}{{ twice(m) }}{% endfor %}"},
+      {"recursive-macro", "{% macro r(n) %}{{ n }}{% if n > 0 %}{{ r(n - 1) }}{% endif %}{% endmacro %}{{ r(30) }}"},
+      {"loops-and-controls",
+       "{% set ns = namespace(count=0, last='') %}{% for m in messages if m.role != 'system' %}"
+       "{% if loop.first %}[{% endif %}{% if m.content == '' %}{% continue %}{% endif %}"
+       "{% set ns.count = ns.count + 1 %}{% set ns.last = m.role %}{{ loop.index }}/{{ loop.length }}"
+       "{% if loop.index > 10 %}{% break %}{% endif %}{% if not loop.last %},{% endif %}{% else %}empty"
+       "{% endfor %}]{{ ns.count }} {{ ns.last }}{% for i in range(3, 12, 4) %}{{ i }}{% endfor %}"},
+      {"filters",
+       "{{ messages | map(attribute='content') | join(' | ') }}{{ messages | selectattr('role', 'equalto', 'user') | list | length }}"
+       "{{ messages | tojson }}{{ messages | tojson(indent=2) }}{{ 'a,b,,c'.split(',') | reverse | join('-') }}"
+       "{{ messages[-1].content | replace('?', '!') | title }}{{ messages[1:3] | map(attribute='role') | unique | list }}"
+       "{{ ('x' * 5)[::2] | center(9) }}{{ 3.7 | int }}{{ '%s-%d' | format('a', 2) if false else 'no' }}"
+       "{{ {'b': 1, 'a': 2} | dictsort | first }}{{ messages | default([]) | count }}"},
+      {"set-block-and-whitespace",
+       "{%- set sys -%}\n  {{- messages[0].content | default('none') -}}\n{%- endset %}\n"
+       "  {%+ if sys %}<<{{ sys }}>>{% endif %}\n{# comment #}\n{{ bos_token }}{% generation %}x{% endgeneration %}{{ eos_token }}"},
+      {"raise", "{% if messages | length > 1 %}{{ raise_exception('only one message: ' ~ messages | length) }}{% endif %}"},
+      {"strings-and-tests",
+       "{% for m in messages %}{% if m.content is string and m.content is not none %}{{ m.content.startswith('W') }}"
+       "{{ m.content.lower().strip('?') }}{{ m['content'][0] }}{{ m.get('missing', 'dflt') }}{% endif %}"
+       "{% if m is mapping and m.role in ['user', 'system'] %}{{ m.items() | list | length }}{% endif %}{% endfor %}"
+       "{{ strftime_now('%Y') | length }}{{ (1 / 3) | round(2) }}{{ 2 ** 10 // 3 % 7 }}{{ -1 < 0 < 1 }}"},
+      {"growth", "{% set s = namespace(t='ab') %}{% for i in range(30) %}{% set s.t = s.t ~ s.t %}{% endfor %}{{ s.t | length }}"},
+      {"big-loop", "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"},
+      {"content-parts",
+       "{% for m in messages %}{% if m.content is string %}{{ m.content }}{% else %}{% for p in m.content %}"
+       "{% if p.type == 'image' %}<image>{% elif p['type'] == 'text' %}{{ p.text }}{% endif %}{% endfor %}{% endif %}{% endfor %}"},
+  };
+  for (const auto& [name, tmpl] : cases) seed("fuzz_chat_template", name, chat_seed(0x01, tmpl, chat));
+  seed("fuzz_chat_template", "odd-vars",
+       chat_seed(0x30, "{{ bos_token ~ eos_token }}{{ pad_token[1] + 1 }}{{ messages | length }}{{ undefined_name.attr }}", {}));
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -325,6 +554,8 @@ int main(int argc, char** argv) {
     config_seeds();
     tokenizer_seeds();
     bpe_seeds();
+    tokenizer_json_seeds();
+    chat_template_seeds();
     image_seeds();
     explanation_seeds();
   } catch (const std::exception& e) {

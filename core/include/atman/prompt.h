@@ -12,7 +12,7 @@
 // Templates run in a small Jinja2 interpreter with HF's settings (trim_blocks, lstrip_blocks,
 // raise_exception, HF's tojson, loop controls); a syntax or evaluation error, or a template's
 // raise_exception(message), is an InputError naming the file and, where there is one, the line.
-// Rendering is bounded (4 MiB of text, 10^6 loop iterations, 10^5 items per list) so a hostile
+// Rendering is bounded (4 MiB of text, 10^5 loop iterations, 10^5 items per list) so a hostile
 // template fails instead of hanging.
 #pragma once
 

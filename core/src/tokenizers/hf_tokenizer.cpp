@@ -113,6 +113,15 @@ class HfTokenizer final : public Tokenizer {
         }
       }
     }
+    // An empty string marks an unused id, except where a token really is "" (a vocabulary entry,
+    // say the unk_token, or a post-processor token): encode() emits those, so they must decode.
+    exists_.assign(tokens.size(), false);
+    for (size_t i = 0; i < tokens.size(); ++i) exists_[i] = !tokens[i].empty();
+    if (const int32_t empty = spec_.vocab.id(""); empty >= 0)
+      exists_[static_cast<size_t>(empty)] = true;
+    for (const auto* list : {&spec_.prefix, &spec_.suffix}) {
+      for (const auto& entry : *list) exists_[static_cast<size_t>(entry.first)] = true;
+    }
     is_added_.assign(tokens.size(), false);
     for (const auto& a : spec_.added) {
       is_added_[static_cast<size_t>(a.id)] = true;
@@ -172,7 +181,7 @@ class HfTokenizer final : public Tokenizer {
     std::vector<bool> added;
     tokens.reserve(ids.size());
     for (int64_t id : ids) {
-      if (id < 0 || id >= vocab_size() || spec_.vocab.tokens[static_cast<size_t>(id)].empty()) {
+      if (id < 0 || id >= vocab_size() || !exists_[static_cast<size_t>(id)]) {
         throw InputError("Cannot decode token id " + std::to_string(id) +
                          ": the vocabulary has no such token.");
       }
@@ -216,6 +225,7 @@ class HfTokenizer final : public Tokenizer {
   BpeModel bpe_;
   AddedMatcher raw_added_, normalized_added_;
   StringMap<int32_t> added_ids_;
+  std::vector<bool> exists_;  // ids decode() accepts
   std::vector<bool> is_added_;
 };
 

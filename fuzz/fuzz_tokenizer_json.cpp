@@ -1,0 +1,100 @@
+// Fuzzes Hugging Face tokenizer.json loading (load_hf_tokenizer_json) and the pipeline it builds.
+// Layout: the tokenizer.json text, then "\n##\n", then a text to encode (no separator: no text).
+//
+// A file that loads encodes the text: invalid UTF-8 must be an InputError; valid UTF-8 must be
+// accepted unless the file's NFC normalizer would change it or a hostile Split regex exhausts
+// PCRE2's match limits (both InputErrors that tokenizer.h / pcre_regex.cpp document). Encodings
+// must keep ids inside the vocabulary, ids/tokens/spans of one size, spans inside the text and
+// never going backwards. Decoding what encode() produced must work; an id past the vocabulary
+// must be refused.
+#include <string>
+
+#include "atman/tokenizer.h"
+#include "fuzz_support.h"
+#include "tokenizers/utf8.h"
+
+namespace {
+
+constexpr const char* kHarness = "fuzz_tokenizer_json";
+
+// The InputErrors valid text may meet (see the top of this file).
+bool documented_refusal(const std::string& message) {
+  return message.find("NFC") != std::string::npos ||
+         message.find("could not be split into words") != std::string::npos;
+}
+
+void check_encoding(const atman::Tokenizer& tokenizer, const atman::Encoding& enc, int64_t length) {
+  const int64_t vocab = tokenizer.vocab_size();
+  ATMAN_FUZZ_CHECK(kHarness, enc.ids.size() == enc.tokens.size(), "ids vs tokens");
+  ATMAN_FUZZ_CHECK(kHarness, enc.ids.size() == enc.spans.size(), "ids vs spans");
+  int64_t last_begin = 0;
+  for (size_t i = 0; i < enc.ids.size(); ++i) {
+    ATMAN_FUZZ_CHECK(kHarness, enc.ids[i] >= 0 && enc.ids[i] < vocab,
+                     "id " + std::to_string(enc.ids[i]) + " outside the vocabulary");
+    const auto [b, e] = enc.spans[i];
+    ATMAN_FUZZ_CHECK(kHarness, 0 <= b && b <= e && e <= length,
+                     "span [" + std::to_string(b) + ", " + std::to_string(e) +
+                         ") outside the text of " + std::to_string(length) + " code points");
+    ATMAN_FUZZ_CHECK(kHarness, b >= last_begin, "spans go backwards at token " + std::to_string(i));
+    last_begin = b;
+  }
+}
+
+void exercise(const atman::Tokenizer& tokenizer, const std::string& text) {
+  const int64_t vocab = tokenizer.vocab_size();
+  ATMAN_FUZZ_CHECK(kHarness, vocab > 0, "empty vocabulary loaded");
+  (void)tokenizer.special_token_id("<s>");
+  (void)tokenizer.special_token_id("");
+
+  bool valid = true;
+  int64_t length = 0;
+  try {
+    length = static_cast<int64_t>(atman::tokenizers::decode_utf8(text).size());
+  } catch (const atman::InputError&) {
+    valid = false;
+  }
+  bool encoded = false;
+  try {
+    const atman::Encoding enc = tokenizer.encode(text);
+    encoded = true;
+    check_encoding(tokenizer, enc, length);
+    // Whatever encode() produced decodes: every id names a token.
+    atman::fuzz::guarded(kHarness, [&] {
+      try {
+        (void)tokenizer.decode(enc.ids);
+      } catch (const atman::Error& e) {
+        atman::fuzz::fail(kHarness, std::string("decode refused encode()'s ids: ") + e.what());
+      }
+    });
+  } catch (const atman::InputError& e) {
+    if (valid && !documented_refusal(e.what()))
+      atman::fuzz::fail(kHarness, std::string("valid UTF-8 was refused: ") + e.what());
+  } catch (const atman::Error& e) {
+    atman::fuzz::fail(kHarness, std::string("encode threw a non-InputError: ") + e.what());
+  } catch (const std::exception& e) {
+    atman::fuzz::fail(kHarness, std::string("unexpected exception from encode: ") + e.what());
+  }
+  if (!valid) ATMAN_FUZZ_CHECK(kHarness, !encoded, "invalid UTF-8 was encoded");
+
+  // Every id of the vocabulary decodes or is refused; ids past it are refused.
+  atman::fuzz::guarded(kHarness, [&] { (void)tokenizer.decode({0, vocab - 1, vocab / 2}); });
+  for (const int64_t bad : {vocab, int64_t{-1}}) {
+    atman::fuzz::guarded(kHarness, [&] {
+      (void)tokenizer.decode({bad});
+      atman::fuzz::fail(kHarness, "decoded the id " + std::to_string(bad) +
+                                      " outside the vocabulary of " + std::to_string(vocab));
+    });
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const auto parts =
+      atman::fuzz::split(std::string_view(reinterpret_cast<const char*>(data), size), "\n##\n", 2);
+  const std::string text = parts.size() > 1 ? std::string(parts[1]) : std::string();
+  const auto path = atman::fuzz::scratch_dir() / "tokenizer.json";
+  atman::fuzz::write_file(path, parts[0]);
+  atman::fuzz::guarded(kHarness, [&] { exercise(*atman::load_hf_tokenizer_json(path), text); });
+  return 0;
+}
