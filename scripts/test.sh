@@ -2,7 +2,7 @@
 # Installs dependencies, builds (Release) and runs every test with ctest. GUI tests run offscreen.
 # Then the reliability stage (docs/RELIABILITY.md, docs/fuzzing.md): an ASan + UBSan build of the
 # core with fuzz instrumentation (build-asan, GUI off) runs the core tests and every fuzz harness
-# for a bounded time. ATMAN_SANITIZE_STAGE=0 skips that stage; ATMAN_FUZZ_SECONDS (default 20)
+# for a bounded time. ATMAN_SANITIZE_STAGE=0 skips that stage; ATMAN_FUZZ_SECONDS (default 15)
 # is the time per harness, 0 skips fuzzing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,10 +29,11 @@ if [ "${ATMAN_SANITIZE_STAGE:-1}" != 0 ]; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
   export LSAN_OPTIONS="suppressions=$root/fuzz/sanitizers/lsan.supp:print_suppressions=0"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/fuzz/sanitizers/ubsan.supp"
-  (cd "$asan" && ctest --output-on-failure --timeout 900 -L core)
+  # Two at a time: the tests spend much of their time in uninstrumented LibTorch, one thread each.
+  (cd "$asan" && ctest --output-on-failure --timeout 900 -j 2 -L core)
   stage_done "the sanitized core tests"
-  if [ "${ATMAN_FUZZ_SECONDS:-20}" != 0 ]; then
-    "$root/fuzz/run.sh" "$asan" "${ATMAN_FUZZ_SECONDS:-20}"
+  if [ "${ATMAN_FUZZ_SECONDS:-15}" != 0 ]; then
+    "$root/fuzz/run.sh" "$asan" "${ATMAN_FUZZ_SECONDS:-15}"
     stage_done "fuzzing"
   fi
 fi
