@@ -24,11 +24,13 @@
 #include <vector>
 
 #include "atman/error.h"
+#include "core/test_support.h"
 #include "atman/hub.h"
 #include "atman/runtime.h"
 
 namespace fs = std::filesystem;
 using namespace atman;
+using atman::test::error_of;
 
 namespace {
 
@@ -333,19 +335,6 @@ std::string tiny_safetensors(int rows, float scale) {
   return out;
 }
 
-// Runs fn, which must throw `E`; returns the message (or what went wrong instead).
-template <typename E = ModelError>
-QString error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return QString::fromStdString(e.what());
-  } catch (const std::exception& e) {
-    return "WRONG EXCEPTION TYPE: " + QString::fromStdString(e.what());
-  }
-  return "NO EXCEPTION";
-}
-
 #define VERIFY_CONTAINS(message, part) \
   QVERIFY2((message).contains(part), qPrintable(QString("'%1' not in: %2").arg(part, message)))
 
@@ -632,21 +621,21 @@ void TestHub::cancel_keeps_nothing_broken() {
 
 void TestHub::missing_files() {
   const fs::path cache = root_ / "cache-missing";
-  QString message = error_of([&] { hub::fetch("test-org/no-config", "main", options(cache)); });
+  QString message = error_of<ModelError>([&] { hub::fetch("test-org/no-config", "main", options(cache)); });
   VERIFY_CONTAINS(message, "required file 'config.json' is missing");
   VERIFY_CONTAINS(message, "test-org/no-config");
   VERIFY_CONTAINS(message, "404");
 
-  message = error_of([&] { hub::fetch("test-org/bin-only", "main", options(cache)); });
+  message = error_of<ModelError>([&] { hub::fetch("test-org/bin-only", "main", options(cache)); });
   VERIFY_CONTAINS(message, "neither model.safetensors nor model.safetensors.index.json");
   VERIFY_CONTAINS(message, "pytorch_model.bin");
   VERIFY_CONTAINS(message, "test-org/bin-only");
 
-  message = error_of([&] { hub::fetch("test-org/no-such-repo", "main", options(cache)); });
+  message = error_of<ModelError>([&] { hub::fetch("test-org/no-such-repo", "main", options(cache)); });
   VERIFY_CONTAINS(message, "'test-org/no-such-repo' was not found");
   VERIFY_CONTAINS(message, "HF_TOKEN");
 
-  message = error_of([&] { hub::fetch("test-org/tiny-model", "v9.9", options(cache)); });
+  message = error_of<ModelError>([&] { hub::fetch("test-org/tiny-model", "v9.9", options(cache)); });
   VERIFY_CONTAINS(message, "revision 'v9.9'");
 
   message = error_of<InputError>([&] { hub::fetch("not a repo", "main", options(cache)); });
@@ -666,7 +655,7 @@ void TestHub::missing_files() {
 void TestHub::bad_checksum() {
   const fs::path cache = root_ / "cache-bad";
   const QString message =
-      error_of([&] { hub::fetch("test-org/bad-checksum", "main", options(cache)); });
+      error_of<ModelError>([&] { hub::fetch("test-org/bad-checksum", "main", options(cache)); });
   VERIFY_CONTAINS(message, "checksum mismatch for 'model.safetensors'");
   VERIFY_CONTAINS(message, QString::fromStdString(sha256_hex("something else")));
   VERIFY_CONTAINS(message, QString::fromStdString(sha256_hex(model_bytes_)));
@@ -683,13 +672,13 @@ void TestHub::bad_checksum() {
 
 void TestHub::gated_repo() {
   const fs::path cache = root_ / "cache-gated";
-  QString message = error_of([&] { hub::fetch("test-org/gated", "main", options(cache)); });
+  QString message = error_of<ModelError>([&] { hub::fetch("test-org/gated", "main", options(cache)); });
   VERIFY_CONTAINS(message, "gated");
   VERIFY_CONTAINS(message, "set HF_TOKEN");
   VERIFY_CONTAINS(message, "test-org/gated");
 
   qputenv("HF_TOKEN", "hf_wrong");
-  message = error_of([&] { hub::fetch("test-org/gated", "main", options(cache)); });
+  message = error_of<ModelError>([&] { hub::fetch("test-org/gated", "main", options(cache)); });
   VERIFY_CONTAINS(message, "refused");
 
   qputenv("HF_TOKEN", "hf_test_secret");
@@ -706,7 +695,7 @@ void TestHub::gated_repo() {
   qputenv("HF_TOKEN", "hf_test_secret");
   auto o = options(root_ / "cache-gated-2");
   o.token = "";
-  message = error_of([&] { hub::fetch("test-org/gated", "main", o); });
+  message = error_of<ModelError>([&] { hub::fetch("test-org/gated", "main", o); });
   qunsetenv("HF_TOKEN");
   VERIFY_CONTAINS(message, "gated");
 }
@@ -719,7 +708,7 @@ void TestHub::offline_mode() {
   QCOMPARE(snapshot, cache_ / "models--test-org--tiny-model" / "snapshots" / kCommit);
   // By commit hash, too.
   QCOMPARE(hub::fetch("test-org/tiny-model", kCommit, options(cache_)), snapshot);
-  QString message = error_of([&] { hub::fetch("test-org/sharded", "main", options(cache_)); });
+  QString message = error_of<ModelError>([&] { hub::fetch("test-org/sharded", "main", options(cache_)); });
   VERIFY_CONTAINS(message, "HF_HUB_OFFLINE");
   VERIFY_CONTAINS(message, "test-org/sharded");
   VERIFY_CONTAINS(message, "not complete in the cache");
@@ -743,7 +732,7 @@ void TestHub::unreachable_endpoint() {
   const std::string endpoint = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   auto o = options(root_ / "cache-unreachable");
   o.endpoint = endpoint;
-  const QString message = error_of([&] { hub::fetch("test-org/tiny-model", "main", o); });
+  const QString message = error_of<ModelError>([&] { hub::fetch("test-org/tiny-model", "main", o); });
   VERIFY_CONTAINS(message, QString::fromStdString("cannot reach " + endpoint + ": "));
   VERIFY_CONTAINS(message, "use a local folder or set HF_HUB_OFFLINE=1 to use the cache");
 }
@@ -755,11 +744,11 @@ void TestHub::resolve_model_dir_uses_hub() {
   // Without a resolver the base library still finds cached snapshots (refs/main).
   set_repo_resolver(nullptr);
   QCOMPARE(resolve_model_dir("test-org/tiny-model"), snapshot);
-  QString message = error_of([] { resolve_model_dir("test-org/sharded"); });
+  QString message = error_of<ModelError>([] { resolve_model_dir("test-org/sharded"); });
   VERIFY_CONTAINS(message, "atman fetch test-org/sharded");
   // A local folder still wins, and plain names are not repo ids.
   QCOMPARE(resolve_model_dir(root_.string()), root_);
-  message = error_of([] { resolve_model_dir("no-such-model"); });
+  message = error_of<ModelError>([] { resolve_model_dir("no-such-model"); });
   VERIFY_CONTAINS(message, "no-such-model");
 
   // With the hub resolver: cached ones without a request, missing ones fetched first.
@@ -773,14 +762,14 @@ void TestHub::resolve_model_dir_uses_hub() {
   QVERIFY(fs::exists(sharded / "model-00001-of-00002.safetensors"));
   QVERIFY(server_->request_count() > before);
 
-  message = error_of([] { resolve_model_dir("test-org/does-not-exist"); });
+  message = error_of<ModelError>([] { resolve_model_dir("test-org/does-not-exist"); });
   VERIFY_CONTAINS(message, "test-org/does-not-exist");
   VERIFY_CONTAINS(message, "as a Hugging Face repo id");
   VERIFY_CONTAINS(message, "not found");
 
   qputenv("HF_HUB_OFFLINE", "1");
   before = server_->request_count();
-  message = error_of([] { resolve_model_dir("test-org/gated"); });
+  message = error_of<ModelError>([] { resolve_model_dir("test-org/gated"); });
   VERIFY_CONTAINS(message, "HF_HUB_OFFLINE");
   QCOMPARE(resolve_model_dir("test-org/sharded"), sharded);
   QCOMPARE(server_->request_count(), before);

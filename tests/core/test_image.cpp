@@ -19,10 +19,12 @@
 #include <opencv2/imgproc.hpp>
 
 #include "atman/error.h"
+#include "core/test_support.h"
 #include "atman/image.h"
 #include "image/image_header.h"
 
 using atman::ResampleFilter;
+using atman::test::error_of;
 
 Q_DECLARE_METATYPE(atman::ResampleFilter)
 
@@ -44,17 +46,6 @@ std::vector<uint8_t> encode(const cv::Mat& image, const char* ext, const std::ve
 void write_file(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-// The message of the atman error `run` throws; fails the test when it throws nothing.
-template <typename Error = atman::InputError>
-QString error_of(const std::function<void()>& run) {
-  try {
-    run();
-  } catch (const Error& e) {
-    return QString::fromStdString(e.what());
-  }
-  return QStringLiteral("<no exception>");
 }
 
 void append_be32(std::vector<uint8_t>& out, uint32_t v) {
@@ -509,7 +500,7 @@ void TestImage::rejectsBadBytes_data() {
 void TestImage::rejectsBadBytes() {
   QFETCH(QByteArray, bytes);
   QFETCH(QStringList, message);
-  const QString what = error_of([&] { atman::decode_image(to_vec(bytes), "bytes.bin"); });
+  const QString what = error_of<atman::InputError>([&] { atman::decode_image(to_vec(bytes), "bytes.bin"); });
   for (const QString& part : message) QVERIFY2(what.contains(part), qPrintable("message: " + what + "\nmissing: " + part));
 }
 
@@ -518,15 +509,15 @@ void TestImage::rejectsBadFiles() {
   const std::filesystem::path root = dir.path().toStdString();
 
   const auto missing = root / "nope.png";
-  QString what = error_of([&] { atman::load_image(missing); });
+  QString what = error_of<atman::InputError>([&] { atman::load_image(missing); });
   QVERIFY2(what.contains("cannot read image " + QString::fromStdString(missing.string()) + ": no such file"), qPrintable(what));
 
-  what = error_of([&] { atman::load_image(root); });
+  what = error_of<atman::InputError>([&] { atman::load_image(root); });
   QVERIFY2(what.contains("cannot read image " + QString::fromStdString(root.string()) + ": it is a directory"), qPrintable(what));
 
   const auto empty = root / "empty.jpg";
   write_file(empty, {});
-  what = error_of([&] { atman::load_image(empty); });
+  what = error_of<atman::InputError>([&] { atman::load_image(empty); });
   QVERIFY2(what.contains("image " + QString::fromStdString(empty.string()) + " is empty (0 bytes)"), qPrintable(what));
 
   const auto random = root / "random.png";
@@ -534,19 +525,19 @@ void TestImage::rejectsBadFiles() {
   std::mt19937 rng(7);
   for (auto& b : noise) b = static_cast<uint8_t>(rng() | 1);
   write_file(random, noise);
-  what = error_of([&] { atman::load_image(random); });
+  what = error_of<atman::InputError>([&] { atman::load_image(random); });
   QVERIFY2(what.contains(QString::fromStdString(random.string()) + " is not an image OpenCV can read (supported: JPEG, PNG, BMP, WebP, TIFF)"), qPrintable(what));
 
   const auto huge = root / "huge.png";
   write_file(huge, png_header_only(30000, 30000));
-  what = error_of([&] { atman::load_image(huge); });
+  what = error_of<atman::InputError>([&] { atman::load_image(huge); });
   QVERIFY2(what.contains("image " + QString::fromStdString(huge.string()) + " is 30000\u00D730000 pixels; the limit is"), qPrintable(what));
 
   // A sparse file: refused from its size before a byte is read.
   const auto big = root / "big.jpg";
   write_file(big, {0xFF, 0xD8, 0xFF});
   std::filesystem::resize_file(big, (std::uintmax_t{513} << 20));
-  what = error_of([&] { atman::load_image(big); });
+  what = error_of<atman::InputError>([&] { atman::load_image(big); });
   QVERIFY2(what.contains("image " + QString::fromStdString(big.string()) + " is 513 MiB; the limit is 512 MiB"), qPrintable(what));
 }
 
@@ -842,7 +833,7 @@ void TestImage::pngExport() {
   QVERIFY(std::filesystem::file_size(root / "overlay.png") == png.size());
 
   const auto nowhere = root / "no-such-dir" / "x.png";
-  const QString what = error_of([&] { atman::save_png(rgb, nowhere); });
+  const QString what = error_of<atman::InputError>([&] { atman::save_png(rgb, nowhere); });
   QVERIFY2(what.contains("cannot write PNG " + QString::fromStdString(nowhere.string())), qPrintable(what));
 }
 

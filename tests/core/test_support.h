@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -16,6 +17,20 @@ namespace atman::test {
 inline std::filesystem::path shared_dir() { return ATMAN_SHARED_DIR; }
 inline std::filesystem::path golden_dir() { return shared_dir() / "golden"; }
 inline std::filesystem::path models_dir() { return shared_dir() / "models"; }
+
+// Runs `fn`, which must throw E; returns its message, or says what happened instead (so a QCOMPARE
+// against the expected message shows it).
+template <typename E>
+QString error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const E& e) {
+    return QString::fromStdString(e.what());
+  } catch (const std::exception& e) {
+    return "WRONG EXCEPTION TYPE: " + QString::fromStdString(e.what());
+  }
+  return "NO EXCEPTION";
+}
 
 inline nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);

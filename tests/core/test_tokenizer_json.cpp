@@ -21,6 +21,7 @@
 #include "tokenizers/utf8.h"
 
 using namespace atman;
+using atman::test::error_of;
 using nlohmann::json;
 using Spans = std::vector<std::pair<int64_t, int64_t>>;
 
@@ -28,18 +29,6 @@ namespace {
 
 std::filesystem::path gpt2_dir() {
   return test::shared_dir() / "tokenizers" / "gpt2";
-}
-
-template <typename E>
-QString error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return QString::fromStdString(e.what());
-  } catch (const std::exception& e) {
-    return "WRONG EXCEPTION TYPE: " + QString::fromStdString(e.what());
-  }
-  return "NO EXCEPTION";
 }
 
 std::string show(const Encoding& e) {

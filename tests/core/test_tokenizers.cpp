@@ -17,6 +17,7 @@
 #include "tokenizers/utf8.h"
 
 using namespace atman;
+using atman::test::error_of;
 
 namespace {
 
@@ -116,19 +117,6 @@ std::string code_point_slice(const std::string& text, int64_t begin, int64_t end
   const std::u32string cps = tokenizers::decode_utf8(text);
   return tokenizers::encode_utf8(std::u32string_view(cps).substr(static_cast<size_t>(begin),
                                                                  static_cast<size_t>(end - begin)));
-}
-
-// Runs `fn`, which must throw E; returns the message.
-template <typename E>
-QString error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return QString::fromStdString(e.what());
-  } catch (const std::exception& e) {
-    return "WRONG EXCEPTION TYPE: " + QString::fromStdString(e.what());
-  }
-  return "NO EXCEPTION";
 }
 
 void add_rows(const nlohmann::json& golden, const std::vector<Case>& extra) {
