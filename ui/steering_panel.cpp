@@ -204,14 +204,15 @@ void SteeringPanel::updatePatchCells() {
   std::vector<QRectF> cells;
   const int grid = m_model && m_model->kind() == ModelKind::Llava ? m_model->patch_grid() : 0;
   if (m_image && grid > 0) {
-    // The model's resize and crop decide which pixels a patch covers. Preprocessing once per image
-    // on this thread is cheap next to a generation, and keeps the geometry the core's own.
+    // The model's resize and crop decide which pixels a patch covers: the core's own geometry,
+    // worked out from the image size alone (no resampling on this thread).
     try {
-      const PixelTensor pixels = preprocess_clip(*m_image, m_model->preprocess_config());
-      const double w = double(pixels.width) / grid, h = double(pixels.height) / grid;
+      const ClipInputGeometry input =
+          clip_input_geometry(m_image->width, m_image->height, m_model->preprocess_config());
+      const double w = double(input.width) / grid, h = double(input.height) / grid;
       for (int row = 0; row < grid; ++row)
         for (int col = 0; col < grid; ++col) {
-          const RectF r = pixels.geometry.to_original({col * w, row * h, w, h});
+          const RectF r = input.geometry.to_original({col * w, row * h, w, h});
           cells.emplace_back(r.x, r.y, r.width, r.height);
         }
     } catch (const Error& e) {

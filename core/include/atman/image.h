@@ -114,6 +114,17 @@ struct PixelTensor {
   CropGeometry geometry;
 };
 
+// What preprocess_clip does to an image of this size, worked out without its pixels: the resized
+// size, the model input's size and how the input maps back onto the image. InputError as
+// preprocess_clip gives for the size.
+struct ClipInputGeometry {
+  int resized_width = 0, resized_height = 0;  // before the centre crop
+  int width = 0, height = 0;                  // the model input
+  CropGeometry geometry;
+};
+ClipInputGeometry clip_input_geometry(int image_width, int image_height,
+                                      const ClipPreprocessConfig& config);
+
 // HF CLIPImageProcessor: bicubic resize of the shortest side, centre crop, rescale, normalise.
 PixelTensor preprocess_clip(const RgbImage& image, const ClipPreprocessConfig& config);
 

@@ -159,34 +159,33 @@ ClipPreprocessConfig load_preprocess_config(const std::filesystem::path& model_d
   }
 }
 
-PixelTensor preprocess_clip(const RgbImage& image, const ClipPreprocessConfig& config) {
-  if (image.width <= 0 || image.height <= 0 ||
-      image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3)
-    throw InputError("cannot preprocess an image of " + std::to_string(image.width) + "x" +
-                     std::to_string(image.height) + " pixels holding " +
-                     std::to_string(image.pixels.size()) + " bytes");
-
-  PixelTensor out;
+ClipInputGeometry clip_input_geometry(int image_width, int image_height,
+                                      const ClipPreprocessConfig& config) {
+  if (image_width <= 0 || image_height <= 0)
+    throw InputError("cannot preprocess an image of " + std::to_string(image_width) + "x" +
+                     std::to_string(image_height) + " pixels");
+  ClipInputGeometry out;
   CropGeometry& geometry = out.geometry;
-  geometry.original_width = image.width;
-  geometry.original_height = image.height;
+  geometry.original_width = image_width;
+  geometry.original_height = image_height;
 
   // 1. Resize. HF's get_resize_output_image_size: the short side becomes shortest_edge and the long
   // side int(shortest_edge * long / short) — truncated, not rounded.
-  int width = image.width, height = image.height;
+  int width = image_width, height = image_height;
   if (config.do_resize) {
     width = config.resize_width;
     height = config.resize_height;
     if (width <= 0 || height <= 0) {
       const int s = config.shortest_edge;
-      const bool portrait = image.width <= image.height;
-      const int short_side = portrait ? image.width : image.height;
-      const int long_side = portrait ? image.height : image.width;
+      const bool portrait = image_width <= image_height;
+      const int short_side = portrait ? image_width : image_height;
+      const int long_side = portrait ? image_height : image_width;
       const double new_long_exact = static_cast<double>(int64_t{s} * long_side) / short_side;
-      // Only the centre crop is ever computed (below), so only an uncropped result is bounded.
+      // Only the centre crop is ever computed (preprocess_clip), so only an uncropped result is
+      // bounded.
       if (!config.do_center_crop && new_long_exact * s > kMaxResizedPixels)
-        throw InputError("the image is " + std::to_string(image.width) + "\u00D7" +
-                         std::to_string(image.height) +
+        throw InputError("the image is " + std::to_string(image_width) + "\u00D7" +
+                         std::to_string(image_height) +
                          " pixels, too elongated for this model: " + "resizing its short side to " +
                          std::to_string(s) + " pixels would make it " +
                          std::to_string(static_cast<int64_t>(new_long_exact)) + " pixels long. " +
@@ -196,16 +195,34 @@ PixelTensor preprocess_clip(const RgbImage& image, const ClipPreprocessConfig& c
       height = portrait ? new_long : s;
     }
   }
-  geometry.scale = static_cast<double>(width) / image.width;
-  geometry.scale_y = static_cast<double>(height) / image.height;
+  out.resized_width = width;
+  out.resized_height = height;
+  geometry.scale = static_cast<double>(width) / image_width;
+  geometry.scale_y = static_cast<double>(height) / image_height;
 
   // 2. Centre crop, HF's center_crop: top = (h - crop) // 2; a side smaller than the crop is
   // zero-padded with the image centred (top then negative), which the same offset expresses.
-  const int out_h = config.do_center_crop ? config.crop_size : height;
-  const int out_w = config.do_center_crop ? config.crop_size : width;
-  geometry.crop_x = config.do_center_crop ? floor_div2(width - out_w) : 0;
-  geometry.crop_y = config.do_center_crop ? floor_div2(height - out_h) : 0;
-  geometry.crop_size = out_h;
+  out.height = config.do_center_crop ? config.crop_size : height;
+  out.width = config.do_center_crop ? config.crop_size : width;
+  geometry.crop_x = config.do_center_crop ? floor_div2(width - out.width) : 0;
+  geometry.crop_y = config.do_center_crop ? floor_div2(height - out.height) : 0;
+  geometry.crop_size = out.height;
+  return out;
+}
+
+PixelTensor preprocess_clip(const RgbImage& image, const ClipPreprocessConfig& config) {
+  if (image.width <= 0 || image.height <= 0 ||
+      image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3)
+    throw InputError("cannot preprocess an image of " + std::to_string(image.width) + "x" +
+                     std::to_string(image.height) + " pixels holding " +
+                     std::to_string(image.pixels.size()) + " bytes");
+
+  const ClipInputGeometry input = clip_input_geometry(image.width, image.height, config);
+  PixelTensor out;
+  out.geometry = input.geometry;
+  const CropGeometry& geometry = out.geometry;
+  const int width = input.resized_width, height = input.resized_height;
+  const int out_w = input.width, out_h = input.height;
 
   // Only the part of the resized image inside the crop is resampled: the same pixels as resizing
   // everything and cropping, but an elongated photo costs its middle, not its whole length.
