@@ -20,11 +20,11 @@ namespace {
 // user turn the person fills in). Shown in full so the person sees and may edit what the model
 // reads. A broken template only costs the pre-fill: the model itself loaded fine.
 QString readDefaultPrompt(const Model& model, const QString& dir) {
-  if (model.kind() == ModelKind::Clip || !has_prompt_format(toStd(dir))) return {};
+  if (model.kind() == ModelKind::Clip) return {};
   const bool llava = model.kind() == ModelKind::Llava;
   try {
     return toQString(default_prompt(toStd(dir), llava ? "What is in the picture?" : "", llava));
-  } catch (const Error&) {
+  } catch (const Error&) {  // also: a folder with neither prompt_format.json nor a template
     return {};
   }
 }
