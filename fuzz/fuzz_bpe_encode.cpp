@@ -3,8 +3,7 @@
 // Invalid UTF-8 must be an InputError. For valid text: ids, tokens and spans agree, spans stay
 // inside the text and never go backwards, and GPT-2's decode is the exact inverse of encode.
 #include "atman/tokenizer.h"
-#include "fuzz_support.h"
-#include "tokenizers/utf8.h"
+#include "encoding_checks.h"
 
 namespace {
 
@@ -24,24 +23,13 @@ const Tokenizers& tokenizers() {
       out.clip = atman::load_clip_tokenizer(models / "shapes-clip" / "vocab.json",
                                             models / "shapes-clip" / "merges.txt");
     } catch (const std::exception& e) {
-      atman::fuzz::fail(kHarness, std::string("cannot load the bundled tokenizers (set ATMAN_SHARED): ") + e.what());
+      atman::fuzz::fail(
+          kHarness,
+          std::string("cannot load the bundled tokenizers (set ATMAN_SHARED): ") + e.what());
     }
     return out;
   }();
   return t;
-}
-
-void check_encoding(const atman::Tokenizer& tokenizer, const atman::Encoding& enc, int64_t length) {
-  ATMAN_FUZZ_CHECK(kHarness, enc.ids.size() == enc.tokens.size(), "ids vs tokens");
-  ATMAN_FUZZ_CHECK(kHarness, enc.ids.size() == enc.spans.size(), "ids vs spans");
-  int64_t last_begin = 0;
-  for (size_t i = 0; i < enc.ids.size(); ++i) {
-    ATMAN_FUZZ_CHECK(kHarness, enc.ids[i] >= 0 && enc.ids[i] < tokenizer.vocab_size(), "id range");
-    const auto [b, e] = enc.spans[i];
-    ATMAN_FUZZ_CHECK(kHarness, 0 <= b && b <= e && e <= length, "span outside the text");
-    ATMAN_FUZZ_CHECK(kHarness, b >= last_begin, "spans go backwards");
-    last_begin = b;
-  }
 }
 
 }  // namespace
@@ -54,19 +42,14 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   const Tokenizers& t = tokenizers();
-  bool valid = true;
-  int64_t length = 0;
-  try {
-    length = static_cast<int64_t>(atman::tokenizers::decode_utf8(text).size());
-  } catch (const atman::InputError&) {
-    valid = false;
-  }
+  const int64_t length = atman::fuzz::code_point_count(text);
+  const bool valid = length >= 0;
   for (const atman::Tokenizer* tokenizer : {t.gpt2.get(), t.llava.get(), t.clip.get()}) {
     bool encoded = false;
     atman::fuzz::guarded(kHarness, [&] {
       const atman::Encoding enc = tokenizer->encode(text);
       encoded = true;
-      check_encoding(*tokenizer, enc, length);
+      atman::fuzz::check_encoding(kHarness, *tokenizer, enc, length);
       const std::string decoded = tokenizer->decode(enc.ids);
       if (tokenizer == t.gpt2.get())
         ATMAN_FUZZ_CHECK(kHarness, decoded == text, "GPT-2 decode(encode(text)) != text");

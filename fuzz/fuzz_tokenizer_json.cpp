@@ -10,8 +10,7 @@
 #include <string>
 
 #include "atman/tokenizer.h"
-#include "fuzz_support.h"
-#include "tokenizers/utf8.h"
+#include "encoding_checks.h"
 
 namespace {
 
@@ -23,41 +22,19 @@ bool documented_refusal(const std::string& message) {
          message.find("could not be split into words") != std::string::npos;
 }
 
-void check_encoding(const atman::Tokenizer& tokenizer, const atman::Encoding& enc, int64_t length) {
-  const int64_t vocab = tokenizer.vocab_size();
-  ATMAN_FUZZ_CHECK(kHarness, enc.ids.size() == enc.tokens.size(), "ids vs tokens");
-  ATMAN_FUZZ_CHECK(kHarness, enc.ids.size() == enc.spans.size(), "ids vs spans");
-  int64_t last_begin = 0;
-  for (size_t i = 0; i < enc.ids.size(); ++i) {
-    ATMAN_FUZZ_CHECK(kHarness, enc.ids[i] >= 0 && enc.ids[i] < vocab,
-                     "id " + std::to_string(enc.ids[i]) + " outside the vocabulary");
-    const auto [b, e] = enc.spans[i];
-    ATMAN_FUZZ_CHECK(kHarness, 0 <= b && b <= e && e <= length,
-                     "span [" + std::to_string(b) + ", " + std::to_string(e) +
-                         ") outside the text of " + std::to_string(length) + " code points");
-    ATMAN_FUZZ_CHECK(kHarness, b >= last_begin, "spans go backwards at token " + std::to_string(i));
-    last_begin = b;
-  }
-}
-
 void exercise(const atman::Tokenizer& tokenizer, const std::string& text) {
   const int64_t vocab = tokenizer.vocab_size();
   ATMAN_FUZZ_CHECK(kHarness, vocab > 0, "empty vocabulary loaded");
   (void)tokenizer.special_token_id("<s>");
   (void)tokenizer.special_token_id("");
 
-  bool valid = true;
-  int64_t length = 0;
-  try {
-    length = static_cast<int64_t>(atman::tokenizers::decode_utf8(text).size());
-  } catch (const atman::InputError&) {
-    valid = false;
-  }
+  const int64_t length = atman::fuzz::code_point_count(text);
+  const bool valid = length >= 0;
   bool encoded = false;
   try {
     const atman::Encoding enc = tokenizer.encode(text);
     encoded = true;
-    check_encoding(tokenizer, enc, length);
+    atman::fuzz::check_encoding(kHarness, tokenizer, enc, length);
     // Whatever encode() produced decodes: every id names a token.
     atman::fuzz::guarded(kHarness, [&] {
       try {
