@@ -257,19 +257,13 @@ Plane resize_plane(const Plane& in, int width, int height, ResampleFilter filter
     source = &temp;
     shift = ybox_first;
   }
-  if (!need_vertical) {
-    if (need_horizontal) return temp;  // rows [window.y, window.y + height) already
-    return crop_plane(in, window);
-  }
+  // Both sizes equal returned above, so without a vertical pass the horizontal one has run and
+  // made exactly the window's rows.
+  if (!need_vertical) return temp;
   // Without a horizontal pass the columns still need cutting to the window.
   Plane columns;
   if (!need_horizontal) {
-    columns = Plane{window.width, ybox_last - ybox_first, in.channels, {}};
-    columns.data.resize(static_cast<size_t>(columns.width) * columns.height * in.channels);
-    const size_t row_bytes = static_cast<size_t>(window.width) * in.channels;
-    for (int y = 0; y < columns.height; ++y)
-      std::copy_n(in.row(ybox_first + y) + static_cast<size_t>(window.x) * in.channels, row_bytes,
-                  columns.row(y));
+    columns = crop_plane(in, Window{window.x, ybox_first, window.width, ybox_last - ybox_first});
     source = &columns;
     shift = ybox_first;
   }
