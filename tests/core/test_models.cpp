@@ -493,6 +493,7 @@ class TestModels : public QObject {
     const auto& impl = m->impl();
     c10::InferenceMode guard;
     double worst = 0;
+    double scale = 1;  // the largest |value| compared, at least 1
     if (impl.clip) {
       const int64_t size = m->preprocess_config().crop_size;
       const int64_t P = m->patch_grid() * m->patch_grid() + 1;
@@ -530,6 +531,7 @@ class TestModels : public QObject {
       std::vector<int64_t> flat;
       for (const auto& i : ids) flat.insert(flat.end(), i.begin(), i.end());
       at::Tensor logits = impl.lm->forward_logits(at::tensor(flat, at::kLong).view({3, T}), &s);
+      scale = std::max(scale, logits.abs().max().item<double>());
       for (int b = 0; b < 3; ++b) {
         Suppression s1 = make_suppression({mt[b]}, false);
         worst = std::max(
@@ -537,8 +539,12 @@ class TestModels : public QObject {
                                 impl.lm->forward_logits(ids_to_tensor(ids[b], at::kCPU), &s1)[0]));
       }
     }
-    qInfo("%s: batched vs single: max |diff| = %.3g", name.c_str(), worst);
-    QVERIFY(worst <= 1e-5);
+    qInfo("%s: batched vs single: max |diff| = %.3g (max |value| %.3g)", name.c_str(), worst,
+          scale);
+    // Batched and single-row GEMMs round differently; how much depends on the BLAS kernel the CPU
+    // gets (AMD EPYC with OpenBLAS's Haswell kernel: 1.1e-5 on logits of magnitude 7), so the
+    // bound grows with the values compared and is never tighter than 1e-5.
+    QVERIFY(worst <= std::max(1e-5, 2e-6 * scale));
   }
 
   // ---- KV cache: prefix with a cache, then the rest == the full forward --------------------
