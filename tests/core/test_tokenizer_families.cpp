@@ -231,15 +231,21 @@ json replace_space_with_lowline() {
   return {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\xE2\x96\x81"}};
 }
 
-// Gemma 2 / 3: spaces become "▁" (no prefix "▁", no pre-tokenizer), byte fallback, <bos> template,
-// decoder Replace + ByteFallback + Fuse (no Strip: decoding is an exact inverse).
+// Gemma 2 / 3 (transformers' GemmaConverter): spaces become "▁" (no prefix "▁"); the pre-tokenizer
+// splits on " " merged with the previous piece, which finds no space left after the normalizer;
+// byte fallback; <bos> template; decoder Replace + ByteFallback + Fuse (no Strip: decoding is an
+// exact inverse).
 json gemma(const SpVocab& v) {
   return {{"version", "1.0"},
           {"added_tokens",
            {added(0, "<pad>"), added(1, "<eos>"), added(2, "<bos>"), added(3, "<unk>"),
             added(1000, "<start_of_turn>"), added(1001, "<end_of_turn>")}},
           {"normalizer", replace_space_with_lowline()},
-          {"pre_tokenizer", nullptr},
+          {"pre_tokenizer",
+           {{"type", "Split"},
+            {"pattern", {{"String", " "}}},
+            {"behavior", "MergedWithPrevious"},
+            {"invert", false}}},
           {"post_processor", template_processing("<bos>", 2)},
           {"decoder",
            {{"type", "Sequence"},
