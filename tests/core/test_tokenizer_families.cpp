@@ -147,7 +147,7 @@ json mistral_nemo() {
                        added(303, "[/INST]")};
   j["pre_tokenizer"] = split_then_byte_level(kTekkenRegex);
   j["post_processor"] = template_processing("<s>", 300);
-  j["model"] = byte_level_model(false);
+  j["model"] = byte_level_model(true);  // transformers' MistralConverter sets ignore_merges
   return j;
 }
 
@@ -566,6 +566,51 @@ class TestTokenizerFamilies : public QObject {
       tokenizers::to_nfc(m);
       QCOMPARE(m.text, std::u32string(1, s));
       QCOMPARE(m.origin[0], std::make_pair(int64_t{0}, int64_t(jamo.size())));
+    }
+  }
+
+  void metaspace_prepend_schemes() {
+    // Mistral 7B v0.3 / Llama-2 with legacy=false (transformers' LlamaConverter): no normalizer, a
+    // Metaspace pre-tokenizer with split=false, and the Metaspace decoder, with each
+    // prepend_scheme. "first" prepends "▁" only to the stretch at the start of the text (HF
+    // compares the stretch's original offset with 0), "always" to every stretch, "never" to none.
+    const SpVocab v = sp_vocab({"<unk>", "<s>", "</s>"});
+    const int64_t hello = v.id.at("Hello"), lowline_hello = v.id.at("\xE2\x96\x81Hello"),
+                  world = v.id.at("\xE2\x96\x81world");
+    struct Case {
+      const char* scheme;
+      Ids hello_world, around_image;
+      const char* decoded;  // of around_image
+    };
+    const Case cases[] = {
+        {"first", {lowline_hello, world}, {lowline_hello, 1000, hello}, "Hello<image>Hello"},
+        // The decoder drops every "▁" of the first token only: the second "▁Hello" keeps its space.
+        {"always",
+         {lowline_hello, world},
+         {lowline_hello, 1000, lowline_hello},
+         "Hello<image> Hello"},
+        {"never", {hello, world}, {hello, 1000, hello}, "Hello<image>Hello"},
+    };
+    for (const auto& c : cases) {
+      const json metaspace = {{"type", "Metaspace"},
+                              {"replacement", "\xE2\x96\x81"},
+                              {"prepend_scheme", c.scheme},
+                              {"split", false}};
+      const json j = {
+          {"version", "1.0"},
+          {"added_tokens",
+           {added(0, "<unk>"), added(1, "<s>"), added(2, "</s>"), added(1000, "<image>")}},
+          {"normalizer", nullptr},
+          {"pre_tokenizer", metaspace},
+          {"post_processor", nullptr},
+          {"decoder", metaspace},
+          {"model", v.model}};
+      const auto tok = load(std::string("metaspace-") + c.scheme + ".json", j);
+      QCOMPARE(tok->encode("Hello world").ids, c.hello_world);
+      const Encoding e = tok->encode("Hello<image>Hello");
+      QCOMPARE(e.ids, c.around_image);
+      QCOMPARE(e.spans.back(), std::make_pair(int64_t{12}, int64_t{17}));
+      QCOMPARE(tok->decode(e.ids), std::string(c.decoded));
     }
   }
 
