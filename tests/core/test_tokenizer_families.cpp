@@ -614,6 +614,20 @@ class TestTokenizerFamilies : public QObject {
     }
   }
 
+  void single_word_match_is_dropped_whole() {
+    // HF finds added tokens leftmost-longest and then drops a single_word match that a word
+    // character touches; the search resumes after it, so the shorter "<im" is not tried inside.
+    json j = qwen();
+    json image = added(304, "<image>");
+    image["single_word"] = true;
+    j["added_tokens"].push_back(image);
+    j["added_tokens"].push_back(added(305, "<im", false));
+    const auto tok = load("single-word.json", j);
+    QCOMPARE(tok->encode("a<image>").ids, (Ids{'a', '<', 'i', 'm', 'a', 'g', 'e', '>'}));
+    QCOMPARE(tok->encode("x <image> y").ids, (Ids{'x', ' ', 304, ' ', 'y'}));
+    QCOMPARE(tok->encode("a<im").ids, (Ids{'a', 305}));
+  }
+
   void strip_normalizer_and_byte_level_decoding() {
     // Strip (strip_left/strip_right) drops white space at the ends of each stretch of text; the
     // dropped characters belong to no token.

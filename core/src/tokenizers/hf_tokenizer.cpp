@@ -53,9 +53,15 @@ class AddedMatcher {
     const size_t n = s.size();
     size_t segment_begin = 0;
     for (size_t i = 0; i < n;) {
-      const AddedToken* hit = first_chars_.count(s[i]) ? match_at(s, i) : nullptr;
+      const AddedToken* hit = first_chars_.count(s[i]) ? longest_at(s, i) : nullptr;
       if (!hit) {
         ++i;
+        continue;
+      }
+      if (hit->single_word && !stands_alone(s, i, i + hit->content.size())) {
+        // HF's leftmost-longest matcher has consumed these characters: the match is dropped and
+        // the search goes on after it (no shorter token is tried in its place).
+        i += hit->content.size();
         continue;
       }
       // lstrip / rstrip: the white space next to the token belongs to no token at all.
@@ -74,17 +80,17 @@ class AddedMatcher {
   }
 
  private:
-  const AddedToken* match_at(const std::u32string& s, size_t i) const {
+  const AddedToken* longest_at(const std::u32string& s, size_t i) const {
     for (const AddedToken* a : tokens_) {
       const size_t len = a->content.size();
-      if (len > s.size() - i || s.compare(i, len, a->content) != 0) continue;
-      if (a->single_word && ((i > 0 && is_word_character(s[i - 1])) ||
-                             (i + len < s.size() && is_word_character(s[i + len])))) {
-        continue;
-      }
-      return a;
+      if (len <= s.size() - i && s.compare(i, len, a->content) == 0) return a;
     }
     return nullptr;
+  }
+  // single_word: no word character touches s[begin, end) on either side.
+  static bool stands_alone(const std::u32string& s, size_t begin, size_t end) {
+    return (begin == 0 || !is_word_character(s[begin - 1])) &&
+           (end == s.size() || !is_word_character(s[end]));
   }
 
   std::vector<const AddedToken*> tokens_;
