@@ -245,8 +245,7 @@ std::vector<MappedText> pre_tokenize(const std::vector<PreTokenizerStep>& steps,
 }
 
 std::string decode_tokens(const std::vector<DecoderStep>& steps, bool has_decoder,
-                          std::vector<std::string> tokens, const std::vector<bool>& added_flags) {
-  std::vector<bool> added = added_flags;
+                          std::vector<std::string> tokens) {
   if (!has_decoder) {
     std::string out;
     for (size_t i = 0; i < tokens.size(); ++i) out += (i ? " " : "") + tokens[i];
@@ -266,7 +265,6 @@ std::string decode_tokens(const std::vector<DecoderStep>& steps, bool has_decode
           all += in_alphabet ? token_bytes(t) : t;
         }
         tokens.assign(1, std::move(all));
-        added.assign(1, false);
         break;
       }
       case DecoderStep::Kind::kMetaspace: {
@@ -284,19 +282,14 @@ std::string decode_tokens(const std::vector<DecoderStep>& steps, bool has_decode
         // Runs of "<0xNN>" tokens become the characters their bytes spell, or one U+FFFD per byte
         // when they do not spell valid UTF-8.
         std::vector<std::string> out;
-        std::vector<bool> out_added;
         std::string run;
         size_t run_tokens = 0;
         auto flush = [&] {
           if (run_tokens == 0) return;
           if (valid_utf8(run)) {
             out.push_back(run);
-            out_added.push_back(false);
           } else {
-            for (size_t k = 0; k < run_tokens; ++k) {
-              out.emplace_back("\xEF\xBF\xBD");
-              out_added.push_back(false);
-            }
+            out.insert(out.end(), run_tokens, "\xEF\xBF\xBD");
           }
           run.clear();
           run_tokens = 0;
@@ -309,18 +302,15 @@ std::string decode_tokens(const std::vector<DecoderStep>& steps, bool has_decode
           }
           flush();
           out.push_back(std::move(tokens[i]));
-          out_added.push_back(added[i]);
         }
         flush();
         tokens.swap(out);
-        added.swap(out_added);
         break;
       }
       case DecoderStep::Kind::kFuse: {
         std::string all;
         for (const auto& t : tokens) all += t;
         tokens.assign(1, std::move(all));
-        added.assign(1, false);
         break;
       }
       case DecoderStep::Kind::kStrip:

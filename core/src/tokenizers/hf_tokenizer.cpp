@@ -128,9 +128,7 @@ class HfTokenizer final : public Tokenizer {
     for (const auto* list : {&spec_.prefix, &spec_.suffix}) {
       for (const auto& entry : *list) exists_[static_cast<size_t>(entry.first)] = true;
     }
-    is_added_.assign(tokens.size(), false);
     for (const auto& a : spec_.added) {
-      is_added_[static_cast<size_t>(a.id)] = true;
       (a.normalized && !spec_.normalizer.empty() ? normalized_added_ : raw_added_).add(&a);
     }
   }
@@ -184,7 +182,6 @@ class HfTokenizer final : public Tokenizer {
 
   std::string decode(const std::vector<int64_t>& ids) const override {
     std::vector<std::string> tokens;
-    std::vector<bool> added;
     tokens.reserve(ids.size());
     for (int64_t id : ids) {
       if (id < 0 || id >= vocab_size() || !exists_[static_cast<size_t>(id)]) {
@@ -192,9 +189,8 @@ class HfTokenizer final : public Tokenizer {
                          ": the vocabulary has no such token.");
       }
       tokens.push_back(spec_.vocab.tokens[static_cast<size_t>(id)]);
-      added.push_back(is_added_[static_cast<size_t>(id)]);
     }
-    return repair_utf8(decode_tokens(spec_.decoder, spec_.has_decoder, std::move(tokens), added));
+    return repair_utf8(decode_tokens(spec_.decoder, spec_.has_decoder, std::move(tokens)));
   }
 
   int64_t vocab_size() const override { return static_cast<int64_t>(spec_.vocab.tokens.size()); }
@@ -232,7 +228,6 @@ class HfTokenizer final : public Tokenizer {
   AddedMatcher raw_added_, normalized_added_;
   StringMap<int32_t> added_ids_;
   std::vector<bool> exists_;  // ids decode() accepts
-  std::vector<bool> is_added_;
 };
 
 }  // namespace

@@ -103,10 +103,10 @@ MappedText slice(const MappedText& t, size_t begin, size_t end);
 // The text steps (hf_pipeline.cpp).
 void normalize(const std::vector<NormalizerStep>& steps, MappedText& text);
 std::vector<MappedText> pre_tokenize(const std::vector<PreTokenizerStep>& steps, MappedText text);
-// Token strings (vocabulary or added) -> UTF-8 bytes; `added[i]` marks added tokens, which the
-// byte-level step leaves as they are. The caller repairs the result's UTF-8.
+// Token strings (vocabulary and added tokens alike, as HF's decoders see them) -> UTF-8 bytes.
+// The caller repairs the result's UTF-8.
 std::string decode_tokens(const std::vector<DecoderStep>& steps, bool has_decoder,
-                          std::vector<std::string> tokens, const std::vector<bool>& added);
+                          std::vector<std::string> tokens);
 
 // Oniguruma's `\s` / `\S` (Unicode White_Space, as in HF's Rust regexes) spelled out for PCRE2,
 // whose own `\s` misses U+0085.

@@ -42,9 +42,9 @@ bool flag(const std::optional<nlohmann::json>& config, const char* key, bool fal
 // tokenizer.json, and for the tokenizer classes whose transformers constructor rebuilds the
 // post-processor (LlamaTokenizerFast, GemmaTokenizerFast, CodeLlamaTokenizerFast call
 // update_post_processor()), BOS/EOS as tokenizer_config.json's add_bos_token (default true) and
-// add_eos_token (default false) say: Phi-3 files, say, have a BOS template in tokenizer.json but
-// add_bos_token false. PreTrainedTokenizerFast, GPT2TokenizerFast, Qwen2TokenizerFast... keep the
-// file's post-processor.
+// add_eos_token (default false) say, even where tokenizer.json's template disagrees.
+// PreTrainedTokenizerFast, GPT2TokenizerFast, Qwen2TokenizerFast... keep the file's
+// post-processor.
 std::unique_ptr<Tokenizer> load_tokenizer_json(const std::filesystem::path& model_dir,
                                                const std::filesystem::path& tokenizer_json,
                                                const std::optional<nlohmann::json>& config,
