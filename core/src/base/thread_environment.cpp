@@ -28,8 +28,18 @@ bool has_variable(char** envp, const char* name) {
   return false;
 }
 
-void exec_with_passive_waiting(int, char** argv, char** envp) {
-  if (has_variable(envp, "OMP_WAIT_POLICY") || has_variable(envp, "ATMAN_KEEP_OMP_WAIT_POLICY"))
+// `atman` commands that run no model (plain `info`, `tokenize`, `fetch`, help): not worth the
+// extra exec. No GUI option is spelt like one of these.
+bool computes_nothing(int argc, char** argv) {
+  if (argc < 2) return false;
+  for (const char* command : {"info", "tokenize", "fetch", "help", "--help", "-h", "--version"})
+    if (std::strcmp(argv[1], command) == 0) return !(std::strcmp(command, "info") == 0 && argc > 2);
+  return false;
+}
+
+void exec_with_passive_waiting(int argc, char** argv, char** envp) {
+  if (has_variable(envp, "OMP_WAIT_POLICY") || has_variable(envp, "ATMAN_KEEP_OMP_WAIT_POLICY") ||
+      computes_nothing(argc, argv))
     return;
   std::vector<char*> env;
   for (char** entry = envp; entry && *entry; ++entry) env.push_back(*entry);
