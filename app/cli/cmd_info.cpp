@@ -1,4 +1,5 @@
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -26,7 +27,7 @@ std::pair<double, double> resident_mib() {
 }  // namespace
 
 int run_info(int argc, char** argv) {
-  Args args(argc, argv, 2, common_options({"model"}), {"load"});
+  Args args(argc, argv, 2, common_options({"model"}), {"load", "copy-weights"});
   apply_common(args);
   std::cout << runtime_report();
   if (args.has("model")) {
@@ -34,17 +35,21 @@ int run_info(int argc, char** argv) {
     LoadOptions options;
     options.device = args.get("device", "cpu");
     options.dtype = args.get("dtype", "auto");
+    options.zero_copy = !args.has("copy-weights");  // the copying loader, for comparisons
     const auto dir = resolve_model_dir(args.required("model"));
     std::cout << "model: " << dir.string() << "\n" << Model::estimate_memory(dir, options).report();
     if (args.has("load")) {
       // Load time and memory, for measuring the loader (bench commands measure the forwards).
       const auto start = std::chrono::steady_clock::now();
+      const std::clock_t cpu_start = std::clock();
       auto model = Model::load(dir, options);
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double cpu_seconds = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;
       const auto [rss, peak] = resident_mib();
       std::cout << std::fixed << std::setprecision(3) << "loaded: " << model->description()
-                << "\nload time: " << seconds << " s\n"
+                << "\nload time: " << seconds << " s (CPU time of all threads " << cpu_seconds
+                << " s)\n"
                 << std::setprecision(0) << "resident memory: " << rss << " MiB (peak " << peak
                 << " MiB)\n";
     }

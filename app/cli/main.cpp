@@ -17,7 +17,8 @@ constexpr const char* kUsage = R"(atman - explain transformer predictions with A
 Usage: atman COMMAND [options]
 
 Commands:
-  info [--model DIR [--load]]  version, BLAS library, threads, devices, model root; with a model:
+  info [--model DIR [--load [--copy-weights]]]
+                               version, BLAS library, threads, devices, model root; with a model:
                                the memory its weights need in --dtype on --device, and what is free;
                                --load: load it and print the load time and resident memory
   tokenize --model DIR --text TEXT

@@ -61,6 +61,8 @@ class SafetensorsFile {
   // view of the mapping instead of a copy (see can_view); otherwise it never aliases the file.
   at::Tensor load(const std::string& name, at::ScalarType dtype = at::kFloat,
                   bool allow_view = false) const;
+  // Brings the whole file into this process's page tables at once (before loading all of it).
+  void populate() const;
   // Whether load(name, dtype, true) returns a view: stored as `dtype`, element-aligned in memory.
   bool can_view(const std::string& name, at::ScalarType dtype) const;
 

@@ -216,6 +216,9 @@ Checkpoint::Checkpoint(const std::filesystem::path& model_dir, CheckpointOptions
   else
     throw ModelError("no model.safetensors or model.safetensors.index.json in " +
                      quoted(model_dir) + bin_hint(model_dir));
+  // A model reads all of its weights; mapping them in bulk is far cheaper than faulting them in.
+  if (options.zero_copy)
+    for (const auto& file : impl_->files) file.populate();
 }
 
 Checkpoint::~Checkpoint() = default;

@@ -136,6 +136,16 @@ class Mapping {
   unsigned char* data() const { return data_; }
   uint64_t size() const { return size_; }
 
+  // Maps the whole file into the page tables in one call instead of one page fault per 64 KiB
+  // (MADV_POPULATE_READ, Linux 5.14; read-only population keeps the pages the page cache's). On
+  // older kernels, at least start reading the file ahead.
+  void populate() const {
+#ifdef MADV_POPULATE_READ
+    if (::madvise(data_, size_, MADV_POPULATE_READ) == 0) return;
+#endif
+    ::madvise(data_, size_, MADV_WILLNEED);
+  }
+
   // Gives back this process's pages of [begin, end) once their bytes were copied elsewhere (only
   // pages wholly inside, which no view can be using: views are whole tensors and were not made
   // of a range that was copied). The page cache keeps the file's pages; only our RSS shrinks.
@@ -345,6 +355,8 @@ const TensorInfo* SafetensorsFile::find(const std::string& name) const {
   auto it = impl_->tensors.find(name);
   return it == impl_->tensors.end() ? nullptr : &it->second;
 }
+
+void SafetensorsFile::populate() const { impl_->mapping->populate(); }
 
 bool SafetensorsFile::can_view(const std::string& name, at::ScalarType dtype) const {
   const TensorInfo* info = find(name);
