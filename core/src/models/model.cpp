@@ -139,7 +139,9 @@ MemoryEstimate Model::estimate_memory(const std::filesystem::path& dir,
     throw ModelError("model folder '" + dir.string() + "' does not exist or is not a folder");
   const at::Device device = parse_device(options.device);
   const at::ScalarType dtype = resolve_dtype(options.dtype, device, dir);
-  return estimate(Checkpoint(dir), dtype, device, options.memory_limit_bytes);
+  // Headers only: no populating the mapping for a tensor that is never read.
+  const Checkpoint headers(dir, CheckpointOptions{dtype, /*zero_copy=*/false});
+  return estimate(headers, dtype, device, options.memory_limit_bytes);
 }
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
