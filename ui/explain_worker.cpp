@@ -66,7 +66,8 @@ ProgressFn ExplainWorker::progressFor(JobId job, JobKind kind, int phase, int ph
   };
 }
 
-void ExplainWorker::loadModel(JobId job, const QString& dirOrName, const QString& device) {
+void ExplainWorker::loadModel(JobId job, const QString& dirOrName, const QString& device,
+                              const QString& dtype) {
   guarded(job, JobKind::LoadModel, [&] {
     // Resolved here, not on the GUI thread: a name may go through the model root or a cache.
     const QString dir = QDir::cleanPath(
@@ -74,6 +75,7 @@ void ExplainWorker::loadModel(JobId job, const QString& dirOrName, const QString
     LoadedModel loaded;
     LoadOptions options;
     options.device = toStd(device);
+    options.dtype = toStd(dtype);
     loaded.model = Model::load(toStd(dir), options);
     loaded.dir = dir;
     loaded.defaultPrompt = readDefaultPrompt(*loaded.model, dir);

@@ -22,7 +22,8 @@ class ExplainWorker : public QObject {
 
   // Each of these runs on the worker thread (JobRunner invokes them queued) and ends with exactly
   // one of: its result signal, failed() or cancelled().
-  void loadModel(JobId job, const QString& dirOrName, const QString& device);  // folder or name
+  // dirOrName: a folder or a name; dtype: LoadOptions::dtype.
+  void loadModel(JobId job, const QString& dirOrName, const QString& device, const QString& dtype);
   void predict(JobId job, const PredictRequest& request);
   void explain(JobId job, const ExplainJob& request);
   void prefetch(JobId job, const ExplainRequest& request, const std::vector<double>& kappas);

@@ -59,6 +59,14 @@ InputPanel::InputPanel(QWidget* parent) : QWidget(parent) {
   if (toQString(runtime_report()).contains(QStringLiteral("CUDA: available")))
     m_device->addItem(tr("CUDA"), QStringLiteral("cuda"));
   m_device->setToolTip(tr("Where the model runs; changing it reloads the model"));
+  m_dtype = new QComboBox(this);
+  m_dtype->addItem(tr("Automatic"), QStringLiteral("auto"));
+  m_dtype->addItem(tr("float32"), QStringLiteral("float32"));
+  m_dtype->addItem(tr("bfloat16 (half the memory)"), QStringLiteral("bfloat16"));
+  m_dtype->addItem(tr("float16 (CUDA)"), QStringLiteral("float16"));
+  m_dtype->setToolTip(
+      tr("The precision the model computes in. Automatic: float32 on the CPU, the checkpoint's own "
+         "precision on CUDA. Changing it reloads the model"));
 
   // Image.
   m_thumbnail = new QLabel(this);
@@ -80,6 +88,7 @@ InputPanel::InputPanel(QWidget* parent) : QWidget(parent) {
   auto* modelForm = new QFormLayout;
   modelForm->addRow(tr("&Model:"), m_modelPicker);
   modelForm->addRow(tr("&Device:"), m_device);
+  modelForm->addRow(tr("&Precision:"), m_dtype);
 
   // CLIP label set.
   m_labelsBox = new QGroupBox(tr("Labels"), this);
@@ -185,6 +194,13 @@ InputPanel::InputPanel(QWidget* parent) : QWidget(parent) {
 }
 
 QString InputPanel::device() const { return m_device->currentData().toString(); }
+
+QString InputPanel::dtype() const { return m_dtype->currentData().toString(); }
+
+void InputPanel::setDtype(const QString& dtype) {
+  const int index = m_dtype->findData(dtype);
+  m_dtype->setCurrentIndex(index >= 0 ? index : 0);
+}
 
 void InputPanel::setDevice(const QString& device) {
   const int index = m_device->findData(device);

@@ -37,6 +37,10 @@ class InputPanel : public QWidget {
   QComboBox* deviceCombo() const { return m_device; }
   QString device() const;
   void setDevice(const QString& device);
+  // The compute dtype: "auto", "float32", "bfloat16", "float16" (LoadOptions::dtype).
+  QComboBox* dtypeCombo() const { return m_dtype; }
+  QString dtype() const;
+  void setDtype(const QString& dtype);
 
   // Shows the parts that fit the model (labels for CLIP, prompt for LMs) and picks the default
   // label preset (shapes for a folder named *shapes*, else common). nullptr: no model yet.
@@ -77,6 +81,7 @@ class InputPanel : public QWidget {
   std::shared_ptr<const Model> m_model;
   ModelPicker* m_modelPicker = nullptr;
   QComboBox* m_device = nullptr;
+  QComboBox* m_dtype = nullptr;
   QLabel* m_thumbnail = nullptr;
   QLabel* m_imageOrigin = nullptr;
   QGroupBox* m_labelsBox = nullptr;

@@ -46,11 +46,12 @@ JobId JobRunner::post(JobKind kind, Call&& call) {
   return id;
 }
 
-JobId JobRunner::loadModel(const QString& dir, const QString& device) {
+JobId JobRunner::loadModel(const QString& dir, const QString& device, const QString& dtype) {
   // The new model makes every queued or running job of the old one pointless.
   m_control->cancelAllBelow(m_nextId);
-  return post(JobKind::LoadModel,
-              [dir, device](ExplainWorker* w, JobId id) { w->loadModel(id, dir, device); });
+  return post(JobKind::LoadModel, [dir, device, dtype](ExplainWorker* w, JobId id) {
+    w->loadModel(id, dir, device, dtype);
+  });
 }
 
 JobId JobRunner::predict(const PredictRequest& request) {

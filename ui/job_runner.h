@@ -23,7 +23,8 @@ class JobRunner : public QObject {
 
   // Each returns the new job's id. A new job of one kind supersedes the older jobs of that kind;
   // loading a model supersedes everything. User jobs make a running prefetch step aside.
-  JobId loadModel(const QString& dirOrName, const QString& device);
+  JobId loadModel(const QString& dirOrName, const QString& device,
+                  const QString& dtype = QStringLiteral("auto"));
   JobId predict(const PredictRequest& request);  // with steering: a Steer job
   JobId explain(const ExplainJob& job);
   JobId prefetch(const ExplainRequest& request, const std::vector<double>& kappas);

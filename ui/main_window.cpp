@@ -339,6 +339,10 @@ void MainWindow::createInputDock() {
     if (!m_options.screenshot) m_settings.setDevice(m_input->device());
     if (!m_modelDir.isEmpty()) openModel(m_modelDir);  // the model moves by loading it again
   });
+  connect(m_input->dtypeCombo(), &QComboBox::activated, this, [this] {
+    if (!m_options.screenshot) m_settings.setDtype(m_input->dtype());
+    if (!m_modelDir.isEmpty()) openModel(m_modelDir);  // converted by loading it again
+  });
   connect(m_input, &InputPanel::openImageRequested, this, &MainWindow::openImageDialog);
   connect(m_input, &InputPanel::labelsEdited, this, [this] { m_predictionTimer.start(); });
   connect(&m_predictionTimer, &QTimer::timeout, this, &MainWindow::requestPrediction);
@@ -443,6 +447,7 @@ void MainWindow::readSettings() {
   if (useStored) restoreState(m_settings.windowState());
   m_input->modelPicker()->setRecent(useStored ? m_settings.recentModels() : QStringList());
   m_input->setDevice(useStored ? m_settings.device() : QStringLiteral("cpu"));
+  m_input->setDtype(useStored ? m_settings.dtype() : QStringLiteral("auto"));
 
   ViewOptions view;
   if (useStored) {
@@ -512,7 +517,7 @@ void MainWindow::openModel(const QString& dirOrName) {
   if (dirOrName.trimmed().isEmpty()) return;
   m_kappaTimer.stop();
   // Resolving the name and loading run on the worker; errors come back as failed().
-  m_modelJob = m_runner->loadModel(dirOrName, m_input->device());
+  m_modelJob = m_runner->loadModel(dirOrName, m_input->device(), m_input->dtype());
   // Loading supersedes every other job; their ids are forgotten so late results are dropped.
   m_explainJob = m_prefetchJob = m_predictJob = m_neighbourJob = 0;
   if (m_steerJob) m_steering->showFailure(tr("Cancelled: another model is loading."));
@@ -1121,7 +1126,9 @@ void MainWindow::updateScales() {
 }
 
 void MainWindow::updateRuntimeLabel() {
-  const QString device = m_model ? toQString(m_model->device()) : m_input->device();
+  QString device = m_model ? toQString(m_model->device()) : m_input->device();
+  if (m_model && m_model->dtype() != "float32")
+    device += QLatin1Char(' ') + toQString(m_model->dtype());
   m_runtimeLabel->setText(tr("%1 · %2 threads · %3")
                               .arg(device)
                               .arg(compute_threads())

@@ -31,6 +31,8 @@ void Settings::setExportFolder(const QString& dir) { m_settings->setValue("folde
 
 QString Settings::device() const { return m_settings->value("model/device", "cpu").toString(); }
 void Settings::setDevice(const QString& device) { m_settings->setValue("model/device", device); }
+QString Settings::dtype() const { return m_settings->value("model/dtype", "auto").toString(); }
+void Settings::setDtype(const QString& dtype) { m_settings->setValue("model/dtype", dtype); }
 
 QString Settings::colormap() const { return m_settings->value("view/colormap", "jet").toString(); }
 void Settings::setColormap(const QString& name) { m_settings->setValue("view/colormap", name); }

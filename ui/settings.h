@@ -29,6 +29,8 @@ class Settings {
 
   QString device() const;
   void setDevice(const QString& device);
+  QString dtype() const;  // "auto" unless chosen
+  void setDtype(const QString& dtype);
   QString colormap() const;
   void setColormap(const QString& name);
   double opacity() const;

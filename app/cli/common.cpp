@@ -9,7 +9,7 @@
 namespace atman::cli {
 
 std::vector<std::string> common_options(std::vector<std::string> own) {
-  for (const char* name : {"models-dir", "threads", "device", "json"}) own.push_back(name);
+  for (const char* name : {"models-dir", "threads", "device", "dtype", "json"}) own.push_back(name);
   return own;
 }
 
@@ -21,6 +21,7 @@ void apply_common(const Args& args) {
 std::shared_ptr<const Model> load_model_arg(const Args& args) {
   LoadOptions options;
   options.device = args.get("device", "cpu");
+  options.dtype = args.get("dtype", "auto");
   return Model::load(resolve_model_dir(args.required("model")), options);
 }
 

@@ -16,7 +16,7 @@ std::vector<std::string> common_options(std::vector<std::string> own);
 // Applies --models-dir and --threads.
 void apply_common(const Args& args);
 
-// Resolves --model (folder or name under the model root) and loads it on --device.
+// Resolves --model (folder or name under the model root) and loads it on --device in --dtype.
 std::shared_ptr<const Model> load_model_arg(const Args& args);
 
 // The input text of a language model or LLaVA (atman/prompt.h): --prompt as it is, or --question

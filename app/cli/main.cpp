@@ -17,7 +17,10 @@ constexpr const char* kUsage = R"(atman - explain transformer predictions with A
 Usage: atman COMMAND [options]
 
 Commands:
-  info                         version, BLAS library, threads, devices, model root
+  info [--model DIR [--load [--copy-weights]]]
+                               version, BLAS library, threads, devices, model root; with a model:
+                               the memory its weights need in --dtype on --device, and what is free;
+                               --load: load it and print the load time and resident memory
   tokenize --model DIR --text TEXT
                                token ids, strings and character spans as JSON
   forward --model DIR [--image PATH] [--text TEXT]...
@@ -53,6 +56,8 @@ Options for every command:
   --models-dir DIR             model root (default $ATMAN_MODELS or ../shared/models)
   --threads N                  compute threads (default: all cores)
   --device D                   cpu (default) or cuda[:N] when LibTorch has CUDA
+  --dtype T                    compute dtype: auto (default: the checkpoint's on CUDA, float32 on
+                               the CPU), float32, bfloat16 (half the memory), float16 (CUDA only)
   --json FILE                  write JSON there instead of stdout
   --help                       this text
 
@@ -102,6 +107,8 @@ int main(int argc, char** argv) {
   }
   try {
     atman::configure_memory_allocator();
+    // Links the start-up hook that makes idle OpenMP workers sleep (runtime.h).
+    static_cast<void>(atman::passive_thread_waiting());
     atman::cli::install_hub_resolver();
     return command->second(argc, argv);
   } catch (const atman::Cancelled&) {

@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
   }
 
   atman::configure_memory_allocator();
+  // Links the start-up hook that makes idle OpenMP workers sleep, so that the compute threads do
+  // not spin between operations and the GUI thread keeps a core (runtime.h).
+  static_cast<void>(atman::passive_thread_waiting());
   atman::set_compute_threads(0);  // every core: explanations are many forward passes
   atman::ui::MainWindow window(options);
   window.show();

@@ -22,15 +22,43 @@ enum class ModelKind {
 
 struct LoadOptions {
   std::string device = "cpu";  // "cpu", "cuda", "cuda:1"
+  // The compute dtype: "auto", "float32", "bfloat16" or "float16". auto is the checkpoint's
+  // torch_dtype (config.json) on CUDA and float32 on the CPU. Weights are converted only when
+  // stored in another dtype; on the CPU, weights stored in the compute dtype are not copied at all
+  // (views of the memory-mapped file).
+  std::string dtype = "auto";
+  // Refuse to load when the weights need more than this many bytes; 0: what the device has free
+  // (MemAvailable of /proc/meminfo, or the CUDA device's free memory).
+  uint64_t memory_limit_bytes = 0;
+  // false: copy every weight out of the file (the pre-mmap path; for comparisons and tests).
+  bool zero_copy = true;
+};
+
+// What a model folder's weights will take once loaded, from the safetensors headers alone.
+struct MemoryEstimate {
+  std::string dtype;             // the compute dtype the options resolve to, e.g. "bfloat16"
+  std::string device;            // "cpu", "cuda:0"
+  uint64_t stored_bytes = 0;     // the tensors as stored in the files
+  uint64_t weight_bytes = 0;     // the tensors in the compute dtype: what loading needs
+  uint64_t available_bytes = 0;  // free on the device (or the limit given), 0 when unknown
+  std::string available_source;  // "MemAvailable", "CUDA free memory", "limit given"
+  bool fits() const { return available_bytes == 0 || weight_bytes <= available_bytes; }
+  std::string report() const;  // a few lines for `atman info --model`
 };
 
 class Model {
  public:
-  // Loads config, weights (converted to fp32) and tokenizer. Throws ModelError naming the folder
-  // and the problem; the folder must hold config.json, model.safetensors (or an index) and the
-  // tokenizer files.
+  // Loads config, weights (in the compute dtype of LoadOptions::dtype) and tokenizer. Throws
+  // ModelError naming the folder and the problem; the folder must hold config.json,
+  // model.safetensors (or an index) and the tokenizer files. Before any tensor is read, the memory
+  // the weights need (see estimate_memory) is compared with what is available; a model that does
+  // not fit is a ModelError saying both numbers.
   static std::shared_ptr<const Model> load(const std::filesystem::path& dir,
                                            const LoadOptions& options = {});
+  // The memory a load with `options` would need, without loading (reads config.json and the
+  // safetensors headers). Throws ModelError for a folder that is not a model or a bad option.
+  static MemoryEstimate estimate_memory(const std::filesystem::path& dir,
+                                        const LoadOptions& options = {});
   ~Model();
 
   ModelKind kind() const;
@@ -40,6 +68,7 @@ class Model {
   std::string description() const;   // one line: architecture, size, parameters, device
   int64_t parameter_count() const;
   std::string device() const;
+  std::string dtype() const;  // the compute dtype: "float32", "bfloat16", "float16"
   const Tokenizer& tokenizer() const;
   // Image preprocessing of CLIP and LLaVA models; patch grid side (0 for text-only models).
   const ClipPreprocessConfig& preprocess_config() const;

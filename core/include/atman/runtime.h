@@ -2,6 +2,7 @@
 // global state the core has, and it is configuration, set once by the CLI or GUI at start-up.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -32,11 +33,20 @@ bool looks_like_repo_id(const std::string& text);
 void set_compute_threads(int threads);
 int compute_threads();
 
+// Whether idle OpenMP workers sleep at once (OMP_WAIT_POLICY=PASSIVE) instead of spinning. An
+// executable that calls this gets the start-up hook of thread_environment.cpp, which re-executes
+// the process once with that setting unless the user chose a policy; call it from main().
+bool passive_thread_waiting();
+
 // Keeps freed tensor memory in the process instead of returning it to the OS after every op:
 // LibTorch allocates and frees large blocks per layer, and glibc's default (mmap per large block)
 // turns each into page faults — measured 169 -> 104 ms for a batch-32 GPT-2 forward here. Call once
 // at start-up, before any tensor work.
 void configure_memory_allocator();
+
+// Bytes free for new allocations on `device`: MemAvailable of /proc/meminfo for "cpu", the CUDA
+// runtime's free memory (cudaMemGetInfo) for "cuda[:N]". 0 when unknown.
+uint64_t available_memory_bytes(const std::string& device);
 
 // One line per fact: version, BLAS library in use, threads, devices. For `atman info`.
 std::string runtime_report();

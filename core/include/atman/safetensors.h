@@ -4,6 +4,10 @@
 // inside the file and tiling the data section with no overlap or gap, as the reference
 // implementation requires), so a hostile file fails with a ModelError naming the file and the
 // problem, before any tensor is touched.
+//
+// Tensors can be views of the mapping (zero-copy): the mapping is private and writable, so a
+// write into such a tensor copies the touched page for this process and never reaches the file,
+// and each view keeps the mapping alive for as long as it lives.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -19,6 +23,11 @@
 namespace atman {
 
 enum class StDType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL };
+
+// Whether a stored dtype is a floating type (F32, F16, BF16, F64).
+bool is_floating(StDType dtype);
+// Bytes per element of a stored dtype.
+uint64_t element_size(StDType dtype);
 
 struct TensorInfo {
   std::string name;
@@ -46,14 +55,29 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const;
   const TensorInfo* find(const std::string& name) const;
 
-  // A tensor copied out of the mapping (the result does not alias the file) and converted to
-  // `dtype` (float32 by default). Floating data converts to any floating dtype; integer and bool
-  // data to any dtype; floating data requested as an integer type is a ModelError.
-  at::Tensor load(const std::string& name, at::ScalarType dtype = at::kFloat) const;
+  // A tensor converted to `dtype` (float32 by default). Floating data converts to any floating
+  // dtype; integer and bool data to any dtype; floating data requested as an integer type is a
+  // ModelError. With `allow_view`, a tensor stored as `dtype` whose bytes are aligned for it is a
+  // view of the mapping instead of a copy (see can_view); otherwise it never aliases the file.
+  at::Tensor load(const std::string& name, at::ScalarType dtype = at::kFloat,
+                  bool allow_view = false) const;
+  // Brings the whole file into this process's page tables at once (before loading all of it).
+  void populate() const;
+  // Whether load(name, dtype, true) returns a view: stored as `dtype`, element-aligned in memory.
+  bool can_view(const std::string& name, at::ScalarType dtype) const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// How a Checkpoint hands out tensors.
+struct CheckpointOptions {
+  // The dtype of floating weights that WeightReader asks for (the model's compute dtype).
+  at::ScalarType float_dtype = at::kFloat;
+  // Tensors stored in the requested dtype are views of the file mapping instead of copies: no
+  // memcpy, and the pages are the page cache's (shared, reclaimable) until something writes them.
+  bool zero_copy = true;
 };
 
 // All tensors of a model folder, from model.safetensors (preferred when both exist) or a sharded
@@ -62,7 +86,7 @@ class SafetensorsFile {
 // PyTorch .bin checkpoint when one is there).
 class Checkpoint {
  public:
-  explicit Checkpoint(const std::filesystem::path& model_dir);
+  explicit Checkpoint(const std::filesystem::path& model_dir, CheckpointOptions options = {});
   ~Checkpoint();
   Checkpoint(Checkpoint&&) noexcept;
   Checkpoint& operator=(Checkpoint&&) noexcept;
@@ -79,6 +103,12 @@ class Checkpoint {
   // Same without a shape check.
   at::Tensor get(const std::string& name, at::ScalarType dtype = at::kFloat) const;
   const std::filesystem::path& dir() const;
+  const CheckpointOptions& options() const;
+  // Bytes the tensors take once loaded with floating tensors in `float_dtype` (others as stored):
+  // what the model's weights need in memory.
+  uint64_t loaded_bytes(at::ScalarType float_dtype) const;
+  // Bytes of the tensors as stored in the files.
+  uint64_t stored_bytes() const;
 
  private:
   struct Impl;

@@ -1,10 +1,12 @@
 #include "atman/runtime.h"
 
-#include <ATen/Parallel.h>
 #include <ATen/Context.h>
+#include <ATen/Parallel.h>
+
+#include <dlfcn.h>
+#include <malloc.h>
 
 #include <cctype>
-#include <malloc.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -51,7 +53,7 @@ std::filesystem::path cached_hub_snapshot(const std::filesystem::path& repo_fold
   auto snapshot = repo_folder / "snapshots" / commit;
   std::error_code ec;
   return std::filesystem::is_regular_file(snapshot / "config.json", ec) ? snapshot
-                                                                          : std::filesystem::path{};
+                                                                        : std::filesystem::path{};
 }
 
 // Which BLAS the process really loaded: Debian's LibTorch goes through the libblas.so.3
@@ -78,6 +80,14 @@ std::string loaded_blas() {
   return "none loaded";
 }
 
+// set_compute_threads for OpenBLAS, whose pthread pool is separate from torch's OpenMP one; looked
+// up at run time because which BLAS libblas.so.3 is depends on the machine.
+void set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    set(threads);
+}
+
 }  // namespace
 
 std::filesystem::path model_root() {
@@ -86,7 +96,9 @@ std::filesystem::path model_root() {
   return std::filesystem::path(ATMAN_SOURCE_ROOT) / ".." / "shared" / "models";
 }
 
-void set_model_root(const std::filesystem::path& root) { explicit_model_root() = root; }
+void set_model_root(const std::filesystem::path& root) {
+  explicit_model_root() = root;
+}
 
 std::filesystem::path resolve_model_dir(const std::string& name_or_path) {
   if (name_or_path.empty()) throw InputError("no model given: pass a model folder or a model name");
@@ -123,7 +135,9 @@ std::filesystem::path resolve_model_dir(const std::string& name_or_path) {
                    "' is a folder (set the model root with --models-dir or ATMAN_MODELS)");
 }
 
-void set_repo_resolver(RepoResolver resolver) { repo_resolver() = std::move(resolver); }
+void set_repo_resolver(RepoResolver resolver) {
+  repo_resolver() = std::move(resolver);
+}
 
 bool looks_like_repo_id(const std::string& text) {
   const auto slash = text.find('/');
@@ -144,9 +158,12 @@ bool looks_like_repo_id(const std::string& text) {
 void set_compute_threads(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
+  set_blas_threads(threads);
 }
 
-int compute_threads() { return at::get_num_threads(); }
+int compute_threads() {
+  return at::get_num_threads();
+}
 
 void configure_memory_allocator() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum: larger blocks are mmap'ed regardless
@@ -154,14 +171,50 @@ void configure_memory_allocator() {
   mallopt(M_TOP_PAD, 64 << 20);
 }
 
-std::string version() { return ATMAN_VERSION; }
+uint64_t available_memory_bytes(const std::string& device) {
+  if (device.rfind("cuda", 0) == 0) {
+    // The CUDA runtime is in the process only with a CUDA LibTorch; looked up at run time so that
+    // this CPU build needs no CUDA headers or libraries.
+    using GetDevice = int (*)(int*);
+    using SetDevice = int (*)(int);
+    using MemGetInfo = int (*)(size_t*, size_t*);
+    auto get_device = reinterpret_cast<GetDevice>(::dlsym(RTLD_DEFAULT, "cudaGetDevice"));
+    auto set_device = reinterpret_cast<SetDevice>(::dlsym(RTLD_DEFAULT, "cudaSetDevice"));
+    auto mem_get_info = reinterpret_cast<MemGetInfo>(::dlsym(RTLD_DEFAULT, "cudaMemGetInfo"));
+    if (!get_device || !set_device || !mem_get_info) return 0;
+    int index = 0;
+    if (auto colon = device.find(':'); colon != std::string::npos)
+      index = std::atoi(device.c_str() + colon + 1);
+    int previous = 0;
+    if (get_device(&previous) != 0) return 0;
+    size_t free_bytes = 0, total_bytes = 0;
+    const bool ok = set_device(index) == 0 && mem_get_info(&free_bytes, &total_bytes) == 0;
+    set_device(previous);
+    return ok ? free_bytes : 0;
+  }
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  uint64_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib) {
+    std::getline(meminfo, unit);
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return 0;
+}
+
+std::string version() {
+  return ATMAN_VERSION;
+}
 
 std::string runtime_report() {
   std::ostringstream out;
   out << "AtMan Studio " << version() << "\n";
-  out << "torch threads: " << at::get_num_threads() << " of "
-      << std::thread::hardware_concurrency() << " cores\n";
+  out << "torch threads: " << at::get_num_threads() << " of " << std::thread::hardware_concurrency()
+      << " cores\n";
   out << "BLAS: " << loaded_blas() << "\n";
+  if (const char* policy = std::getenv("OMP_WAIT_POLICY"))
+    out << "OpenMP idle threads: " << policy << " (OMP_WAIT_POLICY)\n";
   out << "CUDA: " << (at::hasCUDA() ? "available" : "not available in this LibTorch build") << "\n";
   out << "model root: " << model_root().string() << "\n";
   return out.str();

@@ -60,7 +60,8 @@ std::vector<std::string> split_dots(const std::string& name) {
 // The usual reasons for a missing tensor are a different prefix ("model." vs
 // "language_model.model."), a layer index past the end, or a typo. Names sharing several trailing
 // components or only a few edits away cover all three.
-std::vector<std::string> similar_names(const std::string& name, const std::vector<std::string>& names) {
+std::vector<std::string> similar_names(const std::string& name,
+                                       const std::vector<std::string>& names) {
   const auto wanted = split_dots(name);
   struct Candidate {
     size_t shared_suffix;
@@ -91,9 +92,8 @@ std::vector<std::string> similar_names(const std::string& name, const std::vecto
 // Shard names come from a downloaded JSON file; one like "../../.ssh/id_rsa" must not make us map
 // a file outside the model folder.
 bool is_plain_file_name(const std::string& name) {
-  return !name.empty() && name != "." && name != ".." &&
-         name.find('/') == std::string::npos && name.find('\\') == std::string::npos &&
-         name.find('\0') == std::string::npos;
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+         name.find('\\') == std::string::npos && name.find('\0') == std::string::npos;
 }
 
 std::string bin_hint(const std::filesystem::path& dir) {
@@ -109,8 +109,9 @@ std::string bin_hint(const std::filesystem::path& dir) {
   if (!has_bin) return "";
   return ". The folder has a PyTorch .bin/.pt checkpoint, which is not supported (loading it can "
          "run arbitrary code); convert it in Python with transformers: load the model with "
-         "from_pretrained('" + dir.string() + "') and save it again with save_pretrained('" +
-         dir.string() + "', safe_serialization=True)";
+         "from_pretrained('" +
+         dir.string() + "') and save it again with save_pretrained('" + dir.string() +
+         "', safe_serialization=True)";
 }
 
 // A finite sum proves every element finite (NaN and Inf propagate), and a vectorized sum is about
@@ -127,6 +128,7 @@ bool all_finite(const at::Tensor& tensor) {
 
 struct Checkpoint::Impl {
   std::filesystem::path dir;
+  CheckpointOptions options;
   std::filesystem::path source;  // model.safetensors or the index: what "missing tensor" names
   std::vector<SafetensorsFile> files;
   std::unordered_map<std::string, size_t> file_of;  // tensor name -> index into files
@@ -166,7 +168,8 @@ struct Checkpoint::Impl {
       throw ModelError(quoted(index_path) + " is not valid JSON: " + e.what());
     }
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
-      throw ModelError(quoted(index_path) + " has no \"weight_map\" object mapping tensor names "
+      throw ModelError(quoted(index_path) +
+                       " has no \"weight_map\" object mapping tensor names "
                        "to shard files");
 
     std::map<std::string, size_t> shard_index;
@@ -183,9 +186,8 @@ struct Checkpoint::Impl {
         const auto shard_path = dir / shard;
         std::error_code ec;
         if (!std::filesystem::exists(shard_path, ec))
-          throw ModelError(quoted(index_path) + " maps tensor '" + tensor + "' to shard '" +
-                           shard + "', which does not exist in " + quoted(dir) +
-                           " (incomplete download?)");
+          throw ModelError(quoted(index_path) + " maps tensor '" + tensor + "' to shard '" + shard +
+                           "', which does not exist in " + quoted(dir) + " (incomplete download?)");
         files.emplace_back(shard_path);
       }
       if (!files[it->second].find(tensor))
@@ -196,8 +198,10 @@ struct Checkpoint::Impl {
   }
 };
 
-Checkpoint::Checkpoint(const std::filesystem::path& model_dir) : impl_(std::make_unique<Impl>()) {
+Checkpoint::Checkpoint(const std::filesystem::path& model_dir, CheckpointOptions options)
+    : impl_(std::make_unique<Impl>()) {
   impl_->dir = model_dir;
+  impl_->options = options;
   std::error_code ec;
   if (!std::filesystem::is_directory(model_dir, ec))
     throw ModelError("model folder " + quoted(model_dir) + " does not exist or is not a folder");
@@ -212,13 +216,18 @@ Checkpoint::Checkpoint(const std::filesystem::path& model_dir) : impl_(std::make
   else
     throw ModelError("no model.safetensors or model.safetensors.index.json in " +
                      quoted(model_dir) + bin_hint(model_dir));
+  // A model reads all of its weights; mapping them in bulk is far cheaper than faulting them in.
+  if (options.zero_copy)
+    for (const auto& file : impl_->files) file.populate();
 }
 
 Checkpoint::~Checkpoint() = default;
 Checkpoint::Checkpoint(Checkpoint&&) noexcept = default;
 Checkpoint& Checkpoint::operator=(Checkpoint&&) noexcept = default;
 
-bool Checkpoint::has(const std::string& name) const { return impl_->file_of.count(name) != 0; }
+bool Checkpoint::has(const std::string& name) const {
+  return impl_->file_of.count(name) != 0;
+}
 
 const TensorInfo& Checkpoint::info(const std::string& name) const {
   return *impl_->file_for(name).find(name);
@@ -246,7 +255,7 @@ at::Tensor Checkpoint::get(const std::string& name, const std::vector<int64_t>& 
 
 at::Tensor Checkpoint::get(const std::string& name, at::ScalarType dtype) const {
   const SafetensorsFile& file = impl_->file_for(name);
-  at::Tensor tensor = file.load(name, dtype);
+  at::Tensor tensor = file.load(name, dtype, impl_->options.zero_copy);
   // A diverged training run saves NaN weights; they would surface much later as NaN
   // explanations with no hint of the cause.
   if (at::isFloatingType(tensor.scalar_type()) && !all_finite(tensor))
@@ -256,6 +265,33 @@ at::Tensor Checkpoint::get(const std::string& name, at::ScalarType dtype) const 
   return tensor;
 }
 
-const std::filesystem::path& Checkpoint::dir() const { return impl_->dir; }
+const std::filesystem::path& Checkpoint::dir() const {
+  return impl_->dir;
+}
+
+const CheckpointOptions& Checkpoint::options() const {
+  return impl_->options;
+}
+
+uint64_t Checkpoint::loaded_bytes(at::ScalarType float_dtype) const {
+  uint64_t total = 0;
+  for (const auto& [name, index] : impl_->file_of) {
+    const TensorInfo& info = *impl_->files[index].find(name);
+    const uint64_t stored = info.end - info.begin;
+    total += is_floating(info.dtype)
+                 ? stored / element_size(info.dtype) * at::elementSize(float_dtype)
+                 : stored;
+  }
+  return total;
+}
+
+uint64_t Checkpoint::stored_bytes() const {
+  uint64_t total = 0;
+  for (const auto& [name, index] : impl_->file_of) {
+    const TensorInfo& info = *impl_->files[index].find(name);
+    total += info.end - info.begin;
+  }
+  return total;
+}
 
 }  // namespace atman

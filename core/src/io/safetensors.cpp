@@ -4,6 +4,7 @@
 #include "atman/safetensors.h"
 
 #include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -25,7 +27,8 @@
 #include "atman/error.h"
 
 // The data section is little-endian; copying it straight into tensors is only right on such hosts.
-static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
+static_assert(std::endian::native == std::endian::little,
+              "safetensors I/O assumes a little-endian host");
 
 namespace atman {
 namespace {
@@ -55,11 +58,11 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {StDType::F32, "F32", 4, at::kFloat},  {StDType::F16, "F16", 2, at::kHalf},
+    {StDType::F32, "F32", 4, at::kFloat},      {StDType::F16, "F16", 2, at::kHalf},
     {StDType::BF16, "BF16", 2, at::kBFloat16}, {StDType::F64, "F64", 8, at::kDouble},
-    {StDType::I64, "I64", 8, at::kLong},   {StDType::I32, "I32", 4, at::kInt},
-    {StDType::I16, "I16", 2, at::kShort},  {StDType::I8, "I8", 1, at::kChar},
-    {StDType::U8, "U8", 1, at::kByte},     {StDType::BOOL, "BOOL", 1, at::kBool},
+    {StDType::I64, "I64", 8, at::kLong},       {StDType::I32, "I32", 4, at::kInt},
+    {StDType::I16, "I16", 2, at::kShort},      {StDType::I8, "I8", 1, at::kChar},
+    {StDType::U8, "U8", 1, at::kByte},         {StDType::BOOL, "BOOL", 1, at::kBool},
 };
 
 const DTypeInfo& info_of(StDType dtype) {
@@ -86,15 +89,15 @@ std::string dtype_list() {
   return out;
 }
 
-bool is_floating(StDType dtype) {
-  return dtype == StDType::F32 || dtype == StDType::F16 || dtype == StDType::BF16 ||
-         dtype == StDType::F64;
+std::string errno_text() {
+  return std::strerror(errno);
 }
 
-std::string errno_text() { return std::strerror(errno); }
-
-// A read-only private mapping of a whole file. The descriptor is closed right after mmap: the
-// mapping keeps the file alive, and holding one descriptor per shard is pointless.
+// A private, copy-on-write mapping of a whole file. Writable so that tensors viewing it stay
+// ordinary writable tensors: a write (an in-place op on a weight, which the models do not do)
+// copies that page for this process and never reaches the file. Read-only pages stay the page
+// cache's. The descriptor is closed right after mmap: the mapping keeps the file alive, and
+// holding one descriptor per shard is pointless.
 class Mapping {
  public:
   explicit Mapping(const std::filesystem::path& path) {
@@ -118,23 +121,43 @@ class Mapping {
                        " bytes long, shorter than the 8-byte header length (empty or truncated "
                        "download?)");
     }
-    void* base = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    void* base = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     std::string why = base == MAP_FAILED ? errno_text() : std::string();
     ::close(fd);
     if (base == MAP_FAILED) throw ModelError("cannot memory-map " + quoted(path) + ": " + why);
-    data_ = static_cast<const unsigned char*>(base);
+    data_ = static_cast<unsigned char*>(base);
   }
   ~Mapping() {
-    if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
+    if (data_) ::munmap(data_, size_);
   }
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
 
-  const unsigned char* data() const { return data_; }
+  unsigned char* data() const { return data_; }
   uint64_t size() const { return size_; }
 
+  // Maps the whole file into the page tables in one call instead of one page fault per 64 KiB
+  // (MADV_POPULATE_READ, Linux 5.14; read-only population keeps the pages the page cache's). On
+  // older kernels, at least start reading the file ahead.
+  void populate() const {
+#ifdef MADV_POPULATE_READ
+    if (::madvise(data_, size_, MADV_POPULATE_READ) == 0) return;
+#endif
+    ::madvise(data_, size_, MADV_WILLNEED);
+  }
+
+  // Gives back this process's pages of [begin, end) once their bytes were copied elsewhere (only
+  // pages wholly inside, which no view can be using: views are whole tensors and were not made
+  // of a range that was copied). The page cache keeps the file's pages; only our RSS shrinks.
+  void release(const unsigned char* begin, const unsigned char* end) const {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t first = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
+    const uintptr_t last = reinterpret_cast<uintptr_t>(end) / page * page;
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  }
+
  private:
-  const unsigned char* data_ = nullptr;
+  unsigned char* data_ = nullptr;
   uint64_t size_ = 0;
 };
 
@@ -157,8 +180,7 @@ nlohmann::json parse_header(const char* begin, const char* end, const std::strin
     throw ModelError(where + "the header is not valid JSON (" + e.what() +
                      "); the file is corrupt or not a safetensors file");
   }
-  if (!header.is_object())
-    throw ModelError(where + "the header is JSON but not an object");
+  if (!header.is_object()) throw ModelError(where + "the header is JSON but not an object");
   if (!duplicate.empty())
     throw ModelError(where + "the header lists '" + duplicate + "' more than once");
   return header;
@@ -242,9 +264,9 @@ void check_layout(const std::map<std::string, TensorInfo>& tensors, uint64_t dat
                        std::to_string(info->end) + ") overlap");
     if (info->begin > covered)
       throw ModelError(where + "there is a gap of " + std::to_string(info->begin - covered) +
-                       " bytes in the data section before tensor '" + info->name +
-                       "' (bytes " + std::to_string(covered) + " to " +
-                       std::to_string(info->begin) + " belong to no tensor)");
+                       " bytes in the data section before tensor '" + info->name + "' (bytes " +
+                       std::to_string(covered) + " to " + std::to_string(info->begin) +
+                       " belong to no tensor)");
     covered = info->end;
     previous = info;
   }
@@ -255,21 +277,35 @@ void check_layout(const std::map<std::string, TensorInfo>& tensors, uint64_t dat
 
 }  // namespace
 
+bool is_floating(StDType dtype) {
+  return dtype == StDType::F32 || dtype == StDType::F16 || dtype == StDType::BF16 ||
+         dtype == StDType::F64;
+}
+
+uint64_t element_size(StDType dtype) {
+  return info_of(dtype).size;
+}
+
 struct SafetensorsFile::Impl {
   std::filesystem::path path;
-  Mapping mapping;
-  const unsigned char* data = nullptr;  // start of the data section inside the mapping
+  // Shared with every tensor that views it, so the file stays mapped while one lives.
+  std::shared_ptr<Mapping> mapping;
+  unsigned char* data = nullptr;  // start of the data section inside the mapping
   std::map<std::string, TensorInfo> tensors;
   std::map<std::string, std::string> metadata;
+  // Tensors handed out as views: their pages must never be released (a released page that was
+  // written would lose the write). load() is const and may run on several threads.
+  mutable std::mutex viewed_mutex;
+  mutable std::set<std::string> viewed;
 
-  explicit Impl(const std::filesystem::path& p) : path(p), mapping(p) {}
+  explicit Impl(const std::filesystem::path& p) : path(p), mapping(std::make_shared<Mapping>(p)) {}
 };
 
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
     : impl_(std::make_unique<Impl>(path)) {
   const std::string where = "invalid safetensors file " + quoted(path) + ": ";
-  const unsigned char* base = impl_->mapping.data();
-  const uint64_t file_size = impl_->mapping.size();
+  const unsigned char* base = impl_->mapping->data();
+  const uint64_t file_size = impl_->mapping->size();
 
   uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | base[i];
@@ -285,13 +321,12 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
 
   const char* header_begin = reinterpret_cast<const char*>(base + 8);
   nlohmann::json header = parse_header(header_begin, header_begin + header_size, where);
-  impl_->data = base + 8 + header_size;
+  impl_->data = impl_->mapping->data() + 8 + header_size;
   const uint64_t data_size = file_size - 8 - header_size;
 
   for (const auto& [key, value] : header.items()) {
     if (key == "__metadata__") {
-      if (!value.is_object())
-        throw ModelError(where + "\"__metadata__\" is not a JSON object");
+      if (!value.is_object()) throw ModelError(where + "\"__metadata__\" is not a JSON object");
       // The format says string values; a writer that stored numbers is harmless, so keep its text.
       for (const auto& [mkey, mvalue] : value.items())
         impl_->metadata[mkey] = mvalue.is_string() ? mvalue.get<std::string>() : mvalue.dump();
@@ -306,8 +341,12 @@ SafetensorsFile::~SafetensorsFile() = default;
 SafetensorsFile::SafetensorsFile(SafetensorsFile&&) noexcept = default;
 SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&&) noexcept = default;
 
-const std::filesystem::path& SafetensorsFile::path() const { return impl_->path; }
-const std::map<std::string, TensorInfo>& SafetensorsFile::tensors() const { return impl_->tensors; }
+const std::filesystem::path& SafetensorsFile::path() const {
+  return impl_->path;
+}
+const std::map<std::string, TensorInfo>& SafetensorsFile::tensors() const {
+  return impl_->tensors;
+}
 const std::map<std::string, std::string>& SafetensorsFile::metadata() const {
   return impl_->metadata;
 }
@@ -317,22 +356,53 @@ const TensorInfo* SafetensorsFile::find(const std::string& name) const {
   return it == impl_->tensors.end() ? nullptr : &it->second;
 }
 
-at::Tensor SafetensorsFile::load(const std::string& name, at::ScalarType dtype) const {
+void SafetensorsFile::populate() const { impl_->mapping->populate(); }
+
+bool SafetensorsFile::can_view(const std::string& name, at::ScalarType dtype) const {
   const TensorInfo* info = find(name);
-  if (!info)
-    throw ModelError("tensor '" + name + "' not found in " + quoted(impl_->path));
+  if (!info) return false;
+  const DTypeInfo& stored = info_of(info->dtype);
+  // The data section starts right after a header of any length, so alignment is per file and
+  // per tensor; kernels may assume element alignment, never more.
+  return stored.scalar == dtype &&
+         reinterpret_cast<uintptr_t>(impl_->data + info->begin) % stored.size == 0;
+}
+
+at::Tensor SafetensorsFile::load(const std::string& name, at::ScalarType dtype,
+                                 bool allow_view) const {
+  const TensorInfo* info = find(name);
+  if (!info) throw ModelError("tensor '" + name + "' not found in " + quoted(impl_->path));
   const DTypeInfo& stored = info_of(info->dtype);
   // Turning weights into integers would silently truncate them; that is a caller bug worth a
   // clear message rather than garbage.
   if (is_floating(info->dtype) && !at::isFloatingType(dtype))
     throw ModelError("tensor '" + name + "' in " + quoted(impl_->path) + " is stored as " +
                      stored.name + " and cannot be loaded as " + at::toString(dtype));
-  // The data section need not be aligned for the element type (the header length is arbitrary),
-  // so copy the bytes into a fresh, aligned tensor of the stored type instead of wrapping them.
-  at::Tensor out = at::empty(info->shape, at::TensorOptions().dtype(stored.scalar));
+  unsigned char* bytes = impl_->data + info->begin;
   const uint64_t nbytes = info->end - info->begin;
-  if (nbytes) std::memcpy(out.data_ptr(), impl_->data + info->begin, nbytes);
-  if (dtype != stored.scalar) out = out.to(dtype);
+  if (allow_view && nbytes && can_view(name, dtype)) {
+    {
+      std::lock_guard lock(impl_->viewed_mutex);
+      impl_->viewed.insert(name);
+    }
+    // The deleter owns a reference to the mapping: the file stays mapped while the view lives.
+    return at::from_blob(
+        bytes, info->shape, [mapping = impl_->mapping](void*) {},
+        at::TensorOptions().dtype(stored.scalar));
+  }
+  // A tensor converted to another dtype is read straight from the mapping (no intermediate
+  // copy); a misaligned or copied one goes through a fresh, aligned tensor of the stored type.
+  at::Tensor out;
+  if (dtype != stored.scalar && nbytes && reinterpret_cast<uintptr_t>(bytes) % stored.size == 0) {
+    out = at::from_blob(bytes, info->shape, at::TensorOptions().dtype(stored.scalar)).to(dtype);
+  } else {
+    out = at::empty(info->shape, at::TensorOptions().dtype(stored.scalar));
+    if (nbytes) std::memcpy(out.data_ptr(), bytes, nbytes);
+    if (dtype != stored.scalar) out = out.to(dtype);
+  }
+  // Our copy is all that is needed now: drop the file pages from this process's RSS.
+  std::lock_guard lock(impl_->viewed_mutex);
+  if (nbytes && !impl_->viewed.count(name)) impl_->mapping->release(bytes, bytes + nbytes);
   return out;
 }
 
@@ -347,13 +417,15 @@ void write_safetensors(const std::filesystem::path& path,
   uint64_t offset = 0;
   for (const auto& [name, tensor] : tensors) {
     if (name == "__metadata__")
-      throw ModelError("cannot write " + quoted(path) + ": '__metadata__' is reserved, not a tensor name");
+      throw ModelError("cannot write " + quoted(path) +
+                       ": '__metadata__' is reserved, not a tensor name");
     if (!tensor.defined())
       throw ModelError("cannot write " + quoted(path) + ": tensor '" + name + "' is undefined");
     const DTypeInfo* dtype = info_of_scalar(tensor.scalar_type());
     if (!dtype)
       throw ModelError("cannot write " + quoted(path) + ": tensor '" + name + "' has dtype " +
-                       at::toString(tensor.scalar_type()) + ", which safetensors cannot store here");
+                       at::toString(tensor.scalar_type()) +
+                       ", which safetensors cannot store here");
     at::Tensor data = tensor.to(at::kCPU).contiguous();
     const uint64_t nbytes = data.nbytes();
     header[name] = {{"dtype", dtype->name},
@@ -375,12 +447,14 @@ void write_safetensors(const std::filesystem::path& path,
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw ModelError("cannot create " + quoted(tmp) + ": " + errno_text());
     unsigned char length[8];
-    for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+      length[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
     out.write(reinterpret_cast<const char*>(length), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     for (const auto& data : payload)
       if (data.nbytes())
-        out.write(static_cast<const char*>(data.data_ptr()), static_cast<std::streamsize>(data.nbytes()));
+        out.write(static_cast<const char*>(data.data_ptr()),
+                  static_cast<std::streamsize>(data.nbytes()));
     out.close();
     if (!out) {
       std::error_code ec;

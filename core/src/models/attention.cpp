@@ -47,7 +47,8 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     at::Tensor key_pos = at::arange(keys, opts).unsqueeze(0);                    // (1, S)
     scores.masked_fill_(key_pos > query_pos, -std::numeric_limits<float>::infinity());
   }
-  at::Tensor weights = at::softmax(scores, -1);  // (B, H, T, S)
+  // (B, H, T, S), in float32 for bfloat16/float16 models as transformers (no-op for float32).
+  at::Tensor weights = at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());
   if (suppression != nullptr && suppression->record_weights != nullptr)
     suppression->record_weights->push_back(weights);
   return at::matmul(weights, value);             // (B, H, T, D)

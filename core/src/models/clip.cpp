@@ -61,7 +61,9 @@ at::Tensor ClipVisionTower::patch_embeddings(const at::Tensor& pixels) const {
       pixels.size(3) != config_.image_size)
     throw InputError("the vision tower expects images of " + std::to_string(config_.image_size) +
                      "x" + std::to_string(config_.image_size) + " pixels");
-  at::Tensor grid = at::conv2d(pixels, patch_embedding_, {}, config_.patch_size);  // (B, C, g, g)
+  // Pixels arrive as float32; the weights may be bfloat16 or float16 (LoadOptions::dtype).
+  const at::Tensor input = pixels.to(patch_embedding_.scalar_type());
+  at::Tensor grid = at::conv2d(input, patch_embedding_, {}, config_.patch_size);   // (B, C, g, g)
   return grid.flatten(2).transpose(1, 2);                                          // (B, P, C)
 }
 

@@ -63,7 +63,8 @@ at::Tensor Gpt2Model::forward_embeds(const at::Tensor& embeds, const Suppression
 }
 
 at::Tensor Gpt2Model::lm_logits(const at::Tensor& hidden) const {
-  return at::matmul(hidden, lm_head_.t());  // (..., V)
+  // Logits in float32 whatever the compute dtype, as transformers returns them.
+  return at::matmul(hidden, lm_head_.t()).to(at::kFloat);  // (..., V)
 }
 
 }  // namespace atman

@@ -5,7 +5,11 @@
 namespace atman {
 
 at::Tensor WeightReader::get(const std::string& name, const std::vector<int64_t>& shape) const {
-  return checkpoint_.get(prefix_ + name, shape).to(device_);
+  // Floating weights in the model's compute dtype; on the CPU a tensor stored in that dtype is a
+  // view of the file mapping (no copy). Integer buffers keep the float32 the models expect.
+  const bool floating = is_floating(checkpoint_.info(prefix_ + name).dtype);
+  const at::ScalarType dtype = floating ? checkpoint_.options().float_dtype : at::kFloat;
+  return checkpoint_.get(prefix_ + name, shape, dtype).to(device_);
 }
 
 Linear Linear::load(const WeightReader& w, const std::string& name, int64_t in, int64_t out,
@@ -38,8 +42,10 @@ RmsNorm RmsNorm::load(const WeightReader& w, const std::string& name, int64_t di
 }
 
 at::Tensor RmsNorm::operator()(const at::Tensor& x) const {
-  at::Tensor variance = x.pow(2).mean(-1, true);
-  return weight * (x * at::rsqrt(variance + eps));
+  // In float32 whatever the compute dtype, as transformers' LlamaRMSNorm (no-ops for float32).
+  const at::Tensor h = x.to(at::kFloat);
+  at::Tensor variance = h.pow(2).mean(-1, true);
+  return weight * (h * at::rsqrt(variance + eps)).to(x.scalar_type());
 }
 
 at::Tensor activate(const at::Tensor& x, Activation act) {

@@ -76,8 +76,9 @@ at::Tensor LlamaModel::forward_embeds(const at::Tensor& embeds, const Suppressio
                      std::to_string(config_.max_position_embeddings) +
                      " positions this model supports");
   auto [cos, sin] = rotary(past, T);  // (T, D)
-  cos = cos.to(embeds.device());
-  sin = sin.to(embeds.device());
+  // Computed in float64, used in the model's dtype.
+  cos = cos.to(embeds.device(), embeds.scalar_type());
+  sin = sin.to(embeds.device(), embeds.scalar_type());
   const int64_t H = config_.num_attention_heads, Hkv = config_.num_key_value_heads;
   at::Tensor x = embeds;  // (B, T, C)
   for (int l = 0; l < config_.num_hidden_layers; ++l) {
@@ -98,7 +99,8 @@ at::Tensor LlamaModel::forward_embeds(const at::Tensor& embeds, const Suppressio
 }
 
 at::Tensor LlamaModel::lm_logits(const at::Tensor& hidden) const {
-  return at::matmul(hidden, lm_head_.t());  // (..., V)
+  // Logits in float32 whatever the compute dtype, as transformers returns them.
+  return at::matmul(hidden, lm_head_.t()).to(at::kFloat);  // (..., V)
 }
 
 }  // namespace atman

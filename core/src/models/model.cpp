@@ -2,11 +2,16 @@
 
 #include <ATen/ATen.h>
 
+#include <fstream>
 #include <iomanip>
+#include <optional>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "atman/error.h"
 #include "atman/models/loaded_model.h"
+#include "atman/runtime.h"
 
 namespace atman {
 namespace {
@@ -22,6 +27,86 @@ at::Device parse_device(const std::string& name) {
   }
 }
 
+const char* dtype_name(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kBFloat16:
+      return "bfloat16";
+    case at::kHalf:
+      return "float16";
+    default:
+      return "float32";
+  }
+}
+
+std::optional<at::ScalarType> parse_dtype_name(const std::string& name) {
+  if (name == "float32" || name == "float" || name == "fp32") return at::kFloat;
+  if (name == "bfloat16" || name == "bf16") return at::kBFloat16;
+  if (name == "float16" || name == "half" || name == "fp16") return at::kHalf;
+  return std::nullopt;
+}
+
+// config.json's torch_dtype ("dtype" in newer transformers; LLaVA may keep it in text_config).
+std::optional<at::ScalarType> checkpoint_dtype(const std::filesystem::path& dir) {
+  std::ifstream in(dir / "config.json", std::ios::binary);
+  nlohmann::json config = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object()) return std::nullopt;
+  for (const auto* object :
+       {&config, config.contains("text_config") ? &config["text_config"] : nullptr}) {
+    if (!object || !object->is_object()) continue;
+    for (const char* key : {"torch_dtype", "dtype"})
+      if (auto it = object->find(key); it != object->end() && it->is_string())
+        if (auto dtype = parse_dtype_name(it->get<std::string>())) return dtype;
+  }
+  return std::nullopt;
+}
+
+// LoadOptions::dtype on `device` as a scalar type, with the reasons a choice cannot work.
+at::ScalarType resolve_dtype(const std::string& name, at::Device device,
+                             const std::filesystem::path& dir) {
+  at::ScalarType dtype = at::kFloat;
+  if (name.empty() || name == "auto") {
+    // The CPU computes in float32 unless asked: LibTorch's CPU kernels for 16-bit floats are
+    // slower than float32 on most CPUs; a GPU is where the checkpoint's own dtype pays.
+    if (device.is_cuda()) dtype = checkpoint_dtype(dir).value_or(at::kFloat);
+  } else if (auto parsed = parse_dtype_name(name)) {
+    dtype = *parsed;
+  } else {
+    throw ModelError("unknown dtype '" + name + "'; use auto, float32, bfloat16 or float16");
+  }
+  if (dtype == at::kHalf && !device.is_cuda())
+    throw ModelError(
+        "float16 needs a CUDA device: LibTorch's CPU kernels have no float16 matrix products; use "
+        "bfloat16 (half the memory of float32 too) or float32 on the CPU");
+  return dtype;
+}
+
+std::string gib(uint64_t bytes) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(bytes < (1ull << 30) ? 0 : 2);
+  if (bytes < (1ull << 30))
+    out << bytes / double(1 << 20) << " MiB";
+  else
+    out << bytes / double(1ull << 30) << " GiB";
+  return out.str();
+}
+
+MemoryEstimate estimate(const Checkpoint& checkpoint, at::ScalarType dtype, at::Device device,
+                        uint64_t limit) {
+  MemoryEstimate out;
+  out.dtype = dtype_name(dtype);
+  out.device = device.str();
+  out.stored_bytes = checkpoint.stored_bytes();
+  out.weight_bytes = checkpoint.loaded_bytes(dtype);
+  if (limit) {
+    out.available_bytes = limit;
+    out.available_source = "limit given";
+  } else {
+    out.available_bytes = available_memory_bytes(device.str());
+    out.available_source = device.is_cuda() ? "CUDA free memory" : "MemAvailable";
+  }
+  return out;
+}
+
 int64_t count_parameters(const Checkpoint& checkpoint) {
   int64_t total = 0;
   for (const auto& name : checkpoint.names()) {
@@ -34,6 +119,30 @@ int64_t count_parameters(const Checkpoint& checkpoint) {
 }
 
 }  // namespace
+
+std::string MemoryEstimate::report() const {
+  std::ostringstream out;
+  out << "weights: " << gib(weight_bytes) << " as " << dtype << " on " << device << " ("
+      << gib(stored_bytes) << " stored)\n";
+  out << "available: "
+      << (available_bytes ? gib(available_bytes) + " (" + available_source + ")"
+                          : std::string("unknown"))
+      << "\n";
+  if (!fits()) out << "does not fit: the weights need more than is available\n";
+  return out.str();
+}
+
+MemoryEstimate Model::estimate_memory(const std::filesystem::path& dir,
+                                      const LoadOptions& options) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    throw ModelError("model folder '" + dir.string() + "' does not exist or is not a folder");
+  const at::Device device = parse_device(options.device);
+  const at::ScalarType dtype = resolve_dtype(options.dtype, device, dir);
+  // Headers only: no populating the mapping for a tensor that is never read.
+  const Checkpoint headers(dir, CheckpointOptions{dtype, /*zero_copy=*/false});
+  return estimate(headers, dtype, device, options.memory_limit_bytes);
+}
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
@@ -50,7 +159,20 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
   impl->dir = dir;
   impl->device = parse_device(options.device);
   impl->config = load_model_config(dir);
-  Checkpoint checkpoint(dir);
+  impl->dtype = resolve_dtype(options.dtype, impl->device, dir);
+  // Views of the mapping only where the weights stay in host memory.
+  Checkpoint checkpoint(dir,
+                        CheckpointOptions{impl->dtype, options.zero_copy && impl->device.is_cpu()});
+  // Checked from the headers before any tensor is read: a model that cannot fit fails now with
+  // the numbers, not later in the kernel's OOM killer or a CUDA out-of-memory error mid-load.
+  if (const auto need = estimate(checkpoint, impl->dtype, impl->device, options.memory_limit_bytes);
+      !need.fits())
+    throw ModelError("model '" + dir.string() + "' needs " + gib(need.weight_bytes) +
+                     " for its weights as " + need.dtype + " on " + need.device + ", but only " +
+                     gib(need.available_bytes) + " is available (" + need.available_source + ")" +
+                     (impl->dtype == at::kFloat
+                          ? "; load it as bfloat16 (--dtype bfloat16) to halve that"
+                          : "; close other programs or use a smaller model"));
   impl->tokenizer = load_tokenizer(dir);
   if (const auto* clip = std::get_if<ClipConfig>(&impl->config)) {
     impl->kind = ModelKind::Clip;
@@ -93,6 +215,7 @@ std::string Model::name() const {
 std::string Model::architecture() const { return impl_->architecture; }
 int64_t Model::parameter_count() const { return impl_->parameters; }
 std::string Model::device() const { return impl_->device.str(); }
+std::string Model::dtype() const { return dtype_name(impl_->dtype); }
 const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
 const ClipPreprocessConfig& Model::preprocess_config() const { return impl_->preprocess; }
 
@@ -113,6 +236,7 @@ std::string Model::description() const {
       << parameter_count() / 1e6 << "M parameters";
   if (int grid = patch_grid()) out << ", " << grid << "x" << grid << " patches";
   out << ", on " << device();
+  if (impl_->dtype != at::kFloat) out << " in " << dtype();
   return out.str();
 }
 

@@ -20,6 +20,7 @@ struct Model::Impl {
   ModelKind kind = ModelKind::Clip;
   std::string architecture;
   at::Device device = at::kCPU;
+  at::ScalarType dtype = at::kFloat;  // the compute dtype of the weights
   int64_t parameters = 0;
   std::unique_ptr<Tokenizer> tokenizer;
   ClipPreprocessConfig preprocess;
