@@ -1,6 +1,6 @@
 // Every supported RoPE decoder family against a direct float64 computation written here from the
-// transformers sources (modeling_rope_utils.py and models/<family>/modeling_*.py), never calling the
-// model code: a tiny random checkpoint per family, written in that family's key layout with the
+// transformers sources (modeling_rope_utils.py and models/<family>/modeling_*.py), never calling
+// the model code: a tiny random checkpoint per family, written in that family's key layout with the
 // config fields and values of a named public checkpoint, shrunk in size only. Also: v4 and v5
 // config formats load bit-identical models, sliding windows (with and without the KV cache), the
 // llama3 / yarn inverse-frequency tables, AtMan end to end on each family, and the CLI.
@@ -30,8 +30,8 @@ using nlohmann::json;
 namespace {
 
 // 20 GPT-2 token ids (the tiny checkpoints use the GPT-2 tokenizer and vocabulary).
-const std::vector<int64_t> kPrompt = {464,  3797, 318,  2266, 13,  383,   3290, 3160, 287,  6342,
-                                      13,   18233, 25,  6350, 857, 262,   3290, 2107, 30,   23998};
+const std::vector<int64_t> kPrompt = {464, 3797,  318, 2266, 13,  383, 3290, 3160, 287, 6342,
+                                      13,  18233, 25,  6350, 857, 262, 3290, 2107, 30,  23998};
 
 // ---------------------------------------------------------------------------------------------
 // Configs: the public checkpoints' config.json, shrunk in size (hidden, heads, layers, vocab,
@@ -50,57 +50,107 @@ json common_tiny(json c, int hidden, int heads, int kv_heads, int layers, int in
 
 // meta-llama/Llama-3.2-1B
 json llama32() {
-  json c = {{"architectures", {"LlamaForCausalLM"}}, {"attention_bias", false},
-            {"attention_dropout", 0.0}, {"bos_token_id", 50256}, {"eos_token_id", 50256},
-            {"head_dim", 16}, {"hidden_act", "silu"}, {"initializer_range", 0.02},
-            {"max_position_embeddings", 131072}, {"mlp_bias", false}, {"model_type", "llama"},
-            {"pretraining_tp", 1}, {"rms_norm_eps", 1e-05},
-            {"rope_scaling", {{"factor", 32.0}, {"high_freq_factor", 4.0}, {"low_freq_factor", 1.0},
-                              {"original_max_position_embeddings", 8192}, {"rope_type", "llama3"}}},
-            {"rope_theta", 500000.0}, {"tie_word_embeddings", true}, {"use_cache", true}};
+  json c = {{"architectures", {"LlamaForCausalLM"}},
+            {"attention_bias", false},
+            {"attention_dropout", 0.0},
+            {"bos_token_id", 50256},
+            {"eos_token_id", 50256},
+            {"head_dim", 16},
+            {"hidden_act", "silu"},
+            {"initializer_range", 0.02},
+            {"max_position_embeddings", 131072},
+            {"mlp_bias", false},
+            {"model_type", "llama"},
+            {"pretraining_tp", 1},
+            {"rms_norm_eps", 1e-05},
+            {"rope_scaling",
+             {{"factor", 32.0},
+              {"high_freq_factor", 4.0},
+              {"low_freq_factor", 1.0},
+              {"original_max_position_embeddings", 8192},
+              {"rope_type", "llama3"}}},
+            {"rope_theta", 500000.0},
+            {"tie_word_embeddings", true},
+            {"use_cache", true}};
   return common_tiny(c, 64, 4, 2, 2, 128);
 }
 
 // Qwen/Qwen2.5-0.5B
 json qwen25() {
-  json c = {{"architectures", {"Qwen2ForCausalLM"}}, {"attention_dropout", 0.0},
-            {"bos_token_id", 50256}, {"eos_token_id", 50256}, {"hidden_act", "silu"},
-            {"initializer_range", 0.02}, {"max_position_embeddings", 32768},
-            {"max_window_layers", 2}, {"model_type", "qwen2"}, {"rms_norm_eps", 1e-06},
-            {"rope_theta", 1000000.0}, {"sliding_window", 32768}, {"tie_word_embeddings", true},
-            {"use_cache", true}, {"use_mrope", false}, {"use_sliding_window", false}};
+  json c = {{"architectures", {"Qwen2ForCausalLM"}},
+            {"attention_dropout", 0.0},
+            {"bos_token_id", 50256},
+            {"eos_token_id", 50256},
+            {"hidden_act", "silu"},
+            {"initializer_range", 0.02},
+            {"max_position_embeddings", 32768},
+            {"max_window_layers", 2},
+            {"model_type", "qwen2"},
+            {"rms_norm_eps", 1e-06},
+            {"rope_theta", 1000000.0},
+            {"sliding_window", 32768},
+            {"tie_word_embeddings", true},
+            {"use_cache", true},
+            {"use_mrope", false},
+            {"use_sliding_window", false}};
   return common_tiny(c, 112, 14, 2, 2, 96);
 }
 
 // Qwen/Qwen3-0.6B (head_dim * heads != hidden, as there)
 json qwen3() {
-  json c = {{"architectures", {"Qwen3ForCausalLM"}}, {"attention_bias", false},
-            {"attention_dropout", 0.0}, {"bos_token_id", 50256}, {"eos_token_id", 50256},
-            {"head_dim", 16}, {"hidden_act", "silu"}, {"initializer_range", 0.02},
-            {"max_position_embeddings", 40960}, {"max_window_layers", 2}, {"model_type", "qwen3"},
-            {"rms_norm_eps", 1e-06}, {"rope_scaling", nullptr}, {"rope_theta", 1000000},
-            {"sliding_window", nullptr}, {"tie_word_embeddings", true}, {"use_cache", true},
+  json c = {{"architectures", {"Qwen3ForCausalLM"}},
+            {"attention_bias", false},
+            {"attention_dropout", 0.0},
+            {"bos_token_id", 50256},
+            {"eos_token_id", 50256},
+            {"head_dim", 16},
+            {"hidden_act", "silu"},
+            {"initializer_range", 0.02},
+            {"max_position_embeddings", 40960},
+            {"max_window_layers", 2},
+            {"model_type", "qwen3"},
+            {"rms_norm_eps", 1e-06},
+            {"rope_scaling", nullptr},
+            {"rope_theta", 1000000},
+            {"sliding_window", nullptr},
+            {"tie_word_embeddings", true},
+            {"use_cache", true},
             {"use_sliding_window", false}};
   return common_tiny(c, 32, 4, 2, 2, 64);
 }
 
 // mistralai/Mistral-Nemo-Base-2407 (head_dim 16 != hidden / heads = 10)
 json mistral_nemo() {
-  json c = {{"architectures", {"MistralForCausalLM"}}, {"attention_dropout", 0.0},
-            {"bos_token_id", 50256}, {"eos_token_id", 50256}, {"head_dim", 16},
-            {"hidden_act", "silu"}, {"initializer_range", 0.02},
-            {"max_position_embeddings", 1024000}, {"model_type", "mistral"}, {"rms_norm_eps", 1e-05},
-            {"rope_theta", 1000000.0}, {"sliding_window", nullptr}, {"tie_word_embeddings", false},
+  json c = {{"architectures", {"MistralForCausalLM"}},
+            {"attention_dropout", 0.0},
+            {"bos_token_id", 50256},
+            {"eos_token_id", 50256},
+            {"head_dim", 16},
+            {"hidden_act", "silu"},
+            {"initializer_range", 0.02},
+            {"max_position_embeddings", 1024000},
+            {"model_type", "mistral"},
+            {"rms_norm_eps", 1e-05},
+            {"rope_theta", 1000000.0},
+            {"sliding_window", nullptr},
+            {"tie_word_embeddings", false},
             {"use_cache", true}};
   return common_tiny(c, 40, 4, 2, 2, 64);
 }
 
 // mistralai/Mistral-7B-v0.1: sliding_window 4096 on every layer, shrunk to 8.
 json mistral7b() {
-  json c = {{"architectures", {"MistralForCausalLM"}}, {"bos_token_id", 50256},
-            {"eos_token_id", 50256}, {"hidden_act", "silu"}, {"initializer_range", 0.02},
-            {"max_position_embeddings", 32768}, {"model_type", "mistral"}, {"rms_norm_eps", 1e-05},
-            {"rope_theta", 10000.0}, {"sliding_window", 8}, {"tie_word_embeddings", false},
+  json c = {{"architectures", {"MistralForCausalLM"}},
+            {"bos_token_id", 50256},
+            {"eos_token_id", 50256},
+            {"hidden_act", "silu"},
+            {"initializer_range", 0.02},
+            {"max_position_embeddings", 32768},
+            {"model_type", "mistral"},
+            {"rms_norm_eps", 1e-05},
+            {"rope_theta", 10000.0},
+            {"sliding_window", 8},
+            {"tie_word_embeddings", false},
             {"use_cache", true}};
   return common_tiny(c, 32, 4, 2, 2, 64);
 }
@@ -108,40 +158,76 @@ json mistral7b() {
 // google/gemma-2-2b (window 4096 -> 8; query_pre_attn_scalar = hidden / heads as in gemma-2-27b,
 // so that it differs from head_dim)
 json gemma2() {
-  json c = {{"architectures", {"Gemma2ForCausalLM"}}, {"attention_bias", false},
-            {"attention_dropout", 0.0}, {"attn_logit_softcapping", 50.0}, {"bos_token_id", 50256},
-            {"cache_implementation", "hybrid"}, {"eos_token_id", 50256},
-            {"final_logit_softcapping", 30.0}, {"head_dim", 16}, {"hidden_act", "gelu_pytorch_tanh"},
-            {"hidden_activation", "gelu_pytorch_tanh"}, {"initializer_range", 0.02},
-            {"max_position_embeddings", 8192}, {"model_type", "gemma2"}, {"pad_token_id", 0},
-            {"query_pre_attn_scalar", 12}, {"rms_norm_eps", 1e-06}, {"rope_theta", 10000.0},
+  json c = {{"architectures", {"Gemma2ForCausalLM"}},
+            {"attention_bias", false},
+            {"attention_dropout", 0.0},
+            {"attn_logit_softcapping", 50.0},
+            {"bos_token_id", 50256},
+            {"cache_implementation", "hybrid"},
+            {"eos_token_id", 50256},
+            {"final_logit_softcapping", 30.0},
+            {"head_dim", 16},
+            {"hidden_act", "gelu_pytorch_tanh"},
+            {"hidden_activation", "gelu_pytorch_tanh"},
+            {"initializer_range", 0.02},
+            {"max_position_embeddings", 8192},
+            {"model_type", "gemma2"},
+            {"pad_token_id", 0},
+            {"query_pre_attn_scalar", 12},
+            {"rms_norm_eps", 1e-06},
+            {"rope_theta", 10000.0},
             {"sliding_window", 8}};
   return common_tiny(c, 48, 4, 2, 4, 64);
 }
 
 // google/gemma-3-1b-pt (window 512 -> 8; 6 layers: 5 local, 1 global)
 json gemma3() {
-  json c = {{"architectures", {"Gemma3ForCausalLM"}}, {"attention_bias", false},
-            {"attention_dropout", 0.0}, {"attn_logit_softcapping", nullptr}, {"bos_token_id", 50256},
-            {"cache_implementation", "hybrid"}, {"eos_token_id", 50256},
-            {"final_logit_softcapping", nullptr}, {"head_dim", 16},
-            {"hidden_activation", "gelu_pytorch_tanh"}, {"initializer_range", 0.02},
-            {"max_position_embeddings", 32768}, {"model_type", "gemma3_text"}, {"pad_token_id", 0},
-            {"query_pre_attn_scalar", 16}, {"rms_norm_eps", 1e-06}, {"rope_local_base_freq", 10000},
-            {"rope_scaling", nullptr}, {"rope_theta", 1000000}, {"sliding_window", 8},
-            {"sliding_window_pattern", 6}, {"use_cache", true}};
+  json c = {{"architectures", {"Gemma3ForCausalLM"}},
+            {"attention_bias", false},
+            {"attention_dropout", 0.0},
+            {"attn_logit_softcapping", nullptr},
+            {"bos_token_id", 50256},
+            {"cache_implementation", "hybrid"},
+            {"eos_token_id", 50256},
+            {"final_logit_softcapping", nullptr},
+            {"head_dim", 16},
+            {"hidden_activation", "gelu_pytorch_tanh"},
+            {"initializer_range", 0.02},
+            {"max_position_embeddings", 32768},
+            {"model_type", "gemma3_text"},
+            {"pad_token_id", 0},
+            {"query_pre_attn_scalar", 16},
+            {"rms_norm_eps", 1e-06},
+            {"rope_local_base_freq", 10000},
+            {"rope_scaling", nullptr},
+            {"rope_theta", 1000000},
+            {"sliding_window", 8},
+            {"sliding_window_pattern", 6},
+            {"use_cache", true}};
   return common_tiny(c, 36, 4, 1, 6, 64);
 }
 
 // microsoft/Phi-3-mini-4k-instruct (window 2047 -> 7)
 json phi3() {
-  json c = {{"architectures", {"Phi3ForCausalLM"}}, {"attention_bias", false},
-            {"attention_dropout", 0.0}, {"bos_token_id", 50256}, {"embd_pdrop", 0.0},
-            {"eos_token_id", 50256}, {"hidden_act", "silu"}, {"initializer_range", 0.02},
-            {"max_position_embeddings", 4096}, {"model_type", "phi3"},
-            {"original_max_position_embeddings", 4096}, {"pad_token_id", 50256}, {"resid_pdrop", 0.0},
-            {"rms_norm_eps", 1e-05}, {"rope_scaling", nullptr}, {"rope_theta", 10000.0},
-            {"sliding_window", 7}, {"tie_word_embeddings", false}, {"use_cache", true}};
+  json c = {{"architectures", {"Phi3ForCausalLM"}},
+            {"attention_bias", false},
+            {"attention_dropout", 0.0},
+            {"bos_token_id", 50256},
+            {"embd_pdrop", 0.0},
+            {"eos_token_id", 50256},
+            {"hidden_act", "silu"},
+            {"initializer_range", 0.02},
+            {"max_position_embeddings", 4096},
+            {"model_type", "phi3"},
+            {"original_max_position_embeddings", 4096},
+            {"pad_token_id", 50256},
+            {"resid_pdrop", 0.0},
+            {"rms_norm_eps", 1e-05},
+            {"rope_scaling", nullptr},
+            {"rope_theta", 10000.0},
+            {"sliding_window", 7},
+            {"tie_word_embeddings", false},
+            {"use_cache", true}};
   return common_tiny(c, 48, 4, 4, 2, 64);
 }
 
@@ -160,23 +246,44 @@ json phi3_128k() {
 
 // HuggingFaceTB/SmolLM2-135M
 json smollm2() {
-  json c = {{"architectures", {"LlamaForCausalLM"}}, {"attention_bias", false},
-            {"attention_dropout", 0.0}, {"bos_token_id", 50256}, {"eos_token_id", 50256},
-            {"head_dim", 8}, {"hidden_act", "silu"}, {"initializer_range", 0.041666666666666664},
-            {"is_llama_config", true}, {"max_position_embeddings", 8192}, {"mlp_bias", false},
-            {"model_type", "llama"}, {"pretraining_tp", 1}, {"rms_norm_eps", 1e-05},
-            {"rope_interleaved", false}, {"rope_scaling", nullptr}, {"rope_theta", 100000},
-            {"tie_word_embeddings", true}, {"use_cache", true}};
+  json c = {{"architectures", {"LlamaForCausalLM"}},
+            {"attention_bias", false},
+            {"attention_dropout", 0.0},
+            {"bos_token_id", 50256},
+            {"eos_token_id", 50256},
+            {"head_dim", 8},
+            {"hidden_act", "silu"},
+            {"initializer_range", 0.041666666666666664},
+            {"is_llama_config", true},
+            {"max_position_embeddings", 8192},
+            {"mlp_bias", false},
+            {"model_type", "llama"},
+            {"pretraining_tp", 1},
+            {"rms_norm_eps", 1e-05},
+            {"rope_interleaved", false},
+            {"rope_scaling", nullptr},
+            {"rope_theta", 100000},
+            {"tie_word_embeddings", true},
+            {"use_cache", true}};
   return common_tiny(c, 72, 9, 3, 2, 96);
 }
 
 // allenai/OLMo-2-0425-1B
 json olmo2() {
-  json c = {{"architectures", {"Olmo2ForCausalLM"}}, {"attention_bias", false},
-            {"attention_dropout", 0.0}, {"eos_token_id", 50256}, {"hidden_act", "silu"},
-            {"initializer_range", 0.02}, {"max_position_embeddings", 4096}, {"model_type", "olmo2"},
-            {"pad_token_id", 50256}, {"rms_norm_eps", 1e-06}, {"rope_scaling", nullptr},
-            {"rope_theta", 500000}, {"tie_word_embeddings", false}, {"use_cache", true}};
+  json c = {{"architectures", {"Olmo2ForCausalLM"}},
+            {"attention_bias", false},
+            {"attention_dropout", 0.0},
+            {"eos_token_id", 50256},
+            {"hidden_act", "silu"},
+            {"initializer_range", 0.02},
+            {"max_position_embeddings", 4096},
+            {"model_type", "olmo2"},
+            {"pad_token_id", 50256},
+            {"rms_norm_eps", 1e-06},
+            {"rope_scaling", nullptr},
+            {"rope_theta", 500000},
+            {"tie_word_embeddings", false},
+            {"use_cache", true}};
   return common_tiny(c, 32, 4, 4, 2, 64);
 }
 
@@ -184,7 +291,8 @@ json olmo2() {
 // "original_max_position_embeddings": 32768}), 32768 -> 16.
 json qwen3_yarn() {
   json c = qwen3();
-  c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 16}};
+  c["rope_scaling"] = {
+      {"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 16}};
   return c;
 }
 
@@ -263,7 +371,8 @@ const std::vector<Family>& families() {
       {"olmo2", "allenai/OLMo-2-0425-1B", "OLMo 2", olmo2()},
       {"qwen3-yarn", "Qwen/Qwen3-0.6B + yarn", "Qwen3", qwen3_yarn()},
       {"llama-linear", "SmolLM2 + linear", "Llama", llama_scaled("linear", 8192)},
-      {"llama-dynamic", "SmolLM2 + dynamic, 20 > 16 positions", "Llama", llama_scaled("dynamic", 16)},
+      {"llama-dynamic", "SmolLM2 + dynamic, 20 > 16 positions", "Llama",
+       llama_scaled("dynamic", 16)},
       {"llama-biases", "SmolLM2 + attention_bias, mlp_bias", "Llama", llama_biases()},
       {"gemma2-caps", "gemma-2-2b, caps 1 / 0.5", "Gemma 2", gemma2_tight_caps()},
       {"qwen2.5-sliding", "Qwen2.5 + use_sliding_window", "Qwen2", qwen25_sliding()},
@@ -296,7 +405,8 @@ json rope_params(const json& cfg, bool local) {
   } else {
     if (cfg.contains("rope_scaling") && cfg["rope_scaling"].is_object()) p = cfg["rope_scaling"];
     p["rope_theta"] = cfg.value("rope_theta", 10000.0);
-    if (local) p = {{"rope_type", "default"}, {"rope_theta", cfg.value("rope_local_base_freq", 10000.0)}};
+    if (local)
+      p = {{"rope_type", "default"}, {"rope_theta", cfg.value("rope_local_base_freq", 10000.0)}};
   }
   if (!p.contains("rope_type")) p["rope_type"] = p.value("type", std::string("default"));
   if (p["rope_type"] == "su") p["rope_type"] = "longrope";  // Phi3Config's rename
@@ -348,7 +458,9 @@ Rope rope(const json& cfg, const json& p, int64_t dim, int64_t seq_len) {
     r.attention_factor = p.contains("attention_factor") ? p["attention_factor"].get<double>()
                                                         : 0.1 * std::log(factor) + 1.0;
     const double fast = p.value("beta_fast", 32.0), slow = p.value("beta_slow", 1.0);
-    auto corr = [&](double rot) { return dim * std::log(original / (rot * 2 * M_PI)) / (2 * std::log(base)); };
+    auto corr = [&](double rot) {
+      return dim * std::log(original / (rot * 2 * M_PI)) / (2 * std::log(base));
+    };
     const double low = std::max(std::floor(corr(fast)), 0.0);
     double high = std::min(std::ceil(corr(slow)), double(dim - 1));
     if (low == high) high += 0.001;
@@ -362,8 +474,10 @@ Rope rope(const json& cfg, const json& p, int64_t dim, int64_t seq_len) {
     const double original = cfg["original_max_position_embeddings"];
     const double factor = max_pos / original;
     r.attention_factor = factor <= 1 ? 1.0 : std::sqrt(1 + std::log(factor) / std::log(original));
-    const auto ext = p[seq_len > original ? "long_factor" : "short_factor"].get<std::vector<double>>();
-    for (int64_t i = 0; i < dim / 2; ++i) r.inv_freq.push_back(1 / (ext[i] * std::pow(base, 2.0 * i / dim)));
+    const auto ext =
+        p[seq_len > original ? "long_factor" : "short_factor"].get<std::vector<double>>();
+    for (int64_t i = 0; i < dim / 2; ++i)
+      r.inv_freq.push_back(1 / (ext[i] * std::pow(base, 2.0 * i / dim)));
   } else {
     qFatal("no reference for rope type %s", type.c_str());
   }
@@ -460,11 +574,14 @@ Tensor forward(const Checkpoint& ck, const json& cfg, const std::vector<int64_t>
   };
   // Window per layer (0 = full attention), as each configuration class sets layer_types.
   const int64_t window = cfg.contains("sliding_window") && !cfg["sliding_window"].is_null()
-                             ? cfg["sliding_window"].get<int64_t>() : 0;
+                             ? cfg["sliding_window"].get<int64_t>()
+                             : 0;
   auto layer_window = [&](int l) -> int64_t {
     if (type == "mistral" || type == "phi3") return window;
     if (type == "qwen2" || type == "qwen3")
-      return cfg.value("use_sliding_window", false) && l >= cfg.value("max_window_layers", 28) ? window : 0;
+      return cfg.value("use_sliding_window", false) && l >= cfg.value("max_window_layers", 28)
+                 ? window
+                 : 0;
     if (type == "gemma2") return (l + 1) % 2 ? window : 0;
     if (type == "gemma3_text") return (l + 1) % cfg.value("sliding_window_pattern", 6) ? window : 0;
     return 0;
@@ -473,7 +590,8 @@ Tensor forward(const Checkpoint& ck, const json& cfg, const std::vector<int64_t>
   const int64_t rot = static_cast<int64_t>(D * partial);
   const Rope global = rope(cfg, rope_params(cfg, false), rot, T);
   const Rope local = type == "gemma3_text" ? rope(cfg, rope_params(cfg, true), rot, T) : global;
-  const double scale = gemma ? 1 / std::sqrt(cfg["query_pre_attn_scalar"].get<double>()) : 1 / std::sqrt(double(D));
+  const double scale =
+      gemma ? 1 / std::sqrt(cfg["query_pre_attn_scalar"].get<double>()) : 1 / std::sqrt(double(D));
   const double attn_cap = type == "gemma2" ? null_or("attn_logit_softcapping", 50.0)
                                            : null_or("attn_logit_softcapping", 0.0);
   const double final_cap = type == "gemma2" ? null_or("final_logit_softcapping", 30.0)
@@ -597,7 +715,8 @@ class TestFamilies : public QObject {
     const Checkpoint ck(dir);
     const at::Tensor want = ref::forward(ck, f.config, kPrompt);
     const at::Tensor got = model_logits(*model, kPrompt);
-    QVERIFY(all_close(to_vector(got), to_vector(want), 1e-4, 1e-4, f.name + " (" + f.repo + ") logits"));
+    QVERIFY(all_close(to_vector(got), to_vector(want), 1e-4, 1e-4,
+                      f.name + " (" + f.repo + ") logits"));
     measured()[f.name] = max_abs_diff(got, want);
     // The logits are not degenerate: the prompt's positions predict different distributions.
     QVERIFY(max_abs_diff(want[0], want[19]) > 1e-2);
@@ -645,8 +764,8 @@ class TestFamilies : public QObject {
     const at::Tensor a = model_logits(*old_model, kPrompt), b = model_logits(*new_model, kPrompt);
     QVERIFY(at::equal(a, b));
     // And the v5 file is read as transformers reads it, not merely the same way as v4.
-    const at::Tensor want = ref::forward(Checkpoint(fs::path(tmp_.path().toStdString()) / (f.name + "-v5")),
-                                         v5, kPrompt);
+    const at::Tensor want = ref::forward(
+        Checkpoint(fs::path(tmp_.path().toStdString()) / (f.name + "-v5")), v5, kPrompt);
     QVERIFY(all_close(to_vector(b), to_vector(want), 1e-4, 1e-4, f.name + " v5 config logits"));
   }
 
@@ -654,7 +773,8 @@ class TestFamilies : public QObject {
   void rope_formats_in_llava_text_config() {
     for (bool v5 : {false, true}) {
       json text = v5 ? to_v5(llama32()) : llama32();
-      json top = {{"model_type", "llava"}, {"text_config", text},
+      json top = {{"model_type", "llava"},
+                  {"text_config", text},
                   {"vision_config", {{"model_type", "clip_vision_model"}}}};
       const auto config = std::get<LlavaConfig>(parse_model_config(top.dump(), "test"));
       QCOMPARE(config.text.rope_scaling.type, std::string("llama3"));
@@ -677,8 +797,8 @@ class TestFamilies : public QObject {
     const double changed = max_abs_diff(w_logits.narrow(0, 8, 12), f_logits.narrow(0, 8, 12));
     qInfo("window 8 vs none: max |diff| of logits at positions >= 8 = %.3g", changed);
     QVERIFY(changed > 1e-2);
-    const at::Tensor want = ref::forward(Checkpoint(fs::path(tmp_.path().toStdString()) / "sw-8"),
-                                         windowed, kPrompt);
+    const at::Tensor want =
+        ref::forward(Checkpoint(fs::path(tmp_.path().toStdString()) / "sw-8"), windowed, kPrompt);
     QVERIFY(all_close(to_vector(w_logits), to_vector(want), 1e-4, 1e-4, "window 8 logits"));
     measured()["sliding window 8"] = max_abs_diff(w_logits, want);
 
@@ -708,23 +828,54 @@ class TestFamilies : public QObject {
       int64_t dim, max_positions;
     };
     const std::vector<Case> cases = {
-        {"llama3 (Llama 3.2)", {{"rope_type", "llama3"}, {"rope_theta", 500000.0}, {"factor", 32.0},
-                                {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
-                                {"original_max_position_embeddings", 8192}}, 64, 131072},
-        {"llama3 (Llama 3.1)", {{"rope_type", "llama3"}, {"rope_theta", 500000.0}, {"factor", 8.0},
-                                {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
-                                {"original_max_position_embeddings", 8192}}, 128, 131072},
-        {"yarn (Qwen3)", {{"rope_type", "yarn"}, {"rope_theta", 1000000.0}, {"factor", 4.0},
-                          {"original_max_position_embeddings", 32768}}, 128, 131072},
-        {"yarn (defaults)", {{"rope_type", "yarn"}, {"rope_theta", 10000.0}, {"factor", 8.0}}, 64, 4096},
-        {"yarn (beta 16/2, attention_factor)", {{"rope_type", "yarn"}, {"rope_theta", 10000.0},
-                                                {"factor", 16.0}, {"beta_fast", 16.0},
-                                                {"beta_slow", 2.0}, {"attention_factor", 0.8}}, 96, 2048},
+        {"llama3 (Llama 3.2)",
+         {{"rope_type", "llama3"},
+          {"rope_theta", 500000.0},
+          {"factor", 32.0},
+          {"low_freq_factor", 1.0},
+          {"high_freq_factor", 4.0},
+          {"original_max_position_embeddings", 8192}},
+         64,
+         131072},
+        {"llama3 (Llama 3.1)",
+         {{"rope_type", "llama3"},
+          {"rope_theta", 500000.0},
+          {"factor", 8.0},
+          {"low_freq_factor", 1.0},
+          {"high_freq_factor", 4.0},
+          {"original_max_position_embeddings", 8192}},
+         128,
+         131072},
+        {"yarn (Qwen3)",
+         {{"rope_type", "yarn"},
+          {"rope_theta", 1000000.0},
+          {"factor", 4.0},
+          {"original_max_position_embeddings", 32768}},
+         128,
+         131072},
+        {"yarn (defaults)",
+         {{"rope_type", "yarn"}, {"rope_theta", 10000.0}, {"factor", 8.0}},
+         64,
+         4096},
+        {"yarn (beta 16/2, attention_factor)",
+         {{"rope_type", "yarn"},
+          {"rope_theta", 10000.0},
+          {"factor", 16.0},
+          {"beta_fast", 16.0},
+          {"beta_slow", 2.0},
+          {"attention_factor", 0.8}},
+         96,
+         2048},
     };
     for (const auto& c : cases) {
-      json cfg = {{"model_type", "llama"}, {"vocab_size", 8}, {"hidden_size", c.dim},
-                  {"intermediate_size", 8}, {"num_hidden_layers", 1}, {"num_attention_heads", 1},
-                  {"max_position_embeddings", c.max_positions}, {"rope_parameters", c.params}};
+      json cfg = {{"model_type", "llama"},
+                  {"vocab_size", 8},
+                  {"hidden_size", c.dim},
+                  {"intermediate_size", 8},
+                  {"num_hidden_layers", 1},
+                  {"num_attention_heads", 1},
+                  {"max_position_embeddings", c.max_positions},
+                  {"rope_parameters", c.params}};
       const auto config = std::get<LlamaConfig>(parse_model_config(cfg.dump(), "test"));
       const RopeFrequencies got = global_rope(config).frequencies(1);
       const ref::Rope want = ref::rope(cfg, ref::rope_params(cfg, false), c.dim, 1);
@@ -732,7 +883,8 @@ class TestFamilies : public QObject {
                         std::string(c.what) + " inv_freq"));
       QVERIFY(std::abs(got.attention_factor - want.attention_factor) < 1e-12);
       // Scaling took effect: the lowest frequency moved away from plain RoPE's.
-      const double plain = 1 / std::pow(c.params["rope_theta"].get<double>(), (c.dim - 2.0) / c.dim);
+      const double plain =
+          1 / std::pow(c.params["rope_theta"].get<double>(), (c.dim - 2.0) / c.dim);
       QVERIFY(want.inv_freq.back() < plain * 0.99);
     }
   }
@@ -770,8 +922,8 @@ class TestFamilies : public QObject {
       const QString json_out = tmp_.filePath(QString(name) + ".json");
       QProcess cli;
       cli.start(ATMAN_CLI, {"explain", "--model", QString::fromStdString(dir.string()), "--prompt",
-                            "The dog lives in Paris. Where does the dog live?", "--target", " Paris",
-                            "--json", json_out});
+                            "The dog lives in Paris. Where does the dog live?", "--target",
+                            " Paris", "--json", json_out});
       QVERIFY(cli.waitForFinished(120000));
       const QString output = cli.readAllStandardOutput() + cli.readAllStandardError();
       QVERIFY2(cli.exitStatus() == QProcess::NormalExit && cli.exitCode() == 0, qPrintable(output));
@@ -783,11 +935,12 @@ class TestFamilies : public QObject {
 
   void unsupported_family_lists_supported() {
     const QString msg = error_of<ModelError>([] {
-      parse_model_config(R"({"model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"]})",
-                         "test");
+      parse_model_config(
+          R"({"model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"]})",
+          "test");
     });
-    for (const char* s : {"unsupported architecture 'gemma3'", "gemma2", "gemma3_text", "qwen3", "phi3",
-                          "olmo2", "Gemma3ForCausalLM"})
+    for (const char* s : {"unsupported architecture 'gemma3'", "gemma2", "gemma3_text", "qwen3",
+                          "phi3", "olmo2", "Gemma3ForCausalLM"})
       QVERIFY2(msg.contains(s), qPrintable(msg));
   }
 
