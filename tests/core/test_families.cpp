@@ -244,6 +244,28 @@ json phi3_128k() {
   return c;
 }
 
+// microsoft/Phi-4-mini-instruct (model_type phi3): partial_rotary_factor 0.75 with longrope, tied
+// head; 4096 -> 16 and 131072 -> 512 as for Phi-3 128k.
+json phi4_mini() {
+  json c = phi3_128k();
+  c["hidden_size"] = 64;
+  c["num_attention_heads"] = 4;
+  c["num_key_value_heads"] = 2;
+  c["partial_rotary_factor"] = 0.75;
+  c["tie_word_embeddings"] = true;
+  c["rope_scaling"] = {{"long_factor", {1.0, 1.12, 1.5, 2.8, 6.1, 11.0}},
+                       {"short_factor", {1.0, 1.0, 1.04, 1.1, 1.3, 1.6}},
+                       {"type", "longrope"}};
+  return c;
+}
+
+// The text_config RoPE of google/gemma-3-4b-pt: linear factor 8 on global layers only.
+json gemma3_linear() {
+  json c = gemma3();
+  c["rope_scaling"] = {{"factor", 8.0}, {"rope_type", "linear"}};
+  return c;
+}
+
 // HuggingFaceTB/SmolLM2-135M
 json smollm2() {
   json c = {{"architectures", {"LlamaForCausalLM"}},
@@ -340,6 +362,10 @@ json to_v5(json c) {
   }
   if (!params.contains("rope_type")) params["rope_type"] = "default";
   params["rope_theta"] = c["rope_theta"];
+  if (c.contains("partial_rotary_factor")) {  // v5 keeps it with the other RoPE parameters
+    params["partial_rotary_factor"] = c["partial_rotary_factor"];
+    c.erase("partial_rotary_factor");
+  }
   c.erase("rope_scaling");
   c.erase("rope_theta");
   if (c["model_type"] == "gemma3_text") {
@@ -367,7 +393,10 @@ const std::vector<Family>& families() {
       {"gemma3", "google/gemma-3-1b-pt", "Gemma 3", gemma3()},
       {"phi3", "microsoft/Phi-3-mini-4k-instruct", "Phi-3", phi3()},
       {"phi3-128k", "microsoft/Phi-3-mini-128k-instruct", "Phi-3", phi3_128k()},
+      {"phi4-mini", "microsoft/Phi-4-mini-instruct (partial rotary 0.75)", "Phi-3", phi4_mini()},
       {"smollm2", "HuggingFaceTB/SmolLM2-135M", "Llama", smollm2()},
+      {"gemma3-linear", "google/gemma-3-4b-pt text_config (linear 8, global layers)", "Gemma 3",
+       gemma3_linear()},
       {"olmo2", "allenai/OLMo-2-0425-1B", "OLMo 2", olmo2()},
       {"qwen3-yarn", "Qwen/Qwen3-0.6B + yarn", "Qwen3", qwen3_yarn()},
       {"llama-linear", "SmolLM2 + linear", "Llama", llama_scaled("linear", 8192)},
@@ -586,7 +615,9 @@ Tensor forward(const Checkpoint& ck, const json& cfg, const std::vector<int64_t>
     if (type == "gemma3_text") return (l + 1) % cfg.value("sliding_window_pattern", 6) ? window : 0;
     return 0;
   };
-  const double partial = cfg.value("partial_rotary_factor", 1.0);
+  const double partial =
+      rope_params(cfg, false)
+          .value("partial_rotary_factor", cfg.value("partial_rotary_factor", 1.0));
   const int64_t rot = static_cast<int64_t>(D * partial);
   const Rope global = rope(cfg, rope_params(cfg, false), rot, T);
   const Rope local = type == "gemma3_text" ? rope(cfg, rope_params(cfg, true), rot, T) : global;
@@ -750,7 +781,8 @@ class TestFamilies : public QObject {
   // give bit-identical logits, for plain, llama3, yarn, longrope and Gemma 3's per-layer-type RoPE.
   void v4_and_v5_configs_data() {
     QTest::addColumn<int>("index");
-    for (const char* name : {"llama3.2", "qwen2.5", "gemma3", "qwen3-yarn", "llama-dynamic"})
+    for (const char* name : {"llama3.2", "qwen2.5", "gemma3", "gemma3-linear", "qwen3-yarn",
+                             "llama-dynamic", "phi4-mini"})
       for (size_t i = 0; i < families().size(); ++i)
         if (families()[i].name == name) QTest::newRow(name) << static_cast<int>(i);
   }
