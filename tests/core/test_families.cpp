@@ -965,6 +965,46 @@ class TestFamilies : public QObject {
     }
   }
 
+  // Configs the decoder cannot follow are refused with the field at fault.
+  void config_errors_data() {
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<QStringList>("expected");
+    json c = phi3_128k();
+    c["rope_scaling"]["long_factor"] = {1.0, 2.0};
+    QTest::newRow("longrope factor count")
+        << QString::fromStdString(c.dump()) << QStringList{"'rope_scaling'", "need 6 values"};
+    c = phi4_mini();
+    c["partial_rotary_factor"] = 0.7;  // 16 * 0.7 = 11 rotary dims
+    QTest::newRow("odd rotary dims")
+        << QString::fromStdString(c.dump()) << QStringList{"'partial_rotary_factor'", "11 rotary"};
+    c = gemma2();
+    c["layer_types"] = {"sliding_attention"};
+    QTest::newRow("layer_types length") << QString::fromStdString(c.dump())
+                                        << QStringList{"'layer_types'", "one type per layer (4)"};
+    c = gemma2();
+    c["layer_types"] = {"full_attention", "chunked_attention", "full_attention", "full_attention"};
+    QTest::newRow("layer type") << QString::fromStdString(c.dump())
+                                << QStringList{"'layer_types'", "chunked_attention"};
+    c = to_v5(gemma3());
+    c["rope_parameters"]["sliding_attention"]["rope_type"] = "linear";
+    c["rope_parameters"]["sliding_attention"]["factor"] = 2.0;
+    QTest::newRow("scaled local rope")
+        << QString::fromStdString(c.dump())
+        << QStringList{"'rope_parameters.sliding_attention.rope_type'", "plain RoPE only"};
+    c = llama32();
+    c["rope_scaling"].erase("original_max_position_embeddings");
+    QTest::newRow("llama3 without original length")
+        << QString::fromStdString(c.dump())
+        << QStringList{"missing required field 'rope_scaling.original_max_position_embeddings'"};
+  }
+  void config_errors() {
+    QFETCH(QString, text);
+    QFETCH(QStringList, expected);
+    const QString msg =
+        error_of<ModelError>([&] { parse_model_config(text.toStdString(), "'config.json'"); });
+    for (const auto& part : expected) QVERIFY2(msg.contains(part), qPrintable(msg));
+  }
+
   void unsupported_family_lists_supported() {
     const QString msg = error_of<ModelError>([] {
       parse_model_config(

@@ -281,8 +281,8 @@ std::vector<double> get_number_list(const Fields& f, const std::string& key) {
 RopeScaling parse_rope_scaling(const Fields& r, bool phi3) {
   RopeScaling s;
   s.type = r.get_string("rope_type", r.get_string("type", "default"));
-  // Phi3Config renames the old "su" (and its "yarn") to longrope.
-  if (phi3 && (s.type == "su" || s.type == "yarn")) s.type = "longrope";
+  // Phi3Config renames an old "type": "su" (or "yarn") to longrope; "rope_type" is left alone.
+  if (phi3 && !r.has("rope_type") && (s.type == "su" || s.type == "yarn")) s.type = "longrope";
   static const char* const kTypes[] = {"default", "linear",   "dynamic",
                                        "yarn",    "longrope", "llama3"};
   if (std::find(std::begin(kTypes), std::end(kTypes), s.type) == std::end(kTypes))
