@@ -298,10 +298,15 @@ void TestHfConfig::errors_data() {
 
   QTest::newRow("not json") << "{model_type: clip" << QStringList{"not valid JSON"};
   QTest::newRow("not object") << "[1]" << QStringList{"not a JSON object"};
-  QTest::newRow("unknown model_type")
-      << R"({"model_type": "bert"})"
-      << QStringList{"unsupported architecture 'bert'", "supported: clip (CLIPModel)", "gpt2",
-                     "llama / qwen2 / mistral", "llava (LlavaForConditionalGeneration)"};
+  QTest::newRow("unknown model_type") << R"({"model_type": "bert"})"
+                                      << QStringList{"unsupported architecture 'bert'",
+                                                     "supported: clip (CLIPModel)",
+                                                     "gpt2",
+                                                     "qwen2 (Qwen2ForCausalLM)",
+                                                     "gemma2",
+                                                     "phi3",
+                                                     "olmo2",
+                                                     "llava (LlavaForConditionalGeneration)"};
   QTest::newRow("unknown architecture")
       << R"({"architectures": ["T5ForConditionalGeneration"]})"
       << QStringList{"unsupported architecture 'T5ForConditionalGeneration'"};
@@ -350,14 +355,21 @@ void TestHfConfig::errors_data() {
   QTest::newRow("unknown activation")
       << "{\"model_type\": \"gpt2\", \"n_embd\": 64, \"activation_function\": \"mish\", " + gpt2 + "}"
       << QStringList{"'activation_function'", "unknown activation function 'mish'"};
-  QTest::newRow("rope scaling")
+  QTest::newRow("rope scaling without its keys")
       << "{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_attention_heads\": 4, "
-         "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0}, " + llama + "}"
-      << QStringList{"'rope_scaling'", "llama3", "not supported"};
+         "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0}, " +
+             llama + "}"
+      << QStringList{"missing required field 'rope_scaling.low_freq_factor'"};
+  QTest::newRow("rope scaling unknown type")
+      << "{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_attention_heads\": 4, "
+         "\"rope_scaling\": {\"type\": \"ntk-by-parts\", \"factor\": 2.0}, " +
+             llama + "}"
+      << QStringList{"'rope_scaling.rope_type'", "ntk-by-parts", "not supported", "llama3"};
   QTest::newRow("rope scaling odd value")
       << "{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_attention_heads\": 4, "
-         "\"rope_scaling\": {\"rope_type\": 3}, " + llama + "}"
-      << QStringList{"'rope_scaling'", "not supported"};
+         "\"rope_scaling\": {\"rope_type\": 3}, " +
+             llama + "}"
+      << QStringList{"'rope_scaling.rope_type'", "must be a string"};
   QTest::newRow("absurd patch count")
       << R"({"model_type": "clip", "text_config": {}, "vision_config": {"image_size": 100000000, "patch_size": 1}})"
       << QStringList{"'vision_config.image_size'", "absurd"};

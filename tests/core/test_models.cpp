@@ -231,8 +231,10 @@ Tensor llama(const Checkpoint& ck, const nlohmann::json& cfg, const std::vector<
     Tensor q = rope(linear(h, w, p + "self_attn.q_proj", bias).view({T, H, D}), theta);
     Tensor k = rope(linear(h, w, p + "self_attn.k_proj", bias).view({T, Hkv, D}), theta);
     Tensor v = linear(h, w, p + "self_attn.v_proj", bias).view({T, Hkv, D});
+    // LlamaAttention's o_proj carries attention_bias too; Qwen2's has none.
+    const bool o_bias = bias && cfg["model_type"] != "qwen2";
     x = x +
-        linear(attention(q, k, v, true, s).reshape({T, H * D}), w, p + "self_attn.o_proj", false);
+        linear(attention(q, k, v, true, s).reshape({T, H * D}), w, p + "self_attn.o_proj", o_bias);
     h = rms_norm(x, w(p + "post_attention_layernorm.weight"), eps);
     Tensor gate = linear(h, w, p + "mlp.gate_proj", false);
     x = x + linear(activation(gate, "silu") * linear(h, w, p + "mlp.up_proj", false), w,

@@ -276,7 +276,8 @@ Tensors tiny_llama_tensors(const TinyLlama& s) {
     add_linear(t, init, p + "self_attn.q_proj", C, H * D, bias, 2.0);
     add_linear(t, init, p + "self_attn.k_proj", C, Hkv * D, bias, 2.0);
     add_linear(t, init, p + "self_attn.v_proj", C, Hkv * D, bias);
-    add_linear(t, init, p + "self_attn.o_proj", H * D, C, false, 0.7);
+    // LlamaAttention's o_proj has a bias when attention_bias is set; Qwen2's never.
+    add_linear(t, init, p + "self_attn.o_proj", H * D, C, bias && s.model_type != "qwen2", 0.7);
     add_linear(t, init, p + "mlp.gate_proj", C, I, false);
     add_linear(t, init, p + "mlp.up_proj", C, I, false);
     add_linear(t, init, p + "mlp.down_proj", I, C, false, 0.7);
@@ -311,6 +312,68 @@ fs::path write_tiny_llama(const fs::path& dir, const TinyLlama& s) {
   write_text(dir / "config.json", config.dump(2));
   copy_tokenizer("facts-gpt2", dir);
   return prepare(dir, s, tiny_llama_tensors(s));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every RoPE decoder family, from its config.json
+
+Tensors tiny_decoder_tensors(const TinyDecoder& s) {
+  const nlohmann::json& c = s.config;
+  const std::string type = c.at("model_type");
+  Init init(s.seed);
+  Tensors t;
+  const int64_t C = c.at("hidden_size"), I = c.at("intermediate_size"), V = c.at("vocab_size");
+  const int64_t H = c.at("num_attention_heads");
+  const int64_t Hkv = c.value("num_key_value_heads", H);
+  const int64_t D =
+      c.contains("head_dim") && !c["head_dim"].is_null() ? c["head_dim"].get<int64_t>() : C / H;
+  const bool gemma = type == "gemma2" || type == "gemma3_text";
+  const bool attention_bias = c.value("attention_bias", false);
+  const bool qkv_bias = type == "qwen2" || (attention_bias && type != "mistral" && type != "phi3");
+  const bool o_bias = attention_bias && type != "qwen2" && type != "mistral" && type != "phi3";
+  const bool mlp_bias = type == "llama" && c.value("mlp_bias", false);
+  // Gemma stores w of (1 + w): around 0, like trained Gemma norms.
+  auto norm = [&](const std::string& name, int64_t n) {
+    t[name + ".weight"] = gemma ? init.normal({n}, 0.1) : init.norm_weight(n);
+  };
+  t["model.embed_tokens.weight"] =
+      init.normal({V, C}, gemma ? kEmbedStd / std::sqrt(double(C)) : kEmbedStd);
+  for (int l = 0; l < c.at("num_hidden_layers").get<int>(); ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    if (type != "olmo2") norm(p + "input_layernorm", C);
+    norm(p + "post_attention_layernorm", C);
+    if (gemma) norm(p + "pre_feedforward_layernorm", C);
+    if (gemma || type == "olmo2") norm(p + "post_feedforward_layernorm", C);
+    if (type == "qwen3" || type == "gemma3_text") {
+      norm(p + "self_attn.q_norm", D);
+      norm(p + "self_attn.k_norm", D);
+    } else if (type == "olmo2") {
+      norm(p + "self_attn.q_norm", H * D);
+      norm(p + "self_attn.k_norm", Hkv * D);
+    }
+    if (type == "phi3") {
+      add_linear(t, init, p + "self_attn.qkv_proj", C, (H + 2 * Hkv) * D, false, 2.0);
+      add_linear(t, init, p + "mlp.gate_up_proj", C, 2 * I, false);
+    } else {
+      add_linear(t, init, p + "self_attn.q_proj", C, H * D, qkv_bias, 2.0);
+      add_linear(t, init, p + "self_attn.k_proj", C, Hkv * D, qkv_bias, 2.0);
+      add_linear(t, init, p + "self_attn.v_proj", C, Hkv * D, qkv_bias);
+      add_linear(t, init, p + "mlp.gate_proj", C, I, mlp_bias);
+      add_linear(t, init, p + "mlp.up_proj", C, I, mlp_bias);
+    }
+    add_linear(t, init, p + "self_attn.o_proj", H * D, C, o_bias, 0.7);
+    add_linear(t, init, p + "mlp.down_proj", I, C, mlp_bias, 0.7);
+  }
+  norm("model.norm", C);
+  if (!c.value("tie_word_embeddings", gemma)) t["lm_head.weight"] = init.normal({V, C}, kEmbedStd);
+  return t;
+}
+
+fs::path write_tiny_decoder(const fs::path& dir, const TinyDecoder& s) {
+  fs::create_directories(dir);
+  write_text(dir / "config.json", s.config.dump(2));
+  copy_tokenizer("facts-gpt2", dir);
+  return prepare(dir, s, tiny_decoder_tensors(s));
 }
 
 fs::path write_tiny_clip(const fs::path& dir) {

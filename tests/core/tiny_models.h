@@ -21,6 +21,8 @@
 #include <map>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace atman::test {
 
 enum class TinyDType { F32, F16, BF16 };
@@ -60,10 +62,19 @@ struct TinyLlama : TinyStorage {
   double rope_theta = 10000.0;
 };
 
+// A RoPE decoder of any supported family (llama, qwen2, qwen3, mistral, gemma2, gemma3_text, phi3,
+// olmo2): `config` is written as config.json as given (tests use the real field names and values
+// of a public checkpoint, shrunk), and the tensors follow that family's transformers key layout
+// (fused Phi-3 projections, Gemma's four norms, q/k norms, biases, tied or untied head).
+struct TinyDecoder : TinyStorage {
+  nlohmann::json config;
+};
+
 // Each returns `dir` (created when missing) holding a loadable model folder.
 std::filesystem::path write_tiny_clip(const std::filesystem::path& dir, const TinyClip& spec);
 std::filesystem::path write_tiny_gpt2(const std::filesystem::path& dir, const TinyGpt2& spec);
 std::filesystem::path write_tiny_llama(const std::filesystem::path& dir, const TinyLlama& spec);
+std::filesystem::path write_tiny_decoder(const std::filesystem::path& dir, const TinyDecoder& spec);
 // The default spec of each.
 std::filesystem::path write_tiny_clip(const std::filesystem::path& dir);
 std::filesystem::path write_tiny_gpt2(const std::filesystem::path& dir);
@@ -73,6 +84,7 @@ std::filesystem::path write_tiny_llama(const std::filesystem::path& dir);
 std::map<std::string, at::Tensor> tiny_clip_tensors(const TinyClip& spec);
 std::map<std::string, at::Tensor> tiny_gpt2_tensors(const TinyGpt2& spec);
 std::map<std::string, at::Tensor> tiny_llama_tensors(const TinyLlama& spec);
+std::map<std::string, at::Tensor> tiny_decoder_tensors(const TinyDecoder& spec);
 
 // Writes `tensors` as `dir`/model.safetensors or as two shards with an index, in `dtype`.
 void write_weights(const std::filesystem::path& dir,

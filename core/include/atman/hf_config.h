@@ -52,9 +52,39 @@ struct Gpt2Config {
   int eos_token_id = 50256;
 };
 
-// Llama, Qwen2, Mistral, SmolLM, TinyLlama: the same decoder with small switches.
+// A RoPE variant of transformers' modeling_rope_utils, from `rope_scaling` (v4 configs, where the
+// type may be under "type") or `rope_parameters` (v5 configs). Unused fields keep their defaults.
+struct RopeScaling {
+  std::string type = "default";  // default, linear, dynamic, yarn, longrope, llama3
+  double factor = 1.0;
+  double low_freq_factor = 1.0, high_freq_factor = 4.0;  // llama3
+  int original_max_position_embeddings = 0;              // llama3, yarn; 0 = not given
+  double attention_factor = 0.0;                         // yarn, longrope; 0 = the paper's default
+  double beta_fast = 32.0, beta_slow = 1.0;              // yarn
+  double mscale = 0.0, mscale_all_dim = 0.0;             // yarn; 0 = not given
+  bool truncate = true;                                  // yarn
+  std::vector<double> short_factor, long_factor;         // longrope: head_dim / 2 values each
+};
+
+// How a decoder block arranges its norms.
+enum class BlockNorms {
+  Pre,       // x += attn(norm(x)); x += mlp(norm(x))                          (Llama, Qwen, Phi-3)
+  Sandwich,  // x += post(attn(pre(x))); x += post_ff(mlp(pre_ff(x)))           (Gemma 2 / 3)
+  Post,      // x += post(attn(x)); x += post_ff(mlp(x))                        (OLMo 2)
+};
+
+// q/k normalisation before RoPE.
+enum class QkNorm {
+  None,
+  PerHead,    // RMSNorm over head_dim, per head (Qwen3, Gemma 3)
+  FullWidth,  // RMSNorm over all heads' q (H*D) and k (Hkv*D) (OLMo 2)
+};
+
+// Every RoPE decoder family (Llama 3, Qwen2/2.5/3, Mistral, Gemma 2/3, Phi-3, SmolLM2, OLMo 2):
+// one decoder with switches, all set from config.json as transformers sets them.
 struct LlamaConfig {
-  std::string model_type;  // "llama", "qwen2", "mistral"
+  std::string model_type;    // "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", ...
+  std::string architecture;  // display name: "Llama", "Qwen2", "Gemma 2", ...
   int vocab_size = 0;
   int hidden_size = 0;
   int intermediate_size = 0;
@@ -65,12 +95,34 @@ struct LlamaConfig {
   Activation hidden_act = Activation::Silu;
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  double partial_rotary_factor = 1.0;  // RoPE on the first head_dim * factor dims only
+  // Phi-3: the pretraining length, next to a longer max_position_embeddings (longrope).
+  int original_max_position_embeddings = 0;
+  double rope_local_theta = 0.0;  // Gemma 3: plain RoPE base of sliding layers; 0 = as global
   int max_position_embeddings = 0;
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // q/k/v biases (true for qwen2)
+  bool o_proj_bias = false;     // o_proj bias (Llama, Qwen3, Gemma, OLMo 2: = attention_bias)
+  bool mlp_bias = false;        // gate/up/down biases (Llama's mlp_bias)
+  bool fused_projections = false;  // Phi-3: qkv_proj and gate_up_proj
+  QkNorm qk_norm = QkNorm::None;
+  BlockNorms block_norms = BlockNorms::Pre;
+  bool gemma_norms = false;             // RMSNorm scales by (1 + w), in float32
+  bool scale_embeddings = false;        // Gemma: embeddings times sqrt(hidden_size)
+  double query_pre_attn_scalar = 0.0;   // Gemma: scores scaled by its -1/2 power; 0 = head_dim
+  double attn_logit_softcapping = 0.0;  // Gemma 2: cap * tanh(scores / cap); 0 = off
+  double final_logit_softcapping = 0.0;
+  int sliding_window = 0;            // keys within this many positions; 0 = none
+  std::vector<bool> sliding_layers;  // per layer: true = sliding-window attention
   int eos_token_id = -1;           // the first of eos_token_ids; -1 when the config has none
   std::vector<int> eos_token_ids;  // all end tokens (Llama 3 lists several)
   int bos_token_id = -1;
+
+  bool is_sliding(int layer) const {
+    return sliding_window > 0 && layer < static_cast<int>(sliding_layers.size()) &&
+           sliding_layers[layer];
+  }
 };
 
 struct LlavaConfig {

@@ -64,7 +64,9 @@ class Model {
   ModelKind kind() const;
   const std::filesystem::path& dir() const;
   std::string name() const;          // the folder name
-  std::string architecture() const;  // "CLIP", "GPT-2", "Llama", "Qwen2", "LLaVA"
+  // "CLIP", "GPT-2", "Llama", "Qwen2", "Qwen3", "Mistral", "Gemma 2", "Gemma 3", "Phi-3",
+  // "OLMo 2", "LLaVA"
+  std::string architecture() const;
   std::string description() const;   // one line: architecture, size, parameters, device
   int64_t parameter_count() const;
   std::string device() const;

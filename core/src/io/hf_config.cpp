@@ -4,10 +4,12 @@
 // top-level model's size are always written by transformers, so there they are required.
 #include "atman/hf_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -67,6 +69,8 @@ class Fields {
     return &*it;
   }
   bool has(const std::string& key) const { return find(key) != nullptr; }
+  // Present, possibly as null (null = "off" for the few keys where absence means a default).
+  bool present(const std::string& key) const { return object_.find(key) != object_.end(); }
 
   const json& require(const std::string& key) const {
     auto it = object_.find(key);
@@ -257,70 +261,277 @@ Gpt2Config parse_gpt2(const Fields& f) {
   return c;
 }
 
+// --- RoPE: rope_scaling (v4 configs) and rope_parameters (v5) ---------------------------------
+
+std::vector<double> get_number_list(const Fields& f, const std::string& key) {
+  const json* value = f.find(key);
+  if (!value) return {};
+  if (!value->is_array()) f.fail(key, "must be a list of numbers, found " + type_name(*value));
+  std::vector<double> out;
+  for (const auto& x : *value) {
+    if (!x.is_number() || !std::isfinite(x.get<double>()) || x.get<double>() <= 0)
+      f.fail(key, "must hold positive numbers, found " + shown(x));
+    out.push_back(x.get<double>());
+  }
+  return out;
+}
+
+// One RoPE parameter object: {"rope_type"|"type": ..., "factor": ..., ...}. Keys follow
+// transformers' modeling_rope_utils; the required ones of each type are checked.
+RopeScaling parse_rope_scaling(const Fields& r, bool phi3) {
+  RopeScaling s;
+  s.type = r.get_string("rope_type", r.get_string("type", "default"));
+  // Phi3Config renames an old "type": "su" (or "yarn") to longrope; "rope_type" is left alone.
+  if (phi3 && !r.has("rope_type") && (s.type == "su" || s.type == "yarn")) s.type = "longrope";
+  static const char* const kTypes[] = {"default", "linear",   "dynamic",
+                                       "yarn",    "longrope", "llama3"};
+  if (std::find(std::begin(kTypes), std::end(kTypes), s.type) == std::end(kTypes))
+    r.fail("rope_type", "is '" + s.type +
+                            "', which is not supported (supported: default, linear, dynamic, yarn, "
+                            "longrope, llama3)");
+  const bool needs_factor =
+      s.type == "linear" || s.type == "dynamic" || s.type == "yarn" || s.type == "llama3";
+  if (needs_factor && !r.has("factor")) r.require("factor");
+  s.factor = r.get_positive_double("factor", 0.0);
+  s.original_max_position_embeddings = r.get_int("original_max_position_embeddings", 0);
+  if (s.type == "llama3") {
+    r.require("low_freq_factor");
+    r.require("high_freq_factor");
+    r.require("original_max_position_embeddings");
+    s.low_freq_factor = r.get_positive_double("low_freq_factor", 1.0);
+    s.high_freq_factor = r.get_positive_double("high_freq_factor", 4.0);
+    if (s.high_freq_factor <= s.low_freq_factor)
+      r.fail("high_freq_factor", "must be larger than low_freq_factor");
+  }
+  s.attention_factor = r.get_positive_double("attention_factor", 0.0);
+  s.beta_fast = r.get_positive_double("beta_fast", 32.0);
+  s.beta_slow = r.get_positive_double("beta_slow", 1.0);
+  s.mscale = r.get_positive_double("mscale", 0.0);
+  s.mscale_all_dim = r.get_positive_double("mscale_all_dim", 0.0);
+  s.truncate = r.get_bool("truncate", true);
+  if (s.type == "longrope") {
+    r.require("short_factor");
+    r.require("long_factor");
+    s.short_factor = get_number_list(r, "short_factor");
+    s.long_factor = get_number_list(r, "long_factor");
+  }
+  return s;
+}
+
+// Is this rope_parameters object keyed by layer type (v5 Gemma 3: full_attention /
+// sliding_attention) rather than one set of parameters?
+bool per_layer_type(const json& params) {
+  return params.contains("full_attention") || params.contains("sliding_attention");
+}
+
+// Reads RoPE from either format into c.rope_theta / c.rope_scaling / c.rope_local_theta /
+// c.partial_rotary_factor (the latter may sit at the top level or, in v5, inside the parameters).
+void parse_rope(const Fields& f, const std::string& model_type, LlamaConfig& c) {
+  const bool phi3 = model_type == "phi3", gemma3 = model_type == "gemma3_text";
+  c.rope_theta = f.get_positive_double("rope_theta", gemma3 ? 1'000'000.0 : 10000.0);
+  c.partial_rotary_factor = f.get_positive_double("partial_rotary_factor", 1.0);
+  if (gemma3) c.rope_local_theta = f.get_positive_double("rope_local_base_freq", 10000.0);
+  auto read = [&](const Fields& r) {
+    c.rope_scaling = parse_rope_scaling(r, phi3);
+    c.rope_theta = r.get_positive_double("rope_theta", c.rope_theta);
+    c.partial_rotary_factor =
+        r.get_positive_double("partial_rotary_factor", c.partial_rotary_factor);
+  };
+  if (const json* params = f.find("rope_parameters")) {
+    if (!params->is_object())
+      f.fail("rope_parameters", "must be an object, found " + type_name(*params));
+    const Fields p = f.object("rope_parameters");
+    if (per_layer_type(*params)) {
+      if (p.has("full_attention")) read(p.object("full_attention"));
+      if (p.has("sliding_attention")) {
+        const Fields local = p.object("sliding_attention");
+        const RopeScaling s = parse_rope_scaling(local, phi3);
+        if (s.type != "default")
+          local.fail("rope_type", "is '" + s.type + "'; sliding layers support plain RoPE only");
+        c.rope_local_theta = local.get_positive_double("rope_theta", c.rope_local_theta);
+      }
+    } else {
+      read(p);
+    }
+  } else if (const json* scaling = f.find("rope_scaling")) {
+    if (!scaling->is_object())
+      f.fail("rope_scaling", "must be an object, found " + type_name(*scaling));
+    c.rope_scaling = parse_rope_scaling(f.object("rope_scaling"), phi3);
+  }
+  if (c.partial_rotary_factor > 1.0) f.fail("partial_rotary_factor", "must be at most 1");
+  const int rotary = static_cast<int>(c.head_dim * c.partial_rotary_factor);
+  if (rotary < 2 || rotary % 2 != 0)
+    f.fail("partial_rotary_factor", "gives " + std::to_string(rotary) +
+                                        " rotary dimensions, which must be even and positive");
+  // Phi-3 keeps the pretraining length at the top level; others inside the RoPE parameters.
+  c.original_max_position_embeddings = f.get_int("original_max_position_embeddings", 0);
+  const RopeScaling& s = c.rope_scaling;
+  if (s.type == "longrope" &&
+      (s.short_factor.size() != size_t(rotary / 2) || s.long_factor.size() != size_t(rotary / 2)))
+    f.fail("rope_scaling", "longrope short_factor and long_factor need " +
+                               std::to_string(rotary / 2) + " values each (rotary dims / 2)");
+}
+
+// --- Sliding windows -------------------------------------------------------------------------
+
+// `sliding_window` where null means "no window" and absence means the class default.
+int get_window(const Fields& f, int fallback) {
+  auto it_null = f.find("sliding_window");
+  if (it_null) return static_cast<int>(f.to_int("sliding_window", *it_null, 1, kMaxSize));
+  return f.present("sliding_window") ? 0 : fallback;
+}
+
+// Which layers slide, exactly as each transformers configuration class sets layer_types.
+void parse_sliding(const Fields& f, const std::string& type, LlamaConfig& c) {
+  const int L = c.num_hidden_layers;
+  c.sliding_layers.assign(L, false);
+  if (type == "mistral" || type == "phi3") {
+    // MistralModel / Phi3Model: one window on every layer when sliding_window is set.
+    c.sliding_window = get_window(f, type == "mistral" ? 4096 : 0);
+    c.sliding_layers.assign(L, c.sliding_window > 0);
+    return;
+  }
+  if (type == "qwen2" || type == "qwen3") {
+    // sliding_window = sliding_window if use_sliding_window else None; layer i slides when a window
+    // is set and i >= max_window_layers.
+    const bool use = f.get_bool("use_sliding_window", false);
+    const int window = get_window(f, 4096);
+    c.sliding_window = use ? window : 0;
+    const int max_window_layers = f.get_int("max_window_layers", 28, 0, kMaxLayers);
+    for (int i = 0; i < L; ++i)
+      c.sliding_layers[i] = c.sliding_window > 0 && i >= max_window_layers;
+  } else if (type == "gemma2" || type == "gemma3_text") {
+    // Gemma 2: even layers slide ((i + 1) % 2); Gemma 3: all but every 6th ((i + 1) % pattern).
+    c.sliding_window = get_window(f, 4096);
+    const int pattern =
+        type == "gemma2" ? 2 : f.get_int("sliding_window_pattern", 6, 1, kMaxLayers);
+    for (int i = 0; i < L; ++i) c.sliding_layers[i] = (i + 1) % pattern != 0;
+  } else {
+    return;  // Llama, OLMo 2: full attention everywhere
+  }
+  if (const json* types = f.find("layer_types")) {
+    if (!types->is_array() || static_cast<int>(types->size()) != L)
+      f.fail("layer_types", "must list one type per layer (" + std::to_string(L) + ")");
+    for (int i = 0; i < L; ++i) {
+      const json& t = (*types)[i];
+      if (t != "full_attention" && t != "sliding_attention")
+        f.fail("layer_types",
+               "holds " + shown(t) + "; supported: \"full_attention\", \"sliding_attention\"");
+      c.sliding_layers[i] = t == "sliding_attention";
+    }
+  }
+}
+
+// Value of a float field where null means "off" (0) and absence means the class default.
+double get_optional_positive(const Fields& f, const std::string& key, double fallback) {
+  if (f.has(key)) return f.get_positive_double(key, fallback);
+  return f.present(key) ? 0.0 : fallback;
+}
+
+// Class defaults of the transformers configurations, used where a nested text_config leaves a
+// size out (top-level configs must state them).
+struct FamilyDefaults {
+  const char* architecture;
+  int vocab, hidden, intermediate, layers, heads, kv_heads /*0 = heads*/, head_dim /*0 = C/H*/;
+  int positions;
+  double rms_norm_eps;
+  bool tie;
+  int bos, eos;  // -1 = none
+};
+
+const FamilyDefaults& family_defaults(const std::string& type) {
+  static const std::map<std::string, FamilyDefaults> all = {
+      {"llama", {"Llama", 32000, 4096, 11008, 32, 32, 0, 0, 2048, 1e-6, false, 1, 2}},
+      {"qwen2", {"Qwen2", 151936, 4096, 22016, 32, 32, 0, 0, 32768, 1e-6, false, -1, -1}},
+      {"qwen3", {"Qwen3", 151936, 4096, 22016, 32, 32, 0, 128, 32768, 1e-6, false, -1, -1}},
+      {"mistral", {"Mistral", 32000, 4096, 14336, 32, 32, 8, 0, 4096 * 32, 1e-6, false, 1, 2}},
+      {"gemma2", {"Gemma 2", 256000, 2304, 9216, 26, 8, 4, 256, 8192, 1e-6, true, 2, 1}},
+      {"gemma3_text", {"Gemma 3", 262208, 2304, 9216, 26, 8, 4, 256, 131072, 1e-6, true, 2, 1}},
+      {"phi3", {"Phi-3", 32064, 3072, 8192, 32, 32, 0, 0, 4096, 1e-5, false, 1, 32000}},
+      {"olmo2", {"OLMo 2", 50304, 4096, 11008, 32, 32, 0, 0, 2048, 1e-5, false, -1, 50279}},
+  };
+  return all.at(type);
+}
+
 // `required` is true for a top-level config (transformers always writes the size fields there)
 // and false for LLaVA's text_config, where fields equal to the class defaults are left out.
 LlamaConfig parse_llama(const Fields& f, const std::string& model_type, bool required) {
   LlamaConfig c;
   c.model_type = model_type;
+  const FamilyDefaults& d = family_defaults(model_type);
+  c.architecture = d.architecture;
   const bool qwen2 = model_type == "qwen2";
-  const bool mistral = model_type == "mistral";
-  // transformers' LlamaConfig / Qwen2Config / MistralConfig defaults.
-  const int default_vocab = qwen2 ? 151936 : 32000;
-  const int default_intermediate = qwen2 ? 22016 : mistral ? 14336 : 11008;
-  const int default_positions = qwen2 ? 32768 : mistral ? 4096 * 32 : 2048;
+  const bool gemma = model_type == "gemma2" || model_type == "gemma3_text";
   auto size = [&](const std::string& key, int fallback, int64_t max = kMaxSize) {
     return required ? f.require_int(key, 1, max) : f.get_int(key, fallback, 1, max);
   };
-  c.vocab_size = size("vocab_size", default_vocab);
-  c.hidden_size = size("hidden_size", 4096);
-  c.intermediate_size = size("intermediate_size", default_intermediate);
-  c.num_hidden_layers = size("num_hidden_layers", 32, kMaxLayers);
-  c.num_attention_heads = size("num_attention_heads", 32);
+  c.vocab_size = size("vocab_size", d.vocab);
+  c.hidden_size = size("hidden_size", d.hidden);
+  c.intermediate_size = size("intermediate_size", d.intermediate);
+  c.num_hidden_layers = size("num_hidden_layers", d.layers, kMaxLayers);
+  c.num_attention_heads = size("num_attention_heads", d.heads);
   c.num_key_value_heads =
-      f.get_int("num_key_value_heads", mistral ? 8 : c.num_attention_heads);
+      f.get_int("num_key_value_heads", d.kv_heads ? d.kv_heads : c.num_attention_heads);
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     f.fail("num_attention_heads", "is " + std::to_string(c.num_attention_heads) +
                                       ", which is not a multiple of '" +
                                       f.path("num_key_value_heads") + "' = " +
                                       std::to_string(c.num_key_value_heads));
-  if (f.has("head_dim")) {
+  if (f.has("head_dim") || d.head_dim) {
     // May differ from hidden/heads (the attention output is projected back to hidden_size).
-    c.head_dim = f.require_int("head_dim");
+    c.head_dim = f.get_int("head_dim", d.head_dim);
   } else {
     check_heads(f, "hidden_size", c.hidden_size, "num_attention_heads", c.num_attention_heads);
     c.head_dim = c.hidden_size / c.num_attention_heads;
   }
   if (c.head_dim % 2 != 0)
     f.fail("head_dim", "is " + std::to_string(c.head_dim) + " but rotary embeddings need an even head size");
-  c.hidden_act = f.get_activation("hidden_act", Activation::Silu);
-  c.rms_norm_eps = f.get_positive_double("rms_norm_eps", 1e-6);
-  c.rope_theta = f.get_positive_double("rope_theta", 10000.0);
-  c.max_position_embeddings = f.get_int("max_position_embeddings", default_positions);
-  c.tie_word_embeddings = f.get_bool("tie_word_embeddings", false);
-  // Qwen2 always has q/k/v biases; Llama has them only when the config says so; Mistral never.
-  c.attention_bias = qwen2 ? true : mistral ? false : f.get_bool("attention_bias", false);
-  // Refuse what the decoder does not implement rather than compute wrong results quietly.
-  if (const json* scaling = f.find("rope_scaling")) {
-    std::string type = shown(*scaling);
-    if (scaling->is_object()) {
-      auto it = scaling->find("rope_type");
-      if (it == scaling->end()) it = scaling->find("type");
-      if (it != scaling->end() && it->is_string()) type = it->get<std::string>();
-    }
-    if (type != "default")
-      f.fail("rope_scaling", "is '" + type + "', which is not supported (only plain rotary embeddings are)");
+  // Gemma's MLP reads hidden_activation (hidden_act is a leftover of Gemma 1).
+  c.hidden_act = gemma ? f.get_activation("hidden_activation",
+                                          f.get_activation("hidden_act", Activation::GeluTanh))
+                       : f.get_activation("hidden_act", Activation::Silu);
+  c.rms_norm_eps = f.get_positive_double("rms_norm_eps", d.rms_norm_eps);
+  parse_rope(f, model_type, c);
+  c.max_position_embeddings = f.get_int("max_position_embeddings", d.positions);
+  c.tie_word_embeddings = f.get_bool("tie_word_embeddings", d.tie);
+  // Biases as each attention class builds its projections: Qwen2 always has q/k/v biases and no
+  // o_proj bias; Mistral and Phi-3 have none; the others put attention_bias on q, k, v and o.
+  const bool attention_bias = f.get_bool("attention_bias", false);
+  if (qwen2) {
+    c.attention_bias = true;
+  } else if (model_type != "mistral" && model_type != "phi3") {
+    c.attention_bias = c.o_proj_bias = attention_bias;
   }
-  if (f.get_bool("mlp_bias", false)) f.fail("mlp_bias", "is true, which is not supported");
+  c.mlp_bias = model_type == "llama" && f.get_bool("mlp_bias", false);
+  c.fused_projections = model_type == "phi3";
+  if (model_type == "qwen3" || model_type == "gemma3_text") c.qk_norm = QkNorm::PerHead;
+  if (model_type == "olmo2") {
+    c.qk_norm = QkNorm::FullWidth;
+    c.block_norms = BlockNorms::Post;
+  }
+  if (gemma) {
+    c.block_norms = BlockNorms::Sandwich;
+    c.gemma_norms = true;
+    c.scale_embeddings = true;
+    c.query_pre_attn_scalar = f.get_positive_double("query_pre_attn_scalar", 256.0);
+    const bool gemma2 = model_type == "gemma2";
+    c.attn_logit_softcapping =
+        get_optional_positive(f, "attn_logit_softcapping", gemma2 ? 50.0 : 0.0);
+    c.final_logit_softcapping =
+        get_optional_positive(f, "final_logit_softcapping", gemma2 ? 30.0 : 0.0);
+  }
+  parse_sliding(f, model_type, c);
   auto eos = f.get_token_ids("eos_token_id");
   c.eos_token_ids = eos;
-  c.eos_token_id = eos.empty() ? (qwen2 ? -1 : 2) : eos.front();
+  c.eos_token_id = eos.empty() ? d.eos : eos.front();
   auto bos = f.get_token_ids("bos_token_id");
-  c.bos_token_id = bos.empty() ? (qwen2 ? -1 : 1) : bos.front();
+  c.bos_token_id = bos.empty() ? d.bos : bos.front();
   return c;
 }
 
 bool is_llama_family(const std::string& type) {
-  return type == "llama" || type == "qwen2" || type == "mistral";
+  return type == "llama" || type == "qwen2" || type == "qwen3" || type == "mistral" ||
+         type == "gemma2" || type == "gemma3_text" || type == "phi3" || type == "olmo2";
 }
 
 LlavaConfig parse_llava(const Fields& top) {
@@ -334,7 +545,9 @@ LlavaConfig parse_llava(const Fields& top) {
   Fields text = top.object("text_config");
   std::string text_type = text.get_string("model_type", "llama");  // transformers' default too
   if (!is_llama_family(text_type))
-    text.fail("model_type", "is '" + text_type + "'; supported language models: llama, qwen2, mistral");
+    text.fail("model_type", "is '" + text_type +
+                                "'; supported language models: llama, qwen2, qwen3, mistral, "
+                                "gemma2, gemma3_text, phi3, olmo2");
   c.text = parse_llama(text, text_type, /*required=*/false);
   // The top-level flag is what transformers reads when tying the language model head.
   c.text.tie_word_embeddings = top.get_bool("tie_word_embeddings", c.text.tie_word_embeddings);
@@ -365,6 +578,11 @@ std::string type_from_architectures(const Fields& top) {
   if (arch == "LlamaForCausalLM") return "llama";
   if (arch == "Qwen2ForCausalLM") return "qwen2";
   if (arch == "MistralForCausalLM") return "mistral";
+  if (arch == "Qwen3ForCausalLM") return "qwen3";
+  if (arch == "Gemma2ForCausalLM") return "gemma2";
+  if (arch == "Gemma3ForCausalLM") return "gemma3_text";
+  if (arch == "Phi3ForCausalLM") return "phi3";
+  if (arch == "Olmo2ForCausalLM") return "olmo2";
   if (arch == "LlavaForConditionalGeneration") return "llava";
   return arch;
 }
@@ -385,8 +603,10 @@ Activation parse_activation(const std::string& name) {
 }
 
 std::string supported_architectures() {
-  return "clip (CLIPModel), gpt2 (GPT2LMHeadModel), llama / qwen2 / mistral (LlamaForCausalLM, "
-         "Qwen2ForCausalLM, MistralForCausalLM), llava (LlavaForConditionalGeneration)";
+  return "clip (CLIPModel), gpt2 (GPT2LMHeadModel), llama (LlamaForCausalLM: Llama 2/3, SmolLM2), "
+         "qwen2 (Qwen2ForCausalLM), qwen3 (Qwen3ForCausalLM), mistral (MistralForCausalLM), "
+         "gemma2 (Gemma2ForCausalLM), gemma3_text (Gemma3ForCausalLM), phi3 (Phi3ForCausalLM), "
+         "olmo2 (Olmo2ForCausalLM), llava (LlavaForConditionalGeneration)";
 }
 
 ModelConfig parse_model_config(const std::string& json_text, const std::string& origin) {

@@ -9,7 +9,7 @@
 namespace atman {
 
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
-                     const Suppression* suppression, int layer) {
+                     const Suppression* suppression, int layer, const AttentionOptions& options) {
   const int64_t heads = q.size(1), kv_heads = k.size(1);
   const int64_t queries = q.size(2), keys = k.size(2), head_dim = q.size(3);
   at::Tensor key = k, value = v;
@@ -17,8 +17,14 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     key = k.repeat_interleave(heads / kv_heads, 1);
     value = v.repeat_interleave(heads / kv_heads, 1);
   }
-  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  double scale = options.scale > 0 ? options.scale : 1.0 / std::sqrt(static_cast<double>(head_dim));
   at::Tensor scores = at::matmul(q, key.transpose(-2, -1));  // (B, H, T, S), raw Q Kᵀ
+  if (options.softcap > 0) {
+    // Gemma 2: cap the scaled scores, then suppress those (the shift by the row minimum is only
+    // softmax-invariant after the tanh).
+    scores = at::tanh(scores.mul_(scale).div_(options.softcap)).mul_(options.softcap);
+    scale = 1.0;
+  }
 
   const bool suppress = suppression != nullptr && suppression->active_in(layer);
   if (suppress) {
@@ -40,12 +46,15 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     scores.mul_(scale);
   }
 
-  if (causal) {
-    // Query t is at absolute position (keys - queries + t); keys after it are hidden.
+  if (causal || options.window > 0) {
+    // Query t is at absolute position (keys - queries + t); keys after it are hidden, and with a
+    // window so are keys `window` or more positions before it.
     const auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
     at::Tensor query_pos = at::arange(keys - queries, keys, opts).unsqueeze(1);  // (T, 1)
     at::Tensor key_pos = at::arange(keys, opts).unsqueeze(0);                    // (1, S)
-    scores.masked_fill_(key_pos > query_pos, -std::numeric_limits<float>::infinity());
+    at::Tensor hidden = causal ? key_pos > query_pos : at::zeros({1, 1}, opts.dtype(at::kBool));
+    if (options.window > 0) hidden = hidden.logical_or(key_pos <= query_pos - options.window);
+    scores.masked_fill_(hidden, -std::numeric_limits<float>::infinity());
   }
   // (B, H, T, S), in float32 for bfloat16/float16 models as transformers (no-op for float32).
   at::Tensor weights = at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());

@@ -45,7 +45,11 @@ at::Tensor RmsNorm::operator()(const at::Tensor& x) const {
   // In float32 whatever the compute dtype, as transformers' LlamaRMSNorm (no-ops for float32).
   const at::Tensor h = x.to(at::kFloat);
   at::Tensor variance = h.pow(2).mean(-1, true);
-  return weight * (h * at::rsqrt(variance + eps)).to(x.scalar_type());
+  const at::Tensor normed = h * at::rsqrt(variance + eps);
+  // A float32 weight under a lower compute dtype is Gemma's (1 + w), which multiplies before the
+  // cast back (GemmaRMSNorm); LlamaRMSNorm casts first and multiplies in the weights' dtype.
+  if (weight.scalar_type() == at::kFloat) return (normed * weight).to(x.scalar_type());
+  return weight * normed.to(x.scalar_type());
 }
 
 at::Tensor activate(const at::Tensor& x, Activation act) {

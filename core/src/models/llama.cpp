@@ -1,8 +1,11 @@
-// A Llama-style decoder in one file. Parameter names are the Hugging Face ones
-// ("model.layers.0.self_attn.q_proj.weight"); RoPE uses the rotate-half convention of HF.
+// The RoPE decoder families in one file, each switch following the transformers modeling file of
+// its family. Parameter names are the Hugging Face ones ("model.layers.0.self_attn.q_proj.weight");
+// RoPE uses the rotate-half convention of HF (partial rotary: the first rotary_dim dims only).
 #include "atman/models/llama.h"
 
 #include <ATen/ATen.h>
+
+#include <cmath>
 
 #include "atman/error.h"
 
@@ -14,12 +17,26 @@ at::Tensor rotate_half(const at::Tensor& x) {
   return at::cat({-halves[1], halves[0]}, -1);
 }
 
+// x (B, H, T, D); cos/sin (T, R) with R <= D: rotates the first R dims and passes the rest.
+at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const int64_t R = cos.size(-1);
+  if (R == x.size(-1)) return x * cos + rotate_half(x) * sin;
+  const at::Tensor rot = x.narrow(-1, 0, R);
+  return at::cat({rot * cos + rotate_half(rot) * sin, x.narrow(-1, R, x.size(-1) - R)}, -1);
+}
+
 }  // namespace
 
-LlamaModel::LlamaModel(const LlamaConfig& config, const Checkpoint& checkpoint,
-                       at::Device device, const std::string& decoder_prefix,
-                       const std::string& head_name)
-    : config_(config) {
+RmsNorm LlamaModel::load_norm(const WeightReader& w, const std::string& name, int64_t dim) const {
+  RmsNorm norm = RmsNorm::load(w, name, dim, config_.rms_norm_eps);
+  // Gemma scales by (1 + w) in float32: the same product once 1 + w is formed at load.
+  if (config_.gemma_norms) norm.weight = norm.weight.to(at::kFloat) + 1.0;
+  return norm;
+}
+
+LlamaModel::LlamaModel(const LlamaConfig& config, const Checkpoint& checkpoint, at::Device device,
+                       const std::string& decoder_prefix, const std::string& head_name)
+    : config_(config), global_rope_(global_rope(config)), local_rope_(local_rope(config)) {
   const WeightReader w(checkpoint, decoder_prefix, device);
   const int64_t C = config.hidden_size, V = config.vocab_size, I = config.intermediate_size;
   const int64_t D = config.head_dim, H = config.num_attention_heads,
@@ -29,22 +46,39 @@ LlamaModel::LlamaModel(const LlamaConfig& config, const Checkpoint& checkpoint,
                      std::to_string(H) + ") is not a multiple of num_key_value_heads (" +
                      std::to_string(Hkv) + ")");
   embed_tokens_ = w.get("embed_tokens.weight", {V, C});
-  const bool bias = config.attention_bias;
+  const bool bias = config.attention_bias, mlp_bias = config.mlp_bias;
+  const BlockNorms norms = config.block_norms;
   for (int i = 0; i < config.num_hidden_layers; ++i) {
     const WeightReader l = w.sub("layers." + std::to_string(i) + ".");
-    layers_.push_back(Layer{
-        RmsNorm::load(l, "input_layernorm", C, config.rms_norm_eps),
-        RmsNorm::load(l, "post_attention_layernorm", C, config.rms_norm_eps),
-        Linear::load(l, "self_attn.q_proj", C, H * D, bias),
-        Linear::load(l, "self_attn.k_proj", C, Hkv * D, bias),
-        Linear::load(l, "self_attn.v_proj", C, Hkv * D, bias),
-        Linear::load(l, "self_attn.o_proj", H * D, C, false),
-        Linear::load(l, "mlp.gate_proj", C, I, false),
-        Linear::load(l, "mlp.up_proj", C, I, false),
-        Linear::load(l, "mlp.down_proj", I, C, false),
-    });
+    Layer layer;
+    if (norms != BlockNorms::Post) layer.input_layernorm = load_norm(l, "input_layernorm", C);
+    layer.post_attention_layernorm = load_norm(l, "post_attention_layernorm", C);
+    if (norms == BlockNorms::Sandwich)
+      layer.pre_feedforward_layernorm = load_norm(l, "pre_feedforward_layernorm", C);
+    if (norms != BlockNorms::Pre)
+      layer.post_feedforward_layernorm = load_norm(l, "post_feedforward_layernorm", C);
+    if (config.qk_norm == QkNorm::PerHead) {
+      layer.q_norm = load_norm(l, "self_attn.q_norm", D);
+      layer.k_norm = load_norm(l, "self_attn.k_norm", D);
+    } else if (config.qk_norm == QkNorm::FullWidth) {
+      layer.q_norm = load_norm(l, "self_attn.q_norm", H * D);
+      layer.k_norm = load_norm(l, "self_attn.k_norm", Hkv * D);
+    }
+    if (config.fused_projections) {
+      layer.qkv_proj = Linear::load(l, "self_attn.qkv_proj", C, (H + 2 * Hkv) * D, bias);
+      layer.gate_up_proj = Linear::load(l, "mlp.gate_up_proj", C, 2 * I, mlp_bias);
+    } else {
+      layer.q_proj = Linear::load(l, "self_attn.q_proj", C, H * D, bias);
+      layer.k_proj = Linear::load(l, "self_attn.k_proj", C, Hkv * D, bias);
+      layer.v_proj = Linear::load(l, "self_attn.v_proj", C, Hkv * D, bias);
+      layer.gate_proj = Linear::load(l, "mlp.gate_proj", C, I, mlp_bias);
+      layer.up_proj = Linear::load(l, "mlp.up_proj", C, I, mlp_bias);
+    }
+    layer.o_proj = Linear::load(l, "self_attn.o_proj", H * D, C, config.o_proj_bias);
+    layer.down_proj = Linear::load(l, "mlp.down_proj", I, C, mlp_bias);
+    layers_.push_back(std::move(layer));
   }
-  norm_ = RmsNorm::load(w, "norm", C, config.rms_norm_eps);
+  norm_ = load_norm(w, "norm", C);
   const WeightReader root(checkpoint, "", device);
   if (config.tie_word_embeddings)
     lm_head_ = embed_tokens_;
@@ -53,54 +87,113 @@ LlamaModel::LlamaModel(const LlamaConfig& config, const Checkpoint& checkpoint,
   else
     throw ModelError("checkpoint in " + checkpoint.dir().string() + " has no '" + head_name +
                      "' and the config does not tie word embeddings (tie_word_embeddings: false)");
-  inv_freq_ = 1.0 / at::pow(config.rope_theta, at::arange(0, D, 2, at::kDouble) / D);
 }
 
-std::pair<at::Tensor, at::Tensor> LlamaModel::rotary(int64_t start, int64_t T) const {
-  at::Tensor positions = at::arange(start, start + T, at::kDouble);  // (T)
-  at::Tensor freqs = at::outer(positions, inv_freq_);                // (T, D/2)
-  at::Tensor angles = at::cat({freqs, freqs}, -1);                   // (T, D)
-  return {angles.cos().to(at::kFloat), angles.sin().to(at::kFloat)};
+int64_t LlamaModel::max_positions() const {
+  // Dynamic NTK exists to run past the trained length; allow `factor` times that.
+  if (config_.rope_scaling.type == "dynamic")
+    return static_cast<int64_t>(config_.max_position_embeddings * config_.rope_scaling.factor);
+  return config_.max_position_embeddings;
 }
 
 at::Tensor LlamaModel::embed_tokens(const at::Tensor& ids) const {
   return at::embedding(embed_tokens_, ids);  // (B, T, C)
 }
 
+at::Tensor LlamaModel::attention_block(const Layer& layer, int l, const at::Tensor& h,
+                                       const std::pair<at::Tensor, at::Tensor>& rotary,
+                                       const Suppression* suppression, KVCache* cache) const {
+  const int64_t H = config_.num_attention_heads, Hkv = config_.num_key_value_heads;
+  const int64_t D = config_.head_dim;
+  at::Tensor q, k, v;
+  if (config_.fused_projections) {  // Phi-3: [q | k | v] along the output
+    const at::Tensor qkv = layer.qkv_proj(h);
+    q = qkv.narrow(-1, 0, H * D);
+    k = qkv.narrow(-1, H * D, Hkv * D);
+    v = qkv.narrow(-1, (H + Hkv) * D, Hkv * D);
+  } else {
+    q = layer.q_proj(h);
+    k = layer.k_proj(h);
+    v = layer.v_proj(h);
+  }
+  if (config_.qk_norm == QkNorm::FullWidth) {
+    q = layer.q_norm(q);
+    k = layer.k_norm(k);
+  }
+  q = split_heads(q, H);  // (B, H, T, D)
+  k = split_heads(k, Hkv);
+  v = split_heads(v, Hkv);
+  if (config_.qk_norm == QkNorm::PerHead) {
+    q = layer.q_norm(q);
+    k = layer.k_norm(k);
+  }
+  q = apply_rotary(q, rotary.first, rotary.second);
+  k = apply_rotary(k, rotary.first, rotary.second);
+  if (cache) std::tie(k, v) = cache->append(l, k, v);  // (B, Hkv, past + T, D)
+  AttentionOptions options;
+  if (config_.query_pre_attn_scalar > 0)
+    options.scale = std::pow(config_.query_pre_attn_scalar, -0.5);
+  options.softcap = config_.attn_logit_softcapping;
+  if (config_.is_sliding(l)) options.window = config_.sliding_window;
+  at::Tensor y = attention(q, k, v, /*causal=*/true, suppression, l, options);
+  return layer.o_proj(merge_heads(y));
+}
+
+at::Tensor LlamaModel::mlp(const Layer& layer, const at::Tensor& h) const {
+  if (config_.fused_projections) {  // Phi-3: gate_up_proj = [gate | up]
+    const at::Tensor gate_up = layer.gate_up_proj(h);
+    const int64_t I = config_.intermediate_size;
+    return layer.down_proj(gate_up.narrow(-1, I, I) *
+                           activate(gate_up.narrow(-1, 0, I), config_.hidden_act));
+  }
+  return layer.down_proj(activate(layer.gate_proj(h), config_.hidden_act) * layer.up_proj(h));
+}
+
 at::Tensor LlamaModel::forward_embeds(const at::Tensor& embeds, const Suppression* suppression,
                                       KVCache* cache) const {
   const int64_t past = cache ? cache->length() : 0;
   const int64_t T = embeds.size(1);
-  if (past + T > config_.max_position_embeddings)
+  if (past + T > max_positions())
     throw InputError("input of " + std::to_string(past + T) + " tokens is longer than the " +
-                     std::to_string(config_.max_position_embeddings) +
-                     " positions this model supports");
-  auto [cos, sin] = rotary(past, T);  // (T, D)
-  // Computed in float64, used in the model's dtype.
-  cos = cos.to(embeds.device(), embeds.scalar_type());
-  sin = sin.to(embeds.device(), embeds.scalar_type());
-  const int64_t H = config_.num_attention_heads, Hkv = config_.num_key_value_heads;
+                     std::to_string(max_positions()) + " positions this model supports");
+  // Computed in float32 as transformers does, used in the activations' dtype.
+  const auto global = global_rope_.cos_sin(past, T, embeds.device(), embeds.scalar_type());
+  const bool local_differs = config_.rope_local_theta > 0;
+  const auto local =
+      local_differs ? local_rope_.cos_sin(past, T, embeds.device(), embeds.scalar_type()) : global;
   at::Tensor x = embeds;  // (B, T, C)
+  // Gemma: times sqrt(hidden) rounded to the activations' dtype, as its normalizer tensor is.
+  if (config_.scale_embeddings)
+    x = x * at::scalar_tensor(std::sqrt(static_cast<double>(config_.hidden_size)), x.options());
+  const BlockNorms norms = config_.block_norms;
   for (int l = 0; l < config_.num_hidden_layers; ++l) {
     const Layer& layer = layers_[l];
-    at::Tensor h = layer.input_layernorm(x);
-    at::Tensor q = split_heads(layer.q_proj(h), H);    // (B, H, T, D)
-    at::Tensor k = split_heads(layer.k_proj(h), Hkv);  // (B, Hkv, T, D)
-    at::Tensor v = split_heads(layer.v_proj(h), Hkv);
-    q = q * cos + rotate_half(q) * sin;
-    k = k * cos + rotate_half(k) * sin;
-    if (cache) std::tie(k, v) = cache->append(l, k, v);  // (B, Hkv, past + T, D)
-    at::Tensor y = attention(q, k, v, /*causal=*/true, suppression, l);
-    x = x + layer.o_proj(merge_heads(y));
-    h = layer.post_attention_layernorm(x);
-    x = x + layer.down_proj(activate(layer.gate_proj(h), config_.hidden_act) * layer.up_proj(h));
+    const auto& rotary = config_.is_sliding(l) ? local : global;
+    at::Tensor h = norms == BlockNorms::Post ? x : layer.input_layernorm(x);
+    h = attention_block(layer, l, h, rotary, suppression, cache);
+    if (norms != BlockNorms::Pre) h = layer.post_attention_layernorm(h);
+    x = x + h;
+    if (norms == BlockNorms::Pre)
+      h = layer.post_attention_layernorm(x);
+    else if (norms == BlockNorms::Sandwich)
+      h = layer.pre_feedforward_layernorm(x);
+    else
+      h = x;
+    h = mlp(layer, h);
+    if (norms != BlockNorms::Pre) h = layer.post_feedforward_layernorm(h);
+    x = x + h;
   }
   return norm_(x);
 }
 
 at::Tensor LlamaModel::lm_logits(const at::Tensor& hidden) const {
+  at::Tensor logits = at::matmul(hidden, lm_head_.t());  // (..., V)
+  if (config_.final_logit_softcapping > 0) {
+    const double cap = config_.final_logit_softcapping;
+    logits = at::tanh(logits / cap) * cap;
+  }
   // Logits in float32 whatever the compute dtype, as transformers returns them.
-  return at::matmul(hidden, lm_head_.t()).to(at::kFloat);  // (..., V)
+  return logits.to(at::kFloat);
 }
 
 }  // namespace atman

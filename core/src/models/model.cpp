@@ -185,7 +185,7 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
     impl->lm = std::make_unique<Gpt2Model>(*gpt2, checkpoint, impl->device);
   } else if (const auto* llama = std::get_if<LlamaConfig>(&impl->config)) {
     impl->kind = ModelKind::CausalLM;
-    impl->architecture = llama->model_type == "qwen2" ? "Qwen2" : "Llama";
+    impl->architecture = llama->architecture.empty() ? "Llama" : llama->architecture;
     impl->lm = std::make_unique<LlamaModel>(*llama, checkpoint, impl->device);
   } else {
     const auto& llava = std::get<LlavaConfig>(impl->config);

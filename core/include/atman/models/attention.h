@@ -29,11 +29,21 @@ struct Suppression {
   }
 };
 
+// Per-architecture settings of attention; the defaults are plain scaled dot-product attention.
+struct AttentionOptions {
+  double scale = 0.0;  // multiplies q·k; 0 = 1 / sqrt(head_dim) (Gemma: query_pre_attn_scalar^-1/2)
+  double softcap = 0.0;  // Gemma 2: scores -> softcap * tanh(scores / softcap); 0 = off
+  int64_t window = 0;    // sliding window: query i sees keys j with i - window < j <= i; 0 = off
+};
+
 // Scaled dot-product attention with AtMan suppression.
 //   q: [B, H, T, D]; k, v: [B, Hkv, S, D] with H % Hkv == 0 (grouped-query attention) and S >= T.
 //   causal: query t sits at key position S - T + t and sees keys <= that position (KV cache aware).
+//   With a soft cap, suppression acts on the capped scores (the logits softmax sees), so that
+//   m = 1 still leaves attention unchanged; without one this is exactly spec §1.
 // Returns [B, H, T, D].
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
-                     const Suppression* suppression, int layer);
+                     const Suppression* suppression, int layer,
+                     const AttentionOptions& options = {});
 
 }  // namespace atman

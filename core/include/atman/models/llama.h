@@ -1,5 +1,9 @@
-// Llama-style decoder (Llama, Qwen2, Mistral, SmolLM, TinyLlama): RMSNorm, rotary positions,
-// SwiGLU MLP, grouped-query attention, optional q/k/v biases, tied or untied LM head.
+// The RoPE decoder families in one builder, switched by LlamaConfig as transformers builds them:
+// Llama 2/3 (SmolLM2, TinyLlama), Qwen2/2.5, Qwen3 (per-head q/k norms), Mistral / Nemo,
+// Gemma 2 / 3 (sandwich norms, (1 + w) RMSNorm, scaled embeddings, soft-capping, local/global
+// layers), Phi-3 (fused projections, longrope) and OLMo 2 (post norms, full-width q/k norms).
+// RMSNorm, rotary positions of every RoPE type, gated MLP, grouped-query and sliding-window
+// attention, tied or untied LM head.
 #pragma once
 
 #include <string>
@@ -7,6 +11,7 @@
 #include "atman/hf_config.h"
 #include "atman/models/causal_lm.h"
 #include "atman/models/layers.h"
+#include "atman/models/rope.h"
 
 namespace atman {
 
@@ -24,26 +29,32 @@ class LlamaModel final : public CausalLM {
                             KVCache* cache) const override;
   at::Tensor lm_logits(const at::Tensor& hidden) const override;
   int64_t vocab_size() const override { return config_.vocab_size; }
-  int64_t max_positions() const override { return config_.max_position_embeddings; }
+  int64_t max_positions() const override;
   int num_layers() const override { return config_.num_hidden_layers; }
   int64_t hidden_size() const override { return config_.hidden_size; }
   const LlamaConfig& config() const { return config_; }
 
  private:
   struct Layer {
+    // Which norms exist depends on config.block_norms (see BlockNorms).
     RmsNorm input_layernorm, post_attention_layernorm;
-    Linear q_proj, k_proj, v_proj, o_proj;
-    Linear gate_proj, up_proj, down_proj;
+    RmsNorm pre_feedforward_layernorm, post_feedforward_layernorm;
+    RmsNorm q_norm, k_norm;                           // config.qk_norm
+    Linear q_proj, k_proj, v_proj, qkv_proj, o_proj;  // qkv_proj: fused (Phi-3)
+    Linear gate_proj, up_proj, gate_up_proj, down_proj;
   };
-  // cos/sin of the rotary embedding for positions [start, start + T): (T, D) each.
-  std::pair<at::Tensor, at::Tensor> rotary(int64_t start, int64_t T) const;
+  RmsNorm load_norm(const WeightReader& w, const std::string& name, int64_t dim) const;
+  at::Tensor attention_block(const Layer& layer, int l, const at::Tensor& h,
+                             const std::pair<at::Tensor, at::Tensor>& rotary,
+                             const Suppression* suppression, KVCache* cache) const;
+  at::Tensor mlp(const Layer& layer, const at::Tensor& h) const;
 
   LlamaConfig config_;
+  RopeSpec global_rope_, local_rope_;
   at::Tensor embed_tokens_;  // (V, C)
   std::vector<Layer> layers_;
   RmsNorm norm_;
   at::Tensor lm_head_;  // (V, C)
-  at::Tensor inv_freq_;  // (D/2)
 };
 
 }  // namespace atman
