@@ -50,6 +50,8 @@ Commands:
   bench explain --random-clip b32|b16|l14 | --random-lm gpt2|llama-1b | --model DIR --compare
                | --table [--mode M --seq N --repeats R --no-pytorch]
                              whole `atman explain` process vs plain PyTorch (scripts/bench/)
+  bench adaptive --set shapes|facts|long [--limit N] [--thresholds 0.001,0.01,0.05] [--group K]
+                               adaptive vs exact AtMan: speed-up, Spearman ρ, top-5 overlap
   bench scaling [--quick] [--json OUT] [--csv OUT] [--png PLOT]
                                forward / AtMan / IG / Chefer time and memory vs length and size
 
