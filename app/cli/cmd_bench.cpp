@@ -259,7 +259,7 @@ int run_bench(int argc, char** argv) {
                             "tokenizer-model", "mode", "kappa", "batch-size", "image", "labels",
                             "target", "prompt", "naive-limit", "random-clip", "repeats",
                             "torch-batch", "pytorch-script", "explain-binary", "python", "set",
-                            "limit", "thresholds", "group"}),
+                            "limit", "thresholds", "group", "keep"}),
             {"table", "compare", "no-pytorch"});
   apply_common(args);
   if (what == "forward") return bench_forward(args);

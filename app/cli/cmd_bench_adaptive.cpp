@@ -1,6 +1,7 @@
 // `atman bench adaptive --set shapes|facts|long`: adaptive (coarse-to-fine) AtMan against exact
 // AtMan on the same items: forwards and seconds saved, and fidelity of the values (Spearman ρ,
 // top-5 overlap, whether the top candidate is the same), for a few thresholds.
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -8,7 +9,6 @@
 #include <iostream>
 #include <numeric>
 #include <sstream>
-#include <unistd.h>
 
 #include "atman/error.h"
 #include "atman/eval.h"
@@ -103,7 +103,8 @@ int bench_adaptive(const Args& args) {
     }
   } else if (set == "facts") {
     model = Model::load(resolve_model_dir(args.get("model", "facts-gpt2")));
-    for (const auto& item : eval::load_facts_eval(data / "facts-eval" / "facts-eval.jsonl", limit)) {
+    for (const auto& item :
+         eval::load_facts_eval(data / "facts-eval" / "facts-eval.jsonl", limit)) {
       ExplainRequest r = base;
       r.model = model;
       r.prompt = item.prompt;
@@ -115,14 +116,16 @@ int bench_adaptive(const Args& args) {
     // A 1,024-position random GPT-2 (the scaling bench's model) and a ~1,000-token prompt.
     scratch = fs::temp_directory_path() / ("atman-adaptive-" + std::to_string(::getpid()));
     cleanup.dir = scratch;
-    model = Model::load(write_random_lm(scratch, "gpt2", 1024, args.integer("width", 256),
-                                       args.integer("layers", 4), resolve_model_dir("facts-gpt2")));
+    model =
+        Model::load(write_random_lm(scratch, "gpt2", 1024, args.integer("width", 256),
+                                    args.integer("layers", 4), resolve_model_dir("facts-gpt2")));
     const char* animals[] = {"cat", "dog", "fox", "bird", "cow", "pig", "duck", "wolf"};
     const char* cities[] = {"Paris", "London", "Tokyo", "Berlin", "Rome", "Madrid", "Oslo"};
     const std::string question = "Question: Where does the cat live? Answer:";
     std::string prompt;
     for (int i = 0;; ++i) {
-      std::string next = prompt + "The " + animals[i % 8] + " lives in " + cities[(i * 3) % 7] + ". ";
+      std::string next =
+          prompt + "The " + animals[i % 8] + " lives in " + cities[(i * 3) % 7] + ". ";
       if (model->tokenizer().encode(next + question).ids.size() > 1020) break;
       prompt = next;
     }
@@ -149,8 +152,9 @@ int bench_adaptive(const Args& args) {
     exact_seconds += exact.back().timings.total_seconds;
     exact_forwards += exact.back().timings.forwards;
   }
-  std::printf("| threshold | forwards | seconds | speed-up | exact candidates | Spearman ρ | "
-              "top-5 overlap | same top-1 |\n|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| threshold | forwards | seconds | speed-up | exact candidates | Spearman ρ | "
+      "top-5 overlap | same top-1 |\n|---|---|---|---|---|---|---|---|\n");
   std::printf("| exact | %lld | %.2f | 1.00x | 100%% | 1 | 1 | 1 |\n", (long long)exact_forwards,
               exact_seconds);
   for (double t : thresholds) {

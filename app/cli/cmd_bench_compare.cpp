@@ -261,16 +261,18 @@ int bench_compare(const Args& args) {
     c.title += ", " + c.mode;
     cases.push_back(c);
   }
-  const fs::path scratch =
-      fs::temp_directory_path() / ("atman-compare-" + std::to_string(::getpid()));
+  // --keep DIR: write the checkpoints and files there and leave them (to time explain again).
+  const fs::path scratch = args.has("keep") ? fs::path(args.get("keep"))
+                                            : fs::temp_directory_path() /
+                                                  ("atman-compare-" + std::to_string(::getpid()));
   fs::create_directories(scratch);
   struct Cleanup {
     fs::path dir;
     ~Cleanup() {
       std::error_code ec;
-      fs::remove_all(dir, ec);
+      if (!dir.empty()) fs::remove_all(dir, ec);
     }
-  } cleanup{scratch};
+  } cleanup{args.has("keep") ? fs::path() : scratch};
   const std::string python = args.has("no-pytorch") ? "" : python_with_torch(args.get("python"));
   if (python.empty())
     std::cerr << "python3 with torch and numpy not found (apt-get install python3-torch "
