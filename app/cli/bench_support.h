@@ -20,4 +20,18 @@ std::filesystem::path write_random_lm(const std::filesystem::path& dir, const st
                                       int positions, int width, int layers,
                                       const std::filesystem::path& tokenizer_dir);
 
+// Random-weight checkpoints in exact Hugging Face layout at real sizes, for speed comparisons:
+// `name` is b32 | b16 | l14 (openai/clip-vit-base-patch32, -base-patch16, -large-patch14; CLIP
+// tokenizer files copied from `tokenizer_dir`) or gpt2 | llama-1b (gpt2 124M, a Llama-3.2-1B-like
+// decoder written in bf16 as it ships; GPT-2 tokenizer files from `tokenizer_dir`). Seeded: the
+// same name gives the same weights.
+std::filesystem::path write_random_clip(const std::filesystem::path& dir, const std::string& name,
+                                        const std::filesystem::path& tokenizer_dir);
+std::filesystem::path write_real_size_lm(const std::filesystem::path& dir, const std::string& name,
+                                         const std::filesystem::path& tokenizer_dir);
+
+// Measured single-precision matrix-multiply rate of this process's BLAS (GFLOP/s), on square
+// 1024 matrices with the current thread count: the yardstick of the explain phase's FLOP ratio.
+double measure_sgemm_gflops();
+
 }  // namespace atman::cli

@@ -246,6 +246,8 @@ int bench_explain(const Args& args) {
 }  // namespace
 
 int run_bench_scaling(int argc, char** argv);  // cmd_bench_scaling.cpp: its own options
+int bench_compare(const Args& args);           // cmd_bench_compare.cpp: vs plain PyTorch
+int bench_adaptive(const Args& args);          // cmd_bench_adaptive.cpp: adaptive vs exact
 
 int run_bench(int argc, char** argv) {
   if (argc < 3)
@@ -255,12 +257,26 @@ int run_bench(int argc, char** argv) {
   Args args(argc, argv, 3,
             common_options({"model", "seq", "random-lm", "positions", "width", "layers",
                             "tokenizer-model", "mode", "kappa", "batch-size", "image", "labels",
-                            "target", "prompt", "naive-limit"}),
-            {});
+                            "target", "prompt", "naive-limit", "random-clip", "repeats",
+                            "torch-batch", "pytorch-script", "explain-binary", "python", "set",
+                            "limit", "thresholds", "group", "keep"}),
+            {"table", "compare", "no-pytorch"});
   apply_common(args);
   if (what == "forward") return bench_forward(args);
-  if (what == "explain") return bench_explain(args);
-  throw InputError("unknown benchmark '" + what + "'; available: forward, explain, scaling");
+  if (what == "adaptive") return bench_adaptive(args);
+  if (what == "explain") {
+    // The small configurable random LM (--width/--layers/--positions, or "llama") keeps the naive
+    // loop comparison; real-size random checkpoints and --table/--compare compare with PyTorch.
+    const bool small_random =
+        args.has("random-lm") && (args.get("random-lm") == "llama" || args.has("width") ||
+                                  args.has("layers") || args.has("positions"));
+    if (args.has("random-clip") || args.has("table") || args.has("compare") ||
+        (args.has("random-lm") && !small_random))
+      return bench_compare(args);
+    return bench_explain(args);
+  }
+  throw InputError("unknown benchmark '" + what +
+                   "'; available: forward, explain, adaptive, scaling");
 }
 
 }  // namespace atman::cli

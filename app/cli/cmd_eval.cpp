@@ -17,7 +17,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: atman eval shapes|facts|coco|squad --model DIR --data PATH [--limit N] "
     "[--methods atman_single,atman_correlated,...] [--kappa K] [--faithfulness-steps S (0 = off)] "
-    "[--max-context-tokens T] [--prompt TEXT] [--batch-size N] [--json OUT] [--csv OUT] [--quiet]";
+    "[--max-context-tokens T] [--prompt TEXT] [--batch-size N] [--adaptive] [--adaptive-threshold "
+    "T] [--adaptive-group K] [--json OUT] [--csv OUT] [--quiet]";
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path);
@@ -31,8 +32,9 @@ void write_file(const std::string& path, const std::string& text) {
 int run_eval(int argc, char** argv) {
   Args args(argc, argv, 2,
             common_options({"model", "data", "limit", "methods", "kappa", "batch-size", "csv",
-                            "faithfulness-steps", "max-context-tokens", "prompt"}),
-            {"quiet"});
+                            "faithfulness-steps", "max-context-tokens", "prompt",
+                            "adaptive-threshold", "adaptive-group"}),
+            {"quiet", "adaptive"});
   apply_common(args);
   if (args.positional().size() != 1) throw InputError(kUsage);
   const std::string set = args.positional()[0];
@@ -67,6 +69,10 @@ int run_eval(int argc, char** argv) {
 
   eval::RunOptions options;
   options.batch_size = args.integer("batch-size", 0);
+  options.adaptive =
+      args.has("adaptive") || args.has("adaptive-threshold") || args.has("adaptive-group");
+  options.adaptive_threshold = args.number("adaptive-threshold", 0.01);
+  options.adaptive_group = args.integer("adaptive-group", 4);
   options.faithfulness_steps = args.integer("faithfulness-steps", 20);
   options.llava_prompt = args.get("prompt", "");
   const bool quiet = args.has("quiet");

@@ -68,6 +68,11 @@ void print_summary(const Explanation& e) {
             << ": baseline loss " << e.baseline_loss << ", " << e.candidates.size()
             << " candidates, " << e.timings.forwards << " forwards in " << e.timings.batches
             << " batches, " << e.timings.total_seconds << " s\n";
+  if (e.adaptive.enabled)
+    std::cerr << "adaptive: " << e.adaptive.refined_groups << " of " << e.adaptive.groups
+              << " groups refined (|ΔL| >= " << e.adaptive.threshold << "), "
+              << e.adaptive.exact_candidates << " of " << e.candidates.size()
+              << " candidates exact, the others inherit their group's value\n";
   std::vector<const Candidate*> top;
   for (const auto& c : e.candidates) top.push_back(&c);
   std::stable_sort(top.begin(), top.end(), [](auto* a, auto* b) { return a->value > b->value; });
@@ -88,8 +93,9 @@ int run_explain(int argc, char** argv) {
                             "labels-file", "explain", "mode", "kappa", "factor", "kappa-sweep",
                             "csv", "png", "layers", "granularity", "delimiter", "tile", "post",
                             "batch-size", "memory-budget-mb", "max-neighbours", "colormap",
-                            "opacity", "method", "ig-steps"}),
-            {"log-additive", "no-kv-cache", "quiet", "nearest"});
+                            "opacity", "method", "ig-steps", "adaptive-threshold",
+                            "adaptive-group"}),
+            {"log-additive", "no-kv-cache", "quiet", "nearest", "adaptive"});
   apply_common(args);
   ExplainRequest r;
   r.model = load_model_arg(args);
@@ -140,6 +146,10 @@ int run_explain(int argc, char** argv) {
   r.memory_budget_bytes = static_cast<int64_t>(args.number("memory-budget-mb", 0) * (1 << 20));
   r.max_neighbours = args.integer("max-neighbours", 0);
   r.reuse_kv_cache = !args.has("no-kv-cache");
+  // Adaptive (coarse-to-fine) AtMan: --adaptive, or either of its two knobs.
+  r.adaptive = args.has("adaptive") || args.has("adaptive-threshold") || args.has("adaptive-group");
+  r.adaptive_threshold = args.number("adaptive-threshold", 0.01);
+  r.adaptive_group = args.integer("adaptive-group", 4);
 
   // --method: AtMan (default) or a baseline of atman/baselines.h, all behind the same API.
   const std::string method = args.get("method", "atman");

@@ -31,6 +31,7 @@ Commands:
           [--granularity token|word|sentence|delimiter] [--delimiter D] [--tile K]
           [--post none|absolute|square] [--labels-file FILE] [--batch-size N]
           [--memory-budget-mb MB] [--max-neighbours K] [--no-kv-cache]
+          [--adaptive] [--adaptive-threshold T (0.01)] [--adaptive-group K (4)]
           [--json OUT.json] [--csv OUT.csv] [--png OVERLAY.png] [--colormap jet] [--opacity A]
           [--method atman|attention|rollout|ixg|ig|gradcam|chefer] [--ig-steps N]
                                AtMan explanation (or a baseline); CLIP: target is one of the labels
@@ -48,7 +49,12 @@ Commands:
                                (deletion/insertion AUC) against ground truth
   bench forward --model DIR    milliseconds per forward for batch sizes 1, 8, 32
   bench explain --model DIR    naive loop vs batched AtMan: time, peak memory, ratios
-               [--random-lm gpt2|llama --seq 512]   ... on a random 1024-position LM (KV reuse)
+               [--random-lm llama --width 256 --seq 512]   ... on a small random LM (KV reuse)
+  bench explain --random-clip b32|b16|l14 | --random-lm gpt2|llama-1b | --model DIR --compare
+               | --table [--mode M --seq N --repeats R --no-pytorch]
+                             whole `atman explain` process vs plain PyTorch (scripts/bench/)
+  bench adaptive --set shapes|facts|long [--limit N] [--thresholds 0.001,0.01,0.05] [--group K]
+                               adaptive vs exact AtMan: speed-up, Spearman ρ, top-5 overlap
   bench scaling [--quick] [--json OUT] [--csv OUT] [--png PLOT]
                                forward / AtMan / IG / Chefer time and memory vs length and size
 

@@ -494,6 +494,125 @@ class TestExplainer : public QObject {
     QVERIFY(std::abs((y0 + y1) / 2 - H / 2.0) < 0.01 * side);
     QVERIFY(std::abs(area - (x1 - x0) * (y1 - y0)) < 1e-6 * area);  // no gaps, no overlaps
   }
+  void adaptiveThresholdZeroIsExactAtman() {
+    // Threshold 0 refines every group: every candidate is exact and equals exact AtMan bit for
+    // bit (same batch size), in both modes, for patches (k x k tiles) and tokens (runs of k).
+    ExplainRequest photo = clip_request(shared_dir() / "data/photos/panda.jpg", shapes_labels()[3]);
+    for (ExplainRequest r : {facts_request(), photo}) {
+      for (auto mode : {SuppressionMode::Single, SuppressionMode::Correlated}) {
+        r.mode = mode;
+        r.batch_size = 8;
+        r.adaptive = false;
+        Explanation exact = AtmanExplainer().attribute(r);
+        for (int k : {2, 3}) {
+          r.adaptive = true;
+          r.adaptive_threshold = 0;
+          r.adaptive_group = k;
+          Explanation a = AtmanExplainer().attribute(r);
+          QCOMPARE(a.candidates.size(), exact.candidates.size());
+          QVERIFY(a.adaptive.enabled);
+          QCOMPARE(a.adaptive.refined_groups, a.adaptive.groups);
+          QCOMPARE(a.adaptive.exact_candidates, int(a.candidates.size()));
+          for (size_t i = 0; i < a.candidates.size(); ++i) {
+            QVERIFY(a.candidates[i].exact);
+            QVERIFY(a.candidates[i].group >= 0 && a.candidates[i].group < a.adaptive.groups);
+            QVERIFY(a.candidates[i].value == exact.candidates[i].value);  // bit for bit
+            QVERIFY(a.candidates[i].per_target == exact.candidates[i].per_target);
+          }
+          // The group pass ran on top of the exact masks.
+          QCOMPARE(a.timings.forwards, exact.timings.forwards + a.adaptive.groups);
+        }
+      }
+    }
+  }
+
+  void adaptiveInheritsGroupValues() {
+    // A threshold no group reaches: one forward per group, members share the group's change.
+    ExplainRequest photo = clip_request(shared_dir() / "data/photos/panda.jpg", shapes_labels()[3]);
+    photo.adaptive = true;
+    photo.adaptive_group = 3;  // 8 x 8 patches -> 3 x 3 groups, the last row/column narrower
+    photo.adaptive_threshold = 1e9;
+    Explanation e = AtmanExplainer().attribute(photo);
+    QCOMPARE(e.adaptive.groups, 9);
+    QCOMPARE(e.adaptive.refined_groups, 0);
+    QCOMPARE(e.timings.forwards, 9);
+    std::vector<double> sums(9, 0.0);
+    std::vector<int> sizes(9, 0);
+    for (const auto& c : e.candidates) {
+      QCOMPARE(c.group, (c.row / 3) * 3 + c.col / 3);
+      QVERIFY(!c.exact);
+      sums[c.group] += c.value;
+      ++sizes[c.group];
+    }
+    QCOMPARE(sizes[0], 9);
+    QCOMPARE(sizes[8], 4);
+    for (int g = 0; g < 9; ++g)
+      QVERIFY(std::abs(sums[g] - e.adaptive.group_values[g]) <=
+              1e-12 * std::max(1.0, std::abs(sums[g])));
+
+    // A middle threshold: refined groups' members match exact AtMan, the rest are inherited.
+    ExplainRequest text = facts_request();
+    text.batch_size = 4;
+    Explanation exact = AtmanExplainer().attribute(text);
+    text.adaptive = true;
+    text.adaptive_group = 4;
+    text.adaptive_threshold = 0;
+    Explanation all = AtmanExplainer().attribute(text);
+    std::vector<double> magnitudes = all.adaptive.group_values;
+    for (double& m : magnitudes) m = std::abs(m);
+    std::sort(magnitudes.begin(), magnitudes.end());
+    text.adaptive_threshold = magnitudes[magnitudes.size() / 2];
+    Explanation part = AtmanExplainer().attribute(text);
+    QVERIFY(part.adaptive.refined_groups > 0 &&
+            part.adaptive.refined_groups < part.adaptive.groups);
+    std::vector<int> members(part.adaptive.groups, 0);
+    for (const auto& c : part.candidates) ++members[c.group];
+    int exact_count = 0;
+    for (size_t i = 0; i < part.candidates.size(); ++i) {
+      const Candidate& c = part.candidates[i];
+      const bool refined = std::abs(part.adaptive.group_values[c.group]) >= text.adaptive_threshold;
+      QCOMPARE(c.exact, refined || members[c.group] == 1);  // a lone token is its own group
+      exact_count += c.exact;
+      if (c.exact) QVERIFY(std::abs(c.value - exact.candidates[i].value) <= 1e-5);
+    }
+    QCOMPARE(part.adaptive.exact_candidates, exact_count);
+    QVERIFY(part.timings.forwards < exact.timings.forwards + part.adaptive.groups);
+  }
+
+  void adaptiveJsonRoundTrip() {
+    ExplainRequest r = facts_request();
+    r.adaptive = true;
+    r.adaptive_group = 4;
+    r.adaptive_threshold = 1e9;  // every group inherited
+    Explanation e = AtmanExplainer().attribute(r);
+    r.adaptive_threshold = 0;  // every group refined, from the cache
+    Explanation refined = AtmanExplainer().attribute(r);
+    for (const Explanation& x : {e, refined}) {
+      Explanation back = explanation_from_json(to_json(x));
+      QVERIFY(back.adaptive.enabled);
+      QCOMPARE(back.adaptive.threshold, x.adaptive.threshold);
+      QCOMPARE(back.adaptive.group_size, 4);
+      QCOMPARE(back.adaptive.groups, x.adaptive.groups);
+      QCOMPARE(back.adaptive.refined_groups, x.adaptive.refined_groups);
+      QCOMPARE(back.adaptive.exact_candidates, x.adaptive.exact_candidates);
+      QVERIFY(back.adaptive.group_values == x.adaptive.group_values);
+      for (size_t i = 0; i < x.candidates.size(); ++i) {
+        QCOMPARE(back.candidates[i].exact, x.candidates[i].exact);
+        QCOMPARE(back.candidates[i].group, x.candidates[i].group);
+        QVERIFY(back.candidates[i].value == x.candidates[i].value);
+      }
+    }
+    QVERIFY(!e.candidates[0].exact);
+    QVERIFY(refined.candidates[0].exact);
+    // Without adaptive nothing is written, and reading gives exact candidates without a group.
+    Explanation plain = AtmanExplainer().attribute(facts_request());
+    const std::string json = to_json(plain);
+    QVERIFY(json.find("\"exact\"") == std::string::npos);
+    QVERIFY(json.find("\"adaptive\"") == std::string::npos);
+    Explanation back = explanation_from_json(json);
+    QVERIFY(!back.adaptive.enabled);
+    for (const auto& c : back.candidates) QVERIFY(c.exact && c.group == -1);
+  }
 };
 
 QTEST_APPLESS_MAIN(TestExplainer)

@@ -216,6 +216,10 @@ struct Report {
 
 struct RunOptions {
   int batch_size = 0;  // ExplainRequest::batch_size
+  // AtMan methods: ExplainRequest::adaptive, adaptive_threshold, adaptive_group.
+  bool adaptive = false;
+  double adaptive_threshold = 0.01;
+  int adaptive_group = 4;
   // Deletion / insertion curves with at most this many steps per item; 0 = not measured.
   int faithfulness_steps = 20;
   // LLaVA prompt for shapes-eval; empty = the model folder's prompt_format.json.

@@ -45,10 +45,10 @@ using ProgressFn = std::function<bool(int done, int total)>;
 
 struct ExplainRequest {
   std::shared_ptr<const Model> model;
-  std::optional<RgbImage> image;     // CLIP and LLaVA
-  std::string prompt;                // LM / LLaVA input text ("<image>" marks the image)
-  std::string target;                // LM: the continuation; CLIP: one of `labels`
-  std::vector<std::string> labels;   // CLIP zero-shot label set
+  std::optional<RgbImage> image;    // CLIP and LLaVA
+  std::string prompt;               // LM / LLaVA input text ("<image>" marks the image)
+  std::string target;               // LM: the continuation; CLIP: one of `labels`
+  std::vector<std::string> labels;  // CLIP zero-shot label set
   ExplainWhat explain = ExplainWhat::ImagePatches;
 
   SuppressionMode mode = SuppressionMode::Single;
@@ -63,9 +63,20 @@ struct ExplainRequest {
   std::string delimiter;                         // for Granularity::Delimiter
   int tile = 1;                                  // image candidates: k x k patches together
 
-  int batch_size = 0;                // perturbations per forward; 0 = from the memory budget
-  int64_t memory_budget_bytes = 0;   // 0 = 1 GiB
-  bool reuse_kv_cache = true;        // causal LMs: reuse keys/values before the first suppressed position
+  // Adaptive (coarse-to-fine) AtMan for large candidate sets: candidates are first suppressed in
+  // groups (patches: adaptive_group x adaptive_group tiles of candidates; tokens: runs of
+  // adaptive_group consecutive candidates), always in single mode with factor 1 - f. Only the
+  // members of groups whose summed loss change |Σ_t ΔL_t| is >= adaptive_threshold are explained
+  // one by one (exactly as without adaptive, in the request's mode); the others inherit the
+  // group's change shared equally and are marked inexact (Candidate::exact). Threshold 0 refines
+  // every group: the result equals exact AtMan (bit for bit at the same batch size).
+  bool adaptive = false;
+  double adaptive_threshold = 0.0;
+  int adaptive_group = 4;
+
+  int batch_size = 0;               // perturbations per forward; 0 = measured (see atman.cpp)
+  int64_t memory_budget_bytes = 0;  // 0 = 1 GiB
+  bool reuse_kv_cache = true;  // causal LMs: reuse keys/values before the first suppressed position
 };
 
 class Explainer {
@@ -77,8 +88,8 @@ class Explainer {
   virtual Explanation attribute(const ExplainRequest& request, const ProgressFn& progress = {}) = 0;
 };
 
-// The AtMan explainer with its caches: a κ sweep, or a κ slider, reuses the baseline, the similarity
-// matrix and every perturbation already computed for the same input, target and options.
+// The AtMan explainer with its caches: a κ sweep, or a κ slider, reuses the baseline, the
+// similarity matrix and every perturbation already computed for the same input, target and options.
 class AtmanExplainer final : public Explainer {
  public:
   AtmanExplainer();
@@ -104,13 +115,13 @@ class AtmanExplainer final : public Explainer {
 };
 
 // The model's probability of `request.target` with the attention to some candidates scaled, for
-// evaluation (deletion / insertion curves). Each mask lists (candidate index, factor) pairs over the
-// candidates an explanation of the same request has (1 = untouched, 0 = fully suppressed as AtMan
-// suppresses, in request.layers with request.variant); unlisted candidates stay untouched. Returns
-// one probability per mask: CLIP = softmax over the labels at the target; LMs = the teacher-forced
-// joint probability of all target tokens, exp(-Σ L_t). The masks run batched (request.batch_size /
-// memory budget) through the same tasks as AtMan's perturbations; mode and κ are ignored.
-// InputError for a candidate index out of range or a factor outside [0, 1].
+// evaluation (deletion / insertion curves). Each mask lists (candidate index, factor) pairs over
+// the candidates an explanation of the same request has (1 = untouched, 0 = fully suppressed as
+// AtMan suppresses, in request.layers with request.variant); unlisted candidates stay untouched.
+// Returns one probability per mask: CLIP = softmax over the labels at the target; LMs = the
+// teacher-forced joint probability of all target tokens, exp(-Σ L_t). The masks run batched
+// (request.batch_size / memory budget) through the same tasks as AtMan's perturbations; mode and κ
+// are ignored. InputError for a candidate index out of range or a factor outside [0, 1].
 std::vector<double> target_probabilities(
     const ExplainRequest& request, const std::vector<std::vector<std::pair<int, float>>>& masks,
     const ProgressFn& progress = {});

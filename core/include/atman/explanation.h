@@ -15,7 +15,7 @@ namespace atman {
 enum class CandidateKind { Patch, Token };
 
 struct NeighbourFactor {
-  int candidate = 0;     // index into Explanation::candidates
+  int candidate = 0;      // index into Explanation::candidates
   double similarity = 1;  // cosine similarity to the explained candidate (1 for itself)
   double factor = 1;      // attention multiplier used (1 - f * similarity; 1 - f for itself)
 };
@@ -23,15 +23,28 @@ struct NeighbourFactor {
 struct Candidate {
   int index = 0;
   CandidateKind kind = CandidateKind::Token;
-  std::string text;                            // tokens: the text the candidate covers
-  std::pair<int64_t, int64_t> span{-1, -1};    // tokens: [begin, end) code points of the prompt/label
-  int row = -1, col = -1;                      // patches: position on the patch grid (top-left of a tile)
-  int rows = 1, cols = 1;                      // patches: tile size in patches
-  RectF rect;                                  // patches: pixels of the original image
-  std::vector<int> positions;                  // model sequence positions suppressed together
-  double value = 0;                            // E after post-processing, summed over target tokens
-  std::vector<double> per_target;              // E[i, t] for each target token t (raw)
-  std::vector<NeighbourFactor> suppressed;     // what this candidate's perturbation suppressed
+  std::string text;                          // tokens: the text the candidate covers
+  std::pair<int64_t, int64_t> span{-1, -1};  // tokens: [begin, end) code points of the prompt/label
+  int row = -1, col = -1;          // patches: position on the patch grid (top-left of a tile)
+  int rows = 1, cols = 1;          // patches: tile size in patches
+  RectF rect;                      // patches: pixels of the original image
+  std::vector<int> positions;      // model sequence positions suppressed together
+  double value = 0;                // E after post-processing, summed over target tokens
+  std::vector<double> per_target;  // E[i, t] for each target token t (raw)
+  std::vector<NeighbourFactor> suppressed;  // what this candidate's perturbation suppressed
+  // Adaptive AtMan: false when the value was inherited from the candidate's group (the group's
+  // loss change shared equally) instead of computed for the candidate itself.
+  bool exact = true;
+  int group = -1;  // adaptive AtMan: index of the candidate's group (-1 without adaptive)
+};
+
+// Adaptive (coarse-to-fine) AtMan's record: which groups were refined.
+struct AdaptiveInfo {
+  bool enabled = false;
+  double threshold = 0;  // groups with |Σ_t ΔL_t| >= threshold were refined
+  int group_size = 0;    // k: k x k patch tiles or k consecutive tokens
+  int groups = 0, refined_groups = 0, exact_candidates = 0;
+  std::vector<double> group_values;  // Σ_t ΔL_t of each group's suppression (single mode)
 };
 
 struct Timings {
@@ -39,8 +52,8 @@ struct Timings {
   double baseline_seconds = 0;      // the unperturbed forward
   double perturbation_seconds = 0;  // all perturbed forwards
   double total_seconds = 0;
-  int forwards = 0;     // perturbed sequences actually run (cache hits excluded)
-  int cache_hits = 0;   // perturbations answered from the cache
+  int forwards = 0;    // perturbed sequences actually run (cache hits excluded)
+  int cache_hits = 0;  // perturbations answered from the cache
   int batches = 0;
 };
 
@@ -52,8 +65,8 @@ struct Explanation {
   std::string mode;          // "single" | "correlated"
   double kappa = 0;
   double factor = 0.9;
-  std::string variant;       // "multiplicative" | "log_additive"
-  std::string post;          // "none" | "absolute" | "square"
+  std::string variant;  // "multiplicative" | "log_additive"
+  std::string post;     // "none" | "absolute" | "square"
   std::string prompt, target;
   std::vector<std::string> labels;
   std::vector<std::string> target_tokens;
@@ -63,6 +76,7 @@ struct Explanation {
   int image_width = 0, image_height = 0;    // original image size
   std::vector<Candidate> candidates;
   Timings timings;
+  AdaptiveInfo adaptive;
 
   // Patch values as a grid_rows x grid_cols row-major heatmap (tiles fill all their patches).
   std::vector<double> patch_heatmap() const;

@@ -93,6 +93,9 @@ Report run(const std::string& dataset, const std::shared_ptr<const Model>& model
       r.mode = method.mode;
       r.kappa = method.kappa;
       r.batch_size = options.batch_size;
+      r.adaptive = options.adaptive && !random;
+      r.adaptive_threshold = options.adaptive_threshold;
+      r.adaptive_group = options.adaptive_group;
       if (!job.image.empty()) r.image = images.get(job.image);
       r.prompt = job.prompt;
       r.target = job.target;

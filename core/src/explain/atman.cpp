@@ -9,16 +9,23 @@
 // means (which tower, which loss) is the task's business (clip_task.cpp, lm_task.cpp).
 //
 // Cost (§5): each distinct mask is computed once and cached per prepared input, so a κ sweep or the
-// GUI's κ slider only runs the masks it has not seen; masks run batched, sized by the memory
-// budget, in order of their first suppressed position so a causal LM reuses the longest KV prefix.
+// GUI's κ slider only runs the masks it has not seen; masks run batched in order of their first
+// suppressed position so a causal LM reuses the longest KV prefix. The batch size is measured: the
+// first batches try a few sizes (within the memory budget) and the fastest per unit of work is
+// kept for the model and input shape for the rest of the process.
+//
+// Adaptive AtMan (ExplainRequest::adaptive): groups of candidates are suppressed first; only
+// groups whose loss moves by at least the threshold are explained candidate by candidate.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <list>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -46,13 +53,26 @@ const char* variant_name(SuppressionVariant v) {
 void validate(const ExplainRequest& r) {
   if (!r.model) throw InputError("no model loaded");
   if (!(r.factor >= 0.0 && r.factor <= 1.0))
-    throw InputError("the suppression factor f must lie in [0, 1], got " + std::to_string(r.factor));
+    throw InputError("the suppression factor f must lie in [0, 1], got " +
+                     std::to_string(r.factor));
   if (r.mode == SuppressionMode::Correlated && !(r.kappa >= -1.0 && r.kappa <= 2.0))
     throw InputError("κ (kappa) must lie in [-1, 2] (κ >= 1 keeps only exact duplicates), got " +
                      std::to_string(r.kappa));
   if (r.tile < 1 || r.tile > 64) throw InputError("the tile size must be 1..64 patches");
   if (r.max_neighbours < 0) throw InputError("max_neighbours must be >= 0");
-  if (r.batch_size < 0 || r.batch_size > 4096) throw InputError("batch size must be 0 (auto) .. 4096");
+  if (r.batch_size < 0 || r.batch_size > 4096)
+    throw InputError("batch size must be 0 (auto) .. 4096");
+  if (r.adaptive && (r.adaptive_group < 1 || r.adaptive_group > 64))
+    throw InputError("the adaptive group size must be 1..64 candidates (per side for patches)");
+  if (r.adaptive && !(r.adaptive_threshold >= 0.0 && std::isfinite(r.adaptive_threshold)))
+    throw InputError("the adaptive threshold must be a finite loss change >= 0 (0 = refine all)");
+}
+
+// Measured batch sizes per model and input shape (see State::run).
+std::mutex measured_mutex;
+std::map<std::string, int64_t>& measured_batches() {
+  static std::map<std::string, int64_t> sizes;
+  return sizes;
 }
 
 // Everything about a request except the knobs that only change which masks are built
@@ -60,8 +80,9 @@ void validate(const ExplainRequest& r) {
 std::string input_key(const ExplainRequest& r) {
   std::ostringstream key;
   key << r.model.get() << '|' << int(r.explain) << '|' << r.factor << '|' << int(r.variant) << '|'
-      << int(r.granularity) << '|' << r.delimiter.size() << ':' << r.delimiter << '|' << r.tile << '|'
-      << r.prompt.size() << ':' << r.prompt << '|' << r.target.size() << ':' << r.target << '|';
+      << int(r.granularity) << '|' << r.delimiter.size() << ':' << r.delimiter << '|' << r.tile
+      << '|' << r.prompt.size() << ':' << r.prompt << '|' << r.target.size() << ':' << r.target
+      << '|';
   for (const auto& l : r.labels) key << l.size() << ':' << l << ',';
   key << '|';
   for (int l : r.layers) key << l << ',';
@@ -80,8 +101,90 @@ struct Prepared {
   std::vector<double> baseline;  // L_t of the unperturbed input; empty until computed
   at::Tensor similarity;         // (N, N) float64 cosine similarities of candidates
   std::map<Mask, std::vector<double>> losses;
+  // Adaptive AtMan's group suppressions, kept apart from `losses` so the candidates' own masks
+  // always run in the same batches as without adaptive (equal bit for bit).
+  std::map<Mask, std::vector<double>> group_losses;
   double prepare_seconds = 0, baseline_seconds = 0;
 };
+
+// Adaptive AtMan's groups of candidates and their suppression masks (single mode, factor 1 - f).
+struct Groups {
+  std::vector<std::vector<int>> members;
+  std::vector<Mask> masks;
+  std::vector<int> group_of;  // per candidate
+};
+
+Groups make_groups(const std::vector<Candidate>& cands, const ExplainRequest& r) {
+  Groups g;
+  g.group_of.assign(cands.size(), -1);
+  std::map<std::pair<int, int>, int> tile_group;
+  const int block = std::max(1, r.tile) * r.adaptive_group;  // patches per group side
+  int run_group = -1, run_length = 0;
+  for (size_t i = 0; i < cands.size(); ++i) {
+    const Candidate& c = cands[i];
+    int group;
+    if (c.kind == CandidateKind::Patch) {
+      auto key = std::make_pair(c.row / block, c.col / block);
+      auto it = tile_group.find(key);
+      if (it == tile_group.end()) {
+        it = tile_group.emplace(key, static_cast<int>(g.members.size())).first;
+        g.members.emplace_back();
+      }
+      group = it->second;
+    } else {
+      if (run_group < 0 || run_length == r.adaptive_group) {
+        run_group = static_cast<int>(g.members.size());
+        run_length = 0;
+        g.members.emplace_back();
+      }
+      ++run_length;
+      group = run_group;
+    }
+    g.members[group].push_back(static_cast<int>(i));
+    g.group_of[i] = group;
+  }
+  const float own = static_cast<float>(1.0 - r.factor);
+  for (const auto& members : g.members) {
+    Mask mask;
+    if (own != 1.0f)
+      for (int i : members)
+        for (int pos : cands[i].positions) mask.entries.push_back({pos, own});
+    std::sort(mask.entries.begin(), mask.entries.end());
+    g.masks.push_back(std::move(mask));
+  }
+  return g;
+}
+
+// Σ_t ΔL_t and ΔL_t of each group (needs the group losses and the baseline).
+std::vector<std::vector<double>> group_deltas(const Prepared& p, const Groups& g) {
+  std::vector<std::vector<double>> out;
+  for (const Mask& m : g.masks) {
+    const std::vector<double>& l = m.entries.empty() ? p.baseline : p.group_losses.at(m);
+    std::vector<double> d(p.baseline.size());
+    for (size_t t = 0; t < d.size(); ++t) d[t] = l[t] - p.baseline[t];
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+double sum_of(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return s;
+}
+
+// Which groups are explained candidate by candidate: |Σ_t ΔL_t| >= threshold (threshold 0: all).
+// Single-candidate groups in single mode are never refined: their group mask is the candidate's.
+std::vector<bool> refined_groups(const Groups& g, const std::vector<std::vector<double>>& deltas,
+                                 const ExplainRequest& r) {
+  std::vector<bool> refine(g.members.size());
+  for (size_t k = 0; k < g.members.size(); ++k) {
+    const bool own_mask = g.members[k].size() == 1 && r.mode == SuppressionMode::Single;
+    refine[k] = std::abs(sum_of(deltas[k])) >= r.adaptive_threshold &&
+                !(own_mask && r.adaptive_threshold > 0);
+  }
+  return refine;
+}
 
 struct Plan {
   std::vector<Mask> masks;  // one per candidate
@@ -125,9 +228,12 @@ Plan plan_masks(const Prepared& p, const ExplainRequest& r, double kappa) {
 
 double post_process(double v, PostProcess post) {
   switch (post) {
-    case PostProcess::Absolute: return std::abs(v);
-    case PostProcess::Square: return v * v;
-    case PostProcess::None: break;
+    case PostProcess::Absolute:
+      return std::abs(v);
+    case PostProcess::Square:
+      return v * v;
+    case PostProcess::None:
+      break;
   }
   return v;
 }
@@ -137,7 +243,28 @@ const char* post_name(PostProcess p) {
 }
 
 const char* explained_name(ExplainWhat w) {
-  return w == ExplainWhat::ImagePatches ? "patches" : w == ExplainWhat::PromptTokens ? "tokens" : "all";
+  return w == ExplainWhat::ImagePatches   ? "patches"
+         : w == ExplainWhat::PromptTokens ? "tokens"
+                                          : "all";
+}
+
+}  // namespace
+
+namespace {
+
+// Adaptive AtMan's decisions for one request.
+struct Adaptive {
+  Groups groups;
+  std::vector<std::vector<double>> deltas;  // per group, per target
+  std::vector<bool> refined;                // per group
+};
+
+// The masks of `plan` to run: all, or with adaptive only the refined groups' candidates.
+std::vector<const Mask*> masks_to_run(const Plan& plan, const Adaptive* adaptive) {
+  std::vector<const Mask*> out;
+  for (size_t i = 0; i < plan.masks.size(); ++i)
+    if (!adaptive || adaptive->refined[adaptive->groups.group_of[i]]) out.push_back(&plan.masks[i]);
+  return out;
 }
 
 }  // namespace
@@ -162,7 +289,8 @@ struct AtmanExplainer::State {
     if (auto found = find(key)) return found;
     auto start = Clock::now();
     auto p = std::make_shared<Prepared>();
-    p->task = r.model->kind() == ModelKind::Clip ? detail::make_clip_task(r) : detail::make_lm_task(r);
+    p->task =
+        r.model->kind() == ModelKind::Clip ? detail::make_clip_task(r) : detail::make_lm_task(r);
     at::Tensor e = p->task->candidate_embeddings.to(at::kCPU, at::kDouble);
     e = e / e.norm(2, -1, true).clamp_min(1e-12);
     at::Tensor sim = at::matmul(e, e.t()).clamp(-1.0, 1.0);
@@ -175,19 +303,19 @@ struct AtmanExplainer::State {
     return p;
   }
 
-  // Runs every uncached mask of `plans` (and the baseline), reporting progress.
-  void run(Prepared& p, const ExplainRequest& r, const std::vector<const Plan*>& plans,
-           const ProgressFn& progress, Timings& timings) {
+  // Runs every mask of `masks` not yet in `store` (and the baseline), reporting progress.
+  void run(Prepared& p, const ExplainRequest& r, const std::vector<const Mask*>& masks,
+           std::map<Mask, std::vector<double>>& store, const ProgressFn& progress,
+           Timings& timings) {
     std::set<const Mask*, bool (*)(const Mask*, const Mask*)> todo(
         [](const Mask* a, const Mask* b) { return *a < *b; });
-    for (const Plan* plan : plans)
-      for (const Mask& m : plan->masks) {
-        if (m.entries.empty() || p.losses.count(m)) {
-          ++timings.cache_hits;
-          continue;
-        }
-        todo.insert(&m);
+    for (const Mask* m : masks) {
+      if (m->entries.empty() || store.count(*m)) {
+        ++timings.cache_hits;
+        continue;
       }
+      todo.insert(m);
+    }
     const bool need_baseline = p.baseline.empty();
     const int total = static_cast<int>(todo.size()) + (need_baseline ? 1 : 0);
     int done = 0;
@@ -206,17 +334,58 @@ struct AtmanExplainer::State {
     std::stable_sort(order.begin(), order.end(), [](const Mask* a, const Mask* b) {
       return a->first_position() < b->first_position();
     });
-    int64_t batch = r.batch_size;
-    if (batch <= 0) {
-      const int64_t budget = r.memory_budget_bytes > 0 ? r.memory_budget_bytes : (1ll << 30);
-      batch = std::clamp<int64_t>(budget / std::max<int64_t>(1, p.task->bytes_per_item()), 1, 64);
+    // Batch size: as asked; else measured. The memory budget caps it; within the cap the first
+    // batches of a long job try 16, 32 and 64 masks (real work, nothing is thrown away) and the
+    // size with the most work per second is kept for this model and input shape. Small models gain
+    // from large batches (fewer, larger operations), large ones stop gaining once the matrices fill
+    // the BLAS kernels while the attention buffers keep growing.
+    const int64_t budget = r.memory_budget_bytes > 0 ? r.memory_budget_bytes : (1ll << 30);
+    const int64_t cap =
+        std::clamp<int64_t>(budget / std::max<int64_t>(1, p.task->bytes_per_item()), 1, 64);
+    std::ostringstream shape;
+    shape << r.model.get() << '|' << int(r.explain) << '|' << p.task->bytes_per_item() << '|'
+          << cap;
+    int64_t fixed = r.batch_size;
+    std::vector<int64_t> trials;
+    if (fixed <= 0) {
+      std::lock_guard lock(measured_mutex);
+      auto it = measured_batches().find(shape.str());
+      if (it != measured_batches().end()) fixed = it->second;
     }
+    if (fixed <= 0) {
+      // Trials pay only on long jobs: a short one runs in batches of the cap (one batch of 49
+      // for CLIP B/32 measured faster than 8 + 16 + 25).
+      int64_t tried = 0;
+      for (int64_t size : {16, 32, 64})
+        if (size <= cap) trials.push_back(size), tried += size;
+      if (trials.size() < 2 || static_cast<int64_t>(order.size()) < 3 * tried) {
+        trials.clear();
+        fixed = cap;
+      }
+    }
+    std::vector<std::pair<double, int64_t>> rates;  // (work per second, batch size)
     auto start = Clock::now();
-    for (size_t begin = 0; begin < order.size(); begin += batch) {
+    for (size_t begin = 0, trial = 0; begin < order.size();) {
+      int64_t batch = fixed;
+      if (batch <= 0)
+        batch = trial < trials.size() ? trials[trial]
+                                      : std::max_element(rates.begin(), rates.end())->second;
       std::vector<const Mask*> chunk(order.begin() + begin,
                                      order.begin() + std::min<size_t>(order.size(), begin + batch));
+      auto chunk_start = Clock::now();
       auto results = p.task->losses(chunk);
-      for (size_t k = 0; k < chunk.size(); ++k) p.losses[*chunk[k]] = std::move(results[k]);
+      if (fixed <= 0 && trial < trials.size()) {
+        if (static_cast<int64_t>(chunk.size()) == batch)  // a full batch of the tried size
+          rates.push_back(
+              {p.task->work(chunk) / std::max(1e-9, seconds_since(chunk_start)), batch});
+        if (++trial == trials.size() && rates.size() == trials.size()) {
+          std::lock_guard lock(measured_mutex);
+          measured_batches()[shape.str()] = std::max_element(rates.begin(), rates.end())->second;
+        }
+        if (trial == trials.size() && rates.empty()) fixed = trials.back();
+      }
+      for (size_t k = 0; k < chunk.size(); ++k) store[*chunk[k]] = std::move(results[k]);
+      begin += chunk.size();
       done += static_cast<int>(chunk.size());
       timings.forwards += static_cast<int>(chunk.size());
       ++timings.batches;
@@ -226,7 +395,7 @@ struct AtmanExplainer::State {
   }
 
   Explanation assemble(const Prepared& p, const ExplainRequest& r, const Plan& plan, double kappa,
-                       const Timings& timings) const {
+                       const Timings& timings, const Adaptive* adaptive = nullptr) const {
     Explanation e = p.task->skeleton;
     e.method = "atman";
     e.explained = explained_name(r.explain);
@@ -241,13 +410,41 @@ struct AtmanExplainer::State {
     e.candidates = p.task->candidates;
     for (size_t i = 0; i < e.candidates.size(); ++i) {
       Candidate& c = e.candidates[i];
+      if (adaptive) {
+        const int g = adaptive->groups.group_of[i];
+        c.group = g;
+        if (!adaptive->refined[g]) {
+          // Inherited: the group's loss change shared equally among its members. A lone
+          // candidate in single mode is its own group: its value is exact.
+          const auto& members = adaptive->groups.members[g];
+          const double n = static_cast<double>(members.size());
+          c.exact = members.size() == 1 && r.mode == SuppressionMode::Single;
+          c.per_target.clear();
+          for (double d : adaptive->deltas[g]) c.per_target.push_back(c.exact ? d : d / n);
+          c.value = post_process(sum_of(c.per_target), r.post);
+          for (int j : members)
+            c.suppressed.push_back(
+                {j, p.similarity.data_ptr<double>()[i * e.candidates.size() + j], 1.0 - r.factor});
+          continue;
+        }
+      }
       const Mask& m = plan.masks[i];
       const std::vector<double>& perturbed = m.entries.empty() ? p.baseline : p.losses.at(m);
       c.per_target.resize(p.baseline.size());
       double sum = 0;
-      for (size_t t = 0; t < p.baseline.size(); ++t) sum += c.per_target[t] = perturbed[t] - p.baseline[t];
+      for (size_t t = 0; t < p.baseline.size(); ++t)
+        sum += c.per_target[t] = perturbed[t] - p.baseline[t];
       c.value = post_process(sum, r.post);
       c.suppressed = plan.suppressed[i];
+    }
+    if (adaptive) {
+      e.adaptive.enabled = true;
+      e.adaptive.threshold = r.adaptive_threshold;
+      e.adaptive.group_size = r.adaptive_group;
+      e.adaptive.groups = static_cast<int>(adaptive->groups.members.size());
+      for (bool refined : adaptive->refined) e.adaptive.refined_groups += refined ? 1 : 0;
+      for (const auto& c : e.candidates) e.adaptive.exact_candidates += c.exact ? 1 : 0;
+      for (const auto& d : adaptive->deltas) e.adaptive.group_values.push_back(sum_of(d));
     }
     e.timings = timings;
     e.timings.prepare_seconds = p.prepare_seconds;
@@ -279,14 +476,27 @@ std::vector<Explanation> AtmanExplainer::kappa_sweep(const ExplainRequest& reque
   auto prepared = state_->prepare(request);
   std::vector<Plan> plans;
   for (double k : kappas) plans.push_back(plan_masks(*prepared, request, k));
-  std::vector<const Plan*> plan_ptrs;
-  for (const Plan& p : plans) plan_ptrs.push_back(&p);
   Timings timings;
-  state_->run(*prepared, request, plan_ptrs, progress, timings);
+  std::optional<Adaptive> adaptive;
+  if (request.adaptive) {
+    // Coarse pass: one suppression per group (and the baseline).
+    adaptive.emplace();
+    adaptive->groups = make_groups(prepared->task->candidates, request);
+    std::vector<const Mask*> group_masks;
+    for (const Mask& m : adaptive->groups.masks) group_masks.push_back(&m);
+    state_->run(*prepared, request, group_masks, prepared->group_losses, progress, timings);
+    adaptive->deltas = group_deltas(*prepared, adaptive->groups);
+    adaptive->refined = refined_groups(adaptive->groups, adaptive->deltas, request);
+  }
+  const Adaptive* chosen = adaptive ? &*adaptive : nullptr;
+  std::vector<const Mask*> masks;
+  for (const Plan& p : plans)
+    for (const Mask* m : masks_to_run(p, chosen)) masks.push_back(m);
+  state_->run(*prepared, request, masks, prepared->losses, progress, timings);
   timings.total_seconds = seconds_since(start);
   std::vector<Explanation> out;
   for (size_t k = 0; k < kappas.size(); ++k)
-    out.push_back(state_->assemble(*prepared, request, plans[k], kappas[k], timings));
+    out.push_back(state_->assemble(*prepared, request, plans[k], kappas[k], timings, chosen));
   return out;
 }
 
@@ -296,9 +506,18 @@ bool AtmanExplainer::is_cached(const ExplainRequest& request) const {
   if (!lock.owns_lock()) return false;
   auto prepared = state_->find(input_key(request));
   if (!prepared || prepared->baseline.empty()) return false;
+  std::optional<Adaptive> adaptive;
+  if (request.adaptive) {
+    adaptive.emplace();
+    adaptive->groups = make_groups(prepared->task->candidates, request);
+    for (const Mask& m : adaptive->groups.masks)
+      if (!m.entries.empty() && !prepared->group_losses.count(m)) return false;
+    adaptive->deltas = group_deltas(*prepared, adaptive->groups);
+    adaptive->refined = refined_groups(adaptive->groups, adaptive->deltas, request);
+  }
   Plan plan = plan_masks(*prepared, request, request.kappa);
-  for (const Mask& m : plan.masks)
-    if (!m.entries.empty() && !prepared->losses.count(m)) return false;
+  for (const Mask* m : masks_to_run(plan, adaptive ? &*adaptive : nullptr))
+    if (!m->entries.empty() && !prepared->losses.count(*m)) return false;
   return true;
 }
 

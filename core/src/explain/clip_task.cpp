@@ -102,14 +102,18 @@ class ClipTask final : public PerturbationTask {
       const int64_t positions = patch_embeds_.size(1) + 1;  // class token at 0
       Suppression s = make_suppression(masks, positions, request_,
                                        clip_.config().vision.num_hidden_layers, device_);
-      at::Tensor images = clip_.image_embeds_from_patches(patch_embeds_.expand({B, -1, -1}), &s);
+      // One input for all masks: the work before the first suppressed attention (embeddings,
+      // pre-norm, layer 0's Q/K/V) is the same for every mask, so it runs once and broadcasts.
+      at::Tensor images = clip_.image_embeds_from_patches(patch_embeds_, &s).expand({B, -1});
       return rows_of(loss_of(clip_.logits(images, text_embeds_)));  // (B, K) -> (B)
     }
     const int64_t T = static_cast<int64_t>(target_encoding_.ids.size());
     Suppression s =
         make_suppression(masks, T, request_, clip_.config().text.num_hidden_layers, device_);
-    at::Tensor ids = ids_to_tensor(target_encoding_.ids, device_).expand({B, -1});
-    at::Tensor perturbed = clip_.text_embeds(ids, &s);  // (B, Pd)
+    at::Tensor ids = ids_to_tensor(target_encoding_.ids, device_);
+    at::Tensor hidden = clip_.text_hidden(clip_.token_embeddings(ids), &s);  // broadcast as above
+    at::Tensor perturbed =
+        clip_.text_embeds_from_hidden(hidden.expand({B, -1, -1}), ids.expand({B, -1}));  // (B, Pd)
     at::Tensor logits =
         clip_.logits(image_embeds_, text_embeds_).expand({B, -1}).clone();  // (B, K)
     logits.select(1, target_).copy_(clip_.logits(image_embeds_, perturbed).squeeze(0));

@@ -20,8 +20,10 @@ std::vector<double> Explanation::patch_heatmap() const {
   for (const auto& c : candidates) {
     if (c.kind != CandidateKind::Patch) continue;
     // Tiles come from files too (explanation_from_json): only the part inside the grid is drawn.
-    const int64_t r0 = std::max<int64_t>(c.row, 0), r1 = std::min<int64_t>(int64_t{c.row} + c.rows, rows);
-    const int64_t k0 = std::max<int64_t>(c.col, 0), k1 = std::min<int64_t>(int64_t{c.col} + c.cols, cols);
+    const int64_t r0 = std::max<int64_t>(c.row, 0),
+                  r1 = std::min<int64_t>(int64_t{c.row} + c.rows, rows);
+    const int64_t k0 = std::max<int64_t>(c.col, 0),
+                  k1 = std::min<int64_t>(int64_t{c.col} + c.cols, cols);
     for (int64_t r = r0; r < r1; ++r)
       for (int64_t k = k0; k < k1; ++k) grid[static_cast<size_t>(r * cols + k)] = c.value;
   }
@@ -48,8 +50,13 @@ json candidate_json(const Candidate& c) {
   }
   json suppressed = json::array();
   for (const auto& n : c.suppressed)
-    suppressed.push_back({{"candidate", n.candidate}, {"similarity", n.similarity}, {"factor", n.factor}});
+    suppressed.push_back(
+        {{"candidate", n.candidate}, {"similarity", n.similarity}, {"factor", n.factor}});
   j["suppressed"] = suppressed;
+  if (c.group >= 0) {  // adaptive AtMan only
+    j["exact"] = c.exact;
+    j["group"] = c.group;
+  }
   return j;
 }
 
@@ -103,8 +110,10 @@ Candidate candidate_from(const json& j) {
     if (rect.size() == 4) c.rect = {rect[0], rect[1], rect[2], rect[3]};
   }
   for (const auto& n : j.value("suppressed", json::array()))
-    c.suppressed.push_back({whole<int>(n.at("candidate"), "candidate"), n.at("similarity").get<double>(),
-                            n.at("factor").get<double>()});
+    c.suppressed.push_back({whole<int>(n.at("candidate"), "candidate"),
+                            n.at("similarity").get<double>(), n.at("factor").get<double>()});
+  c.exact = j.value("exact", true);
+  c.group = whole_field(j, "group", -1);
   return c;
 }
 
@@ -140,6 +149,13 @@ std::string to_json(const Explanation& e, int indent) {
               {"forwards", e.timings.forwards},
               {"cache_hits", e.timings.cache_hits},
               {"batches", e.timings.batches}}}};
+  if (e.adaptive.enabled)
+    j["adaptive"] = {{"threshold", e.adaptive.threshold},
+                     {"group_size", e.adaptive.group_size},
+                     {"groups", e.adaptive.groups},
+                     {"refined_groups", e.adaptive.refined_groups},
+                     {"exact_candidates", e.adaptive.exact_candidates},
+                     {"group_values", e.adaptive.group_values}};
   return j.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
@@ -164,7 +180,8 @@ Explanation explanation_from_json(const std::string& text) {
     e.baseline_per_target = j.value("baseline_per_target", std::vector<double>{});
     auto grid = whole_list<int>(j, "grid", {0, 0});
     auto size = whole_list<int>(j, "image_size", {0, 0});
-    if (grid.size() != 2 || size.size() != 2) throw InputError("grid and image_size need two numbers");
+    if (grid.size() != 2 || size.size() != 2)
+      throw InputError("grid and image_size need two numbers");
     if (grid[0] < 0 || grid[1] < 0 || grid[0] > 4096 || grid[1] > 4096)
       throw InputError("grid size out of range");
     e.grid_rows = grid[0];
@@ -181,6 +198,16 @@ Explanation explanation_from_json(const std::string& text) {
       e.timings.forwards = whole_field(t, "forwards", 0);
       e.timings.cache_hits = whole_field(t, "cache_hits", 0);
       e.timings.batches = whole_field(t, "batches", 0);
+    }
+    if (j.contains("adaptive")) {
+      const auto& a = j["adaptive"];
+      e.adaptive.enabled = true;
+      e.adaptive.threshold = a.value("threshold", 0.0);
+      e.adaptive.group_size = whole_field(a, "group_size", 0);
+      e.adaptive.groups = whole_field(a, "groups", 0);
+      e.adaptive.refined_groups = whole_field(a, "refined_groups", 0);
+      e.adaptive.exact_candidates = whole_field(a, "exact_candidates", 0);
+      e.adaptive.group_values = a.value("group_values", std::vector<double>{});
     }
     return e;
   } catch (const json::exception& ex) {
@@ -215,7 +242,8 @@ std::string to_csv(const Explanation& e) {
   std::ostringstream out;
   out << std::setprecision(9);
   out << "index,kind,text,begin,end,row,col,x,y,width,height,value";
-  for (size_t t = 0; t < e.target_tokens.size(); ++t) out << "," << quote("E[" + e.target_tokens[t] + "]");
+  for (size_t t = 0; t < e.target_tokens.size(); ++t)
+    out << "," << quote("E[" + e.target_tokens[t] + "]");
   out << "\n";
   for (const auto& c : e.candidates) {
     out << c.index << "," << (c.kind == CandidateKind::Patch ? "patch" : "token") << ","

@@ -105,15 +105,23 @@ class LmTask final : public PerturbationTask {
     return target_losses(hidden, 0)[0];
   }
 
-  std::vector<std::vector<double>> losses(const std::vector<const Mask*>& masks) override {
-    const int64_t B = static_cast<int64_t>(masks.size());
+  // Positions before a batch's first suppressed one see only unsuppressed keys: their keys and
+  // values equal the unperturbed pass's, so they are reused (needs the baseline's cache).
+  int64_t reused_prefix(const std::vector<const Mask*>& masks) const {
     int64_t first = total_;
     for (const Mask* m : masks) first = std::min(first, m->first_position());
-    // Positions before the first suppressed one see only unsuppressed keys: their keys and values
-    // equal the unperturbed pass's, so reuse them (needs the baseline's cache).
-    int64_t prefix = request_.reuse_kv_cache && prefix_cache_.length() == total_
-                         ? std::clamp<int64_t>(first, 0, n_prompt_ - 1)
-                         : 0;
+    return request_.reuse_kv_cache && prefix_cache_.length() == total_
+               ? std::clamp<int64_t>(first, 0, n_prompt_ - 1)
+               : 0;
+  }
+
+  double work(const std::vector<const Mask*>& masks) const override {
+    return static_cast<double>(masks.size()) * static_cast<double>(total_ - reused_prefix(masks));
+  }
+
+  std::vector<std::vector<double>> losses(const std::vector<const Mask*>& masks) override {
+    const int64_t B = static_cast<int64_t>(masks.size());
+    const int64_t prefix = reused_prefix(masks);
     std::vector<float> factors(B * total_, 1.0f);
     for (int64_t b = 0; b < B; ++b)
       for (auto [pos, f] : masks[b]->entries) factors[b * total_ + pos] = f;
@@ -121,7 +129,9 @@ class LmTask final : public PerturbationTask {
     suppression.factors = at::tensor(factors, at::kFloat).view({B, total_}).to(embeds_.device());
     suppression.variant = request_.variant;
     suppression.layers = layer_mask();
-    at::Tensor input = embeds_.slice(1, prefix).expand({B, -1, -1});
+    // Batch 1 input for all masks: the first layer's work before its suppressed attention is
+    // the same for every mask, so it runs once and broadcasts against the B masks.
+    at::Tensor input = embeds_.slice(1, prefix);
     at::Tensor hidden;
     if (prefix > 0) {
       KVCache cache;
@@ -134,7 +144,7 @@ class LmTask final : public PerturbationTask {
     } else {
       hidden = lm_->forward_embeds(input, &suppression, nullptr);
     }
-    return target_losses(hidden, prefix);
+    return target_losses(hidden.expand({B, -1, -1}), prefix);
   }
 
   int64_t bytes_per_item() const override {

@@ -32,6 +32,11 @@ class PerturbationTask {
   virtual std::vector<std::vector<double>> losses(const std::vector<const Mask*>& masks) = 0;
   // Rough peak bytes one batch item adds, to size batches from the memory budget.
   virtual int64_t bytes_per_item() const = 0;
+  // Work of one losses() call in units comparable across batches of this task (positions run),
+  // so that measured batch sizes compare fairly when batches reuse different prefix lengths.
+  virtual double work(const std::vector<const Mask*>& masks) const {
+    return static_cast<double>(masks.size());
+  }
 
   // Filled by the factory: the candidates (values empty), their embeddings for correlated mode
   // (N, C), and the explanation's descriptive fields.

@@ -29,7 +29,10 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   const bool suppress = suppression != nullptr && suppression->active_in(layer);
   if (suppress) {
     const at::Tensor& m = suppression->factors;
-    if (m.dim() != 2 || m.size(1) != keys || (m.size(0) != scores.size(0) && m.size(0) != 1))
+    // Batch 1 queries/keys with B masks: the explainer's first layer, identical for every mask up
+    // to here, is computed once and broadcast against the factors.
+    if (m.dim() != 2 || m.size(1) != keys ||
+        (m.size(0) != scores.size(0) && m.size(0) != 1 && scores.size(0) != 1))
       throw Error("suppression factors have shape " + std::to_string(m.size(0)) + "x" +
                   std::to_string(m.size(1)) + " but attention has batch " +
                   std::to_string(scores.size(0)) + " and " + std::to_string(keys) + " keys");
@@ -37,7 +40,9 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     if (suppression->variant == SuppressionVariant::Multiplicative) {
       // Spec §1: shift by the minimum of the whole row (masked keys included) so every score is
       // >= 0 before scaling; softmax is shift-invariant, so m = 1 leaves attention unchanged.
-      scores = (scores - std::get<0>(scores.min(-1, true))) * factors;
+      // In place where the batch allows (same operations, same rounding as out of place).
+      scores.sub_(std::get<0>(scores.min(-1, true)));
+      scores = scores.size(0) == factors.size(0) ? scores.mul_(factors) : scores * factors;
       scores.mul_(scale);
     } else {
       scores = scores * scale + at::log(factors);

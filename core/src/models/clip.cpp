@@ -26,15 +26,20 @@ ClipEncoder::ClipEncoder(const ClipTowerConfig& config, const WeightReader& w) :
 }
 
 at::Tensor ClipEncoder::forward(const at::Tensor& input, bool causal,
-                                const Suppression* suppression, int stop_after_layers) const {
+                                const Suppression* suppression, int stop_after_layers,
+                                int64_t first_queries) const {
   const int64_t heads = config_.num_attention_heads;
   const int n = stop_after_layers < 0 ? num_layers() : std::min(stop_after_layers, num_layers());
   at::Tensor x = input;  // (B, T, C)
   for (int l = 0; l < n; ++l) {
     const Layer& layer = layers_[l];
     at::Tensor h = layer.layer_norm1(x);
-    at::Tensor q = split_heads(layer.q_proj(h), heads);  // (B, H, T, D)
-    at::Tensor k = split_heads(layer.k_proj(h), heads);
+    // Only the returned positions' queries are needed in the last layer; the rest of it
+    // (output projection, MLP) then runs on those positions alone.
+    const bool narrow = !causal && first_queries > 0 && l == n - 1 && first_queries < x.size(1);
+    if (narrow) x = x.slice(1, 0, first_queries);
+    at::Tensor q = split_heads(layer.q_proj(narrow ? h.slice(1, 0, first_queries) : h), heads);
+    at::Tensor k = split_heads(layer.k_proj(h), heads);  // (B, H, T, D)
     at::Tensor v = split_heads(layer.v_proj(h), heads);
     x = x + layer.out_proj(merge_heads(attention(q, k, v, causal, suppression, l)));
     x = x + layer.fc2(activate(layer.fc1(layer.layer_norm2(x)), config_.hidden_act));
@@ -75,6 +80,14 @@ at::Tensor ClipVisionTower::encode(const at::Tensor& patch_embeds, const Suppres
   return encoder_.forward(pre_layrnorm_(x), /*causal=*/false, suppression, stop_after_layers);
 }
 
+at::Tensor ClipVisionTower::encode_class_token(const at::Tensor& patch_embeds,
+                                               const Suppression* suppression) const {
+  const int64_t B = patch_embeds.size(0);
+  at::Tensor cls = class_embedding_.view({1, 1, -1}).expand({B, 1, -1});
+  at::Tensor x = at::cat({cls, patch_embeds}, 1) + position_embedding_;  // (B, P + 1, C)
+  return encoder_.forward(pre_layrnorm_(x), /*causal=*/false, suppression, -1, 1);
+}
+
 at::Tensor ClipVisionTower::pooled(const at::Tensor& hidden) const {
   return post_layernorm_(hidden.select(1, 0));  // (B, C)
 }
@@ -97,7 +110,7 @@ ClipModel::ClipModel(const ClipConfig& config, const Checkpoint& checkpoint, at:
 
 at::Tensor ClipModel::image_embeds_from_patches(const at::Tensor& patch_embeds,
                                                 const Suppression* suppression) const {
-  return image_embeds_from_hidden(vision_.encode(patch_embeds, suppression));  // (B, P + 1, C)
+  return image_embeds_from_hidden(vision_.encode_class_token(patch_embeds, suppression));
 }
 
 at::Tensor ClipModel::image_embeds_from_hidden(const at::Tensor& hidden) const {

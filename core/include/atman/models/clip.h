@@ -17,8 +17,10 @@ class ClipEncoder {
   ClipEncoder() = default;
   ClipEncoder(const ClipTowerConfig& config, const WeightReader& w);
   // x: (B, T, C). Runs the first `stop_after_layers` layers (-1: all) and returns (B, T, C).
+  // `first_queries` > 0 (non-causal only): the last layer computes only the first that many
+  // positions (keys and values still span all), and (B, first_queries, C) is returned.
   at::Tensor forward(const at::Tensor& x, bool causal, const Suppression* suppression,
-                     int stop_after_layers = -1) const;
+                     int stop_after_layers = -1, int64_t first_queries = 0) const;
   int num_layers() const { return static_cast<int>(layers_.size()); }
 
  private:
@@ -45,6 +47,9 @@ class ClipVisionTower {
   // hidden_states[k]); -1 runs all layers. Returns (B, P + 1, C), before post_layernorm.
   at::Tensor encode(const at::Tensor& patch_embeds, const Suppression* suppression,
                     int stop_after_layers = -1) const;
+  // The class token's encoder output alone, (B, 1, C): the last layer runs only its query.
+  at::Tensor encode_class_token(const at::Tensor& patch_embeds,
+                                const Suppression* suppression) const;
   // Pooled class token after post_layernorm: (B, C).
   at::Tensor pooled(const at::Tensor& hidden) const;
   int grid_size() const { return config_.image_size / config_.patch_size; }
