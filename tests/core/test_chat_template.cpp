@@ -6,7 +6,9 @@
 
 #include <unistd.h>
 
+#include <ctime>
 #include <fstream>
+#include <iterator>
 
 #include "atman/error.h"
 #include "atman/prompt.h"
@@ -297,6 +299,63 @@ class TestChatTemplate : public QObject {
           message.find("has neither prompt_format.json nor a chat template") != std::string::npos,
           message.c_str());
       QVERIFY(!has_prompt_format(d.path));
+    }
+  }
+
+  // Model folders holding the real templates of today's families (families/*.jinja) with their
+  // tokenizer_config.json special tokens: default_prompt gives the prompt HF's
+  // apply_chat_template(add_generation_prompt=True) gives for one user message.
+  void realFamilyFolders() {
+    auto real = [](const std::string& name) {
+      std::ifstream in(fs::path(ATMAN_TEST_DATA_DIR) / "chat_templates" / "families" /
+                       (name + ".jinja"));
+      return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    };
+    {
+      TempDir d("qwen3");  // Qwen's config has bos_token null
+      d.write_json("tokenizer_config.json", nlohmann::json{{"chat_template", real("qwen3")},
+                                                           {"bos_token", nullptr},
+                                                           {"eos_token", "<|im_end|>"}});
+      QCOMPARE(default_prompt(d.path, "Hi", false),
+               std::string("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"));
+    }
+    {
+      TempDir d("qwen25");  // the default system prompt
+      d.write("chat_template.jinja", real("qwen2.5"));
+      QCOMPARE(default_prompt(d.path, "Hi", false),
+               std::string("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a "
+                           "helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+                           "<|im_start|>assistant\n"));
+    }
+    {
+      TempDir d("gemma3");  // content parts: the image is <start_of_image> before the text
+      d.write_json("chat_template.json", nlohmann::json{{"chat_template", real("gemma-3")}});
+      d.write_json("tokenizer_config.json", nlohmann::json{{"bos_token", "<bos>"}});
+      // With the image the template writes <start_of_image>, not <image>: default_prompt refuses
+      // an image prompt without <image> (AtMan's image models expand <image>), so only the text
+      // prompt renders.
+      QVERIFY(input_error([&] { default_prompt(d.path, "What is it?", true); }).find("<image>") !=
+              std::string::npos);
+      QCOMPARE(default_prompt(d.path, "What is it?", false),
+               std::string("<bos><start_of_turn>user\nWhat is it?<end_of_turn>\n"
+                           "<start_of_turn>model\n"));
+    }
+    {
+      TempDir d("llama32");  // no date_string: strftime_now gives today's date, as in HF
+      d.write_json("tokenizer_config.json", nlohmann::json{{"chat_template", real("llama-3.2")},
+                                                           {"bos_token", "<|begin_of_text|>"},
+                                                           {"eos_token", "<|eot_id|>"}});
+      char today[32];
+      const std::time_t now = std::time(nullptr);
+      std::tm local{};
+      localtime_r(&now, &local);
+      std::strftime(today, sizeof today, "%d %b %Y", &local);
+      QCOMPARE(default_prompt(d.path, "Hi", false),
+               std::string("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+                           "Cutting Knowledge Date: December 2023\nToday Date: ") +
+                   today +
+                   "\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                   "<|start_header_id|>assistant<|end_header_id|>\n\n");
     }
   }
 };

@@ -6,3 +6,8 @@ atman_add_test(test_tokenizers SOURCES core/test_tokenizers.cpp
 # regex and ignore_merges, hand-derived SentencePiece-style encodings, hostile files.
 atman_add_test(test_tokenizer_json SOURCES core/test_tokenizer_json.cpp
   LIBS atman_tokenizers nlohmann_json::nlohmann_json LABELS core)
+# tokenizer.json files with the structure of Llama 3, Qwen2.5/3, Mistral-Nemo, SmolLM2, OLMo 2,
+# Gemma 2/3 and Phi-3 over tiny vocabularies (hand-derived encodings), and the add_bos_token /
+# add_eos_token flags of tokenizer_config.json.
+atman_add_test(test_tokenizer_families SOURCES core/test_tokenizer_families.cpp
+  LIBS atman_tokenizers nlohmann_json::nlohmann_json LABELS core)

@@ -52,20 +52,24 @@ std::unique_ptr<Tokenizer> load_clip_tokenizer(const std::filesystem::path& voca
 std::unique_ptr<Tokenizer> load_gpt2_tokenizer(const std::filesystem::path& model_dir);
 
 // A Hugging Face `tokenizers` file (tokenizer.json) with a BPE model, with HF's fast-tokenizer
-// semantics: byte-level (GPT-2, Llama-3, Qwen2) or SentencePiece-style with byte fallback
-// (Llama-2, Mistral, LLaVA-1.5); added tokens, the normalizer, pre-tokenizer, post-processor
+// semantics: byte-level (GPT-2, Llama 3, Qwen2.5/3, Mistral-Nemo, SmolLM2, OLMo 2) or
+// SentencePiece-style with byte fallback (Llama-2, Mistral, Gemma 2/3, Phi-3, LLaVA-1.5); added
+// tokens, the normalizer, pre-tokenizer, post-processor
 // (BOS/EOS, which get empty spans at 0 / at the text's end; a prefix the text already starts
 // with, such as the bos_token a chat template writes, is not added twice) and decoder as the file
 // says. A "▁"
 // that stands for a space covers that space; one the tokenizer prepends covers nothing. Throws
 // ModelError naming the file and the component it cannot reproduce exactly (docs/tokenizers.md
-// lists what is supported); encode() throws InputError for text an NFC normalizer would change.
+// lists what is supported). An NFC/NFKC normalizer composes characters: the composed character
+// covers the spans of all its parts.
 std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::filesystem::path& tokenizer_json);
 
 // Picks the tokenizer a model folder uses from its files and config: CLIP for config.json
 // model_type "clip", a CLIPTokenizer tokenizer_config.json, or a vocabulary with <|startoftext|>;
-// otherwise the folder's tokenizer.json when it has one (as HF's fast tokenizers do), else GPT-2
-// style byte-level BPE from vocab.json + merges.txt (also for LLaVA folders).
+// otherwise the folder's tokenizer.json when it has one (as HF's fast tokenizers do; for a
+// Llama/Gemma/CodeLlama tokenizer_class, BOS/EOS as tokenizer_config.json's add_bos_token /
+// add_eos_token say, as transformers rebuilds the post-processor), else GPT-2 style byte-level
+// BPE from vocab.json + merges.txt (also for LLaVA folders).
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
 
 }  // namespace atman

@@ -2,7 +2,6 @@
 // point remembers the span of the original text it came from: replacements inherit the span of
 // what they replace, inserted text (a prefix "▁" or " ") gets an empty span where it was inserted.
 #include <algorithm>
-#include <cstdio>
 #include <string>
 
 #include "atman/error.h"
@@ -149,12 +148,6 @@ void metaspace(MappedText t, const PreTokenizerStep& step, std::vector<MappedTex
   split(t, on_replacement, SplitBehavior::kMergedWithNext, false, out);
 }
 
-std::string hex_code_point(char32_t c) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "U+%04X", static_cast<unsigned>(c));
-  return buf;
-}
-
 // "<0xNN>" -> NN, or -1.
 int byte_token(std::string_view token) {
   if (token.size() != 6 || !token.starts_with("<0x") || token.back() != '>') return -1;
@@ -208,15 +201,20 @@ void normalize(const std::vector<NormalizerStep>& steps, MappedText& text) {
       case NormalizerStep::Kind::kReplace:
         replace(text, step.pattern, step.text);
         break;
+      case NormalizerStep::Kind::kStrip: {
+        // Rust's char::is_whitespace is Unicode White_Space; stripped characters belong to no
+        // token.
+        size_t begin = 0, end = text.text.size();
+        while (step.strip_left && begin < end && is_white_space(text.text[begin])) ++begin;
+        while (step.strip_right && end > begin && is_white_space(text.text[end - 1])) --end;
+        if (begin > 0 || end < text.text.size()) text = slice(text, begin, end);
+        break;
+      }
       case NormalizerStep::Kind::kNfc:
-        if (const size_t i = first_non_nfc(text.text); i != std::u32string::npos) {
-          throw InputError(
-              "This model's tokenizer normalizes text to Unicode NFC, which AtMan Studio supports "
-              "only for text that is already in NFC; the character " +
-              hex_code_point(text.text[i]) + " at position " +
-              std::to_string(text.origin[i].first) +
-              " would change. Type the precomposed form of the character instead.");
-        }
+        to_nfc(text);
+        break;
+      case NormalizerStep::Kind::kNfkc:
+        to_nfkc(text);
         break;
     }
   }
@@ -247,8 +245,7 @@ std::vector<MappedText> pre_tokenize(const std::vector<PreTokenizerStep>& steps,
 }
 
 std::string decode_tokens(const std::vector<DecoderStep>& steps, bool has_decoder,
-                          std::vector<std::string> tokens, const std::vector<bool>& added_flags) {
-  std::vector<bool> added = added_flags;
+                          std::vector<std::string> tokens) {
   if (!has_decoder) {
     std::string out;
     for (size_t i = 0; i < tokens.size(); ++i) out += (i ? " " : "") + tokens[i];
@@ -256,12 +253,20 @@ std::string decode_tokens(const std::vector<DecoderStep>& steps, bool has_decode
   }
   for (const auto& step : steps) {
     switch (step.kind) {
-      case DecoderStep::Kind::kByteLevel:
-        for (size_t i = 0; i < tokens.size(); ++i) {
-          // Added tokens are plain text, not byte-alphabet strings (as the GPT-2 path decodes).
-          if (!added[i]) tokens[i] = token_bytes(tokens[i]);
+      case DecoderStep::Kind::kByteLevel: {
+        // As HF: a token whose every character is in the byte alphabet becomes those bytes; any
+        // other token (an added token such as "<|im start|>" with a space, say) stays as it is.
+        // Everything is then one string.
+        std::string all;
+        for (const auto& t : tokens) {
+          const std::u32string chars = decode_utf8(t);
+          const bool in_alphabet = std::all_of(chars.begin(), chars.end(),
+                                               [](char32_t c) { return unicode_to_byte(c) >= 0; });
+          all += in_alphabet ? token_bytes(t) : t;
         }
+        tokens.assign(1, std::move(all));
         break;
+      }
       case DecoderStep::Kind::kMetaspace: {
         Pattern on_replacement;
         on_replacement.literal = step.replacement;
@@ -277,19 +282,14 @@ std::string decode_tokens(const std::vector<DecoderStep>& steps, bool has_decode
         // Runs of "<0xNN>" tokens become the characters their bytes spell, or one U+FFFD per byte
         // when they do not spell valid UTF-8.
         std::vector<std::string> out;
-        std::vector<bool> out_added;
         std::string run;
         size_t run_tokens = 0;
         auto flush = [&] {
           if (run_tokens == 0) return;
           if (valid_utf8(run)) {
             out.push_back(run);
-            out_added.push_back(false);
           } else {
-            for (size_t k = 0; k < run_tokens; ++k) {
-              out.emplace_back("\xEF\xBF\xBD");
-              out_added.push_back(false);
-            }
+            out.insert(out.end(), run_tokens, "\xEF\xBF\xBD");
           }
           run.clear();
           run_tokens = 0;
@@ -302,18 +302,15 @@ std::string decode_tokens(const std::vector<DecoderStep>& steps, bool has_decode
           }
           flush();
           out.push_back(std::move(tokens[i]));
-          out_added.push_back(added[i]);
         }
         flush();
         tokens.swap(out);
-        added.swap(out_added);
         break;
       }
       case DecoderStep::Kind::kFuse: {
         std::string all;
         for (const auto& t : tokens) all += t;
         tokens.assign(1, std::move(all));
-        added.assign(1, false);
         break;
       }
       case DecoderStep::Kind::kStrip:

@@ -53,9 +53,15 @@ class AddedMatcher {
     const size_t n = s.size();
     size_t segment_begin = 0;
     for (size_t i = 0; i < n;) {
-      const AddedToken* hit = first_chars_.count(s[i]) ? match_at(s, i) : nullptr;
+      const AddedToken* hit = first_chars_.count(s[i]) ? longest_at(s, i) : nullptr;
       if (!hit) {
         ++i;
+        continue;
+      }
+      if (hit->single_word && !stands_alone(s, i, i + hit->content.size())) {
+        // HF's leftmost-longest matcher has consumed these characters: the match is dropped and
+        // the search goes on after it (no shorter token is tried in its place).
+        i += hit->content.size();
         continue;
       }
       // lstrip / rstrip: the white space next to the token belongs to no token at all.
@@ -74,17 +80,17 @@ class AddedMatcher {
   }
 
  private:
-  const AddedToken* match_at(const std::u32string& s, size_t i) const {
+  const AddedToken* longest_at(const std::u32string& s, size_t i) const {
     for (const AddedToken* a : tokens_) {
       const size_t len = a->content.size();
-      if (len > s.size() - i || s.compare(i, len, a->content) != 0) continue;
-      if (a->single_word && ((i > 0 && is_word_character(s[i - 1])) ||
-                             (i + len < s.size() && is_word_character(s[i + len])))) {
-        continue;
-      }
-      return a;
+      if (len <= s.size() - i && s.compare(i, len, a->content) == 0) return a;
     }
     return nullptr;
+  }
+  // single_word: no word character touches s[begin, end) on either side.
+  static bool stands_alone(const std::u32string& s, size_t begin, size_t end) {
+    return (begin == 0 || !is_word_character(s[begin - 1])) &&
+           (end == s.size() || !is_word_character(s[end]));
   }
 
   std::vector<const AddedToken*> tokens_;
@@ -122,9 +128,7 @@ class HfTokenizer final : public Tokenizer {
     for (const auto* list : {&spec_.prefix, &spec_.suffix}) {
       for (const auto& entry : *list) exists_[static_cast<size_t>(entry.first)] = true;
     }
-    is_added_.assign(tokens.size(), false);
     for (const auto& a : spec_.added) {
-      is_added_[static_cast<size_t>(a.id)] = true;
       (a.normalized && !spec_.normalizer.empty() ? normalized_added_ : raw_added_).add(&a);
     }
   }
@@ -178,7 +182,6 @@ class HfTokenizer final : public Tokenizer {
 
   std::string decode(const std::vector<int64_t>& ids) const override {
     std::vector<std::string> tokens;
-    std::vector<bool> added;
     tokens.reserve(ids.size());
     for (int64_t id : ids) {
       if (id < 0 || id >= vocab_size() || !exists_[static_cast<size_t>(id)]) {
@@ -186,9 +189,8 @@ class HfTokenizer final : public Tokenizer {
                          ": the vocabulary has no such token.");
       }
       tokens.push_back(spec_.vocab.tokens[static_cast<size_t>(id)]);
-      added.push_back(is_added_[static_cast<size_t>(id)]);
     }
-    return repair_utf8(decode_tokens(spec_.decoder, spec_.has_decoder, std::move(tokens), added));
+    return repair_utf8(decode_tokens(spec_.decoder, spec_.has_decoder, std::move(tokens)));
   }
 
   int64_t vocab_size() const override { return static_cast<int64_t>(spec_.vocab.tokens.size()); }
@@ -226,7 +228,6 @@ class HfTokenizer final : public Tokenizer {
   AddedMatcher raw_added_, normalized_added_;
   StringMap<int32_t> added_ids_;
   std::vector<bool> exists_;  // ids decode() accepts
-  std::vector<bool> is_added_;
 };
 
 }  // namespace

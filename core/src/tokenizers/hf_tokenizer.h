@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,10 +30,11 @@ struct Pattern {
 };
 
 struct NormalizerStep {
-  enum class Kind { kPrepend, kReplace, kNfc };
+  enum class Kind { kPrepend, kReplace, kNfc, kNfkc, kStrip };
   Kind kind;
   std::u32string text;  // kPrepend: what goes in front; kReplace: the replacement
   Pattern pattern;      // kReplace
+  bool strip_left = false, strip_right = false;  // kStrip: white space at either end
 };
 
 // HF's SplitDelimiterBehavior: what becomes of the pattern's matches.
@@ -88,17 +90,23 @@ struct TokenizerSpec {
 
 // tokenizer.json -> TokenizerSpec; ModelError naming the file and the component otherwise.
 TokenizerSpec parse_tokenizer_json(const std::filesystem::path& path);
+// What transformers' LlamaTokenizerFast / GemmaTokenizerFast do on loading: the post-processor
+// becomes "[bos] $A [eos]" with each token only when given (add_bos_token / add_eos_token of
+// tokenizer_config.json), whatever tokenizer.json says. A token must be an added token or in the
+// vocabulary; ModelError naming `config` otherwise.
+void set_bos_eos(TokenizerSpec& spec, const std::optional<std::string>& bos,
+                 const std::optional<std::string>& eos, const std::filesystem::path& config);
 std::unique_ptr<Tokenizer> make_hf_tokenizer(TokenizerSpec spec);
 
 // text[begin, end) with its origins.
 MappedText slice(const MappedText& t, size_t begin, size_t end);
-// The text steps (hf_pipeline.cpp). normalize() throws InputError for text NFC would change.
+// The text steps (hf_pipeline.cpp).
 void normalize(const std::vector<NormalizerStep>& steps, MappedText& text);
 std::vector<MappedText> pre_tokenize(const std::vector<PreTokenizerStep>& steps, MappedText text);
-// Token strings (vocabulary or added) -> UTF-8 bytes; `added[i]` marks added tokens, which the
-// byte-level step leaves as they are. The caller repairs the result's UTF-8.
+// Token strings (vocabulary and added tokens alike, as HF's decoders see them) -> UTF-8 bytes.
+// The caller repairs the result's UTF-8.
 std::string decode_tokens(const std::vector<DecoderStep>& steps, bool has_decoder,
-                          std::vector<std::string> tokens, const std::vector<bool>& added);
+                          std::vector<std::string> tokens);
 
 // Oniguruma's `\s` / `\S` (Unicode White_Space, as in HF's Rust regexes) spelled out for PCRE2,
 // whose own `\s` misses U+0085.

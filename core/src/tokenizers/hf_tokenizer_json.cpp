@@ -229,8 +229,15 @@ class Parser {
                                   decode_utf8(string(j, "content", where)), pattern(j, where)});
     } else if (type == "NFC") {
       spec_.normalizer.push_back({NormalizerStep::Kind::kNfc, {}, {}});
+    } else if (type == "NFKC") {
+      spec_.normalizer.push_back({NormalizerStep::Kind::kNfkc, {}, {}});
+    } else if (type == "Strip") {
+      NormalizerStep step{NormalizerStep::Kind::kStrip, {}, {}};
+      step.strip_left = boolean(j, "strip_left", false, where);
+      step.strip_right = boolean(j, "strip_right", false, where);
+      spec_.normalizer.push_back(std::move(step));
     } else {
-      unsupported(where, type, "NFC, Prepend, Replace, Sequence");
+      unsupported(where, type, "NFC, NFKC, Prepend, Replace, Sequence, Strip");
     }
   }
 
@@ -365,13 +372,7 @@ class Parser {
       a.single_word = boolean(t, "single_word", false, at);
       a.normalized = boolean(t, "normalized", !a.special, at);
       MappedText content = MappedText::identity(decode_utf8(a.text));
-      if (a.normalized) {
-        try {
-          normalize(spec_.normalizer, content);
-        } catch (const InputError& e) {
-          fail(at + " cannot be normalized: " + e.what());
-        }
-      }
+      if (a.normalized) normalize(spec_.normalizer, content);
       if (content.text.empty()) continue;  // normalizes to nothing: can never match
       a.content = std::move(content.text);
       spec_.added.push_back(std::move(a));
@@ -454,6 +455,26 @@ class Parser {
 };
 
 }  // namespace
+
+void set_bos_eos(TokenizerSpec& spec, const std::optional<std::string>& bos,
+                 const std::optional<std::string>& eos, const std::filesystem::path& config) {
+  auto entry = [&](const std::string& token, const char* flag) {
+    for (const auto& a : spec.added) {
+      if (a.text == token) return std::make_pair(a.id, token);
+    }
+    const int32_t id = spec.vocab.id(token);
+    if (id < 0) {
+      throw ModelError(config.string() + ": " + flag + " is set, but its token '" + token +
+                       "' is neither an added token nor in the vocabulary of " +
+                       spec.path.string() + ".");
+    }
+    return std::make_pair(id, token);
+  };
+  spec.prefix.clear();
+  spec.suffix.clear();
+  if (bos) spec.prefix.push_back(entry(*bos, "add_bos_token"));
+  if (eos) spec.suffix.push_back(entry(*eos, "add_eos_token"));
+}
 
 TokenizerSpec parse_tokenizer_json(const std::filesystem::path& path) {
   Parser parser(path);

@@ -14,6 +14,7 @@ variables directly.
 
     python3 tests/data/chat_templates/make_golden.py
 """
+import datetime
 import json
 import pathlib
 
@@ -55,6 +56,8 @@ ENV = jinja2.Environment(trim_blocks=True, lstrip_blocks=True,
                          extensions=[Generation, "jinja2.ext.loopcontrols"])
 ENV.filters["tojson"] = tojson
 ENV.globals["raise_exception"] = raise_exception
+# HF's global (Llama 3.2 asks for it when no date_string is given; the cases here all give one).
+ENV.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)
 
 PART_MARKERS = ["'image'", '"image"', "'text'", '"text"', "content is string",
                 "content is not string", "content'] is string", "content'] is not string",
@@ -418,6 +421,27 @@ LLAMA3_SPECIAL = {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}
 GEMMA_SPECIAL = {"bos_token": "<bos>", "eos_token": "<eos>"}
 
 
+# The chat templates real checkpoints ship, verbatim, one file each in families/ (see README.md
+# there for where each came from), with the special tokens of their tokenizer_config.json.
+FAMILIES = HERE / "families"
+REAL_FAMILIES = [
+    ("llama-3.1", {**LLAMA3_SPECIAL}),
+    ("llama-3.2", {**LLAMA3_SPECIAL, "date_string": "26 Jul 2024"}),
+    ("qwen2.5", {"eos_token": "<|im_end|>"}),
+    ("qwen3", {"eos_token": "<|im_end|>"}),
+    ("mistral-nemo", SPECIAL),
+    ("gemma-2", GEMMA_SPECIAL),
+    ("gemma-3", GEMMA_SPECIAL),
+    ("phi-3.5", {"bos_token": "<s>", "eos_token": "<|endoftext|>"}),
+    ("smollm2", {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>"}),
+    ("olmo-2", {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>"}),
+]
+
+
+def real_template(name):
+    return (FAMILIES / f"{name}.jinja").read_text(encoding="utf-8")
+
+
 def chat_case(name, template, messages, add_generation_prompt=True, extra=None):
     extra = extra or {}
     variables = {"messages": hf_messages(template, messages),
@@ -442,6 +466,102 @@ def finish(case, template, variables):
     return case
 
 
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "The weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                   "required": ["city"]}}}
+
+
+def real_family_cases(cases):
+    """The branches of the real templates that one user message never reaches."""
+    qwen3 = real_template("qwen3")
+    im_end = {"eos_token": "<|im_end|>"}
+    # Reasoning in an earlier assistant turn is dropped; after the last user query it is kept,
+    # whether written inline (<think>...</think>) or given as reasoning_content.
+    cases.append(vars_case("real/qwen3/thinking_history", qwen3, {
+        "messages": [{"role": "system", "content": "Be brief."},
+                     {"role": "user", "content": "2+2?"},
+                     {"role": "assistant", "content": "<think>\nadd them\n</think>\n\n4"},
+                     {"role": "user", "content": "and 3+3?"}],
+        "add_generation_prompt": True, **im_end}))
+    cases.append(vars_case("real/qwen3/thinking_after_last_query", qwen3, {
+        "messages": [{"role": "user", "content": "2+2?"},
+                     {"role": "assistant", "content": "<think>\n\nadd them\n</think>\n\n\n4"}],
+        "add_generation_prompt": False, **im_end}))
+    cases.append(vars_case("real/qwen3/reasoning_content", qwen3, {
+        "messages": [{"role": "user", "content": "2+2?"},
+                     {"role": "assistant", "content": "4", "reasoning_content": "\nsum\n"},
+                     {"role": "assistant", "content": "Done."}],
+        "add_generation_prompt": False, **im_end}))
+    cases.append(vars_case("real/qwen3/enable_thinking_false", qwen3, {
+        "messages": [{"role": "user", "content": "Hi"}],
+        "add_generation_prompt": True, "enable_thinking": False, **im_end}))
+    cases.append(vars_case("real/qwen3/tools", qwen3, {
+        "messages": [{"role": "system", "content": "Use tools."},
+                     {"role": "user", "content": "Weather in Paris?"},
+                     {"role": "assistant", "content": "",
+                      "tool_calls": [{"type": "function", "function": {
+                          "name": "get_weather", "arguments": {"city": "Paris"}}},
+                                     {"function": {"name": "get_weather",
+                                                   "arguments": "{\"city\": \"Nice\"}"}}]},
+                     {"role": "tool", "content": "21 C"},
+                     {"role": "tool", "content": "25 C"},
+                     {"role": "user", "content": "<tool_response>late</tool_response>"}],
+        "tools": [WEATHER_TOOL], "add_generation_prompt": True, **im_end}))
+    qwen25 = real_template("qwen2.5")
+    cases.append(vars_case("real/qwen2.5/tools", qwen25, {
+        "messages": [{"role": "user", "content": "Weather in Paris?"},
+                     {"role": "assistant", "content": "Checking.",
+                      "tool_calls": [{"function": {"name": "get_weather",
+                                                   "arguments": {"city": "Paris"}}}]},
+                     {"role": "tool", "content": "21 C"}],
+        "tools": [WEATHER_TOOL], "add_generation_prompt": True, **im_end}))
+    llama32 = real_template("llama-3.2")
+    cases.append(vars_case("real/llama-3.2/tools", llama32, {
+        "messages": [{"role": "system", "content": " Be brief. "},
+                     {"role": "user", "content": "Weather in Paris?"},
+                     {"role": "assistant", "tool_calls": [{"function": {
+                         "name": "get_weather", "arguments": {"city": "Paris"}}}]},
+                     {"role": "ipython", "content": {"temp": 21}},
+                     {"role": "tool", "content": "sunny"}],
+        "tools": [WEATHER_TOOL], "add_generation_prompt": True,
+        "bos_token": "<|begin_of_text|>", "date_string": "01 Jan 2025"}))
+    cases.append(vars_case("real/llama-3.1/builtin_tools", real_template("llama-3.1"), {
+        "messages": [{"role": "user", "content": "Search cats"},
+                     {"role": "assistant", "tool_calls": [{"function": {
+                         "name": "brave_search", "arguments": {"query": "cats"}}}]}],
+        "builtin_tools": ["brave_search", "code_interpreter", "wolfram_alpha"],
+        "tools_in_user_message": False, "add_generation_prompt": False,
+        "bos_token": "<|begin_of_text|>"}))
+    nemo = real_template("mistral-nemo")
+    cases.append(vars_case("real/mistral-nemo/tools", nemo, {
+        "messages": [{"role": "system", "content": "Be brief."},
+                     {"role": "user", "content": "Weather in Paris?"},
+                     {"role": "assistant", "tool_calls": [{"id": "abcdef123", "function": {
+                         "name": "get_weather", "arguments": {"city": "Paris"}}}]},
+                     {"role": "tool", "tool_call_id": "abcdef123", "content": {"content": 21}},
+                     {"role": "assistant", "content": "21 C."},
+                     {"role": "user", "content": "Thanks"}],
+        "tools": [WEATHER_TOOL], "add_generation_prompt": True, **SPECIAL}))
+    cases.append(vars_case("real/mistral-nemo/bad_tool_id", nemo, {
+        "messages": [{"role": "user", "content": "Hi"},
+                     {"role": "assistant", "tool_calls": [{"id": "short", "function": {
+                         "name": "get_weather", "arguments": {}}}]}],
+        "add_generation_prompt": True, **SPECIAL}))
+    gemma3 = real_template("gemma-3")
+    cases.append(vars_case("real/gemma-3/system_parts_and_image", gemma3, {
+        "messages": [{"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+                     {"role": "user", "content": [{"type": "image"},
+                                                  {"type": "text", "text": "  What is it? "}]}],
+        "add_generation_prompt": True, **GEMMA_SPECIAL}))
+    cases.append(vars_case("real/gemma-3/invalid_content", gemma3, {
+        "messages": [{"role": "user", "content": 42}],
+        "add_generation_prompt": True, **GEMMA_SPECIAL}))
+    cases.append(vars_case("real/phi-3.5/empty_system", real_template("phi-3.5"), {
+        "messages": [{"role": "system", "content": ""}, {"role": "user", "content": "Hi"}],
+        "add_generation_prompt": False, "eos_token": "<|endoftext|>"}))
+
+
 def main():
     cases = []
     families = [("llava_hf", LLAVA_HF, {}), ("chatml", CHATML, {}), ("llama2", LLAMA2, SPECIAL),
@@ -458,6 +578,14 @@ def main():
                                False, special))
     cases.append(chat_case("qwen2_vl/vision_ids", QWEN2_VL, DIALOGUE + USER_IMG, True,
                            {"add_vision_id": True}))
+
+    for family, special in REAL_FAMILIES:
+        template = real_template(family)
+        for label, messages in inputs:
+            cases.append(chat_case(f"real/{family}/{label}", template, messages, True, special))
+        cases.append(chat_case(f"real/{family}/dialogue_no_generation_prompt", template, DIALOGUE,
+                               False, special))
+    real_family_cases(cases)
 
     tools = [{"type": "function", "function": {
         "name": "get_weather", "description": "The weather in a city.",
