@@ -402,6 +402,47 @@ class TestFamilies : public QObject {
     measured()[f.name + " (suppressed)"] = max_abs_diff(got, want);
   }
 
+  // Each family computes in bfloat16 when asked: the activations stay bfloat16 through every
+  // layer (Gemma's float32 (1 + w) norm weights and RoPE tables included), logits come back as
+  // float32, close to the float32 computation with the same bf16-stored weights.
+  void bfloat16_each_family_data() { parity_data(); }
+  void bfloat16_each_family() {
+    QFETCH(int, index);
+    const Family& f = families()[index];
+    TinyDecoder spec;
+    spec.config = f.config;
+    spec.dtype = TinyDType::BF16;
+    const fs::path dir =
+        write_tiny_decoder(fs::path(tmp_.path().toStdString()) / (f.name + "-bf16"), spec);
+    LoadOptions half_options, full_options;
+    half_options.dtype = "bfloat16";
+    full_options.dtype = "float32";
+    auto half = Model::load(dir, half_options);
+    auto full = Model::load(dir, full_options);
+    {
+      c10::InferenceMode guard;
+      const CausalLM& lm = half->impl().language_model();
+      const at::Tensor hidden = lm.forward_embeds(
+          lm.embed_tokens(at::tensor(kPrompt, at::kLong).unsqueeze(0)), nullptr, nullptr);
+      QCOMPARE(hidden.scalar_type(), at::kBFloat16);
+      QCOMPARE(lm.lm_logits(hidden).scalar_type(), at::kFloat);
+    }
+    const at::Tensor got = model_logits(*half, kPrompt);
+    const at::Tensor want = model_logits(*full, kPrompt);
+    const double diff = max_abs_diff(got, want);
+    const double relative_rms =
+        ((got.to(at::kDouble) - want.to(at::kDouble)).norm() / want.to(at::kDouble).norm())
+            .item<double>();
+    qInfo("%s: bfloat16 vs float32 logits: max |delta| %.3g, relative RMS error %.3g",
+          f.name.c_str(), diff, relative_rms);
+    // bfloat16 keeps 8 significant bits (relative step 2^-8 = 0.4 %); the roundings of a few
+    // layers leave the logits within a few percent in RMS, while a float32 path that is wrong under
+    // bfloat16 (a norm multiplied after the cast, a table in the wrong dtype) is off by tens of
+    // percent.
+    QVERIFY2(relative_rms <= 0.05, (f.name + ": bfloat16 logits far from float32").c_str());
+    measured()[f.name + " (bfloat16 vs float32, relative RMS)"] = relative_rms;
+  }
+
   // The same weights with a v4 config (rope_theta / rope_scaling) and a v5 one (rope_parameters)
   // give bit-identical logits, for plain, llama3, yarn, longrope and Gemma 3's per-layer-type RoPE.
   void v4_and_v5_configs_data() {
