@@ -346,10 +346,12 @@ class TestFamilies : public QObject {
   Q_OBJECT
   QTemporaryDir tmp_;
 
-  fs::path write(const std::string& name, const json& config, uint64_t seed = 1) {
+  fs::path write(const std::string& name, const json& config, uint64_t seed = 1,
+                 TinyDType dtype = TinyDType::F32) {
     TinyDecoder spec;
     spec.config = config;
     spec.seed = seed;
+    spec.dtype = dtype;
     return write_tiny_decoder(fs::path(tmp_.path().toStdString()) / name, spec);
   }
 
@@ -409,11 +411,7 @@ class TestFamilies : public QObject {
   void bfloat16_each_family() {
     QFETCH(int, index);
     const Family& f = families()[index];
-    TinyDecoder spec;
-    spec.config = f.config;
-    spec.dtype = TinyDType::BF16;
-    const fs::path dir =
-        write_tiny_decoder(fs::path(tmp_.path().toStdString()) / (f.name + "-bf16"), spec);
+    const fs::path dir = write(f.name + "-bf16", f.config, 1, TinyDType::BF16);
     LoadOptions half_options, full_options;
     half_options.dtype = "bfloat16";
     full_options.dtype = "float32";
