@@ -51,7 +51,8 @@ atman::RgbImage small_image() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
-  atman::fuzz::guarded(kHarness, [&] { check(atman::parse_model_config(text, "'fuzz/config.json'")); });
+  atman::fuzz::guarded(kHarness,
+                       [&] { check(atman::parse_model_config(text, "'fuzz/config.json'")); });
 
   const auto path = atman::fuzz::scratch_dir() / "preprocessor_config.json";
   atman::fuzz::write_file(path, text);
@@ -59,14 +60,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const atman::ClipPreprocessConfig config = atman::load_preprocess_config(path);
     // Sizes up to the parser's limit (16384) are legal but make multi-GB tensors; the harness
     // applies only the small ones (the size limits have their own tests).
-    const int largest = std::max({config.shortest_edge, config.crop_size, config.resize_height,
-                                  config.resize_width});
+    const int largest = std::max(
+        {config.shortest_edge, config.crop_size, config.resize_height, config.resize_width});
     if (largest > 512) return;
     static const atman::RgbImage image = small_image();
     const atman::PixelTensor pixels = atman::preprocess_clip(image, config);
-    ATMAN_FUZZ_CHECK(kHarness,
-                     pixels.values.size() == size_t(3) * size_t(pixels.height) * size_t(pixels.width),
-                     "pixel tensor size");
+    ATMAN_FUZZ_CHECK(
+        kHarness, pixels.values.size() == size_t(3) * size_t(pixels.height) * size_t(pixels.width),
+        "pixel tensor size");
   });
   return 0;
 }

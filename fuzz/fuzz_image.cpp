@@ -42,7 +42,8 @@ bool too_large_for_fuzzing(const std::vector<uint8_t>& bytes) {
     const auto header = atman::detail::read_image_header(std::span(bytes), "fuzz");
     if (!header) return false;
     uint64_t pixels = 0;
-    return __builtin_mul_overflow(header->width, header->height, &pixels) || pixels > kMaxFuzzPixels;
+    return __builtin_mul_overflow(header->width, header->height, &pixels) ||
+           pixels > kMaxFuzzPixels;
   } catch (const atman::Error&) {
     return false;  // decode_image reports the same problem
   }
@@ -74,8 +75,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_pixels(atman::preprocess_clip(image, square_config()));
     if (image.width <= 256 && image.height <= 256) {
       const atman::RgbImage again = atman::decode_image(atman::encode_png(image), "round trip");
-      ATMAN_FUZZ_CHECK(kHarness, again.width == image.width && again.height == image.height &&
-                                     again.pixels == image.pixels,
+      ATMAN_FUZZ_CHECK(kHarness,
+                       again.width == image.width && again.height == image.height &&
+                           again.pixels == image.pixels,
                        "PNG round trip changed the image");
     }
   });

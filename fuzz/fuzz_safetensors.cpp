@@ -19,7 +19,8 @@ int64_t numel_of(const std::vector<int64_t>& shape) {
 
 void check_loaded(const at::Tensor& t, const atman::TensorInfo& info, const std::string& name) {
   ATMAN_FUZZ_CHECK(kHarness, t.defined(), name);
-  ATMAN_FUZZ_CHECK(kHarness, t.sizes().vec() == info.shape, "shape of '" + name + "' differs from its header");
+  ATMAN_FUZZ_CHECK(kHarness, t.sizes().vec() == info.shape,
+                   "shape of '" + name + "' differs from its header");
   ATMAN_FUZZ_CHECK(kHarness, t.numel() == numel_of(info.shape), name);
 }
 
@@ -41,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       covered += info.end - info.begin;
       ATMAN_FUZZ_CHECK(kHarness, file.find(name) == &info, name);
       // As stored (via its own scalar type) and converted to float32.
-      atman::fuzz::guarded(kHarness, [&] { check_loaded(file.load(name, at::kDouble), info, name); });
+      atman::fuzz::guarded(kHarness,
+                           [&] { check_loaded(file.load(name, at::kDouble), info, name); });
       atman::fuzz::guarded(kHarness, [&] { check_loaded(file.load(name), info, name); });
       atman::fuzz::guarded(kHarness, [&] { check_loaded(file.load(name, at::kLong), info, name); });
     }
@@ -56,7 +58,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& name : names) {
       ATMAN_FUZZ_CHECK(kHarness, checkpoint.has(name), name);
       const atman::TensorInfo& info = checkpoint.info(name);
-      atman::fuzz::guarded(kHarness, [&] { check_loaded(checkpoint.get(name, info.shape), info, name); });
+      atman::fuzz::guarded(kHarness,
+                           [&] { check_loaded(checkpoint.get(name, info.shape), info, name); });
       // The wrong shape is a ModelError, never a crash.
       auto wrong = info.shape;
       wrong.push_back(1);

@@ -33,9 +33,9 @@ namespace atman::fuzz {
   std::abort();
 }
 
-#define ATMAN_FUZZ_CHECK(harness, condition, message)                                       \
-  do {                                                                                      \
-    if (!(condition))                                                                       \
+#define ATMAN_FUZZ_CHECK(harness, condition, message)                                          \
+  do {                                                                                         \
+    if (!(condition))                                                                          \
       ::atman::fuzz::fail(harness, std::string("check failed: " #condition ": ") + (message)); \
   } while (0)
 
@@ -84,7 +84,8 @@ inline void remove_file(const std::filesystem::path& path) {
   std::filesystem::remove(path, ignored);
 }
 
-// ../shared (bundled models and data): $ATMAN_SHARED, else the folder the build was configured with.
+// ../shared (bundled models and data): $ATMAN_SHARED, else the folder the build was configured
+// with.
 inline std::filesystem::path shared_dir() {
   if (const char* env = std::getenv("ATMAN_SHARED"); env && *env) return env;
   return ATMAN_SHARED_DIR;

@@ -1,6 +1,7 @@
 // Fuzzes tokenizer loading: the input describes a tokenizer folder and a text. Layout:
 //
-//   byte 0        flags: bit 0 = prepend GPT-2's 256 byte symbols (ids 0..255) to vocab.json, so that
+//   byte 0        flags: bit 0 = prepend GPT-2's 256 byte symbols (ids 0..255) to vocab.json, so
+//   that
 //                 mutations reach the merges and added tokens instead of stopping at "not a
 //                 byte-level vocabulary"; bit 1 = also their CLIP "</w>" forms and CLIP's specials
 //   then, separated by "\n##\n":  vocab.json, merges.txt, added_tokens.json, tokenizer_config.json,
@@ -33,7 +34,8 @@ const std::string& byte_alphabet(bool clip) {
       std::string symbol;
       atman::tokenizers::append_utf8(symbol, atman::tokenizers::byte_to_unicode()[size_t(b)]);
       entries += (b ? "," : "") + json_string(symbol) + ":" + std::to_string(b);
-      if (with_word_ends) entries += "," + json_string(symbol + "</w>") + ":" + std::to_string(256 + b);
+      if (with_word_ends)
+        entries += "," + json_string(symbol + "</w>") + ":" + std::to_string(256 + b);
     }
     if (with_word_ends) entries += ",\"<|startoftext|>\":512,\"<|endoftext|>\":513";
     return entries;
@@ -53,7 +55,8 @@ void exercise(const atman::Tokenizer& tokenizer, const std::string& text) {
     ATMAN_FUZZ_CHECK(kHarness, enc.ids.size() == enc.spans.size(), "ids vs spans");
     const auto n = static_cast<int64_t>(atman::tokenizers::decode_utf8(text).size());
     for (size_t i = 0; i < enc.ids.size(); ++i) {
-      ATMAN_FUZZ_CHECK(kHarness, enc.ids[i] >= 0 && enc.ids[i] < vocab, "id outside the vocabulary");
+      ATMAN_FUZZ_CHECK(kHarness, enc.ids[i] >= 0 && enc.ids[i] < vocab,
+                       "id outside the vocabulary");
       const auto [b, e] = enc.spans[i];
       ATMAN_FUZZ_CHECK(kHarness, 0 <= b && b <= e && e <= n, "span outside the text");
     }

@@ -58,18 +58,20 @@ void safetensors_seeds() {
     seed("fuzz_safetensors", name, read(tmp));
     fs::remove(tmp);
   };
-  emit("all-dtypes", {{"f32", at::arange(4, at::kFloat)},
-                      {"f16", at::arange(3, at::kHalf)},
-                      {"bf16", at::arange(2, at::kBFloat16).reshape({1, 2})},
-                      {"f64", at::full({1}, 1e300, at::kDouble)},
-                      {"i64", at::arange(2, at::kLong)},
-                      {"i32", at::arange(2, at::kInt)},
-                      {"i16", at::arange(2, at::kShort)},
-                      {"i8", at::arange(2, at::kChar)},
-                      {"u8", at::arange(2, at::kByte)},
-                      {"bool", at::ones({2}, at::kBool)}},
+  emit("all-dtypes",
+       {{"f32", at::arange(4, at::kFloat)},
+        {"f16", at::arange(3, at::kHalf)},
+        {"bf16", at::arange(2, at::kBFloat16).reshape({1, 2})},
+        {"f64", at::full({1}, 1e300, at::kDouble)},
+        {"i64", at::arange(2, at::kLong)},
+        {"i32", at::arange(2, at::kInt)},
+        {"i16", at::arange(2, at::kShort)},
+        {"i8", at::arange(2, at::kChar)},
+        {"u8", at::arange(2, at::kByte)},
+        {"bool", at::ones({2}, at::kBool)}},
        {{"format", "pt"}});
-  emit("empty-and-scalar", {{"empty", at::zeros({0, 5}, at::kFloat)}, {"scalar", at::ones({}, at::kFloat)}});
+  emit("empty-and-scalar",
+       {{"empty", at::zeros({0, 5}, at::kFloat)}, {"scalar", at::ones({}, at::kFloat)}});
   emit("nan", {{"w", at::full({2, 2}, NAN, at::kFloat)}});
   emit("nothing", {});
   // Three real tensors of the bundled CLIP, with their real names.
@@ -92,53 +94,70 @@ void safetensors_seeds() {
     for (int i = 0; i < 8; ++i) out[size_t(i)] = char((length >> (8 * i)) & 0xFF);
     return out + header + std::string(data_bytes, '\x3f');
   };
-  seed("fuzz_safetensors", "overlap",
-       raw(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4));
-  seed("fuzz_safetensors", "out-of-range", raw(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4));
+  seed(
+      "fuzz_safetensors", "overlap",
+      raw(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+          4));
+  seed("fuzz_safetensors", "out-of-range",
+       raw(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4));
   seed("fuzz_safetensors", "terabyte-header", raw("{}", 0, 1ull << 40));
   seed("fuzz_safetensors", "huge-shape",
        raw(R"({"a":{"dtype":"F32","shape":[4611686018427387904,0],"data_offsets":[0,0]}})", 0));
 }
 
 void index_seeds() {
-  const std::string shard1 = "model-00001-of-00002.safetensors", shard2 = "model-00002-of-00002.safetensors";
+  const std::string shard1 = "model-00001-of-00002.safetensors",
+                    shard2 = "model-00002-of-00002.safetensors";
   json index = {{"metadata", {{"total_size", 52}}},
                 {"weight_map",
-                 {{"embed.weight", shard1}, {"embed.bias", shard1}, {"head.weight", shard2},
+                 {{"embed.weight", shard1},
+                  {"embed.bias", shard1},
+                  {"head.weight", shard2},
                   {"head.position_ids", shard2}}}};
   seed("fuzz_checkpoint_index", "valid", index.dump(2));
   index["weight_map"]["head.broken"] = shard2;
   seed("fuzz_checkpoint_index", "nan-tensor", index.dump());
-  seed("fuzz_checkpoint_index", "traversal", json({{"weight_map", {{"embed.weight", "../../etc/passwd"}}}}).dump());
-  seed("fuzz_checkpoint_index", "not-a-shard", json({{"weight_map", {{"embed.weight", "notes.txt"}}}}).dump());
-  seed("fuzz_checkpoint_index", "missing-tensor", json({{"weight_map", {{"nothing", shard1}}}}).dump());
+  seed("fuzz_checkpoint_index", "traversal",
+       json({{"weight_map", {{"embed.weight", "../../etc/passwd"}}}}).dump());
+  seed("fuzz_checkpoint_index", "not-a-shard",
+       json({{"weight_map", {{"embed.weight", "notes.txt"}}}}).dump());
+  seed("fuzz_checkpoint_index", "missing-tensor",
+       json({{"weight_map", {{"nothing", shard1}}}}).dump());
 }
 
-// ---- configs -------------------------------------------------------------------------------------
+// ---- configs
+// -------------------------------------------------------------------------------------
 
 void config_seeds() {
   for (const char* model : {"shapes-clip", "facts-gpt2", "shapes-llava"}) {
-    seed_file("fuzz_config", std::string(model) + "-config", g_shared / "models" / model / "config.json");
+    seed_file("fuzz_config", std::string(model) + "-config",
+              g_shared / "models" / model / "config.json");
     seed_file("fuzz_config", std::string(model) + "-preprocessor",
               g_shared / "models" / model / "preprocessor_config.json");
   }
-  seed("fuzz_config", "llama",
-       R"({"model_type":"llama","vocab_size":64,"hidden_size":32,"intermediate_size":64,"num_hidden_layers":2,)"
-       R"("num_attention_heads":4,"num_key_value_heads":2,"rope_theta":10000.0,"max_position_embeddings":64,)"
-       R"("eos_token_id":[2,3],"rope_scaling":null})");
-  seed("fuzz_config", "qwen2",
-       R"({"architectures":["Qwen2ForCausalLM"],"vocab_size":64,"hidden_size":32,"intermediate_size":64,)"
-       R"("num_hidden_layers":2,"num_attention_heads":4,"head_dim":16,"tie_word_embeddings":true})");
-  seed("fuzz_config", "mistral",
-       R"({"model_type":"mistral","vocab_size":64,"hidden_size":32,"intermediate_size":64,"num_hidden_layers":1,)"
-       R"("num_attention_heads":4,"rope_scaling":{"type":"linear","factor":2.0}})");
-  seed("fuzz_config", "clip-dict",
-       R"({"model_type":"clip","text_config_dict":{"hidden_size":32.0},"vision_config_dict":{"image_size":30,"patch_size":7}})");
-  seed("fuzz_config", "preprocess-fixed",
-       R"({"size":{"height":24,"width":20},"do_center_crop":false,"resample":1,"image_mean":0.5,"image_std":[0.5,0.5,0.5]})");
+  seed(
+      "fuzz_config", "llama",
+      R"({"model_type":"llama","vocab_size":64,"hidden_size":32,"intermediate_size":64,"num_hidden_layers":2,)"
+      R"("num_attention_heads":4,"num_key_value_heads":2,"rope_theta":10000.0,"max_position_embeddings":64,)"
+      R"("eos_token_id":[2,3],"rope_scaling":null})");
+  seed(
+      "fuzz_config", "qwen2",
+      R"({"architectures":["Qwen2ForCausalLM"],"vocab_size":64,"hidden_size":32,"intermediate_size":64,)"
+      R"("num_hidden_layers":2,"num_attention_heads":4,"head_dim":16,"tie_word_embeddings":true})");
+  seed(
+      "fuzz_config", "mistral",
+      R"({"model_type":"mistral","vocab_size":64,"hidden_size":32,"intermediate_size":64,"num_hidden_layers":1,)"
+      R"("num_attention_heads":4,"rope_scaling":{"type":"linear","factor":2.0}})");
+  seed(
+      "fuzz_config", "clip-dict",
+      R"({"model_type":"clip","text_config_dict":{"hidden_size":32.0},"vision_config_dict":{"image_size":30,"patch_size":7}})");
+  seed(
+      "fuzz_config", "preprocess-fixed",
+      R"({"size":{"height":24,"width":20},"do_center_crop":false,"resample":1,"image_mean":0.5,"image_std":[0.5,0.5,0.5]})");
 }
 
-// ---- tokenizers ----------------------------------------------------------------------------------
+// ---- tokenizers
+// ----------------------------------------------------------------------------------
 
 // A vocabulary and merges cut down to the byte symbols, the first `merges` rules and the tokens
 // they make (plus the specials), so the seed stays a few kB but keeps the real format.
@@ -161,7 +180,8 @@ std::pair<std::string, std::string> cut_tokenizer(const fs::path& dir, size_t me
   }
   json small = json::object();
   for (const auto& [token, id] : vocab.items()) {
-    const bool byte_symbol = token.size() <= 2 || (clip && token.size() <= 6 && token.ends_with("</w>"));
+    const bool byte_symbol =
+        token.size() <= 2 || (clip && token.size() <= 6 && token.ends_with("</w>"));
     if (byte_symbol || keep.count(token) || token.starts_with("<|")) small[token] = id;
   }
   return {small.dump(), merges_out};
@@ -173,25 +193,31 @@ void tokenizer_seeds() {
   try {
     auto [gpt2_vocab, gpt2_merges] = cut_tokenizer(models / "facts-gpt2", 300, false);
     seed("fuzz_tokenizer_files", "gpt2-cut",
-         std::string(1, '\0') + gpt2_vocab + sep + gpt2_merges + sep + sep + sep + "The dog lives in Paris.");
+         std::string(1, '\0') + gpt2_vocab + sep + gpt2_merges + sep + sep + sep +
+             "The dog lives in Paris.");
     seed("fuzz_tokenizer_files", "llava-cut",
-         std::string(1, '\0') + gpt2_vocab + sep + gpt2_merges + sep + read(models / "shapes-llava" / "added_tokens.json") +
-             sep + read(models / "shapes-llava" / "tokenizer_config.json") + sep + "<image>\nQuestion: What is it? Answer:");
+         std::string(1, '\0') + gpt2_vocab + sep + gpt2_merges + sep +
+             read(models / "shapes-llava" / "added_tokens.json") + sep +
+             read(models / "shapes-llava" / "tokenizer_config.json") + sep +
+             "<image>\nQuestion: What is it? Answer:");
     auto [clip_vocab, clip_merges] = cut_tokenizer(models / "shapes-clip", 300, true);
     seed("fuzz_tokenizer_files", "clip-cut",
-         std::string(1, '\0') + clip_vocab + sep + clip_merges + sep + sep + sep + "a photo of a blue square &amp; more");
+         std::string(1, '\0') + clip_vocab + sep + clip_merges + sep + sep + sep +
+             "a photo of a blue square &amp; more");
   } catch (const std::exception& e) {
     std::cerr << "seeds: cannot cut the bundled tokenizers: " << e.what() << "\n";
   }
   // Byte alphabet supplied by the harness (flag bit 0), a few merges on top.
-  seed("fuzz_tokenizer_files", "alphabet-gpt2",
-       std::string(1, '\x01') + R"("he":600,"hel":601,"hell":602,"hello":603,"Ġw":604)" + sep + "#version: 0.2\nh e\nhe l\nhel l\nhell o\nĠ w\n" +
-           sep + R"({"<pad>": 605})" + sep +
-           R"({"added_tokens_decoder":{"606":{"content":"<sep>","lstrip":true,"rstrip":true}},"eos_token":"<pad>"})" + sep +
-           "hello world <sep> hello<pad>");
+  seed(
+      "fuzz_tokenizer_files", "alphabet-gpt2",
+      std::string(1, '\x01') + R"("he":600,"hel":601,"hell":602,"hello":603,"Ġw":604)" + sep +
+          "#version: 0.2\nh e\nhe l\nhel l\nhell o\nĠ w\n" + sep + R"({"<pad>": 605})" + sep +
+          R"({"added_tokens_decoder":{"606":{"content":"<sep>","lstrip":true,"rstrip":true}},"eos_token":"<pad>"})" +
+          sep + "hello world <sep> hello<pad>");
   seed("fuzz_tokenizer_files", "alphabet-clip",
-       std::string(1, '\x03') + R"("he":600,"hello</w>":601,"hel":602,"hell":603)" + sep + "h e\nhe l\nhel l\nhell o</w>\n" + sep + sep +
-           R"({"tokenizer_class":"CLIPTokenizer"})" + sep + "Hello HELLO &lt;hello&gt; <|endoftext|>");
+       std::string(1, '\x03') + R"("he":600,"hello</w>":601,"hel":602,"hell":603)" + sep +
+           "h e\nhe l\nhel l\nhell o</w>\n" + sep + sep + R"({"tokenizer_class":"CLIPTokenizer"})" +
+           sep + "Hello HELLO &lt;hello&gt; <|endoftext|>");
 }
 
 void bpe_seeds() {
@@ -217,10 +243,12 @@ void bpe_seeds() {
   for (const char* t : texts) seed("fuzz_bpe_encode", "text-" + std::to_string(i++), t);
 }
 
-// ---- images --------------------------------------------------------------------------------------
+// ---- images
+// --------------------------------------------------------------------------------------
 
 void image_seeds() {
-  cv::Mat photo = cv::imread((g_shared / "data" / "shapes-eval" / "000.png").string(), cv::IMREAD_COLOR);
+  cv::Mat photo =
+      cv::imread((g_shared / "data" / "shapes-eval" / "000.png").string(), cv::IMREAD_COLOR);
   if (photo.empty()) photo = cv::Mat(24, 32, CV_8UC3, cv::Scalar(40, 120, 200));
   cv::Mat small;
   cv::resize(photo, small, cv::Size(20, 14), 0, 0, cv::INTER_AREA);
@@ -310,7 +338,6 @@ void explanation_seeds() {
   seed("fuzz_explanation_json", "minimal", R"({"baseline_loss":0,"candidates":[]})");
 }
 
-
 // ---- tokenizer.json --------------------------------------------------------------------------
 
 // GPT-2's tokenizer.json cut down to the byte symbols, the first `merges` rules and the tokens they
@@ -345,7 +372,7 @@ json cut_tokenizer_json(const fs::path& path, size_t merges) {
 }
 
 json added_token(int64_t id, const std::string& content, bool special = true) {
-  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
+  return {{"id", id},        {"content", content},     {"single_word", false}, {"lstrip", false},
           {"rstrip", false}, {"normalized", !special}, {"special", special}};
 }
 
@@ -359,37 +386,73 @@ json sentencepiece_style(bool metaspace) {
     vocab[name] = 3 + b;
   }
   const std::string lowline = "\xE2\x96\x81";
-  const std::vector<std::string> pieces = {lowline, "H", "e", "l", "o", "w", "r", "d", lowline + "w",
-                                           "or", "ll", "ell", "Hell", "Hello", lowline + "Hello",
-                                           lowline + "wor", lowline + "worl", lowline + "world"};
+  const std::vector<std::string> pieces = {lowline,
+                                           "H",
+                                           "e",
+                                           "l",
+                                           "o",
+                                           "w",
+                                           "r",
+                                           "d",
+                                           lowline + "w",
+                                           "or",
+                                           "ll",
+                                           "ell",
+                                           "Hell",
+                                           "Hello",
+                                           lowline + "Hello",
+                                           lowline + "wor",
+                                           lowline + "worl",
+                                           lowline + "world"};
   for (size_t i = 0; i < pieces.size(); ++i) vocab[pieces[i]] = 259 + int(i);
-  const json merges = {lowline + " w", "o r", "l l", "e ll", "H ell", "Hell o", lowline + " Hello",
-                       lowline + "w or", lowline + "wor l", lowline + "worl d"};
-  const json bos = {{"type", "TemplateProcessing"},
-                    {"single",
-                     {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-                      {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-                    {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}};
+  const json merges = {lowline + " w",
+                       "o r",
+                       "l l",
+                       "e ll",
+                       "H ell",
+                       "Hell o",
+                       lowline + " Hello",
+                       lowline + "w or",
+                       lowline + "wor l",
+                       lowline + "worl d"};
+  const json bos = {
+      {"type", "TemplateProcessing"},
+      {"single",
+       {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+        {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+      {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}};
   json j = {{"version", "1.0"},
             {"added_tokens",
-             {added_token(0, "<unk>"), added_token(1, "<s>"), added_token(2, "</s>"), added_token(277, "<image>")}},
+             {added_token(0, "<unk>"), added_token(1, "<s>"), added_token(2, "</s>"),
+              added_token(277, "<image>")}},
             {"post_processor", bos},
             {"model",
-             {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", "<unk>"}, {"fuse_unk", true},
-              {"byte_fallback", true}, {"ignore_merges", false}, {"vocab", vocab}, {"merges", merges}}}};
+             {{"type", "BPE"},
+              {"dropout", nullptr},
+              {"unk_token", "<unk>"},
+              {"fuse_unk", true},
+              {"byte_fallback", true},
+              {"ignore_merges", false},
+              {"vocab", vocab},
+              {"merges", merges}}}};
   if (metaspace) {
     j["normalizer"] = nullptr;
-    j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", lowline}, {"prepend_scheme", "first"}, {"split", true}};
-    j["decoder"] = {{"type", "Sequence"},
-                    {"decoders",
-                     {{{"type", "Metaspace"}, {"replacement", lowline}, {"prepend_scheme", "first"}},
-                      {{"type", "ByteFallback"}},
-                      {{"type", "Fuse"}}}}};
+    j["pre_tokenizer"] = {{"type", "Metaspace"},
+                          {"replacement", lowline},
+                          {"prepend_scheme", "first"},
+                          {"split", true}};
+    j["decoder"] = {
+        {"type", "Sequence"},
+        {"decoders",
+         {{{"type", "Metaspace"}, {"replacement", lowline}, {"prepend_scheme", "first"}},
+          {{"type", "ByteFallback"}},
+          {{"type", "Fuse"}}}}};
   } else {
-    j["normalizer"] = {{"type", "Sequence"},
-                       {"normalizers",
-                        {{{"type", "Prepend"}, {"prepend", lowline}},
-                         {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", lowline}}}}};
+    j["normalizer"] = {
+        {"type", "Sequence"},
+        {"normalizers",
+         {{{"type", "Prepend"}, {"prepend", lowline}},
+          {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", lowline}}}}};
     j["pre_tokenizer"] = nullptr;
     j["decoder"] = {{"type", "Sequence"},
                     {"decoders",
@@ -403,7 +466,9 @@ json sentencepiece_style(bool metaspace) {
 
 void tokenizer_json_seeds() {
   const std::string sep = "\n##\n";
-  const std::string text = "Hello world <image> hello\xC2\xBF caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x90\xBC 2024's";
+  const std::string text =
+      "Hello world <image> hello\xC2\xBF caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x90\xBC "
+      "2024's";
   auto emit = [&](const std::string& name, const json& j, const std::string& t) {
     seed("fuzz_tokenizer_json", name, j.dump() + sep + t);
   };
@@ -431,7 +496,10 @@ void tokenizer_json_seeds() {
     qwen["added_tokens"] = {added_token(eot, "<|endoftext|>"), added_token(eot + 1, "<|im_start|>"),
                             added_token(eot + 2, "<|im_end|>")};
     qwen["normalizer"] = {{"type", "NFC"}};
-    const json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}};
+    const json byte_level = {{"type", "ByteLevel"},
+                             {"add_prefix_space", false},
+                             {"trim_offsets", false},
+                             {"use_regex", false}};
     qwen["pre_tokenizer"] = {
         {"type", "Sequence"},
         {"pretokenizers",
@@ -444,15 +512,22 @@ void tokenizer_json_seeds() {
           byte_level}}};
     qwen["post_processor"] = byte_level;
     qwen["decoder"] = byte_level;
-    emit("qwen2-style", qwen, "<|im_start|>user\nWhat's in it? 12345 caf\xC3\xA9<|im_end|>\n<|im_start|>assistant\n");
+    emit("qwen2-style", qwen,
+         "<|im_start|>user\nWhat's in it? 12345 caf\xC3\xA9<|im_end|>\n<|im_start|>assistant\n");
     // Other split behaviours and Digits, in the places real files use them.
     json digits = gpt2;
-    digits["pre_tokenizer"] = {{"type", "Sequence"},
-                               {"pretokenizers",
-                                {{{"type", "Digits"}, {"individual_digits", true}},
-                                 {{"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", "MergedWithNext"}, {"invert", false}},
-                                 {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"use_regex", true}}}}};
-    digits["post_processor"] = {{"type", "RobertaProcessing"}, {"sep", {"<|endoftext|>", eot}}, {"cls", {"<|endoftext|>", eot}}};
+    digits["pre_tokenizer"] = {
+        {"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Digits"}, {"individual_digits", true}},
+          {{"type", "Split"},
+           {"pattern", {{"String", "-"}}},
+           {"behavior", "MergedWithNext"},
+           {"invert", false}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"use_regex", true}}}}};
+    digits["post_processor"] = {{"type", "RobertaProcessing"},
+                                {"sep", {"<|endoftext|>", eot}},
+                                {"cls", {"<|endoftext|>", eot}}};
     emit("gpt2-digits-roberta", digits, "well-known 2048-bit keys");
   } catch (const std::exception& e) {
     std::cerr << "seeds: cannot cut the GPT-2 tokenizer.json: " << e.what() << "\n";
@@ -474,7 +549,8 @@ std::string chat_seed(uint8_t flags, const std::string& tmpl,
 void chat_template_seeds() {
   // One seed per distinct template of the golden cases (real model templates), with its chat.
   try {
-    const json golden = json::parse(read(ATMAN_SOURCE_DIR "/tests/data/chat_templates/golden.json"));
+    const json golden =
+        json::parse(read(ATMAN_SOURCE_DIR "/tests/data/chat_templates/golden.json"));
     std::set<std::string> seen;
     for (const json& c : golden["cases"]) {
       const std::string tmpl = c["template"].get<std::string>();
@@ -495,48 +571,77 @@ void chat_template_seeds() {
   } catch (const std::exception& e) {
     std::cerr << "seeds: cannot read the golden chat templates: " << e.what() << "\n";
   }
-  const std::vector<std::pair<std::string, std::string>> chat = {
-      {"system", "Be brief."}, {"user", "What is it?"}, {"assistant", "A square."}, {"user", "Colour?"}};
+  const std::vector<std::pair<std::string, std::string>> chat = {{"system", "Be brief."},
+                                                                 {"user", "What is it?"},
+                                                                 {"assistant", "A square."},
+                                                                 {"user", "Colour?"}};
   const std::pair<const char*, const char*> cases[] = {
       {"deep-nesting",
-       "{% for a in messages %}{% for b in messages %}{% for c in messages %}{% if a.role == 'user' %}"
-       "{% if b.role != c.role %}{{ (((a.content ~ b.content) | length) * 2) }}{% endif %}{% endif %}"
+       "{% for a in messages %}{% for b in messages %}{% for c in messages %}{% if a.role == "
+       "'user' %}"
+       "{% if b.role != c.role %}{{ (((a.content ~ b.content) | length) * 2) }}{% endif %}{% endif "
+       "%}"
        "{% endfor %}{% endfor %}{% endfor %}"},
       {"macros",
-       "{% macro fmt(m, prefix='> ') %}{{ prefix }}{{ m.role | upper }}: {{ m.content | trim }}\n{% endmacro %}"
+       "{% macro fmt(m, prefix='> ') %}{{ prefix }}{{ m.role | upper }}: {{ m.content | trim "
+       "}}\n{% endmacro %}"
        "{% macro twice(m) %}{{ fmt(m) }}{{ fmt(m, prefix='>> ') }}{% endmacro %}"
        "{% for m in messages %}{{ twice(m) }}{% endfor %}"},
-      {"recursive-macro", "{% macro r(n) %}{{ n }}{% if n > 0 %}{{ r(n - 1) }}{% endif %}{% endmacro %}{{ r(30) }}"},
+      {"recursive-macro",
+       "{% macro r(n) %}{{ n }}{% if n > 0 %}{{ r(n - 1) }}{% endif %}{% endmacro %}{{ r(30) }}"},
       {"loops-and-controls",
        "{% set ns = namespace(count=0, last='') %}{% for m in messages if m.role != 'system' %}"
        "{% if loop.first %}[{% endif %}{% if m.content == '' %}{% continue %}{% endif %}"
-       "{% set ns.count = ns.count + 1 %}{% set ns.last = m.role %}{{ loop.index }}/{{ loop.length }}"
-       "{% if loop.index > 10 %}{% break %}{% endif %}{% if not loop.last %},{% endif %}{% else %}empty"
-       "{% endfor %}]{{ ns.count }} {{ ns.last }}{% for i in range(3, 12, 4) %}{{ i }}{% endfor %}"},
+       "{% set ns.count = ns.count + 1 %}{% set ns.last = m.role %}{{ loop.index }}/{{ loop.length "
+       "}}"
+       "{% if loop.index > 10 %}{% break %}{% endif %}{% if not loop.last %},{% endif %}{% else "
+       "%}empty"
+       "{% endfor %}]{{ ns.count }} {{ ns.last }}{% for i in range(3, 12, 4) %}{{ i }}{% endfor "
+       "%}"},
       {"filters",
-       "{{ messages | map(attribute='content') | join(' | ') }}{{ messages | selectattr('role', 'equalto', 'user') | list | length }}"
-       "{{ messages | tojson }}{{ messages | tojson(indent=2) }}{{ 'a,b,,c'.split(',') | reverse | join('-') }}"
-       "{{ messages[-1].content | replace('?', '!') | title }}{{ messages[1:3] | map(attribute='role') | unique | list }}"
-       "{{ ('x' * 5)[::2] | center(9) }}{{ 3.7 | int }}{{ '%s-%d' | format('a', 2) if false else 'no' }}"
+       "{{ messages | map(attribute='content') | join(' | ') }}{{ messages | selectattr('role', "
+       "'equalto', 'user') | list | length }}"
+       "{{ messages | tojson }}{{ messages | tojson(indent=2) }}{{ 'a,b,,c'.split(',') | reverse | "
+       "join('-') }}"
+       "{{ messages[-1].content | replace('?', '!') | title }}{{ messages[1:3] | "
+       "map(attribute='role') | unique | list }}"
+       "{{ ('x' * 5)[::2] | center(9) }}{{ 3.7 | int }}{{ '%s-%d' | format('a', 2) if false else "
+       "'no' }}"
        "{{ {'b': 1, 'a': 2} | dictsort | first }}{{ messages | default([]) | count }}"},
       {"set-block-and-whitespace",
        "{%- set sys -%}\n  {{- messages[0].content | default('none') -}}\n{%- endset %}\n"
-       "  {%+ if sys %}<<{{ sys }}>>{% endif %}\n{# comment #}\n{{ bos_token }}{% generation %}x{% endgeneration %}{{ eos_token }}"},
-      {"raise", "{% if messages | length > 1 %}{{ raise_exception('only one message: ' ~ messages | length) }}{% endif %}"},
+       "  {%+ if sys %}<<{{ sys }}>>{% endif %}\n{# comment #}\n{{ bos_token }}{% generation %}x{% "
+       "endgeneration %}{{ eos_token }}"},
+      {"raise",
+       "{% if messages | length > 1 %}{{ raise_exception('only one message: ' ~ messages | length) "
+       "}}{% endif %}"},
       {"strings-and-tests",
-       "{% for m in messages %}{% if m.content is string and m.content is not none %}{{ m.content.startswith('W') }}"
-       "{{ m.content.lower().strip('?') }}{{ m['content'][0] }}{{ m.get('missing', 'dflt') }}{% endif %}"
-       "{% if m is mapping and m.role in ['user', 'system'] %}{{ m.items() | list | length }}{% endif %}{% endfor %}"
-       "{{ strftime_now('%Y') | length }}{{ (1 / 3) | round(2) }}{{ 2 ** 10 // 3 % 7 }}{{ -1 < 0 < 1 }}"},
-      {"growth", "{% set s = namespace(t='ab') %}{% for i in range(30) %}{% set s.t = s.t ~ s.t %}{% endfor %}{{ s.t | length }}"},
-      {"big-loop", "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"},
+       "{% for m in messages %}{% if m.content is string and m.content is not none %}{{ "
+       "m.content.startswith('W') }}"
+       "{{ m.content.lower().strip('?') }}{{ m['content'][0] }}{{ m.get('missing', 'dflt') }}{% "
+       "endif %}"
+       "{% if m is mapping and m.role in ['user', 'system'] %}{{ m.items() | list | length }}{% "
+       "endif %}{% endfor %}"
+       "{{ strftime_now('%Y') | length }}{{ (1 / 3) | round(2) }}{{ 2 ** 10 // 3 % 7 }}{{ -1 < 0 < "
+       "1 }}"},
+      {"growth",
+       "{% set s = namespace(t='ab') %}{% for i in range(30) %}{% set s.t = s.t ~ s.t %}{% endfor "
+       "%}{{ s.t | length }}"},
+      {"big-loop",
+       "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"},
       {"content-parts",
-       "{% for m in messages %}{% if m.content is string %}{{ m.content }}{% else %}{% for p in m.content %}"
-       "{% if p.type == 'image' %}<image>{% elif p['type'] == 'text' %}{{ p.text }}{% endif %}{% endfor %}{% endif %}{% endfor %}"},
+       "{% for m in messages %}{% if m.content is string %}{{ m.content }}{% else %}{% for p in "
+       "m.content %}"
+       "{% if p.type == 'image' %}<image>{% elif p['type'] == 'text' %}{{ p.text }}{% endif %}{% "
+       "endfor %}{% endif %}{% endfor %}"},
   };
-  for (const auto& [name, tmpl] : cases) seed("fuzz_chat_template", name, chat_seed(0x01, tmpl, chat));
+  for (const auto& [name, tmpl] : cases)
+    seed("fuzz_chat_template", name, chat_seed(0x01, tmpl, chat));
   seed("fuzz_chat_template", "odd-vars",
-       chat_seed(0x30, "{{ bos_token ~ eos_token }}{{ pad_token[1] + 1 }}{{ messages | length }}{{ undefined_name.attr }}", {}));
+       chat_seed(0x30,
+                 "{{ bos_token ~ eos_token }}{{ pad_token[1] + 1 }}{{ messages | length }}{{ "
+                 "undefined_name.attr }}",
+                 {}));
 }
 }  // namespace
 

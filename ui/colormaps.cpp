@@ -32,7 +32,9 @@ QColor tokenBackground(Colormap map, double t) {
   const QColor c = colormapColour(map, t);
   // 0.85 at most: even the hottest token keeps a trace of the paper colour, so text stays legible.
   const double w = 0.85 * t;
-  auto mix = [w](int channel) { return static_cast<int>(std::lround(255 * (1 - w) + channel * w)); };
+  auto mix = [w](int channel) {
+    return static_cast<int>(std::lround(255 * (1 - w) + channel * w));
+  };
   return QColor(mix(c.red()), mix(c.green()), mix(c.blue()));
 }
 
@@ -40,8 +42,9 @@ QImage colourBarImage(Colormap map, int width, int height, bool vertical) {
   QImage image(std::max(1, width), std::max(1, height), QImage::Format_RGB32);
   for (int y = 0; y < image.height(); ++y)
     for (int x = 0; x < image.width(); ++x) {
-      const double t = vertical ? 1.0 - (image.height() > 1 ? double(y) / (image.height() - 1) : 0.0)
-                                : (image.width() > 1 ? double(x) / (image.width() - 1) : 0.0);
+      const double t = vertical
+                           ? 1.0 - (image.height() > 1 ? double(y) / (image.height() - 1) : 0.0)
+                           : (image.width() > 1 ? double(x) / (image.width() - 1) : 0.0);
       image.setPixel(x, y, colormapColour(map, t).rgb());
     }
   return image;
@@ -53,7 +56,8 @@ double colormapValue(Colormap map, const QColor& colour) {
   for (int i = 0; i < kSteps; ++i) {
     const double t = double(i) / (kSteps - 1);
     const QColor c = colormapColour(map, t);
-    const double dr = c.red() - colour.red(), dg = c.green() - colour.green(), db = c.blue() - colour.blue();
+    const double dr = c.red() - colour.red(), dg = c.green() - colour.green(),
+                 db = c.blue() - colour.blue();
     const double d = dr * dr + dg * dg + db * db;
     if (d < bestDistance) bestDistance = d, best = t;
   }

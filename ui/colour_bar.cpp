@@ -10,13 +10,16 @@
 namespace atman::ui {
 namespace {
 
-QString tickLabel(double v) { return QString::number(v, 'g', 3); }
+QString tickLabel(double v) {
+  return QString::number(v, 'g', 3);
+}
 
 }  // namespace
 
 double colourBarLabelWidth(const QFont& font, double scaleMax) {
   const QFontMetricsF fm(font);
-  const double labels = std::max({fm.horizontalAdvance(tickLabel(scaleMax)), fm.horizontalAdvance(tickLabel(scaleMax / 2)),
+  const double labels = std::max({fm.horizontalAdvance(tickLabel(scaleMax)),
+                                  fm.horizontalAdvance(tickLabel(scaleMax / 2)),
                                   fm.horizontalAdvance(QStringLiteral("0"))});
   return 4 + labels + 4 + fm.height();
 }
@@ -40,8 +43,10 @@ void paintColourBar(QPainter& painter, const QRectF& bar, Colormap colormap, dou
       painter.drawLine(QPointF(bar.right(), y), QPointF(bar.right() + 3, y));
       const QString label = tickLabel(f * scaleMax);
       const double w = fm.horizontalAdvance(label);
-      const double top = std::clamp(y - fm.height() / 2, bar.top() - fm.height() / 2, bar.bottom() - fm.height() / 2);
-      painter.drawText(QRectF(bar.right() + 4, top, w + 2, fm.height()), Qt::AlignLeft | Qt::AlignVCenter, label);
+      const double top = std::clamp(y - fm.height() / 2, bar.top() - fm.height() / 2,
+                                    bar.bottom() - fm.height() / 2);
+      painter.drawText(QRectF(bar.right() + 4, top, w + 2, fm.height()),
+                       Qt::AlignLeft | Qt::AlignVCenter, label);
       labelsRight = std::max(labelsRight, bar.right() + 4 + w + 4);
     }
   }
@@ -86,8 +91,9 @@ void ColourBar::setCompact(bool compact) {
 QSize ColourBar::sizeHint() const {
   // Room for labels like "0.000" whatever the scale, so panes side by side keep equal image sizes.
   const QFontMetricsF fm(font());
-  const double labels = std::max(colourBarLabelWidth(font(), m_scaleMax > 0 ? m_scaleMax : 1.0),
-                                 4 + fm.horizontalAdvance(QStringLiteral("0.0000")) + 4 + fm.height());
+  const double labels =
+      std::max(colourBarLabelWidth(font(), m_scaleMax > 0 ? m_scaleMax : 1.0),
+               4 + fm.horizontalAdvance(QStringLiteral("0.0000")) + 4 + fm.height());
   const int width = static_cast<int>(14 + labels + 6);
   return {width, m_compact ? 3 * fontMetrics().height() + 8 : 120};
 }

@@ -25,7 +25,8 @@ RgbImage toRgbImage(const QImage& image) {
   out.height = rgb.height();
   const size_t rowBytes = static_cast<size_t>(out.width) * 3;
   out.pixels.resize(rowBytes * out.height);
-  for (int y = 0; y < out.height; ++y) std::memcpy(out.pixels.data() + y * rowBytes, rgb.constScanLine(y), rowBytes);
+  for (int y = 0; y < out.height; ++y)
+    std::memcpy(out.pixels.data() + y * rowBytes, rgb.constScanLine(y), rowBytes);
   return out;
 }
 

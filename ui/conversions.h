@@ -12,8 +12,12 @@
 
 namespace atman::ui {
 
-inline QString toQString(const std::string& text) { return QString::fromStdString(text); }
-inline std::string toStd(const QString& text) { return text.toStdString(); }
+inline QString toQString(const std::string& text) {
+  return QString::fromStdString(text);
+}
+inline std::string toStd(const QString& text) {
+  return text.toStdString();
+}
 
 // A deep copy: the returned QImage owns its pixels, so the RgbImage may go away.
 QImage toQImage(const RgbImage& image);

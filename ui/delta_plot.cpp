@@ -68,7 +68,7 @@ void DeltaPlot::setExplanation(const Explanation* explanation) {
       m_candidates.push_back(c.index);
       m_names.push_back(candidateName(c));
     }
-    m_plot->xAxis->setLabel(explanation->explained == "patches" ? tr("patch (grid row by row)")
+    m_plot->xAxis->setLabel(explanation->explained == "patches"  ? tr("patch (grid row by row)")
                             : explanation->explained == "tokens" ? tr("token")
                                                                  : tr("patch or token"));
   }
@@ -109,7 +109,8 @@ void DeltaPlot::rebuild() {
   bool rotate = false;
   if (m_patches && n > 16) {
     for (int i = 0; i < n; ++i)
-      if (m_names[i].endsWith(QStringLiteral(" c0"))) ticker->addTick(i, m_names[i].section(QLatin1Char(' '), 0, 0));
+      if (m_names[i].endsWith(QStringLiteral(" c0")))
+        ticker->addTick(i, m_names[i].section(QLatin1Char(' '), 0, 0));
   } else {
     const int every = n <= 30 ? 1 : (n + 29) / 30;
     for (int i = 0; i < n; i += every) ticker->addTick(i, m_names[i]);
@@ -129,7 +130,8 @@ void DeltaPlot::rebuild() {
 void DeltaPlot::updateHighlights() {
   QVector<double> memberKeys, memberValues, hoverKeys, hoverValues;
   for (size_t i = 0; i < m_values.size(); ++i) {
-    if (m_candidates[i] == m_hovered) hoverKeys << double(i), hoverValues << m_values[i];
+    if (m_candidates[i] == m_hovered)
+      hoverKeys << double(i), hoverValues << m_values[i];
     else if (m_neighbourhood.centre >= 0 && m_neighbourhood.find(m_candidates[i]))
       memberKeys << double(i), memberValues << m_values[i];
   }

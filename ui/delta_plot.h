@@ -54,8 +54,8 @@ class DeltaPlot : public QWidget {
   QCPBars* m_negative = nullptr;
   QCPBars* m_members = nullptr;  // the neighbourhood shown, in the highlight colour
   QCPBars* m_hover = nullptr;
-  std::vector<double> m_values;       // by bar position
-  std::vector<int> m_candidates;      // candidate index of each bar
+  std::vector<double> m_values;   // by bar position
+  std::vector<int> m_candidates;  // candidate index of each bar
   std::vector<QString> m_names;
   bool m_patches = false;
   QColor m_accent{214, 96, 77};

@@ -32,7 +32,9 @@ QString readDefaultPrompt(const Model& model, const QString& dir) {
 }  // namespace
 
 ExplainWorker::ExplainWorker(std::shared_ptr<const JobControl> control, QObject* parent)
-    : QObject(parent), m_control(std::move(control)), m_explainer(std::make_unique<AtmanExplainer>()) {}
+    : QObject(parent),
+      m_control(std::move(control)),
+      m_explainer(std::make_unique<AtmanExplainer>()) {}
 
 ExplainWorker::~ExplainWorker() = default;
 
@@ -50,7 +52,8 @@ void ExplainWorker::guarded(JobId job, JobKind kind, Body&& body) {
   } catch (const Error& e) {
     emit failed(job, toQString(e.what()));
   } catch (const std::bad_alloc&) {
-    emit failed(job, tr("Out of memory. Try a smaller batch size, a smaller image or another device."));
+    emit failed(job,
+                tr("Out of memory. Try a smaller batch size, a smaller image or another device."));
   } catch (const std::exception& e) {
     emit failed(job, tr("Unexpected error: %1").arg(toQString(e.what())));
   } catch (...) {
@@ -93,7 +96,8 @@ void ExplainWorker::predict(JobId job, const PredictRequest& request) {
     std::optional<PixelTensor> pixels;
     if (request.image) pixels = preprocess_clip(*request.image, request.model->preprocess_config());
     if (request.model->kind() == ModelKind::Clip) {
-      if (!request.steering.empty()) throw InputError(tr("CLIP does not generate text: nothing to steer.").toStdString());
+      if (!request.steering.empty())
+        throw InputError(tr("CLIP does not generate text: nothing to steer.").toStdString());
       if (!pixels) throw InputError(tr("Open an image to see what the model says.").toStdString());
       prediction.labels = zero_shot(*request.model, *pixels, request.labels);
       emit predicted(job, prediction);
@@ -126,15 +130,17 @@ void ExplainWorker::explain(JobId job, const ExplainJob& request) {
     const int phases = (request.single ? 1 : 0) + (request.correlated ? 1 : 0);
     int phase = 0;
     if (request.single)
-      result.single = m_explainer->attribute(*request.single, progressFor(job, JobKind::Explain, phase++, phases));
+      result.single = m_explainer->attribute(*request.single,
+                                             progressFor(job, JobKind::Explain, phase++, phases));
     if (request.correlated)
-      result.correlated =
-          m_explainer->attribute(*request.correlated, progressFor(job, JobKind::Explain, phase++, phases));
+      result.correlated = m_explainer->attribute(
+          *request.correlated, progressFor(job, JobKind::Explain, phase++, phases));
     emit explained(job, result);
   });
 }
 
-void ExplainWorker::prefetch(JobId job, const ExplainRequest& request, const std::vector<double>& kappas) {
+void ExplainWorker::prefetch(JobId job, const ExplainRequest& request,
+                             const std::vector<double>& kappas) {
   guarded(job, JobKind::Prefetch, [&] {
     // Work done before a cancel stays in the explainer's cache, so a restarted sweep resumes.
     auto sweep = m_explainer->kappa_sweep(request, kappas, progressFor(job, JobKind::Prefetch));
@@ -142,7 +148,8 @@ void ExplainWorker::prefetch(JobId job, const ExplainRequest& request, const std
   });
 }
 
-void ExplainWorker::neighbours(JobId job, const ExplainRequest& request, int candidate, double kappa) {
+void ExplainWorker::neighbours(JobId job, const ExplainRequest& request, int candidate,
+                               double kappa) {
   guarded(job, JobKind::Neighbours, [&] {
     NeighbourResult result;
     result.candidate = candidate;

@@ -11,7 +11,9 @@ int kappaStep(double kappa) {
   return std::clamp(static_cast<int>(std::lround(kappa * kKappaSteps)), 0, kKappaSteps);
 }
 
-double kappaOfStep(int step) { return static_cast<double>(std::clamp(step, 0, kKappaSteps)) / kKappaSteps; }
+double kappaOfStep(int step) {
+  return static_cast<double>(std::clamp(step, 0, kKappaSteps)) / kKappaSteps;
+}
 
 std::vector<double> allKappas() {
   std::vector<double> kappas;
@@ -32,9 +34,10 @@ QString inputKey(const ExplainRequest& r, quint64 modelSerial, quint64 imageSeri
   add(r.prompt);
   add(r.target);
   for (const auto& label : r.labels) add(label);
-  add(std::to_string(int(r.explain)) + '/' + std::to_string(r.factor) + '/' + std::to_string(int(r.variant)) +
-      '/' + std::to_string(int(r.granularity)) + '/' + std::to_string(r.tile) + '/' +
-      std::to_string(int(r.post)) + '/' + std::to_string(r.max_neighbours));
+  add(std::to_string(int(r.explain)) + '/' + std::to_string(r.factor) + '/' +
+      std::to_string(int(r.variant)) + '/' + std::to_string(int(r.granularity)) + '/' +
+      std::to_string(r.tile) + '/' + std::to_string(int(r.post)) + '/' +
+      std::to_string(r.max_neighbours));
   add(r.delimiter);
   for (int l : r.layers) add(std::to_string(l));
   return QString::fromLatin1(hash.result().toHex());

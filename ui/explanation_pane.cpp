@@ -63,7 +63,8 @@ ExplanationPane::ExplanationPane(const QString& title, const QColor& accent, QWi
   connect(m_heatmap, &HeatmapView::message, this, &ExplanationPane::message);
   // The colour bar spans the picture, not the whole row.
   connect(m_heatmap, &HeatmapView::imageRectChanged, this, [this](const QRectF& rect) {
-    const QPoint top = m_colourBar->mapFrom(m_imageRow, m_heatmap->mapTo(m_imageRow, rect.topLeft().toPoint()));
+    const QPoint top =
+        m_colourBar->mapFrom(m_imageRow, m_heatmap->mapTo(m_imageRow, rect.topLeft().toPoint()));
     m_colourBar->setSpan(top.y(), top.y() + rect.height());
   });
   connect(m_tokens, &TokenView::candidateHovered, this, &ExplanationPane::candidateHovered);
@@ -74,13 +75,16 @@ ExplanationPane::ExplanationPane(const QString& title, const QColor& accent, QWi
   connect(m_plot, &DeltaPlot::message, this, &ExplanationPane::message);
 }
 
-void ExplanationPane::setTitle(const QString& title) { m_title->setText(title); }
+void ExplanationPane::setTitle(const QString& title) {
+  m_title->setText(title);
+}
 
 void ExplanationPane::setImage(std::shared_ptr<const RgbImage> image) {
   m_heatmap->setImage(std::move(image));
 }
 
-void ExplanationPane::setExplanation(const Explanation* explanation, const QString& tokenText, const QString& id) {
+void ExplanationPane::setExplanation(const Explanation* explanation, const QString& tokenText,
+                                     const QString& id) {
   // Copied before anything is reset: `explanation` may point at this pane's own copy.
   std::optional<Explanation> copy;
   if (explanation) copy = *explanation;
@@ -91,7 +95,8 @@ void ExplanationPane::setExplanation(const Explanation* explanation, const QStri
   m_heatmap->setExplanation(e);
   m_plot->setExplanation(e);
   const QVector<TokenSegment> segments = e ? tokenSegments(tokenText, *e) : QVector<TokenSegment>();
-  const bool anyToken = std::any_of(segments.begin(), segments.end(), [](const TokenSegment& s) { return s.candidate >= 0; });
+  const bool anyToken = std::any_of(segments.begin(), segments.end(),
+                                    [](const TokenSegment& s) { return s.candidate >= 0; });
   m_tokens->setSegments(anyToken ? segments : QVector<TokenSegment>());
   m_tokenRow->setVisible(anyToken || !m_showsImage);
   setBusy(false);

@@ -30,7 +30,8 @@ class ExplanationPane : public QWidget {
   void setImage(std::shared_ptr<const RgbImage> image);
   // `tokenText` is the text the token spans count in: the prompt, or the CLIP target label.
   // `id` names the result (input, mode, κ) so that showing the same one again costs nothing.
-  void setExplanation(const Explanation* explanation, const QString& tokenText, const QString& id = {});
+  void setExplanation(const Explanation* explanation, const QString& tokenText,
+                      const QString& id = {});
   const QString& explanationId() const { return m_id; }
   const Explanation* explanation() const { return m_explanation ? &*m_explanation : nullptr; }
   const QString& tokenText() const { return m_tokenText; }

@@ -33,7 +33,9 @@ bool writeBytes(const QString& path, const QByteArray& bytes, QString* error) {
   return true;
 }
 
-QString suffixOf(const QString& path) { return QFileInfo(path).suffix().toLower(); }
+QString suffixOf(const QString& path) {
+  return QFileInfo(path).suffix().toLower();
+}
 
 QJsonObject answerJson(const Generation& g, const std::vector<bool>& differs) {
   QJsonArray ids, tokens, flags;
@@ -47,10 +49,11 @@ QJsonObject answerJson(const Generation& g, const std::vector<bool>& differs) {
 
 // RFC 4180 quoting: tokens may hold commas, quotes and line breaks.
 QString csvField(const QString& text) {
-  if (!text.contains(QLatin1Char(',')) && !text.contains(QLatin1Char('"')) && !text.contains(QLatin1Char('\n')) &&
-      !text.contains(QLatin1Char('\r')))
+  if (!text.contains(QLatin1Char(',')) && !text.contains(QLatin1Char('"')) &&
+      !text.contains(QLatin1Char('\n')) && !text.contains(QLatin1Char('\r')))
     return text;
-  return QLatin1Char('"') + QString(text).replace(QLatin1String("\""), QLatin1String("\"\"")) + QLatin1Char('"');
+  return QLatin1Char('"') + QString(text).replace(QLatin1String("\""), QLatin1String("\"\"")) +
+         QLatin1Char('"');
 }
 
 }  // namespace
@@ -63,7 +66,8 @@ FigureFormat figureFormatFor(const QString& path) {
 }
 
 bool exportFigurePng(const Figure& figure, const QString& path, int dpi, QString* error) {
-  if (dpi < 36 || dpi > 2400) return fail(error, QObject::tr("The resolution must be 36 to 2400 DPI, not %1.").arg(dpi));
+  if (dpi < 36 || dpi > 2400)
+    return fail(error, QObject::tr("The resolution must be 36 to 2400 DPI, not %1.").arg(dpi));
   const QImage image = renderFigure(figure, dpi);
   QImageWriter writer(path, "png");
   if (!writer.write(image))
@@ -94,15 +98,17 @@ bool exportFigurePdf(const Figure& figure, const QString& path, QString* error) 
   const QSizeF size = figureSize(figure);
   {
     QFile probe(path);  // QPdfWriter reports no error of its own when it cannot open the file
-    if (!probe.open(QIODevice::WriteOnly)) return fail(error, QObject::tr("Cannot write %1: %2").arg(path, probe.errorString()));
+    if (!probe.open(QIODevice::WriteOnly))
+      return fail(error, QObject::tr("Cannot write %1: %2").arg(path, probe.errorString()));
   }
   QPdfWriter writer(path);
   writer.setResolution(kResolution);
   writer.setCreator(QObject::tr("AtMan Studio"));
   writer.setTitle(QObject::tr("AtMan explanation"));
   writer.setPageMargins(QMarginsF(0, 0, 0, 0));
-  writer.setPageSize(QPageSize(QSizeF(size.width() * 72 / kFigureUnitsPerInch, size.height() * 72 / kFigureUnitsPerInch),
-                               QPageSize::Point, QString(), QPageSize::ExactMatch));
+  writer.setPageSize(QPageSize(
+      QSizeF(size.width() * 72 / kFigureUnitsPerInch, size.height() * 72 / kFigureUnitsPerInch),
+      QPageSize::Point, QString(), QPageSize::ExactMatch));
   QPainter painter;
   if (!painter.begin(&writer)) return fail(error, QObject::tr("Cannot write %1.").arg(path));
   const double scale = kResolution / kFigureUnitsPerInch;
@@ -114,9 +120,12 @@ bool exportFigurePdf(const Figure& figure, const QString& path, QString* error) 
 
 bool exportFigure(const Figure& figure, const QString& path, int dpi, QString* error) {
   switch (figureFormatFor(path)) {
-    case FigureFormat::Svg: return exportFigureSvg(figure, path, error);
-    case FigureFormat::Pdf: return exportFigurePdf(figure, path, error);
-    case FigureFormat::Png: break;
+    case FigureFormat::Svg:
+      return exportFigureSvg(figure, path, error);
+    case FigureFormat::Pdf:
+      return exportFigurePdf(figure, path, error);
+    case FigureFormat::Png:
+      break;
   }
   return exportFigurePng(figure, path, dpi, error);
 }
@@ -140,7 +149,8 @@ QByteArray steeringJson(const SteeringReport& report) {
   for (const SteeringEntry& e : report.entries) {
     QJsonObject entry{{"what", describeEntry(e, report.layout)}, {"factor", e.factor}};
     if (e.kind == SteeringEntry::Kind::Region)
-      entry.insert("patches", QJsonObject{{"rows", QJsonArray{e.row0, e.row1}}, {"columns", QJsonArray{e.col0, e.col1}}});
+      entry.insert("patches", QJsonObject{{"rows", QJsonArray{e.row0, e.row1}},
+                                          {"columns", QJsonArray{e.col0, e.col1}}});
     else
       entry.insert("tokens", QJsonArray{e.first, e.last});
     entries.append(entry);
@@ -183,9 +193,13 @@ QByteArray steeringCsv(const SteeringReport& report) {
       else
         text = toQString(p.text);
     }
-    lines << QStringLiteral("steer,%1,%2,%3,%4,%5,").arg(f.position).arg(csvField(text), row, col).arg(f.factor);
+    lines << QStringLiteral("steer,%1,%2,%3,%4,%5,")
+                 .arg(f.position)
+                 .arg(csvField(text), row, col)
+                 .arg(f.factor);
   }
-  for (auto [name, g, differs] : {std::tuple{"original", &report.original, &diff.a}, std::tuple{"steered", &report.steered, &diff.b}})
+  for (auto [name, g, differs] : {std::tuple{"original", &report.original, &diff.a},
+                                  std::tuple{"steered", &report.steered, &diff.b}})
     for (size_t i = 0; i < g->tokens.size(); ++i)
       lines << QStringLiteral("%1,%2,%3,,,,%4")
                    .arg(QLatin1String(name))
@@ -196,7 +210,9 @@ QByteArray steeringCsv(const SteeringReport& report) {
 }
 
 bool exportSteering(const SteeringReport& report, const QString& path, QString* error) {
-  return writeBytes(path, suffixOf(path) == QLatin1String("csv") ? steeringCsv(report) : steeringJson(report), error);
+  return writeBytes(
+      path, suffixOf(path) == QLatin1String("csv") ? steeringCsv(report) : steeringJson(report),
+      error);
 }
 
 }  // namespace atman::ui

@@ -15,7 +15,8 @@
 
 namespace atman::ui {
 
-ExportDialog::ExportDialog(ViewMode layout, int dpi, const QString& path, const QString& caption, QWidget* parent)
+ExportDialog::ExportDialog(ViewMode layout, int dpi, const QString& path, const QString& caption,
+                           QWidget* parent)
     : QDialog(parent) {
   setWindowTitle(tr("Export Figure"));
   m_layout = new QComboBox(this);
@@ -52,10 +53,18 @@ ExportDialog::ExportDialog(ViewMode layout, int dpi, const QString& path, const 
   updateState();
 }
 
-ViewMode ExportDialog::layout() const { return static_cast<ViewMode>(m_layout->currentData().toInt()); }
-int ExportDialog::dpi() const { return m_dpi->value(); }
-QString ExportDialog::path() const { return m_path->text(); }
-QString ExportDialog::caption() const { return m_caption->text(); }
+ViewMode ExportDialog::layout() const {
+  return static_cast<ViewMode>(m_layout->currentData().toInt());
+}
+int ExportDialog::dpi() const {
+  return m_dpi->value();
+}
+QString ExportDialog::path() const {
+  return m_path->text();
+}
+QString ExportDialog::caption() const {
+  return m_caption->text();
+}
 
 void ExportDialog::browse() {
   const QString path = QFileDialog::getSaveFileName(

@@ -17,7 +17,8 @@ class ExportDialog : public QDialog {
   Q_OBJECT
 
  public:
-  ExportDialog(ViewMode layout, int dpi, const QString& path, const QString& caption, QWidget* parent = nullptr);
+  ExportDialog(ViewMode layout, int dpi, const QString& path, const QString& caption,
+               QWidget* parent = nullptr);
 
   ViewMode layout() const;
   int dpi() const;

@@ -23,14 +23,23 @@ QFont pixelFont(int pixels, bool bold = false) {
   return font;
 }
 
-QFont titleFont() { return pixelFont(14, true); }
-QFont tokenFont() { return pixelFont(13); }
-QFont captionFont() { return pixelFont(12); }
-QFont barFont() { return pixelFont(11); }
+QFont titleFont() {
+  return pixelFont(14, true);
+}
+QFont tokenFont() {
+  return pixelFont(13);
+}
+QFont captionFont() {
+  return pixelFont(12);
+}
+QFont barFont() {
+  return pixelFont(11);
+}
 
 double imageHeight(const FigurePanel& panel) {
   if (panel.image.isNull() || panel.image.width() <= 0) return 0;
-  return std::clamp(kPanelWidth * panel.image.height() / panel.image.width(), 0.4 * kPanelWidth, 1.6 * kPanelWidth);
+  return std::clamp(kPanelWidth * panel.image.height() / panel.image.width(), 0.4 * kPanelWidth,
+                    1.6 * kPanelWidth);
 }
 
 double tokensHeight(const FigurePanel& panel) {
@@ -42,7 +51,8 @@ double tokensHeight(const FigurePanel& panel) {
 
 bool sameScales(const Figure& f) {
   for (const auto& p : f.panels)
-    if (p.scales.patches != f.panels.front().scales.patches || p.scales.tokens != f.panels.front().scales.tokens)
+    if (p.scales.patches != f.panels.front().scales.patches ||
+        p.scales.tokens != f.panels.front().scales.tokens)
       return false;
   return true;
 }
@@ -50,8 +60,10 @@ bool sameScales(const Figure& f) {
 // Room for one colour bar with its labels, for the scales of `p`.
 double barWidth(const FigurePanel& p) {
   double labels = 0;
-  if (!p.image.isNull()) labels = std::max(labels, colourBarLabelWidth(barFont(), std::max(p.scales.patches, 1e-9)));
-  if (!p.tokens.isEmpty()) labels = std::max(labels, colourBarLabelWidth(barFont(), std::max(p.scales.tokens, 1e-9)));
+  if (!p.image.isNull())
+    labels = std::max(labels, colourBarLabelWidth(barFont(), std::max(p.scales.patches, 1e-9)));
+  if (!p.tokens.isEmpty())
+    labels = std::max(labels, colourBarLabelWidth(barFont(), std::max(p.scales.tokens, 1e-9)));
   return kBarGap + kBarWidth + labels;
 }
 
@@ -78,8 +90,9 @@ double panelHeight(const FigurePanel& p) {
 QRectF captionRect(const Figure& f, double top) {
   double width = 0;
   panelLefts(f, &width);
-  const QRectF bound = QFontMetricsF(captionFont())
-                           .boundingRect(QRectF(0, 0, width, 1e6), Qt::TextWordWrap | Qt::AlignLeft, f.caption);
+  const QRectF bound =
+      QFontMetricsF(captionFont())
+          .boundingRect(QRectF(0, 0, width, 1e6), Qt::TextWordWrap | Qt::AlignLeft, f.caption);
   return QRectF(kMargin, top, width, f.caption.isEmpty() ? 0 : bound.height());
 }
 
@@ -90,15 +103,16 @@ double panelsHeight(const Figure& f) {
 }
 
 // The colour bars of one panel, beside its image and its tokens, starting at x.
-void paintBars(QPainter& painter, const Figure& f, const FigurePanel& p, double x, double imageTop, double tokenTop) {
+void paintBars(QPainter& painter, const Figure& f, const FigurePanel& p, double x, double imageTop,
+               double tokenTop) {
   const double imageH = imageHeight(p), tokenH = tokensHeight(p);
   painter.setPen(QColor(40, 40, 40));
   if (imageH > 0 && p.scales.patches > 0)
-    paintColourBar(painter, QRectF(x, imageTop + 6, kBarWidth, imageH - 12), f.colormap, p.scales.patches,
-                   QObject::tr("ΔL (E)"), barFont());
+    paintColourBar(painter, QRectF(x, imageTop + 6, kBarWidth, imageH - 12), f.colormap,
+                   p.scales.patches, QObject::tr("ΔL (E)"), barFont());
   if (tokenH > 0 && p.scales.tokens > 0)
-    paintColourBar(painter, QRectF(x, tokenTop, kBarWidth, std::max(tokenH, 40.0)), f.colormap, p.scales.tokens,
-                   imageH > 0 ? QString() : QObject::tr("ΔL (E)"), barFont());
+    paintColourBar(painter, QRectF(x, tokenTop, kBarWidth, std::max(tokenH, 40.0)), f.colormap,
+                   p.scales.tokens, imageH > 0 ? QString() : QObject::tr("ΔL (E)"), barFont());
 }
 
 }  // namespace
@@ -107,7 +121,8 @@ QSizeF figureSize(const Figure& f) {
   double width = 0;
   panelLefts(f, &width);
   const QRectF caption = captionRect(f, 0);
-  const double height = 2 * kMargin + panelsHeight(f) + (caption.height() > 0 ? kCaptionGap + caption.height() : 0);
+  const double height =
+      2 * kMargin + panelsHeight(f) + (caption.height() > 0 ? kCaptionGap + caption.height() : 0);
   return {std::ceil(2 * kMargin + width), std::ceil(height)};
 }
 
@@ -126,14 +141,17 @@ void paintFigure(QPainter& painter, const Figure& f) {
     const double x = lefts[i];
     painter.setFont(titleFont());
     painter.setPen(QColor(20, 20, 20));
-    painter.drawText(QRectF(x, kMargin, kPanelWidth, kTitleHeight - 4), Qt::AlignLeft | Qt::AlignVCenter, panel.title);
+    painter.drawText(QRectF(x, kMargin, kPanelWidth, kTitleHeight - 4),
+                     Qt::AlignLeft | Qt::AlignVCenter, panel.title);
     double y = imageTop;
     if (const double h = imageHeight(panel); h > 0) {
       const QRectF target(x, y, kPanelWidth, h);
       // Letterbox: keep the picture's aspect ratio inside the panel's clamped frame.
       const QSizeF fitted = QSizeF(panel.image.size()).scaled(target.size(), Qt::KeepAspectRatio);
-      const QRectF shown(target.center() - QPointF(fitted.width() / 2, fitted.height() / 2), fitted);
-      painter.setRenderHint(QPainter::SmoothPixmapTransform, f.smooth || shown.width() < panel.image.width());
+      const QRectF shown(target.center() - QPointF(fitted.width() / 2, fitted.height() / 2),
+                         fitted);
+      painter.setRenderHint(QPainter::SmoothPixmapTransform,
+                            f.smooth || shown.width() < panel.image.width());
       painter.drawImage(shown, panel.image);
       painter.setPen(QPen(QColor(80, 80, 80), 0.8));
       painter.setBrush(Qt::NoBrush);
@@ -153,7 +171,8 @@ void paintFigure(QPainter& painter, const Figure& f) {
       paintTokens(painter, panel.tokens, boxes, style);
       painter.restore();
     }
-    if (perPanel || i + 1 == f.panels.size()) paintBars(painter, f, panel, x + kPanelWidth + kBarGap, imageTop, tokenTop);
+    if (perPanel || i + 1 == f.panels.size())
+      paintBars(painter, f, panel, x + kPanelWidth + kBarGap, imageTop, tokenTop);
   }
 
   if (!f.caption.isEmpty()) {
@@ -168,7 +187,8 @@ void paintFigure(QPainter& painter, const Figure& f) {
 QImage renderFigure(const Figure& figure, double dpi) {
   const double scale = dpi / kFigureUnitsPerInch;
   const QSizeF size = figureSize(figure);
-  QImage image(QSize(std::max(1, int(std::lround(size.width() * scale))), std::max(1, int(std::lround(size.height() * scale)))),
+  QImage image(QSize(std::max(1, int(std::lround(size.width() * scale))),
+                     std::max(1, int(std::lround(size.height() * scale)))),
                QImage::Format_RGB32);
   const int dotsPerMeter = static_cast<int>(std::lround(dpi / 0.0254));
   image.setDotsPerMeterX(dotsPerMeter);

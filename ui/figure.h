@@ -19,16 +19,16 @@ namespace atman::ui {
 
 struct FigurePanel {
   QString title;
-  QImage image;                    // the overlay at full image resolution; null for text-only models
-  QVector<TokenSegment> tokens;    // empty when the explanation has no tokens
-  Scales scales;                   // the colour scales the overlay and tokens were drawn with
+  QImage image;                  // the overlay at full image resolution; null for text-only models
+  QVector<TokenSegment> tokens;  // empty when the explanation has no tokens
+  Scales scales;                 // the colour scales the overlay and tokens were drawn with
 };
 
 // Panels with the same scales share one colour bar at the right; otherwise each panel gets its own.
 struct Figure {
-  QVector<FigurePanel> panels;     // one (single or correlated) or two (side by side)
+  QVector<FigurePanel> panels;  // one (single or correlated) or two (side by side)
   Colormap colormap = Colormap::Jet;
-  bool smooth = true;              // how the image is enlarged: smooth, or crisp patches
+  bool smooth = true;  // how the image is enlarged: smooth, or crisp patches
   QString caption;
 };
 

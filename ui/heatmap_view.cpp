@@ -37,13 +37,15 @@ void HeatmapView::setExplanation(const Explanation* explanation) {
     m_explanation = *explanation;
     for (const auto& c : explanation->candidates)
       if (c.kind == CandidateKind::Patch)
-        m_cells.push_back({c.index, c.row, c.col, QRectF(c.rect.x, c.rect.y, c.rect.width, c.rect.height), c.value});
+        m_cells.push_back({c.index, c.row, c.col,
+                           QRectF(c.rect.x, c.rect.y, c.rect.width, c.rect.height), c.value});
   }
   renderOverlay();
 }
 
 void HeatmapView::setViewOptions(const ViewOptions& options, double scaleMax) {
-  const bool overlayChanged = options.colormap != m_options.colormap || options.opacity != m_options.opacity ||
+  const bool overlayChanged = options.colormap != m_options.colormap ||
+                              options.opacity != m_options.opacity ||
                               options.smooth != m_options.smooth || scaleMax != m_scaleMax;
   m_options = options;
   m_scaleMax = scaleMax;
@@ -99,7 +101,8 @@ QRectF HeatmapView::toWidget(const QRectF& rect) const {
   const QRectF shown = imageRect();
   if (shown.isEmpty()) return {};
   const double sx = shown.width() / m_base.width(), sy = shown.height() / m_base.height();
-  return QRectF(shown.x() + rect.x() * sx, shown.y() + rect.y() * sy, rect.width() * sx, rect.height() * sy);
+  return QRectF(shown.x() + rect.x() * sx, shown.y() + rect.y() * sy, rect.width() * sx,
+                rect.height() * sy);
 }
 
 int HeatmapView::candidateAt(const QPointF& position) const {
@@ -122,8 +125,10 @@ void HeatmapView::updateScaled() {
   } else {
     // Blocky heatmaps stay crisp when enlarged; photographs shrink smoothly.
     const bool enlarging = target.width() > shown.width();
-    const auto mode = enlarging && !m_options.smooth ? Qt::FastTransformation : Qt::SmoothTransformation;
-    m_scaled = QPixmap::fromImage(shown.scaled(target.size().toSize(), Qt::IgnoreAspectRatio, mode));
+    const auto mode =
+        enlarging && !m_options.smooth ? Qt::FastTransformation : Qt::SmoothTransformation;
+    m_scaled =
+        QPixmap::fromImage(shown.scaled(target.size().toSize(), Qt::IgnoreAspectRatio, mode));
   }
   emit imageRectChanged(target);
   update();
@@ -139,7 +144,8 @@ void HeatmapView::paintEvent(QPaintEvent*) {
   p.fillRect(rect(), palette().color(QPalette::Base).darker(108));
   if (m_scaled.isNull()) {
     p.setPen(palette().color(QPalette::PlaceholderText));
-    p.drawText(rect().adjusted(12, 12, -12, -12), Qt::AlignCenter | Qt::TextWordWrap, m_placeholder);
+    p.drawText(rect().adjusted(12, 12, -12, -12), Qt::AlignCenter | Qt::TextWordWrap,
+               m_placeholder);
     return;
   }
   const QRectF shown = imageRect();
@@ -168,8 +174,9 @@ void HeatmapView::paintEvent(QPaintEvent*) {
       if (r.width() >= 30 && r.height() >= 16) {
         const QString label = QStringLiteral("×%1").arg(member.factor, 0, 'f', 2);
         const QRectF box(r.x() + 2, r.y() + 2, r.width() - 4, 13);
-        p.fillRect(QRectF(box.topLeft(), QSizeF(QFontMetricsF(small).horizontalAdvance(label) + 4, 13)),
-                   QColor(0, 0, 0, 150));
+        p.fillRect(
+            QRectF(box.topLeft(), QSizeF(QFontMetricsF(small).horizontalAdvance(label) + 4, 13)),
+            QColor(0, 0, 0, 150));
         p.setPen(Qt::white);
         p.drawText(box.adjusted(2, 0, 0, 0), Qt::AlignLeft | Qt::AlignVCenter, label);
       }
@@ -188,11 +195,15 @@ void HeatmapView::paintEvent(QPaintEvent*) {
 QString HeatmapView::describe(int candidate) const {
   const Cell* c = cell(candidate);
   if (!c) return {};
-  QString text = tr("Patch row %1, column %2: ΔL (E) = %3").arg(c->row).arg(c->col).arg(c->value, 0, 'g', 4);
-  if (const NeighbourFactor* n = m_neighbourhood.find(candidate); n && m_neighbourhood.centre >= 0) {
+  QString text =
+      tr("Patch row %1, column %2: ΔL (E) = %3").arg(c->row).arg(c->col).arg(c->value, 0, 'g', 4);
+  if (const NeighbourFactor* n = m_neighbourhood.find(candidate);
+      n && m_neighbourhood.centre >= 0) {
     text += candidate == m_neighbourhood.centre
                 ? tr("\nSelected: suppressed ×%1").arg(n->factor, 0, 'f', 3)
-                : tr("\nNeighbour: similarity %1, suppressed ×%2").arg(n->similarity, 0, 'f', 3).arg(n->factor, 0, 'f', 3);
+                : tr("\nNeighbour: similarity %1, suppressed ×%2")
+                      .arg(n->similarity, 0, 'f', 3)
+                      .arg(n->factor, 0, 'f', 3);
   }
   return text;
 }

@@ -1,6 +1,6 @@
 // The image with the patch heatmap over it. The overlay pixels come from atman::render_overlay, the
-// function behind the CLI's --png, so the GUI shows what the CLI writes. On top: the patch grid, the
-// hovered patch (synchronised across panes) and a correlated neighbourhood with its factors.
+// function behind the CLI's --png, so the GUI shows what the CLI writes. On top: the patch grid,
+// the hovered patch (synchronised across panes) and a correlated neighbourhood with its factors.
 #pragma once
 
 #include <QImage>

@@ -33,7 +33,8 @@ constexpr int kProbabilityRole = Qt::UserRole + 1;
 class ProbabilityDelegate : public QStyledItemDelegate {
  public:
   using QStyledItemDelegate::QStyledItemDelegate;
-  void paint(QPainter* painter, const QStyleOptionViewItem& option, const QModelIndex& index) const override {
+  void paint(QPainter* painter, const QStyleOptionViewItem& option,
+             const QModelIndex& index) const override {
     QStyledItemDelegate::paint(painter, option, index);
     const double p = index.data(kProbabilityRole).toDouble();
     QRectF bar = QRectF(option.rect).adjusted(2, 3, -2, -3);
@@ -193,9 +194,13 @@ InputPanel::InputPanel(QWidget* parent) : QWidget(parent) {
   setModel(nullptr, {});
 }
 
-QString InputPanel::device() const { return m_device->currentData().toString(); }
+QString InputPanel::device() const {
+  return m_device->currentData().toString();
+}
 
-QString InputPanel::dtype() const { return m_dtype->currentData().toString(); }
+QString InputPanel::dtype() const {
+  return m_dtype->currentData().toString();
+}
 
 void InputPanel::setDtype(const QString& dtype) {
   const int index = m_dtype->findData(dtype);
@@ -228,18 +233,21 @@ void InputPanel::setModel(std::shared_ptr<const Model> model, const QString& def
   m_continuation->setVisible(lm);
   m_generate->setVisible(lm);
   if (clip && labels().isEmpty())
-    setLabelPreset(toQString(m_model->name()).contains(QStringLiteral("shapes")) ? QStringLiteral("shapes")
-                                                                                : QStringLiteral("common"));
+    setLabelPreset(toQString(m_model->name()).contains(QStringLiteral("shapes"))
+                       ? QStringLiteral("shapes")
+                       : QStringLiteral("common"));
   // The folder's prompt format wins over an empty prompt, and over one that cannot feed an image
   // model (a LLaVA prompt needs its <image> marker).
-  const bool unfit = m_model && m_model->kind() == ModelKind::Llava && !prompt().contains(QStringLiteral("<image>"));
+  const bool unfit = m_model && m_model->kind() == ModelKind::Llava &&
+                     !prompt().contains(QStringLiteral("<image>"));
   if (lm && !defaultPrompt.isEmpty() && (prompt().isEmpty() || unfit)) setPrompt(defaultPrompt);
   fillExplainChoices();
   clearPrediction();
 }
 
 void InputPanel::fillExplainChoices() {
-  // Each kind starts at its most telling choice (the first); choices of another kind do not carry over.
+  // Each kind starts at its most telling choice (the first); choices of another kind do not carry
+  // over.
   const QSignalBlocker blocker(m_explainWhat);
   m_explainWhat->clear();
   const ModelKind kind = m_model ? m_model->kind() : ModelKind::Clip;
@@ -262,9 +270,10 @@ void InputPanel::setImage(const QImage& image, const QString& origin) {
     m_imageOrigin->setText(tr("Drop an image here, paste it, or open a file."));
     return;
   }
-  m_thumbnail->setPixmap(QPixmap::fromImage(
-      image.scaled(m_thumbnail->size() - QSize(4, 4), Qt::KeepAspectRatio, Qt::SmoothTransformation)));
-  m_imageOrigin->setText(tr("%1\n%2 × %3 pixels").arg(shortOrigin(origin)).arg(image.width()).arg(image.height()));
+  m_thumbnail->setPixmap(QPixmap::fromImage(image.scaled(
+      m_thumbnail->size() - QSize(4, 4), Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+  m_imageOrigin->setText(
+      tr("%1\n%2 × %3 pixels").arg(shortOrigin(origin)).arg(image.width()).arg(image.height()));
   m_imageOrigin->setToolTip(origin);
 }
 
@@ -283,7 +292,9 @@ void InputPanel::setLabels(const QStringList& labels) {
   m_settingLabels = false;
 }
 
-QString InputPanel::labelPreset() const { return m_preset->currentData().toString(); }
+QString InputPanel::labelPreset() const {
+  return m_preset->currentData().toString();
+}
 
 void InputPanel::setLabelPreset(const QString& preset) {
   const int index = m_preset->findData(preset);
@@ -293,13 +304,17 @@ void InputPanel::setLabelPreset(const QString& preset) {
   if (preset != QLatin1String("custom")) setLabels(presetLabels(preset));
 }
 
-QString InputPanel::prompt() const { return m_prompt->toPlainText(); }
+QString InputPanel::prompt() const {
+  return m_prompt->toPlainText();
+}
 
 void InputPanel::setPrompt(const QString& prompt) {
   if (prompt != m_prompt->toPlainText()) m_prompt->setPlainText(prompt);
 }
 
-QString InputPanel::target() const { return m_target->text(); }
+QString InputPanel::target() const {
+  return m_target->text();
+}
 
 void InputPanel::setTarget(const QString& target) {
   m_target->setText(target);
@@ -323,7 +338,8 @@ void InputPanel::setPrediction(const Prediction& prediction) {
     for (int row = 0; row < m_ranking->rowCount(); ++row) {
       const LabelScore& score = prediction.labels[row];
       auto* label = new QTableWidgetItem(toQString(score.label));
-      auto* probability = new QTableWidgetItem(QStringLiteral("%1 %").arg(100.0 * score.probability, 0, 'f', 1));
+      auto* probability =
+          new QTableWidgetItem(QStringLiteral("%1 %").arg(100.0 * score.probability, 0, 'f', 1));
       probability->setData(kProbabilityRole, double(score.probability));
       probability->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
       probability->setToolTip(tr("logit %1").arg(score.logit, 0, 'f', 3));
@@ -338,7 +354,8 @@ void InputPanel::setPrediction(const Prediction& prediction) {
   for (size_t i = 0; i < m_generation.tokens.size(); ++i)
     segments.push_back({toQString(m_generation.tokens[i]), static_cast<int>(i), 0});
   m_continuation->setSegments(segments, false);
-  if (segments.isEmpty()) m_continuation->setPlaceholderText(tr("The model ends the text right away."));
+  if (segments.isEmpty())
+    m_continuation->setPlaceholderText(tr("The model ends the text right away."));
   markTarget();
 }
 
@@ -361,7 +378,8 @@ void InputPanel::markTarget() {
   const QSignalBlocker blocker(m_ranking);
   m_ranking->clearSelection();
   for (int row = 0; row < m_ranking->rowCount(); ++row)
-    if (m_ranking->item(row, 0) && m_ranking->item(row, 0)->text() == target) m_ranking->selectRow(row);
+    if (m_ranking->item(row, 0) && m_ranking->item(row, 0)->text() == target)
+      m_ranking->selectRow(row);
   int upTo = -1;
   if (m_model && !m_generation.ids.empty()) {
     for (size_t i = 0; i < m_generation.ids.size(); ++i) {

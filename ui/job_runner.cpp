@@ -18,7 +18,9 @@ JobRunner::JobRunner(QObject* parent) : QObject(parent), m_control(std::make_sha
   m_thread.start();
 }
 
-JobRunner::~JobRunner() { shutdown(); }
+JobRunner::~JobRunner() {
+  shutdown();
+}
 
 void JobRunner::shutdown() {
   if (!m_worker) return;
@@ -78,8 +80,12 @@ JobId JobRunner::neighbours(const ExplainRequest& request, int candidate, double
   });
 }
 
-void JobRunner::cancel(JobKind kind) { m_control->supersede(kind, m_nextId); }
+void JobRunner::cancel(JobKind kind) {
+  m_control->supersede(kind, m_nextId);
+}
 
-void JobRunner::cancelAll() { m_control->cancelAllBelow(m_nextId); }
+void JobRunner::cancelAll() {
+  m_control->cancelAllBelow(m_nextId);
+}
 
 }  // namespace atman::ui

@@ -41,7 +41,7 @@ struct PredictRequest {
   std::vector<std::string> labels;        // CLIP
   std::string prompt;                     // LM / LLaVA
   int maxNewTokens = 16;
-  std::vector<SteeringFactor> steering;   // model input positions; empty: a plain prediction
+  std::vector<SteeringFactor> steering;  // model input positions; empty: a plain prediction
 };
 
 struct Prediction {

@@ -46,7 +46,9 @@
 
 // Resources live in the static atman_ui library; their initialiser must be referenced explicitly
 // and from the global namespace.
-static void initStudioResources() { Q_INIT_RESOURCE(app); }
+static void initStudioResources() {
+  Q_INIT_RESOURCE(app);
+}
 
 namespace atman::ui {
 namespace {
@@ -54,11 +56,14 @@ namespace {
 const QColor kSingleAccent(214, 96, 77);
 const QColor kCorrelatedAccent(72, 120, 200);
 
-QString kappaText(double kappa) { return QString::number(kappa, 'f', 2); }
+QString kappaText(double kappa) {
+  return QString::number(kappa, 'f', 2);
+}
 
 // The desktop theme's icon where there is one, else the bundled one (resources/icons).
 QIcon studioIcon(const char* themeName, const char* bundled) {
-  return QIcon::fromTheme(QLatin1String(themeName), QIcon(QStringLiteral(":/icons/%1.svg").arg(QLatin1String(bundled))));
+  return QIcon::fromTheme(QLatin1String(themeName),
+                          QIcon(QStringLiteral(":/icons/%1.svg").arg(QLatin1String(bundled))));
 }
 
 bool isImageFile(const QString& path) {
@@ -105,17 +110,20 @@ MainWindow::~MainWindow() {
 // Construction
 
 void MainWindow::createActions() {
-  m_openImageAction = new QAction(studioIcon("document-open", "open-image"), tr("&Open Image…"), this);
+  m_openImageAction =
+      new QAction(studioIcon("document-open", "open-image"), tr("&Open Image…"), this);
   m_openImageAction->setShortcut(QKeySequence::Open);
   m_openImageAction->setStatusTip(tr("Open the image to explain"));
   connect(m_openImageAction, &QAction::triggered, this, &MainWindow::openImageDialog);
 
   m_openModelAction = new QAction(tr("Open &Model Folder…"), this);
   m_openModelAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
-  m_openModelAction->setStatusTip(tr("Open a Hugging Face model folder (CLIP, GPT-2, Llama-style, LLaVA)"));
+  m_openModelAction->setStatusTip(
+      tr("Open a Hugging Face model folder (CLIP, GPT-2, Llama-style, LLaVA)"));
   connect(m_openModelAction, &QAction::triggered, this, &MainWindow::openModelDialog);
 
-  m_exportFigureAction = new QAction(studioIcon("document-save", "export"), tr("&Export Figure…"), this);
+  m_exportFigureAction =
+      new QAction(studioIcon("document-save", "export"), tr("&Export Figure…"), this);
   m_exportFigureAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
   m_exportFigureAction->setStatusTip(tr("Save the explanation as a PNG, SVG or PDF figure"));
   connect(m_exportFigureAction, &QAction::triggered, this, &MainWindow::exportFigureDialog);
@@ -139,14 +147,17 @@ void MainWindow::createActions() {
   m_quitAction->setMenuRole(QAction::QuitRole);
   connect(m_quitAction, &QAction::triggered, this, &QWidget::close);
 
-  m_explainAction = new QAction(studioIcon("media-playback-start", "explain"), tr("E&xplain"), this);
-  m_explainAction->setShortcuts({QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter)});
+  m_explainAction =
+      new QAction(studioIcon("media-playback-start", "explain"), tr("E&xplain"), this);
+  m_explainAction->setShortcuts(
+      {QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter)});
   m_explainAction->setStatusTip(tr("Explain the target with AtMan (Ctrl+Enter)"));
   connect(m_explainAction, &QAction::triggered, this, &MainWindow::explain);
 
   m_cancelAction = new QAction(studioIcon("process-stop", "cancel"), tr("&Cancel"), this);
   m_cancelAction->setShortcut(QKeySequence(Qt::Key_Escape));
-  m_cancelAction->setStatusTip(tr("Stop the running explanation, or clear the neighbourhood shown"));
+  m_cancelAction->setStatusTip(
+      tr("Stop the running explanation, or clear the neighbourhood shown"));
   connect(m_cancelAction, &QAction::triggered, this, &MainWindow::cancel);
 
   m_generateAction = new QAction(tr("&Generate Continuation"), this);
@@ -155,7 +166,8 @@ void MainWindow::createActions() {
 
   m_generateSteeredAction = new QAction(tr("Generate &Steered"), this);
   m_generateSteeredAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_G));
-  m_generateSteeredAction->setStatusTip(tr("Generate with the steering panel's factors and compare the answers"));
+  m_generateSteeredAction->setStatusTip(
+      tr("Generate with the steering panel's factors and compare the answers"));
   connect(m_generateSteeredAction, &QAction::triggered, this, &MainWindow::generateSteered);
 
   m_kappaUpAction = new QAction(tr("κ &Up"), this);
@@ -166,12 +178,14 @@ void MainWindow::createActions() {
   connect(m_kappaDownAction, &QAction::triggered, this, [this] { setKappa(kappa() - 0.05); });
 
   m_modeGroup = new QActionGroup(this);
-  const QString modeNames[3] = {tr("&Single-Token Suppression"), tr("C&orrelated Suppression"), tr("Side &by Side")};
+  const QString modeNames[3] = {tr("&Single-Token Suppression"), tr("C&orrelated Suppression"),
+                                tr("Side &by Side")};
   for (int i = 0; i < 3; ++i) {
     m_modeActions[i] = new QAction(modeNames[i], m_modeGroup);
     m_modeActions[i]->setCheckable(true);
     m_modeActions[i]->setShortcut(QKeySequence(Qt::CTRL | (Qt::Key_1 + i)));
-    connect(m_modeActions[i], &QAction::triggered, this, [this, i] { setViewMode(static_cast<ViewMode>(i)); });
+    connect(m_modeActions[i], &QAction::triggered, this,
+            [this, i] { setViewMode(static_cast<ViewMode>(i)); });
   }
 
   m_aboutAction = new QAction(tr("&About AtMan Studio"), this);
@@ -227,7 +241,8 @@ void MainWindow::createToolBars() {
   m_modeCombo->addItem(tr("Single-token"), int(ViewMode::Single));
   m_modeCombo->addItem(tr("Correlated"), int(ViewMode::Correlated));
   m_modeCombo->addItem(tr("Side by side"), int(ViewMode::SideBySide));
-  m_modeCombo->setToolTip(tr("Suppress each token alone, together with its correlated neighbours, or show both"));
+  m_modeCombo->setToolTip(
+      tr("Suppress each token alone, together with its correlated neighbours, or show both"));
   connect(m_modeCombo, &QComboBox::activated, this,
           [this] { setViewMode(static_cast<ViewMode>(m_modeCombo->currentData().toInt())); });
   explainBar->addWidget(new QLabel(tr(" Mode: "), explainBar));
@@ -240,10 +255,12 @@ void MainWindow::createToolBars() {
   m_kappaSlider->setTickPosition(QSlider::TicksBelow);
   m_kappaSlider->setTickInterval(2);
   m_kappaSlider->setFixedWidth(170);
-  m_kappaSlider->setToolTip(tr("κ: neighbours with cosine similarity ≥ κ are suppressed together "
-                               "(values already computed show at once)"));
+  m_kappaSlider->setToolTip(
+      tr("κ: neighbours with cosine similarity ≥ κ are suppressed together "
+         "(values already computed show at once)"));
   m_kappaLabel = new QLabel(explainBar);
-  m_kappaLabel->setMinimumWidth(m_kappaLabel->fontMetrics().horizontalAdvance(QStringLiteral("κ = 0.00 ")));
+  m_kappaLabel->setMinimumWidth(
+      m_kappaLabel->fontMetrics().horizontalAdvance(QStringLiteral("κ = 0.00 ")));
   connect(m_kappaSlider, &QSlider::valueChanged, this, [this] {
     updateKappaLabel();
     if (!m_options.screenshot) m_settings.setKappa(kappa());
@@ -268,7 +285,8 @@ void MainWindow::createToolBars() {
   m_factorSpin->setRange(0.0, 1.0);
   m_factorSpin->setSingleStep(0.05);
   m_factorSpin->setDecimals(2);
-  m_factorSpin->setToolTip(tr("f: a suppressed token keeps 1 − f of its attention (applies to the next Explain)"));
+  m_factorSpin->setToolTip(
+      tr("f: a suppressed token keeps 1 − f of its attention (applies to the next Explain)"));
   connect(m_factorSpin, &QDoubleSpinBox::valueChanged, this, [this](double f) {
     m_factor = f;
     if (!m_options.screenshot) m_settings.setFactor(f);
@@ -289,7 +307,8 @@ void MainWindow::createToolBars() {
   m_smoothCheck->setToolTip(tr("Bicubic heatmap; off: one flat colour per patch"));
   m_gridCheck = new QCheckBox(tr("Patch grid"), viewBar);
   m_sharedCheck = new QCheckBox(tr("Shared colour scale"), viewBar);
-  m_sharedCheck->setToolTip(tr("One colour scale for both panes, so their colours compare directly"));
+  m_sharedCheck->setToolTip(
+      tr("One colour scale for both panes, so their colours compare directly"));
   viewBar->addWidget(new QLabel(tr("Colormap: "), viewBar));
   viewBar->addWidget(m_colormapCombo);
   viewBar->addWidget(new QLabel(tr("  Opacity: "), viewBar));
@@ -464,7 +483,8 @@ void MainWindow::readSettings() {
   setViewOptions(view);
   m_factorSpin->setValue(useStored ? m_settings.factor() : 0.9);
   m_kappaSlider->setValue(kappaStep(useStored ? m_settings.kappa() : 0.7));
-  setViewMode(parseViewMode(useStored ? m_settings.viewMode() : QString()).value_or(ViewMode::SideBySide));
+  setViewMode(
+      parseViewMode(useStored ? m_settings.viewMode() : QString()).value_or(ViewMode::SideBySide));
   updateKappaLabel();
 }
 
@@ -626,7 +646,11 @@ void MainWindow::setImage(RgbImage image, const QString& origin) {
     m_steering->setBusy(false);
   }
   m_steering->setImage(m_image, origin);
-  statusBar()->showMessage(tr("Image %1 (%2 × %3)").arg(QFileInfo(origin).fileName()).arg(m_image->width).arg(m_image->height), 5000);
+  statusBar()->showMessage(tr("Image %1 (%2 × %3)")
+                               .arg(QFileInfo(origin).fileName())
+                               .arg(m_image->width)
+                               .arg(m_image->height),
+                           5000);
   updateActions();
   if (m_model && m_model->kind() != ModelKind::CausalLM) requestPrediction();
 }
@@ -635,11 +659,14 @@ void MainWindow::openImageDialog() {
   QString folder = m_settings.imageFolder();
   if (folder.isEmpty()) folder = QDir::homePath();
   const QString path = QFileDialog::getOpenFileName(
-      this, tr("Open Image"), folder, tr("Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff);;All files (*)"));
+      this, tr("Open Image"), folder,
+      tr("Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff);;All files (*)"));
   if (!path.isEmpty()) openImage(path);
 }
 
-void MainWindow::openModelDialog() { m_input->modelPicker()->browse(); }
+void MainWindow::openModelDialog() {
+  m_input->modelPicker()->browse();
+}
 
 void MainWindow::pasteImage() {
   const QMimeData* mime = QApplication::clipboard()->mimeData();
@@ -659,7 +686,8 @@ void MainWindow::pasteImage() {
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
   const QMimeData* mime = event->mimeData();
   bool usable = mime->hasImage();
-  for (const QUrl& url : mime->urls()) usable |= url.isLocalFile() && isImageFile(url.toLocalFile());
+  for (const QUrl& url : mime->urls())
+    usable |= url.isLocalFile() && isImageFile(url.toLocalFile());
   if (usable) event->acceptProposedAction();
 }
 
@@ -697,8 +725,9 @@ void MainWindow::requestPrediction() {
   } else {
     request.prompt = toStd(m_input->prompt());
     if (request.prompt.empty() || (kind == ModelKind::Llava && !m_image)) {
-      m_input->clearPrediction(kind == ModelKind::Llava && !m_image ? tr("Open an image for the model to look at.")
-                                                                     : tr("Type a prompt and press Generate."));
+      m_input->clearPrediction(kind == ModelKind::Llava && !m_image
+                                   ? tr("Open an image for the model to look at.")
+                                   : tr("Type a prompt and press Generate."));
       return;
     }
     if (kind == ModelKind::Llava) request.image = m_image;
@@ -707,7 +736,9 @@ void MainWindow::requestPrediction() {
   m_predictJob = m_runner->predict(request);
 }
 
-void MainWindow::generate() { requestPrediction(); }
+void MainWindow::generate() {
+  requestPrediction();
+}
 
 void MainWindow::generateSteered() {
   QString missing;
@@ -720,7 +751,9 @@ void MainWindow::generateSteered() {
   else if (m_model->kind() == ModelKind::Llava && !m_image)
     missing = tr("Open an image for the model to look at (File › Open, drag and drop, or paste).");
   else if (m_steering->steering().empty())
-    missing = tr("Choose what to steer: click prompt tokens or drag over image patches in the Steering panel.");
+    missing =
+        tr("Choose what to steer: click prompt tokens or drag over image patches in the Steering "
+           "panel.");
   if (!missing.isEmpty()) {
     showError(tr("Nothing to steer"), missing);
     return;
@@ -732,14 +765,16 @@ void MainWindow::generateSteered() {
   request.steering = m_steering->steering();
   m_steerJob = m_runner->predict(request);  // supersedes a steered run still waiting or running
   m_steering->setBusy(true);
-  statusBar()->showMessage(tr("Generating with %1 steered positions…").arg(request.steering.size()));
+  statusBar()->showMessage(
+      tr("Generating with %1 steered positions…").arg(request.steering.size()));
 }
 
 void MainWindow::onPredicted(JobId job, const Prediction& prediction) {
   if (job == m_steerJob) {
     m_steerJob = 0;
     m_steering->showResult(prediction);
-    statusBar()->showMessage(tr("Steered answer ready (%1 s)").arg(prediction.steeredSeconds, 0, 'f', 2), 6000);
+    statusBar()->showMessage(
+        tr("Steered answer ready (%1 s)").arg(prediction.steeredSeconds, 0, 'f', 2), 6000);
     emit steeringReady();
     return;
   }
@@ -751,7 +786,8 @@ void MainWindow::onPredicted(JobId job, const Prediction& prediction) {
     if (!prediction.labels.empty())
       m_input->setTarget(toQString(prediction.labels.front().label));
     else if (!prediction.generation.ids.empty() && m_model)
-      m_input->setTarget(toQString(m_model->tokenizer().decode({prediction.generation.ids.front()})));
+      m_input->setTarget(
+          toQString(m_model->tokenizer().decode({prediction.generation.ids.front()})));
   }
   emit predictionReady();
   if (m_startupPending && !m_explainJob) {
@@ -804,7 +840,8 @@ QString MainWindow::tokenTextFor(const ExplainRequest& r) const {
 
 void MainWindow::explain() {
   if (m_modelJob) {
-    statusBar()->showMessage(tr("The model is still loading; press Explain again when it is ready."), 5000);
+    statusBar()->showMessage(
+        tr("The model is still loading; press Explain again when it is ready."), 5000);
     return;
   }
   if (!m_model) {
@@ -815,8 +852,9 @@ void MainWindow::explain() {
   if (m_model->kind() != ModelKind::CausalLM && !m_image)
     missing = tr("Open an image first (File › Open, drag and drop, or paste).");
   else if (m_input->target().trimmed().isEmpty())
-    missing = m_model->kind() == ModelKind::Clip ? tr("Choose a target: click a label in the ranking or type one.")
-                                                 : tr("Choose a target: click a token of the continuation or type one.");
+    missing = m_model->kind() == ModelKind::Clip
+                  ? tr("Choose a target: click a label in the ranking or type one.")
+                  : tr("Choose a target: click a token of the continuation or type one.");
   if (!missing.isEmpty()) {
     showError(tr("Nothing to explain"), missing);
     if (m_startupPending) finishStartup(false, missing);
@@ -851,7 +889,8 @@ void MainWindow::showOrCompute() {
   showResults();
   ExplainJob job;
   const int step = m_kappaSlider->value();
-  if (showsPane(m_mode, Pane::Single) && !m_cache.single()) job.single = requestFor(SuppressionMode::Single);
+  if (showsPane(m_mode, Pane::Single) && !m_cache.single())
+    job.single = requestFor(SuppressionMode::Single);
   if (showsPane(m_mode, Pane::Correlated) && !m_cache.correlated(step))
     job.correlated = requestFor(SuppressionMode::Correlated);
   if (job.single || job.correlated) startExplainJob(job);
@@ -888,7 +927,8 @@ void MainWindow::onExplained(JobId job, const ExplainResult& result) {
   emit explanationShown();
   if (m_startupPending) finishStartup(true);
   // A κ the slider reached while this job ran may still be missing.
-  if (m_request && showsPane(m_mode, Pane::Correlated) && !m_cache.correlated(m_kappaSlider->value()))
+  if (m_request && showsPane(m_mode, Pane::Correlated) &&
+      !m_cache.correlated(m_kappaSlider->value()))
     showOrCompute();
   else
     maybePrefetch();
@@ -899,12 +939,14 @@ void MainWindow::showResults() {
   const int step = m_kappaSlider->value();
   const QString singleId = m_cache.input() + QStringLiteral("/single");
   const QString correlatedId = m_cache.input() + QStringLiteral("/correlated/%1").arg(step);
-  if (const Explanation* single = m_cache.single(); single && m_singlePane->explanationId() != singleId)
+  if (const Explanation* single = m_cache.single();
+      single && m_singlePane->explanationId() != singleId)
     m_singlePane->setExplanation(single, tokenText, singleId);
   if (const Explanation* correlated = m_cache.correlated(step);
       correlated && m_correlatedPane->explanationId() != correlatedId)
     m_correlatedPane->setExplanation(correlated, tokenText, correlatedId);
-  if (const Explanation* shown = m_correlatedPane->explanation(); shown && shown->mode == "correlated")
+  if (const Explanation* shown = m_correlatedPane->explanation();
+      shown && shown->mode == "correlated")
     m_correlatedPane->setTitle(tr("Correlated suppression, κ = %1").arg(kappaText(shown->kappa)));
   else
     m_correlatedPane->setTitle(tr("Correlated suppression"));
@@ -915,7 +957,9 @@ void MainWindow::showResults() {
 void MainWindow::maybePrefetch() {
   // After the first correlated result for an input, compute every other κ in the background, so
   // the slider answers at once. It yields to user jobs and resumes from the core's cache.
-  if (!m_prefetchEnabled || m_prefetchHeld || !m_request || m_prefetchJob || m_explainJob || m_modelJob) return;
+  if (!m_prefetchEnabled || m_prefetchHeld || !m_request || m_prefetchJob || m_explainJob ||
+      m_modelJob)
+    return;
   if (m_cache.input().isEmpty() || m_cache.correlatedCount() == 0 || m_cache.hasAllKappas()) return;
   m_prefetchInput = m_cache.input();
   m_prefetchJob = m_runner->prefetch(requestFor(SuppressionMode::Correlated), allKappas());
@@ -966,7 +1010,8 @@ void MainWindow::onCancelled(JobId job) {
   } else if (job == m_explainJob) {
     m_explainJob = 0;
     setBusy(false);
-    for (ExplanationPane* p : {m_singlePane, m_correlatedPane}) p->setBusy(false);  // stop saying "computing…"
+    for (ExplanationPane* p : {m_singlePane, m_correlatedPane})
+      p->setBusy(false);  // stop saying "computing…"
     statusBar()->showMessage(tr("Cancelled."), 4000);
     emit jobCancelled(job);
     if (m_startupPending) finishStartup(false, tr("cancelled"));
@@ -1059,10 +1104,11 @@ void MainWindow::onNeighbours(JobId job, const NeighbourResult& result) {
 void MainWindow::applyNeighbourhood(const Neighbourhood& neighbourhood) {
   for (ExplanationPane* p : {m_singlePane, m_correlatedPane}) p->setNeighbourhood(neighbourhood);
   if (neighbourhood.centre >= 0 && !neighbourhood.members.empty())
-    statusBar()->showMessage(tr("Correlated neighbourhood at κ = %1: %2 candidates suppressed together "
-                                "(factors shown; Esc clears)")
-                                 .arg(kappaText(neighbourhood.kappa))
-                                 .arg(neighbourhood.members.size()));
+    statusBar()->showMessage(
+        tr("Correlated neighbourhood at κ = %1: %2 candidates suppressed together "
+           "(factors shown; Esc clears)")
+            .arg(kappaText(neighbourhood.kappa))
+            .arg(neighbourhood.members.size()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1085,17 +1131,24 @@ void MainWindow::updatePaneVisibility() {
   // The slider stays enabled in single mode too: κ also sets the neighbourhood a click shows.
 }
 
-void MainWindow::setKappa(double value) { m_kappaSlider->setValue(kappaStep(std::clamp(value, 0.0, 1.0))); }
+void MainWindow::setKappa(double value) {
+  m_kappaSlider->setValue(kappaStep(std::clamp(value, 0.0, 1.0)));
+}
 
-double MainWindow::kappa() const { return kappaOfStep(m_kappaSlider->value()); }
+double MainWindow::kappa() const {
+  return kappaOfStep(m_kappaSlider->value());
+}
 
-void MainWindow::updateKappaLabel() { m_kappaLabel->setText(tr("κ = %1").arg(kappaText(kappa()))); }
+void MainWindow::updateKappaLabel() {
+  m_kappaLabel->setText(tr("κ = %1").arg(kappaText(kappa())));
+}
 
 void MainWindow::setViewOptions(const ViewOptions& options) {
   m_viewOptions = options;
   {
     // Keep the controls in step when called from outside (tests, command line).
-    const QSignalBlocker b1(m_colormapCombo), b2(m_opacitySlider), b3(m_smoothCheck), b4(m_gridCheck);
+    const QSignalBlocker b1(m_colormapCombo), b2(m_opacitySlider), b3(m_smoothCheck),
+        b4(m_gridCheck);
     const int index = m_colormapCombo->findText(colormapNames().value(int(options.colormap)));
     if (index >= 0) m_colormapCombo->setCurrentIndex(index);
     m_opacitySlider->setValue(static_cast<int>(std::lround(options.opacity * 100)));
@@ -1167,33 +1220,45 @@ void MainWindow::setPrefetchEnabled(bool enabled) {
   }
 }
 
-void MainWindow::setTarget(const QString& target) { m_input->setTarget(target); }
-void MainWindow::setPrompt(const QString& prompt) { m_input->setPrompt(prompt); }
+void MainWindow::setTarget(const QString& target) {
+  m_input->setTarget(target);
+}
+void MainWindow::setPrompt(const QString& prompt) {
+  m_input->setPrompt(prompt);
+}
 void MainWindow::setLabels(const QStringList& labels) {
   m_input->setLabels(labels);
   requestPrediction();
 }
 
-const Explanation* MainWindow::shownExplanation(Pane p) const { return pane(p)->explanation(); }
+const Explanation* MainWindow::shownExplanation(Pane p) const {
+  return pane(p)->explanation();
+}
 
-ExplanationPane* MainWindow::pane(Pane p) const { return p == Pane::Single ? m_singlePane : m_correlatedPane; }
+ExplanationPane* MainWindow::pane(Pane p) const {
+  return p == Pane::Single ? m_singlePane : m_correlatedPane;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Export
 
 QString MainWindow::defaultCaption(ViewMode layout) const {
-  const Explanation* e = layout == ViewMode::Single ? m_singlePane->explanation() : m_correlatedPane->explanation();
-  if (!e) e = m_singlePane->explanation() ? m_singlePane->explanation() : m_correlatedPane->explanation();
+  const Explanation* e =
+      layout == ViewMode::Single ? m_singlePane->explanation() : m_correlatedPane->explanation();
+  if (!e)
+    e = m_singlePane->explanation() ? m_singlePane->explanation() : m_correlatedPane->explanation();
   if (!e) return {};
-  QString caption = tr("AtMan explanation of “%1” by %2 (%3): ΔL (E) is the rise of the target's loss when "
-                       "attention to a %4 is suppressed with f = %5.")
-                        .arg(toQString(e->target), toQString(e->model), toQString(e->architecture),
-                             e->explained == "patches" ? tr("patch") : tr("token"))
-                        .arg(e->factor, 0, 'g', 3);
+  QString caption =
+      tr("AtMan explanation of “%1” by %2 (%3): ΔL (E) is the rise of the target's loss when "
+         "attention to a %4 is suppressed with f = %5.")
+          .arg(toQString(e->target), toQString(e->model), toQString(e->architecture),
+               e->explained == "patches" ? tr("patch") : tr("token"))
+          .arg(e->factor, 0, 'g', 3);
   if (layout != ViewMode::Single) {
     const Explanation* c = m_correlatedPane->explanation();
     if (c && c->mode == "correlated")
-      caption += tr(" Correlated: neighbours with cosine similarity ≥ κ = %1 are suppressed too.").arg(kappaText(c->kappa));
+      caption += tr(" Correlated: neighbours with cosine similarity ≥ κ = %1 are suppressed too.")
+                     .arg(kappaText(c->kappa));
   }
   return caption;
 }
@@ -1212,7 +1277,8 @@ Figure MainWindow::figure(ViewMode layout, const QString& caption) const {
     panel.title = source->title();
     if (source->heatmapView()->hasHeatmap()) panel.image = source->heatmapView()->shownImage();
     panel.tokens = tokenSegments(source->tokenText(), *e);
-    if (std::none_of(panel.tokens.begin(), panel.tokens.end(), [](const TokenSegment& s) { return s.candidate >= 0; }))
+    if (std::none_of(panel.tokens.begin(), panel.tokens.end(),
+                     [](const TokenSegment& s) { return s.candidate >= 0; }))
       panel.tokens.clear();
     panel.scales = source->scales();
     f.panels.push_back(panel);
@@ -1243,12 +1309,14 @@ bool MainWindow::exportDataTo(const QString& path, Pane p, QString* error) {
 }
 
 void MainWindow::exportFigureDialog() {
-  const Explanation* any = m_correlatedPane->explanation() ? m_correlatedPane->explanation() : m_singlePane->explanation();
+  const Explanation* any = m_correlatedPane->explanation() ? m_correlatedPane->explanation()
+                                                           : m_singlePane->explanation();
   if (!any) return;
   QString folder = m_settings.exportFolder();
   if (folder.isEmpty()) folder = QDir::homePath();
   const QString name = QStringLiteral("%1-%2.png").arg(toQString(any->model), viewModeName(m_mode));
-  ExportDialog dialog(m_mode, m_settings.exportDpi(), QDir(folder).filePath(name), defaultCaption(m_mode), this);
+  ExportDialog dialog(m_mode, m_settings.exportDpi(), QDir(folder).filePath(name),
+                      defaultCaption(m_mode), this);
   if (dialog.exec() != QDialog::Accepted) return;
   const Figure f = figure(dialog.layout(), dialog.caption());
   if (f.panels.isEmpty()) {
@@ -1267,7 +1335,8 @@ void MainWindow::exportFigureDialog() {
 }
 
 void MainWindow::exportDataDialog() {
-  const Pane p = m_mode == ViewMode::Single || !m_correlatedPane->explanation() ? Pane::Single : Pane::Correlated;
+  const Pane p = m_mode == ViewMode::Single || !m_correlatedPane->explanation() ? Pane::Single
+                                                                                : Pane::Correlated;
   const Explanation* e = shownExplanation(p);
   if (!e) return;
   QString folder = m_settings.exportFolder();
@@ -1284,8 +1353,10 @@ void MainWindow::exportDataDialog() {
   // Side by side: the other pane's data goes next to it, so both halves of the figure are saved.
   if (m_mode == ViewMode::SideBySide && p == Pane::Correlated && m_singlePane->explanation()) {
     const QFileInfo info(path);
-    const QString other = info.dir().filePath(info.completeBaseName() + QStringLiteral("-single.") + info.suffix());
-    if (!exportData(*m_singlePane->explanation(), other, &error)) showError(tr("Cannot export the data"), error);
+    const QString other =
+        info.dir().filePath(info.completeBaseName() + QStringLiteral("-single.") + info.suffix());
+    if (!exportData(*m_singlePane->explanation(), other, &error))
+      showError(tr("Cannot export the data"), error);
   }
   m_settings.setExportFolder(QFileInfo(path).absolutePath());
   statusBar()->showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(path)), 6000);
@@ -1305,8 +1376,8 @@ void MainWindow::exportSteeringDialog() {
   QString folder = m_settings.exportFolder();
   if (folder.isEmpty()) folder = QDir::homePath();
   const QString name = QStringLiteral("%1-steering.json").arg(m_steering->report()->model);
-  const QString path = QFileDialog::getSaveFileName(this, tr("Export Steering"), QDir(folder).filePath(name),
-                                                    tr("JSON (*.json);;CSV (*.csv)"));
+  const QString path = QFileDialog::getSaveFileName(
+      this, tr("Export Steering"), QDir(folder).filePath(name), tr("JSON (*.json);;CSV (*.csv)"));
   if (path.isEmpty()) return;
   QString error;
   if (!exportSteeringTo(path, &error)) {
@@ -1347,20 +1418,23 @@ void MainWindow::about() {
   QString model = tr("No model loaded.");
   if (m_model)
     model = tr("<p><b>Model:</b> %1<br>%2<br><b>Folder:</b> %3</p>")
-                .arg(toQString(m_model->name()).toHtmlEscaped(), toQString(m_model->description()).toHtmlEscaped(),
+                .arg(toQString(m_model->name()).toHtmlEscaped(),
+                     toQString(m_model->description()).toHtmlEscaped(),
                      QDir::toNativeSeparators(m_modelDir).toHtmlEscaped());
-  QMessageBox::about(this, tr("About AtMan Studio"),
-                     tr("<h3>AtMan Studio %1</h3>"
-                        "<p>Explains transformer predictions with AtMan (Deiseroth et al., NeurIPS 2023): "
-                        "the relevance of a token or image patch is how much the target's loss rises when "
-                        "attention to it is suppressed.</p>%2<pre>%3</pre>")
-                         .arg(toQString(version()), model, toQString(runtime_report()).toHtmlEscaped()));
+  QMessageBox::about(
+      this, tr("About AtMan Studio"),
+      tr("<h3>AtMan Studio %1</h3>"
+         "<p>Explains transformer predictions with AtMan (Deiseroth et al., NeurIPS 2023): "
+         "the relevance of a token or image patch is how much the target's loss rises when "
+         "attention to it is suppressed.</p>%2<pre>%3</pre>")
+          .arg(toQString(version()), model, toQString(runtime_report()).toHtmlEscaped()));
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
   if (m_unexported && m_options.confirmClose && !m_options.screenshot) {
     const auto answer = QMessageBox::question(
-        this, tr("Unsaved explanation"), tr("The explanation has not been exported. Save the figure before closing?"),
+        this, tr("Unsaved explanation"),
+        tr("The explanation has not been exported. Save the figure before closing?"),
         QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
     if (answer == QMessageBox::Cancel) {
       event->ignore();

@@ -38,7 +38,7 @@ class SteeringPanel;
 
 // What the command line (or a test) asks the window to do at start.
 struct StudioOptions {
-  QString model;   // folder, or a name under the model root
+  QString model;  // folder, or a name under the model root
   QString image;
   QString prompt;
   QString target;
@@ -48,7 +48,8 @@ struct StudioOptions {
   bool screenshot = false;   // no dialogs, no prefetch, settings left as they are
   bool confirmClose = true;  // ask before discarding an unexported result
   bool prefetch = true;      // sweep every κ in the background after a correlated run
-  bool openLastModel = true; // without --model: reopen the last model (else the bundled shapes-clip)
+  bool openLastModel =
+      true;  // without --model: reopen the last model (else the bundled shapes-clip)
 };
 
 class MainWindow : public QMainWindow {
@@ -111,8 +112,8 @@ class MainWindow : public QMainWindow {
  signals:
   void modelLoaded(const QString& name);
   void predictionReady();
-  void steeringReady();  // the steering panel shows a new original/steered pair
-  void explanationShown();                // a pane shows a new explanation (from a job or the cache)
+  void steeringReady();     // the steering panel shows a new original/steered pair
+  void explanationShown();  // a pane shows a new explanation (from a job or the cache)
   void jobStarted(atman::ui::JobId job);  // an explain job was posted (prefetches not counted)
   void jobFinished(atman::ui::JobId job);
   void jobCancelled(atman::ui::JobId job);
@@ -151,7 +152,7 @@ class MainWindow : public QMainWindow {
   void onCancelled(JobId job);
   void onProgress(JobId job, double fraction);
 
-  ExplainRequest currentRequest() const;  // from the input panel
+  ExplainRequest currentRequest() const;                  // from the input panel
   ExplainRequest requestFor(SuppressionMode mode) const;  // the shown input, in that mode at κ
   // Shows what the cache holds for the shown input and starts a job for what the view mode
   // needs and the cache lacks.

@@ -13,14 +13,17 @@
 namespace atman::ui {
 namespace {
 
-QString normalised(const QString& dir) { return QDir::cleanPath(QFileInfo(dir).absoluteFilePath()); }
+QString normalised(const QString& dir) {
+  return QDir::cleanPath(QFileInfo(dir).absoluteFilePath());
+}
 
 }  // namespace
 
 ModelPicker::ModelPicker(QWidget* parent) : QWidget(parent), m_combo(new QComboBox(this)) {
   m_combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
   m_combo->setMinimumContentsLength(14);
-  m_combo->setToolTip(tr("Models under %1 and recently used folders").arg(toQString(model_root().string())));
+  m_combo->setToolTip(
+      tr("Models under %1 and recently used folders").arg(toQString(model_root().string())));
   auto* browseButton = new QToolButton(this);
   browseButton->setText(tr("…"));
   browseButton->setToolTip(tr("Open a Hugging Face model folder"));
@@ -80,10 +83,13 @@ void ModelPicker::setCurrentModel(const QString& dir) {
   m_combo->setCurrentIndex(index);
 }
 
-QString ModelPicker::currentModel() const { return m_combo->currentData().toString(); }
+QString ModelPicker::currentModel() const {
+  return m_combo->currentData().toString();
+}
 
 void ModelPicker::browse() {
-  const QString start = currentModel().isEmpty() ? toQString(model_root().string()) : currentModel();
+  const QString start =
+      currentModel().isEmpty() ? toQString(model_root().string()) : currentModel();
   const QString dir = QFileDialog::getExistingDirectory(this, tr("Open Model Folder"), start);
   if (!dir.isEmpty()) emit modelChosen(normalised(dir));
 }

@@ -15,7 +15,8 @@ constexpr double kPadX = 3, kPadY = 2, kLineGap = 4;
 
 QString fromCodePoints(const QList<uint>& points, qsizetype begin, qsizetype end) {
   QString out;
-  for (qsizetype i = begin; i < end; ++i) out += QString::fromUcs4(reinterpret_cast<const char32_t*>(&points[i]), 1);
+  for (qsizetype i = begin; i < end; ++i)
+    out += QString::fromUcs4(reinterpret_cast<const char32_t*>(&points[i]), 1);
   return out;
 }
 
@@ -35,7 +36,8 @@ QVector<TokenSegment> tokenSegments(const QString& text, const Explanation& expl
   std::vector<const Candidate*> tokens;
   for (const auto& c : explanation.candidates)
     if (c.kind == CandidateKind::Token) tokens.push_back(&c);
-  std::stable_sort(tokens.begin(), tokens.end(), [](auto* a, auto* b) { return a->span.first < b->span.first; });
+  std::stable_sort(tokens.begin(), tokens.end(),
+                   [](auto* a, auto* b) { return a->span.first < b->span.first; });
 
   QVector<TokenSegment> segments;
   qsizetype at = 0;
@@ -44,16 +46,17 @@ QVector<TokenSegment> tokenSegments(const QString& text, const Explanation& expl
     const qsizetype end = std::clamp<qsizetype>(c->span.second, begin, n);
     if (begin > at) segments.push_back({fromCodePoints(points, at, begin), -1, 0});
     // A token with no characters of its own (fully overlapped) still gets a chip: it was explained.
-    segments.push_back({end > begin ? fromCodePoints(points, begin, end) : QString::fromStdString(c->text),
-                        c->index, c->value});
+    segments.push_back(
+        {end > begin ? fromCodePoints(points, begin, end) : QString::fromStdString(c->text),
+         c->index, c->value});
     at = std::max(at, end);
   }
   if (at < n) segments.push_back({fromCodePoints(points, at, n), -1, 0});
   return segments;
 }
 
-QVector<TokenBox> layoutTokens(const QVector<TokenSegment>& segments, const QFont& font, double width,
-                               double* height) {
+QVector<TokenBox> layoutTokens(const QVector<TokenSegment>& segments, const QFont& font,
+                               double width, double* height) {
   const QFontMetricsF fm(font);
   const double lineHeight = fm.height() + 2 * kPadY + kLineGap;
   const double space = fm.horizontalAdvance(QLatin1Char(' '));
@@ -90,8 +93,10 @@ QVector<TokenBox> layoutTokens(const QVector<TokenSegment>& segments, const QFon
         continue;
       }
       if (!word.isEmpty()) place(s, word), word.clear();
-      if (ch == QLatin1Char('\n')) newLine();
-      else gap += space;
+      if (ch == QLatin1Char('\n'))
+        newLine();
+      else
+        gap += space;
     }
     gap -= space;  // the sentinel space added above
   }
@@ -99,33 +104,38 @@ QVector<TokenBox> layoutTokens(const QVector<TokenSegment>& segments, const QFon
   return boxes;
 }
 
-void paintTokens(QPainter& painter, const QVector<TokenSegment>& segments, const QVector<TokenBox>& boxes,
-                 const TokenStyle& style) {
+void paintTokens(QPainter& painter, const QVector<TokenSegment>& segments,
+                 const QVector<TokenBox>& boxes, const TokenStyle& style) {
   painter.save();
   painter.setFont(style.font);
   painter.setRenderHint(QPainter::Antialiasing);
-  const Neighbourhood* nb = style.neighbourhood && style.neighbourhood->centre >= 0 ? style.neighbourhood : nullptr;
+  const Neighbourhood* nb =
+      style.neighbourhood && style.neighbourhood->centre >= 0 ? style.neighbourhood : nullptr;
   for (const TokenBox& box : boxes) {
     const TokenSegment& seg = segments[box.segment];
     QColor text(30, 30, 30);
     if (seg.candidate >= 0) {
       QColor fill(236, 236, 236);
       if (style.showValues && style.scaleMax > 0)
-        fill = tokenBackground(style.colormap, std::isfinite(seg.value) ? seg.value / style.scaleMax : 0.0);
+        fill = tokenBackground(style.colormap,
+                               std::isfinite(seg.value) ? seg.value / style.scaleMax : 0.0);
       else if (style.showValues)
         fill = QColor(255, 255, 255);
       else if (seg.candidate <= style.selectedUpTo)
         fill = QColor(190, 215, 250);
-      if (style.marks && style.marks->contains(seg.candidate)) fill = style.marks->value(seg.candidate);
+      if (style.marks && style.marks->contains(seg.candidate))
+        fill = style.marks->value(seg.candidate);
       if (fill.lightnessF() < 0.45) text = Qt::white;  // the hot end of most maps is dark
-      if (nb && !nb->find(seg.candidate)) text = QColor(150, 150, 150);  // outside the neighbourhood
+      if (nb && !nb->find(seg.candidate))
+        text = QColor(150, 150, 150);  // outside the neighbourhood
       painter.setPen(QPen(QColor(0, 0, 0, 40), 0.8));
       painter.setBrush(fill);
       painter.drawRoundedRect(box.rect, 3, 3);
       if (nb) {
         if (const NeighbourFactor* m = nb->find(seg.candidate)) {
           const bool centre = m->candidate == nb->centre;
-          painter.setPen(QPen(centre ? QColor(20, 20, 20) : QColor(230, 160, 0), centre ? 2.2 : 1.6));
+          painter.setPen(
+              QPen(centre ? QColor(20, 20, 20) : QColor(230, 160, 0), centre ? 2.2 : 1.6));
           painter.setBrush(Qt::NoBrush);
           painter.drawRoundedRect(box.rect.adjusted(-1, -1, 1, 1), 3, 3);
         }

@@ -31,12 +31,13 @@ QVector<TokenSegment> tokenSegments(const QString& text, const Explanation& expl
 struct TokenStyle {
   QFont font;
   Colormap colormap = Colormap::Jet;
-  double scaleMax = 0;       // colour scale of values; 0: no value colouring
-  bool showValues = true;    // false: neutral chips (a continuation to pick the target from)
+  double scaleMax = 0;     // colour scale of values; 0: no value colouring
+  bool showValues = true;  // false: neutral chips (a continuation to pick the target from)
   int hovered = -1;
-  int selectedUpTo = -1;     // chips 0..selectedUpTo are marked (the chosen target)
+  int selectedUpTo = -1;  // chips 0..selectedUpTo are marked (the chosen target)
   const Neighbourhood* neighbourhood = nullptr;
-  const QHash<int, QColor>* marks = nullptr;  // fills that override the above (steering, answer diffs)
+  const QHash<int, QColor>* marks =
+      nullptr;  // fills that override the above (steering, answer diffs)
 };
 
 struct TokenBox {
@@ -47,9 +48,9 @@ struct TokenBox {
 
 // Flows the segments into lines no wider than `width` (a chip wider than a line gets a line of
 // its own). Returns the boxes; `height` receives the height used.
-QVector<TokenBox> layoutTokens(const QVector<TokenSegment>& segments, const QFont& font, double width,
-                               double* height);
-void paintTokens(QPainter& painter, const QVector<TokenSegment>& segments, const QVector<TokenBox>& boxes,
-                 const TokenStyle& style);
+QVector<TokenBox> layoutTokens(const QVector<TokenSegment>& segments, const QFont& font,
+                               double width, double* height);
+void paintTokens(QPainter& painter, const QVector<TokenSegment>& segments,
+                 const QVector<TokenBox>& boxes, const TokenStyle& style);
 
 }  // namespace atman::ui

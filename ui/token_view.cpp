@@ -79,13 +79,15 @@ QSize TokenView::sizeHint() const {
 
 QRectF TokenView::candidateRect(int candidate) const {
   for (const TokenBox& box : m_boxes)
-    if (m_segments[box.segment].candidate == candidate) return box.rect.translated(kMargin, kMargin);
+    if (m_segments[box.segment].candidate == candidate)
+      return box.rect.translated(kMargin, kMargin);
   return {};
 }
 
 int TokenView::candidateAt(const QPointF& position) const {
   for (const TokenBox& box : m_boxes)
-    if (box.rect.translated(kMargin, kMargin).contains(position)) return m_segments[box.segment].candidate;
+    if (box.rect.translated(kMargin, kMargin).contains(position))
+      return m_segments[box.segment].candidate;
   return -1;
 }
 
@@ -93,12 +95,16 @@ QString TokenView::describe(int candidate) const {
   if (m_describe) return candidate >= 0 ? m_describe(candidate) : QString();
   for (const TokenSegment& seg : m_segments) {
     if (seg.candidate != candidate) continue;
-    if (!m_style.showValues) return tr("Click to explain the continuation up to “%1”").arg(seg.text.trimmed());
+    if (!m_style.showValues)
+      return tr("Click to explain the continuation up to “%1”").arg(seg.text.trimmed());
     QString text = tr("Token “%1”: ΔL (E) = %2").arg(seg.text, QString::number(seg.value, 'g', 4));
-    if (const NeighbourFactor* n = m_neighbourhood.find(candidate); n && m_neighbourhood.centre >= 0)
+    if (const NeighbourFactor* n = m_neighbourhood.find(candidate);
+        n && m_neighbourhood.centre >= 0)
       text += candidate == m_neighbourhood.centre
                   ? tr("\nSelected: suppressed ×%1").arg(n->factor, 0, 'f', 3)
-                  : tr("\nNeighbour: similarity %1, suppressed ×%2").arg(n->similarity, 0, 'f', 3).arg(n->factor, 0, 'f', 3);
+                  : tr("\nNeighbour: similarity %1, suppressed ×%2")
+                        .arg(n->similarity, 0, 'f', 3)
+                        .arg(n->factor, 0, 'f', 3);
     return text;
   }
   return {};
@@ -108,8 +114,8 @@ void TokenView::paintEvent(QPaintEvent*) {
   QPainter p(this);
   if (m_segments.isEmpty()) {
     p.setPen(palette().color(QPalette::PlaceholderText));
-    p.drawText(rect().adjusted(kMargin, 0, -kMargin, 0), Qt::AlignVCenter | Qt::AlignLeft | Qt::TextWordWrap,
-               m_placeholder);
+    p.drawText(rect().adjusted(kMargin, 0, -kMargin, 0),
+               Qt::AlignVCenter | Qt::AlignLeft | Qt::TextWordWrap, m_placeholder);
     return;
   }
   p.translate(kMargin, kMargin);

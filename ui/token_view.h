@@ -30,7 +30,9 @@ class TokenView : public QWidget {
   void setMarks(const QHash<int, QColor>& marks);
   const QHash<int, QColor>& marks() const { return m_marks; }
   // What hovering a chip says, for views whose chips are neither values nor a target to pick.
-  void setDescriber(std::function<QString(int candidate)> describe) { m_describe = std::move(describe); }
+  void setDescriber(std::function<QString(int candidate)> describe) {
+    m_describe = std::move(describe);
+  }
   void setPlaceholderText(const QString& text);
   // The chip of a candidate, in widget coordinates (empty when not shown).
   QRectF candidateRect(int candidate) const;

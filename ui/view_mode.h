@@ -13,9 +13,12 @@ enum class Pane { Single, Correlated };
 // "single", "correlated", "side-by-side": the command line's and the settings' spelling.
 inline QString viewModeName(ViewMode mode) {
   switch (mode) {
-    case ViewMode::Single: return QStringLiteral("single");
-    case ViewMode::Correlated: return QStringLiteral("correlated");
-    case ViewMode::SideBySide: break;
+    case ViewMode::Single:
+      return QStringLiteral("single");
+    case ViewMode::Correlated:
+      return QStringLiteral("correlated");
+    case ViewMode::SideBySide:
+      break;
   }
   return QStringLiteral("side-by-side");
 }
@@ -23,7 +26,8 @@ inline QString viewModeName(ViewMode mode) {
 inline std::optional<ViewMode> parseViewMode(const QString& name) {
   if (name == QLatin1String("single")) return ViewMode::Single;
   if (name == QLatin1String("correlated")) return ViewMode::Correlated;
-  if (name == QLatin1String("side-by-side") || name == QLatin1String("both")) return ViewMode::SideBySide;
+  if (name == QLatin1String("side-by-side") || name == QLatin1String("both"))
+    return ViewMode::SideBySide;
   return std::nullopt;
 }
 

@@ -12,7 +12,9 @@ double maxTokenValue(const Explanation& e) {
   return m;
 }
 
-Scales scalesOf(const Explanation& e) { return {max_patch_value(e), maxTokenValue(e)}; }
+Scales scalesOf(const Explanation& e) {
+  return {max_patch_value(e), maxTokenValue(e)};
+}
 
 Scales sharedScales(const Scales& a, const Scales& b) {
   return {std::max(a.patches, b.patches), std::max(a.tokens, b.tokens)};

@@ -63,8 +63,12 @@ struct ClipTowerShape {
 
 }  // namespace
 
-int64_t current_rss_bytes() { return status_kb("VmRSS") * 1024; }
-int64_t peak_rss_bytes() { return status_kb("VmHWM") * 1024; }
+int64_t current_rss_bytes() {
+  return status_kb("VmRSS") * 1024;
+}
+int64_t peak_rss_bytes() {
+  return status_kb("VmHWM") * 1024;
+}
 
 void reset_peak_rss() {
   malloc_trim(0);
@@ -80,9 +84,15 @@ std::filesystem::path write_random_lm(const std::filesystem::path& dir, const st
   auto randn = [](std::vector<int64_t> shape) { return at::randn(shape) * 0.02; };
   nlohmann::json config;
   if (arch == "gpt2") {
-    config = {{"architectures", {"GPT2LMHeadModel"}}, {"model_type", "gpt2"}, {"vocab_size", V},
-              {"n_positions", positions}, {"n_embd", C}, {"n_layer", layers}, {"n_head", heads},
-              {"activation_function", "gelu_new"}, {"layer_norm_epsilon", 1e-5}};
+    config = {{"architectures", {"GPT2LMHeadModel"}},
+              {"model_type", "gpt2"},
+              {"vocab_size", V},
+              {"n_positions", positions},
+              {"n_embd", C},
+              {"n_layer", layers},
+              {"n_head", heads},
+              {"activation_function", "gelu_new"},
+              {"layer_norm_epsilon", 1e-5}};
     w["wte.weight"] = randn({V, C});
     w["wpe.weight"] = randn({positions, C});
     for (int l = 0; l < layers; ++l) {
@@ -104,11 +114,19 @@ std::filesystem::path write_random_lm(const std::filesystem::path& dir, const st
     w["ln_f.bias"] = at::zeros({C});
   } else if (arch == "llama") {
     const int64_t kv = std::max<int64_t>(1, heads / 2), D = C / heads;
-    config = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"vocab_size", V},
-              {"hidden_size", C}, {"intermediate_size", I}, {"num_hidden_layers", layers},
-              {"num_attention_heads", heads}, {"num_key_value_heads", kv},
-              {"max_position_embeddings", positions}, {"rms_norm_eps", 1e-6},
-              {"rope_theta", 10000.0}, {"tie_word_embeddings", true}, {"hidden_act", "silu"}};
+    config = {{"architectures", {"LlamaForCausalLM"}},
+              {"model_type", "llama"},
+              {"vocab_size", V},
+              {"hidden_size", C},
+              {"intermediate_size", I},
+              {"num_hidden_layers", layers},
+              {"num_attention_heads", heads},
+              {"num_key_value_heads", kv},
+              {"max_position_embeddings", positions},
+              {"rms_norm_eps", 1e-6},
+              {"rope_theta", 10000.0},
+              {"tie_word_embeddings", true},
+              {"hidden_act", "silu"}};
     w["model.embed_tokens.weight"] = randn({V, C});
     for (int l = 0; l < layers; ++l) {
       std::string p = "model.layers." + std::to_string(l) + ".";

@@ -40,7 +40,9 @@ Args::Args(int argc, char** argv, int first, const std::vector<std::string>& opt
   }
 }
 
-bool Args::has(const std::string& name) const { return values_.count(name) > 0; }
+bool Args::has(const std::string& name) const {
+  return values_.count(name) > 0;
+}
 
 std::string Args::get(const std::string& name, const std::string& fallback) const {
   auto it = values_.find(name);

@@ -2,10 +2,10 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -15,8 +15,8 @@
 #include "atman/explainer.h"
 #include "atman/models/inputs.h"
 #include "atman/models/loaded_model.h"
-#include "bench_support.h"
 #include "atman/runtime.h"
+#include "bench_support.h"
 #include "commands.h"
 #include "common.h"
 
@@ -42,7 +42,8 @@ int bench_forward(const Args& args) {
   auto model = load_model_arg(args);
   const auto& impl = model->impl();
   c10::InferenceMode inference;
-  std::cout << model->description() << "\n" << "threads: " << compute_threads() << "\n";
+  std::cout << model->description() << "\n"
+            << "threads: " << compute_threads() << "\n";
   const int seq = args.integer("seq", 0);
   for (int64_t batch : {1, 8, 32}) {
     double ms = 0;
@@ -67,8 +68,8 @@ int bench_forward(const Args& args) {
 
 struct Phase {
   double seconds = 0;
-  int64_t peak = 0;       // peak RSS during the phase (absolute)
-  int64_t increase = 0;   // peak minus the RSS when the phase started
+  int64_t peak = 0;      // peak RSS during the phase (absolute)
+  int64_t increase = 0;  // peak minus the RSS when the phase started
 };
 
 template <typename Fn>
@@ -84,7 +85,9 @@ Phase measure(Fn&& fn) {
   return p;
 }
 
-double mib(int64_t bytes) { return bytes / 1048576.0; }
+double mib(int64_t bytes) {
+  return bytes / 1048576.0;
+}
 
 // The text of a prompt with about `tokens` tokens, made of fact sentences like facts-gpt2's world.
 std::string long_prompt(const Tokenizer& tok, int tokens) {
@@ -104,13 +107,15 @@ std::vector<double> naive_loop(const ExplainRequest& r, const Explanation& real,
   const float own = static_cast<float>(1.0 - r.factor);
   if (impl.clip) {
     const ClipModel& clip = *impl.clip;
-    at::Tensor pixels = pixels_to_tensor(preprocess_clip(*r.image, r.model->preprocess_config()), impl.device);
+    at::Tensor pixels =
+        pixels_to_tensor(preprocess_clip(*r.image, r.model->preprocess_config()), impl.device);
     const int64_t target = std::find(r.labels.begin(), r.labels.end(), r.target) - r.labels.begin();
     auto loss = [&](const Suppression* s) {
       at::Tensor image = clip.image_embeds(pixels, s);
       std::vector<at::Tensor> texts;
       for (const auto& label : r.labels)
-        texts.push_back(clip.text_embeds(ids_to_tensor(r.model->tokenizer().encode(label).ids, impl.device)));
+        texts.push_back(
+            clip.text_embeds(ids_to_tensor(r.model->tokenizer().encode(label).ids, impl.device)));
       return -at::log_softmax(clip.logits(image, at::cat(texts, 0)), -1)[0][target].item<double>();
     };
     const double base = loss(nullptr);
@@ -152,7 +157,8 @@ int bench_explain(const Args& args) {
   std::shared_ptr<const Model> model;
   std::filesystem::path scratch;
   if (args.has("random-lm")) {
-    scratch = std::filesystem::temp_directory_path() / ("atman-bench-" + std::to_string(::getpid()));
+    scratch =
+        std::filesystem::temp_directory_path() / ("atman-bench-" + std::to_string(::getpid()));
     write_random_lm(scratch, args.get("random-lm"), args.integer("positions", 1024),
                     args.integer("width", 256), args.integer("layers", 4),
                     resolve_model_dir(args.get("tokenizer-model", "facts-gpt2")));
@@ -170,7 +176,8 @@ int bench_explain(const Args& args) {
 
   ExplainRequest r;
   r.model = model;
-  r.mode = args.get("mode", "single") == "correlated" ? SuppressionMode::Correlated : SuppressionMode::Single;
+  r.mode = args.get("mode", "single") == "correlated" ? SuppressionMode::Correlated
+                                                      : SuppressionMode::Single;
   r.kappa = args.number("kappa", 0.7);
   r.batch_size = args.integer("batch-size", 32);
   if (model->kind() == ModelKind::Clip) {
@@ -178,18 +185,22 @@ int bench_explain(const Args& args) {
     auto image = args.get("image", (data / "000.png").string());
     r.image = load_image(image);
     auto item = nlohmann::json::parse(std::ifstream(data / "000.json"));
-    r.labels = args.has("labels") ? args.all("labels") : item["labels"].get<std::vector<std::string>>();
+    r.labels =
+        args.has("labels") ? args.all("labels") : item["labels"].get<std::vector<std::string>>();
     r.target = args.get("target", item["target"].get<std::string>());
     r.explain = ExplainWhat::ImagePatches;
   } else {
-    r.prompt = args.has("prompt") ? args.get("prompt") : long_prompt(model->tokenizer(), args.integer("seq", 512));
+    r.prompt = args.has("prompt") ? args.get("prompt")
+                                  : long_prompt(model->tokenizer(), args.integer("seq", 512));
     r.target = args.get("target", " Paris");
     r.explain = ExplainWhat::PromptTokens;
   }
-  if (model->kind() == ModelKind::Llava) throw InputError("bench explain supports CLIP and causal LMs");
+  if (model->kind() == ModelKind::Llava)
+    throw InputError("bench explain supports CLIP and causal LMs");
 
   c10::InferenceMode inference;
-  std::cout << model->description() << "; threads " << compute_threads() << "; batch " << r.batch_size << "\n";
+  std::cout << model->description() << "; threads " << compute_threads() << "; batch "
+            << r.batch_size << "\n";
   const auto& impl = model->impl();
   // Warm-up (thread pool, allocator) so the first phase is not charged for it.
   AtmanExplainer().attribute(r);
@@ -197,7 +208,8 @@ int bench_explain(const Args& args) {
   // A plain forward of one batch of the same input: the memory yardstick.
   Phase plain = measure([&] {
     if (impl.clip) {
-      at::Tensor pixels = pixels_to_tensor(preprocess_clip(*r.image, model->preprocess_config()), impl.device);
+      at::Tensor pixels =
+          pixels_to_tensor(preprocess_clip(*r.image, model->preprocess_config()), impl.device);
       impl.clip->image_embeds(pixels.expand({r.batch_size, -1, -1, -1}));
     } else {
       const CausalLM& lm = impl.language_model();
@@ -208,10 +220,11 @@ int bench_explain(const Args& args) {
   });
   Explanation real;
   Phase batched = measure([&] { real = AtmanExplainer().attribute(r); });
-  // The naive loop costs the same per candidate: time `limit` of them and scale (--naive-limit 0: all).
+  // The naive loop costs the same per candidate: time `limit` of them and scale (--naive-limit 0:
+  // all).
   const int limit_arg = args.integer("naive-limit", impl.clip ? 0 : 64);
-  const size_t limit = limit_arg <= 0 ? real.candidates.size()
-                                      : std::min<size_t>(limit_arg, real.candidates.size());
+  const size_t limit =
+      limit_arg <= 0 ? real.candidates.size() : std::min<size_t>(limit_arg, real.candidates.size());
   std::vector<double> naive_values;
   Phase naive = measure([&] { naive_values = naive_loop(r, real, limit); });
   naive.seconds *= double(real.candidates.size() + 1) / double(limit + 1);
@@ -227,18 +240,21 @@ int bench_explain(const Args& args) {
   };
   row("plain forward (one batch)", plain);
   row(limit == real.candidates.size() ? "naive loop (unbatched, no reuse)"
-                                      : "naive loop (extrapolated)", naive);
+                                      : "naive loop (extrapolated)",
+      naive);
   row("AtMan (batched, cached, KV reuse)", batched);
-  std::printf("speed-up vs naive loop: %.2fx (max |E diff| %.2g)\n", naive.seconds / batched.seconds, max_diff);
+  std::printf("speed-up vs naive loop: %.2fx (max |E diff| %.2g)\n",
+              naive.seconds / batched.seconds, max_diff);
   std::printf("peak RSS: AtMan / plain forward batch = %.2f (increase ratio %.2f)\n",
-              double(batched.peak) / plain.peak, double(batched.increase) / std::max<int64_t>(1, plain.increase));
+              double(batched.peak) / plain.peak,
+              double(batched.increase) / std::max<int64_t>(1, plain.increase));
   if (!impl.clip) {
     ExplainRequest no_reuse = r;
     no_reuse.reuse_kv_cache = false;
     Phase without = measure([&] { AtmanExplainer().attribute(no_reuse); });
     row("AtMan without KV reuse", without);
-    std::printf("KV-cache reuse speed-up: %.2fx at %zu prompt tokens\n", without.seconds / batched.seconds,
-                model->tokenizer().encode(r.prompt).ids.size());
+    std::printf("KV-cache reuse speed-up: %.2fx at %zu prompt tokens\n",
+                without.seconds / batched.seconds, model->tokenizer().encode(r.prompt).ids.size());
   }
   return 0;
 }
@@ -255,11 +271,13 @@ int run_bench(int argc, char** argv) {
   std::string what = argv[2];
   if (what == "scaling") return run_bench_scaling(argc, argv);
   Args args(argc, argv, 3,
-            common_options({"model", "seq", "random-lm", "positions", "width", "layers",
-                            "tokenizer-model", "mode", "kappa", "batch-size", "image", "labels",
-                            "target", "prompt", "naive-limit", "random-clip", "repeats",
-                            "torch-batch", "pytorch-script", "explain-binary", "python", "set",
-                            "limit", "thresholds", "group", "keep"}),
+            common_options({"model",   "seq",         "random-lm",       "positions",
+                            "width",   "layers",      "tokenizer-model", "mode",
+                            "kappa",   "batch-size",  "image",           "labels",
+                            "target",  "prompt",      "naive-limit",     "random-clip",
+                            "repeats", "torch-batch", "pytorch-script",  "explain-binary",
+                            "python",  "set",         "limit",           "thresholds",
+                            "group",   "keep"}),
             {"table", "compare", "no-pytorch"});
   apply_common(args);
   if (what == "forward") return bench_forward(args);

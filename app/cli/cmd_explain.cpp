@@ -78,9 +78,10 @@ void print_summary(const Explanation& e) {
   std::stable_sort(top.begin(), top.end(), [](auto* a, auto* b) { return a->value > b->value; });
   for (size_t i = 0; i < std::min<size_t>(5, top.size()); ++i) {
     const Candidate& c = *top[i];
-    std::cerr << "  " << (c.kind == CandidateKind::Patch
-                              ? "patch r" + std::to_string(c.row) + " c" + std::to_string(c.col)
-                              : "token '" + c.text + "'")
+    std::cerr << "  "
+              << (c.kind == CandidateKind::Patch
+                      ? "patch r" + std::to_string(c.row) + " c" + std::to_string(c.col)
+                      : "token '" + c.text + "'")
               << "  E = " << c.value << "\n";
   }
 }
@@ -89,11 +90,33 @@ void print_summary(const Explanation& e) {
 
 int run_explain(int argc, char** argv) {
   Args args(argc, argv, 2,
-            common_options({"model", "image", "prompt", "question", "target", "labels",
-                            "labels-file", "explain", "mode", "kappa", "factor", "kappa-sweep",
-                            "csv", "png", "layers", "granularity", "delimiter", "tile", "post",
-                            "batch-size", "memory-budget-mb", "max-neighbours", "colormap",
-                            "opacity", "method", "ig-steps", "adaptive-threshold",
+            common_options({"model",
+                            "image",
+                            "prompt",
+                            "question",
+                            "target",
+                            "labels",
+                            "labels-file",
+                            "explain",
+                            "mode",
+                            "kappa",
+                            "factor",
+                            "kappa-sweep",
+                            "csv",
+                            "png",
+                            "layers",
+                            "granularity",
+                            "delimiter",
+                            "tile",
+                            "post",
+                            "batch-size",
+                            "memory-budget-mb",
+                            "max-neighbours",
+                            "colormap",
+                            "opacity",
+                            "method",
+                            "ig-steps",
+                            "adaptive-threshold",
                             "adaptive-group"}),
             {"log-additive", "no-kv-cache", "quiet", "nearest", "adaptive"});
   apply_common(args);
@@ -111,24 +134,27 @@ int run_explain(int argc, char** argv) {
     r.labels.insert(r.labels.end(), more.begin(), more.end());
   }
   if (clip && r.labels.empty())
-    throw InputError("CLIP needs a label set: --labels L1 --labels L2 ... or --labels-file FILE "
-                     "(resources/labels/shapes.txt fits the bundled shapes-clip)");
+    throw InputError(
+        "CLIP needs a label set: --labels L1 --labels L2 ... or --labels-file FILE "
+        "(resources/labels/shapes.txt fits the bundled shapes-clip)");
   if (clip && std::find(r.labels.begin(), r.labels.end(), r.target) == r.labels.end()) {
     // "panda" is accepted for the label "a photo of a panda".
     for (const auto& label : r.labels)
       if (label == "a photo of a " + r.target) r.target = label;
   }
-  const std::string default_explain = clip || r.model->kind() == ModelKind::Llava ? "patches" : "tokens";
+  const std::string default_explain =
+      clip || r.model->kind() == ModelKind::Llava ? "patches" : "tokens";
   r.explain = choose<ExplainWhat>(args, "explain", default_explain,
                                   {{"patches", ExplainWhat::ImagePatches},
                                    {"tokens", ExplainWhat::PromptTokens},
                                    {"all", ExplainWhat::All}});
-  r.mode = choose<SuppressionMode>(args, "mode", "single",
-                                   {{"single", SuppressionMode::Single},
-                                    {"correlated", SuppressionMode::Correlated}});
+  r.mode = choose<SuppressionMode>(
+      args, "mode", "single",
+      {{"single", SuppressionMode::Single}, {"correlated", SuppressionMode::Correlated}});
   r.kappa = args.number("kappa", 0.7);
   r.factor = args.number("factor", 0.9);
-  r.variant = args.has("log-additive") ? SuppressionVariant::LogAdditive : SuppressionVariant::Multiplicative;
+  r.variant = args.has("log-additive") ? SuppressionVariant::LogAdditive
+                                       : SuppressionVariant::Multiplicative;
   if (args.has("layers")) r.layers = parse_layers(args.get("layers"));
   r.granularity = choose<Granularity>(args, "granularity", "token",
                                       {{"token", Granularity::Token},

@@ -36,9 +36,8 @@ hub::ProgressCallback progress_printer() {
                      static_cast<int>(100.0 * static_cast<double>(p.bytes_done) /
                                       static_cast<double>(p.bytes_total)));
       else
-        std::fprintf(stderr, "\r\033[Kfetch %s [%d/%d] %s %s", p.repo_id.c_str(),
-                     p.file_index + 1, p.file_count, p.file.c_str(),
-                     megabytes(p.bytes_done).c_str());
+        std::fprintf(stderr, "\r\033[Kfetch %s [%d/%d] %s %s", p.repo_id.c_str(), p.file_index + 1,
+                     p.file_count, p.file.c_str(), megabytes(p.bytes_done).c_str());
     }
     std::fflush(stderr);
     return true;
@@ -57,8 +56,9 @@ int run_fetch(int argc, char** argv) {
   Args args(argc, argv, 2, common_options({"revision", "cache-dir", "endpoint"}), {"offline"});
   apply_common(args);
   if (args.positional().size() != 1)
-    throw InputError("usage: atman fetch REPO_ID [--revision R] [--cache-dir DIR] "
-                     "(e.g. atman fetch openai/clip-vit-base-patch32)");
+    throw InputError(
+        "usage: atman fetch REPO_ID [--revision R] [--cache-dir DIR] "
+        "(e.g. atman fetch openai/clip-vit-base-patch32)");
   hub::FetchOptions options;
   options.cache_dir = args.get("cache-dir");
   options.endpoint = args.get("endpoint");

@@ -23,7 +23,8 @@ std::pair<std::string, float> split_factor(const std::string& spec, const std::s
 }
 
 // Code point offsets of every occurrence of `needle` in `text` (both UTF-8).
-std::vector<std::pair<int64_t, int64_t>> find_all(const std::string& text, const std::string& needle) {
+std::vector<std::pair<int64_t, int64_t>> find_all(const std::string& text,
+                                                  const std::string& needle) {
   auto code_points = [](const std::string& s, size_t bytes) {
     int64_t n = 0;
     for (size_t i = 0; i < bytes; ++i) n += (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80;
@@ -35,13 +36,15 @@ std::vector<std::pair<int64_t, int64_t>> find_all(const std::string& text, const
   return out;
 }
 
-std::vector<SteeringFactor> steering_from(const Args& args, const Model& model, const std::string& prompt) {
+std::vector<SteeringFactor> steering_from(const Args& args, const Model& model,
+                                          const std::string& prompt) {
   std::vector<SteeringFactor> steering;
   auto layout = input_layout(model, prompt);
   for (const auto& spec : args.all("steer-text")) {
     auto [needle, factor] = split_factor(spec, "steer-text");
     auto hits = find_all(prompt, needle);
-    if (hits.empty()) throw InputError("--steer-text: '" + needle + "' does not occur in the prompt");
+    if (hits.empty())
+      throw InputError("--steer-text: '" + needle + "' does not occur in the prompt");
     for (size_t p = 0; p < layout.size(); ++p)
       for (auto [b, e] : hits)
         if (!layout[p].is_image && layout[p].span.first < e && layout[p].span.second > b)
@@ -51,7 +54,8 @@ std::vector<SteeringFactor> steering_from(const Args& args, const Model& model, 
     auto [region, factor] = split_factor(spec, "steer-patches");
     int r0, r1, c0, c1;
     if (std::sscanf(region.c_str(), "%d:%d,%d:%d", &r0, &r1, &c0, &c1) != 4)
-      throw InputError("--steer-patches expects ROW0:ROW1,COL0:COL1=FACTOR (inclusive), got '" + spec + "'");
+      throw InputError("--steer-patches expects ROW0:ROW1,COL0:COL1=FACTOR (inclusive), got '" +
+                       spec + "'");
     size_t before = steering.size();
     for (size_t p = 0; p < layout.size(); ++p)
       if (layout[p].is_image && layout[p].row >= r0 && layout[p].row <= r1 && layout[p].col >= c0 &&
@@ -59,7 +63,8 @@ std::vector<SteeringFactor> steering_from(const Args& args, const Model& model, 
         steering.push_back({static_cast<int64_t>(p), factor});
     if (steering.size() == before)
       throw InputError("--steer-patches: no image tokens in rows " + std::to_string(r0) + ".." +
-                       std::to_string(r1) + ", columns " + std::to_string(c0) + ".." + std::to_string(c1));
+                       std::to_string(r1) + ", columns " + std::to_string(c0) + ".." +
+                       std::to_string(c1));
   }
   return steering;
 }
@@ -86,14 +91,16 @@ int run_generate(int argc, char** argv) {
   std::optional<Generation> steered;
   if (!steering.empty()) {
     steered = generate(*model, prompt, max_new, pixels ? &*pixels : nullptr, steering, variant);
-    out["steered"] = {{"ids", steered->ids}, {"tokens", steered->tokens}, {"text", steered->text},
+    out["steered"] = {{"ids", steered->ids},
+                      {"tokens", steered->tokens},
+                      {"text", steered->text},
                       {"positions", steering.size()}};
   }
   if (args.has("json")) {
     emit_json(args, out.dump());
   } else if (steered) {
-    std::cout << "plain:   " << plain.text << "\nsteered: " << steered->text << "  (" << steering.size()
-              << " positions)\n";
+    std::cout << "plain:   " << plain.text << "\nsteered: " << steered->text << "  ("
+              << steering.size() << " positions)\n";
   } else {
     std::cout << plain.text << "\n";
   }

@@ -97,14 +97,10 @@ int main(int argc, char** argv) {
     }
   }
   const std::map<std::string, std::function<int(int, char**)>> commands = {
-      {"info", atman::cli::run_info},
-      {"tokenize", atman::cli::run_tokenize},
-      {"forward", atman::cli::run_forward},
-      {"bench", atman::cli::run_bench},
-      {"explain", atman::cli::run_explain},
-      {"generate", atman::cli::run_generate},
-      {"eval", atman::cli::run_eval},
-      {"fetch", atman::cli::run_fetch},
+      {"info", atman::cli::run_info},       {"tokenize", atman::cli::run_tokenize},
+      {"forward", atman::cli::run_forward}, {"bench", atman::cli::run_bench},
+      {"explain", atman::cli::run_explain}, {"generate", atman::cli::run_generate},
+      {"eval", atman::cli::run_eval},       {"fetch", atman::cli::run_fetch},
   };
   auto command = commands.find(argv[1]);
   if (command == commands.end()) {

@@ -20,7 +20,9 @@
 
 namespace {
 
-void fail(const QString& message) { std::fprintf(stderr, "atman-studio: %s\n", qPrintable(message)); }
+void fail(const QString& message) {
+  std::fprintf(stderr, "atman-studio: %s\n", qPrintable(message));
+}
 
 // The offscreen platform (screenshots, CI) warns about window features it does not have; those
 // lines say nothing about the run, so they are dropped. Everything else goes to Qt's handler.
@@ -37,7 +39,8 @@ void quietOffscreen(QtMsgType type, const QMessageLogContext& context, const QSt
 
 int main(int argc, char** argv) {
   QApplication app(argc, argv);
-  if (QGuiApplication::platformName() == QLatin1String("offscreen")) qtHandler = qInstallMessageHandler(quietOffscreen);
+  if (QGuiApplication::platformName() == QLatin1String("offscreen"))
+    qtHandler = qInstallMessageHandler(quietOffscreen);
   QApplication::setOrganizationName(QStringLiteral("AtMan"));
   QApplication::setApplicationName(QStringLiteral("AtMan Studio"));
   QApplication::setApplicationVersion(QString::fromStdString(atman::version()));
@@ -47,14 +50,25 @@ int main(int argc, char** argv) {
       "main", "Explains transformer predictions with AtMan (attention suppression)."));
   parser.addHelpOption();
   parser.addVersionOption();
-  const QCommandLineOption model("model", QApplication::translate("main", "Model folder, or a name under the model root."), "DIR");
-  const QCommandLineOption image("image", QApplication::translate("main", "Image to explain."), "PATH");
-  const QCommandLineOption prompt("prompt", QApplication::translate("main", "Prompt (language models, LLaVA)."), "TEXT");
-  const QCommandLineOption target("target", QApplication::translate("main", "Target to explain: a label (CLIP) or a continuation."), "TEXT");
-  const QCommandLineOption mode("mode", QApplication::translate("main", "single, correlated or side-by-side."), "MODE");
-  const QCommandLineOption kappa("kappa", QApplication::translate("main", "κ of correlated suppression, 0..1."), "K");
+  const QCommandLineOption model(
+      "model", QApplication::translate("main", "Model folder, or a name under the model root."),
+      "DIR");
+  const QCommandLineOption image("image", QApplication::translate("main", "Image to explain."),
+                                 "PATH");
+  const QCommandLineOption prompt(
+      "prompt", QApplication::translate("main", "Prompt (language models, LLaVA)."), "TEXT");
+  const QCommandLineOption target(
+      "target",
+      QApplication::translate("main", "Target to explain: a label (CLIP) or a continuation."),
+      "TEXT");
+  const QCommandLineOption mode(
+      "mode", QApplication::translate("main", "single, correlated or side-by-side."), "MODE");
+  const QCommandLineOption kappa(
+      "kappa", QApplication::translate("main", "κ of correlated suppression, 0..1."), "K");
   const QCommandLineOption screenshot(
-      "screenshot", QApplication::translate("main", "Run the explanation, save the window to OUT.png and exit."), "OUT.png");
+      "screenshot",
+      QApplication::translate("main", "Run the explanation, save the window to OUT.png and exit."),
+      "OUT.png");
   parser.addOptions({model, image, prompt, target, mode, kappa, screenshot});
   parser.process(app);
 
@@ -66,7 +80,9 @@ int main(int argc, char** argv) {
   if (parser.isSet(mode)) {
     options.mode = atman::ui::parseViewMode(parser.value(mode));
     if (!options.mode) {
-      fail(QApplication::translate("main", "--mode must be single, correlated or side-by-side, not '%1'").arg(parser.value(mode)));
+      fail(QApplication::translate("main",
+                                   "--mode must be single, correlated or side-by-side, not '%1'")
+               .arg(parser.value(mode)));
       return 2;
     }
   }
@@ -74,7 +90,8 @@ int main(int argc, char** argv) {
     bool ok = false;
     const double k = parser.value(kappa).toDouble(&ok);
     if (!ok || k < 0 || k > 1) {
-      fail(QApplication::translate("main", "--kappa must be a number from 0 to 1, not '%1'").arg(parser.value(kappa)));
+      fail(QApplication::translate("main", "--kappa must be a number from 0 to 1, not '%1'")
+               .arg(parser.value(kappa)));
       return 2;
     }
     options.kappa = k;
@@ -97,27 +114,29 @@ int main(int argc, char** argv) {
   if (shotPath.isEmpty()) return app.exec();
 
   int exitCode = 1;
-  QObject::connect(&window, &atman::ui::MainWindow::startupFinished, &app, [&](bool ok, const QString& message) {
-    if (!ok) {
-      fail(message);
-      exitCode = 1;
-      app.quit();
-      return;
-    }
-    // Let layouts settle and the plots replot before the window is captured.
-    QTimer::singleShot(300, &app, [&] {
-      const QPixmap shot = window.grab();
-      if (shot.isNull() || !shot.save(shotPath, "PNG")) {
-        fail(QApplication::translate("main", "cannot write %1").arg(shotPath));
-        exitCode = 1;
-      } else {
-        std::fprintf(stderr, "atman-studio: wrote %s (%dx%d)\n", qPrintable(QDir::toNativeSeparators(shotPath)),
-                     shot.width(), shot.height());
-        exitCode = 0;
-      }
-      app.quit();
-    });
-  });
+  QObject::connect(&window, &atman::ui::MainWindow::startupFinished, &app,
+                   [&](bool ok, const QString& message) {
+                     if (!ok) {
+                       fail(message);
+                       exitCode = 1;
+                       app.quit();
+                       return;
+                     }
+                     // Let layouts settle and the plots replot before the window is captured.
+                     QTimer::singleShot(300, &app, [&] {
+                       const QPixmap shot = window.grab();
+                       if (shot.isNull() || !shot.save(shotPath, "PNG")) {
+                         fail(QApplication::translate("main", "cannot write %1").arg(shotPath));
+                         exitCode = 1;
+                       } else {
+                         std::fprintf(stderr, "atman-studio: wrote %s (%dx%d)\n",
+                                      qPrintable(QDir::toNativeSeparators(shotPath)), shot.width(),
+                                      shot.height());
+                         exitCode = 0;
+                       }
+                       app.quit();
+                     });
+                   });
   // A job that never ends must not hang a script.
   QTimer::singleShot(10 * 60 * 1000, &app, [&] {
     fail(QApplication::translate("main", "timed out"));

@@ -23,8 +23,9 @@ void set_mode(ExplainRequest& r, const nlohmann::json& c) {
     r.kappa = c["kappa"].get<double>();
   }
   r.factor = c["f"].get<double>();
-  r.variant = c["variant"].get<std::string>() == "log_additive" ? SuppressionVariant::LogAdditive
-                                                                : SuppressionVariant::Multiplicative;
+  r.variant = c["variant"].get<std::string>() == "log_additive"
+                  ? SuppressionVariant::LogAdditive
+                  : SuppressionVariant::Multiplicative;
 }
 
 std::string describe(const nlohmann::json& c) {
@@ -77,7 +78,8 @@ class TestGoldenAtman : public QObject {
       Explanation e = explainer.attribute(r);
       QCOMPARE(e.candidates.size(), size_t(64));
       QVERIFY(std::abs(e.baseline_loss - c["L0"].get<double>()) < 1e-4);
-      QVERIFY(check_values(e, c, json_doubles(c["E"]), "clip patches " + c["png"].get<std::string>(), false));
+      QVERIFY(check_values(e, c, json_doubles(c["E"]),
+                           "clip patches " + c["png"].get<std::string>(), false));
     }
   }
 
@@ -87,7 +89,8 @@ class TestGoldenAtman : public QObject {
     for (const auto& c : golden["cases"]) {
       ExplainRequest r;
       r.model = model("shapes-clip");
-      r.image = load_image(golden_dir() / forward["images"][c["image"].get<int>()]["png"].get<std::string>());
+      r.image = load_image(golden_dir() /
+                           forward["images"][c["image"].get<int>()]["png"].get<std::string>());
       r.labels = golden["labels"].get<std::vector<std::string>>();
       r.target = c["target"].get<std::string>();
       r.explain = ExplainWhat::PromptTokens;
@@ -113,9 +116,11 @@ class TestGoldenAtman : public QObject {
       Explanation e = explainer.attribute(r);
       QCOMPARE(e.candidates.size(), c["prompt_ids"].size());
       QCOMPARE(e.target_tokens.size(), c["target_ids"].size());
-      QVERIFY(all_close(e.baseline_per_target, json_doubles(c["L0"]), case_tolerance(c), 1e-3, "gpt2 L0"));
+      QVERIFY(all_close(e.baseline_per_target, json_doubles(c["L0"]), case_tolerance(c), 1e-3,
+                        "gpt2 L0"));
       std::vector<double> flat;
-      for (const auto& row : c["E"]) for (double v : row) flat.push_back(v);
+      for (const auto& row : c["E"])
+        for (double v : row) flat.push_back(v);
       QVERIFY(check_values(e, c, flat, "gpt2 E[i,t] item " + c["item"].dump(), true));
       QVERIFY(check_values(e, c, json_doubles(c["E_sum_over_t"]), "gpt2 sum_t E", false));
     }
@@ -131,17 +136,22 @@ class TestGoldenAtman : public QObject {
       r.image = load_image(golden_dir() / c["png"].get<std::string>());
       r.prompt = forward["images"][0]["prompt"].get<std::string>();
       r.target = c["target"].get<std::string>();
-      r.explain = c["candidates"].get<std::string>() == "image" ? ExplainWhat::ImagePatches : ExplainWhat::All;
+      r.explain = c["candidates"].get<std::string>() == "image" ? ExplainWhat::ImagePatches
+                                                                : ExplainWhat::All;
       set_mode(r, c);
       Explanation e = explainer.attribute(r);
       QCOMPARE(e.candidates.size(), c["candidate_positions"].size());
       for (size_t i = 0; i < e.candidates.size(); ++i)
         QCOMPARE(e.candidates[i].positions.front(), c["candidate_positions"][i].get<int>());
-      QVERIFY(all_close(e.baseline_per_target, json_doubles(c["L0"]), case_tolerance(c), 1e-3, "llava L0"));
+      QVERIFY(all_close(e.baseline_per_target, json_doubles(c["L0"]), case_tolerance(c), 1e-3,
+                        "llava L0"));
       std::vector<double> flat;
-      for (const auto& row : c["E"]) for (double v : row) flat.push_back(v);
-      QVERIFY(check_values(e, c, flat, "llava E[i,t] " + c["png"].get<std::string>() + " " +
-                                           c["candidates"].get<std::string>(), true));
+      for (const auto& row : c["E"])
+        for (double v : row) flat.push_back(v);
+      QVERIFY(check_values(
+          e, c, flat,
+          "llava E[i,t] " + c["png"].get<std::string>() + " " + c["candidates"].get<std::string>(),
+          true));
     }
   }
 };

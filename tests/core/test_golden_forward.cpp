@@ -40,12 +40,20 @@ std::vector<double> logit_stats(const std::vector<float>& logits, const nlohmann
 }
 
 std::vector<double> ref_stats(const nlohmann::json& s) {
-  return {s["sum"], s["mean"], s["std"], s["min"], s["max"], s["logsumexp"], s["l2"],
-          s["sum_first_1000"], s["sum_x_index_mod_97"]};
+  return {s["sum"],
+          s["mean"],
+          s["std"],
+          s["min"],
+          s["max"],
+          s["logsumexp"],
+          s["l2"],
+          s["sum_first_1000"],
+          s["sum_x_index_mod_97"]};
 }
 
 // Sums over 50k logits accumulate rounding: their tolerance scales with the sum of |x|.
-bool stats_close(const std::vector<float>& logits, const nlohmann::json& ref, const std::string& what) {
+bool stats_close(const std::vector<float>& logits, const nlohmann::json& ref,
+                 const std::string& what) {
   auto got = logit_stats(logits, ref);
   auto want = ref_stats(ref);
   double abs_sum = 0, abs_sum_idx = 0, abs_first = 0;
@@ -55,7 +63,14 @@ bool stats_close(const std::vector<float>& logits, const nlohmann::json& ref, co
     if (i < 1000) abs_first += std::abs(logits[i]);
   }
   bool ok = true;
-  const char* names[] = {"sum", "mean", "std", "min", "max", "logsumexp", "l2", "sum_first_1000",
+  const char* names[] = {"sum",
+                         "mean",
+                         "std",
+                         "min",
+                         "max",
+                         "logsumexp",
+                         "l2",
+                         "sum_first_1000",
                          "sum_x_index_mod_97"};
   const double scale[] = {abs_sum, abs_sum / logits.size(), 1, 1, 1, 1, 1, abs_first, abs_sum_idx};
   for (size_t i = 0; i < got.size(); ++i) {
@@ -128,9 +143,11 @@ class TestGoldenForward : public QObject {
       QCOMPARE(r.ids, prompt["ids"].get<std::vector<int64_t>>());
       std::vector<double> top;
       for (int id : prompt["top20_ids"].get<std::vector<int>>()) top.push_back(r.last_logits[id]);
-      QVERIFY(all_close(top, json_doubles(prompt["top20_logits"]), kAbs, kRel, "gpt2 top20 logits"));
+      QVERIFY(
+          all_close(top, json_doubles(prompt["top20_logits"]), kAbs, kRel, "gpt2 top20 logits"));
       QVERIFY(stats_close(r.last_logits, prompt["stats"], "gpt2 logit stats"));
-      auto argmax = std::max_element(r.last_logits.begin(), r.last_logits.end()) - r.last_logits.begin();
+      auto argmax =
+          std::max_element(r.last_logits.begin(), r.last_logits.end()) - r.last_logits.begin();
       QCOMPARE(static_cast<int>(argmax), prompt["stats"]["argmax"].get<int>());
     }
   }
@@ -140,7 +157,8 @@ class TestGoldenForward : public QObject {
     auto golden = read_json(golden_dir() / "llava_forward.json");
     auto clip_golden = read_json(golden_dir() / "clip_forward.json");
     for (const auto& item : golden["images"]) {
-      PixelTensor pixels = golden_pixels(clip_golden["images"][item["clip_forward_image"].get<int>()]);
+      PixelTensor pixels =
+          golden_pixels(clip_golden["images"][item["clip_forward_image"].get<int>()]);
       {
         c10::InferenceMode guard;
         at::Tensor features =
@@ -150,9 +168,11 @@ class TestGoldenForward : public QObject {
                           {ref["sum"].get<double>(), ref["l2"].get<double>()}, 1e-3, kRel,
                           "llava projector sum/l2"));
         QVERIFY(all_close(as_doubles(to_vector(features[0].slice(0, 0, 8))),
-                          json_doubles(ref["token0_first8"]), kAbs, kRel, "llava projector token 0"));
-        QVERIFY(all_close(as_doubles(to_vector(features.norm(2, -1))), json_doubles(ref["per_token_l2"]),
-                          kAbs, kRel, "llava projector per-token l2"));
+                          json_doubles(ref["token0_first8"]), kAbs, kRel,
+                          "llava projector token 0"));
+        QVERIFY(all_close(as_doubles(to_vector(features.norm(2, -1))),
+                          json_doubles(ref["per_token_l2"]), kAbs, kRel,
+                          "llava projector per-token l2"));
       }
       LmForward r = lm_forward(*model, item["prompt"].get<std::string>(), &pixels);
       QCOMPARE(r.ids, item["expanded_input_ids"].get<std::vector<int64_t>>());

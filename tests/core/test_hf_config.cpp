@@ -68,7 +68,8 @@ class TestHfConfig : public QObject {
 };
 
 void TestHfConfig::shared_clip() {
-  if (!std::filesystem::exists(shared_model("shapes-clip") / "config.json")) QSKIP("shared model not present");
+  if (!std::filesystem::exists(shared_model("shapes-clip") / "config.json"))
+    QSKIP("shared model not present");
   auto config = load_model_config(shared_model("shapes-clip"));
   QVERIFY(std::holds_alternative<ClipConfig>(config));
   const auto& c = std::get<ClipConfig>(config);
@@ -91,7 +92,8 @@ void TestHfConfig::shared_clip() {
 }
 
 void TestHfConfig::shared_gpt2() {
-  if (!std::filesystem::exists(shared_model("facts-gpt2") / "config.json")) QSKIP("shared model not present");
+  if (!std::filesystem::exists(shared_model("facts-gpt2") / "config.json"))
+    QSKIP("shared model not present");
   const auto c = std::get<Gpt2Config>(load_model_config(shared_model("facts-gpt2")));
   QCOMPARE(c.vocab_size, 50257);
   QCOMPARE(c.n_positions, 128);
@@ -107,7 +109,8 @@ void TestHfConfig::shared_gpt2() {
 }
 
 void TestHfConfig::shared_llava() {
-  if (!std::filesystem::exists(shared_model("shapes-llava") / "config.json")) QSKIP("shared model not present");
+  if (!std::filesystem::exists(shared_model("shapes-llava") / "config.json"))
+    QSKIP("shared model not present");
   const auto c = std::get<LlavaConfig>(load_model_config(shared_model("shapes-llava")));
   QCOMPARE(c.vision.image_size, 128);
   QCOMPARE(c.vision.patch_size, 16);
@@ -188,17 +191,21 @@ void TestHfConfig::llama_family_data() {
                                   << "llama" << 4 << 16 << false << false;
   QTest::newRow("llama (SmolLM) gqa, bias, tied")
       << "{\"model_type\": \"llama\", \"num_key_value_heads\": 2, \"attention_bias\": true, "
-         "\"tie_word_embeddings\": true, \"rope_scaling\": null, " + sizes + "}"
+         "\"tie_word_embeddings\": true, \"rope_scaling\": null, " +
+             sizes + "}"
       << "llama" << 2 << 16 << true << true;
-  QTest::newRow("qwen2 has bias") << "{\"model_type\": \"qwen2\", \"tie_word_embeddings\": true, " + sizes + "}"
+  QTest::newRow("qwen2 has bias") << "{\"model_type\": \"qwen2\", \"tie_word_embeddings\": true, " +
+                                         sizes + "}"
                                   << "qwen2" << 4 << 16 << true << true;
   QTest::newRow("qwen2 ignores attention_bias")
       << "{\"model_type\": \"qwen2\", \"attention_bias\": false, " + sizes + "}"
       << "qwen2" << 4 << 16 << true << false;
-  QTest::newRow("mistral") << "{\"model_type\": \"mistral\", \"num_key_value_heads\": 1, " + sizes + "}"
+  QTest::newRow("mistral") << "{\"model_type\": \"mistral\", \"num_key_value_heads\": 1, " + sizes +
+                                  "}"
                            << "mistral" << 1 << 16 << false << false;
-  QTest::newRow("explicit head_dim") << "{\"model_type\": \"llama\", \"head_dim\": 32, " + sizes + "}"
-                                     << "llama" << 4 << 32 << false << false;
+  QTest::newRow("explicit head_dim")
+      << "{\"model_type\": \"llama\", \"head_dim\": 32, " + sizes + "}"
+      << "llama" << 4 << 32 << false << false;
   QTest::newRow("by architectures") << "{\"architectures\": [\"Qwen2ForCausalLM\"], " + sizes + "}"
                                     << "qwen2" << 4 << 16 << true << false;
 }
@@ -249,7 +256,8 @@ void TestHfConfig::llava_defaults_and_tie() {
 
   // A top-level flag wins over text_config's.
   std::string text = kLlavaMinimal;
-  text.insert(text.find('{') + 1, R"("tie_word_embeddings": false, "multimodal_projector_bias": false,
+  text.insert(text.find('{') + 1,
+              R"("tie_word_embeddings": false, "multimodal_projector_bias": false,
       "vision_feature_select_strategy": "full", "vision_feature_layer": -1, )");
   c = parse_as<LlavaConfig>(text);
   QVERIFY(!c.text.tie_word_embeddings);
@@ -287,7 +295,8 @@ void TestHfConfig::parse_activation() {
   QFETCH(int, expected);
   QCOMPARE(int(atman::parse_activation(name.toStdString())), expected);
   const QString msg = model_error([] { atman::parse_activation("mish"); });
-  QVERIFY2(msg.contains("unknown activation function 'mish'") && msg.contains("quick_gelu"), qPrintable(msg));
+  QVERIFY2(msg.contains("unknown activation function 'mish'") && msg.contains("quick_gelu"),
+           qPrintable(msg));
 }
 
 void TestHfConfig::errors_data() {
@@ -335,10 +344,13 @@ void TestHfConfig::errors_data() {
       << QStringList{"'n_embd'", "130", "not divisible", "'n_head' = 4"};
   QTest::newRow("nested heads not dividing")
       << R"({"model_type": "clip", "text_config": {}, "vision_config": {"hidden_size": 100, "num_attention_heads": 3}})"
-      << QStringList{"'vision_config.hidden_size'", "not divisible", "'vision_config.num_attention_heads'"};
-  QTest::newRow("kv heads") << "{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_attention_heads\": 4, "
-                               "\"num_key_value_heads\": 3, " + llama + "}"
-                            << QStringList{"'num_attention_heads'", "num_key_value_heads"};
+      << QStringList{"'vision_config.hidden_size'", "not divisible",
+                     "'vision_config.num_attention_heads'"};
+  QTest::newRow("kv heads")
+      << "{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_attention_heads\": 4, "
+         "\"num_key_value_heads\": 3, " +
+             llama + "}"
+      << QStringList{"'num_attention_heads'", "num_key_value_heads"};
   QTest::newRow("zero size") << "{\"model_type\": \"gpt2\", \"n_embd\": 0, " + gpt2 + "}"
                              << QStringList{"'n_embd'", "is 0", "between 1"};
   QTest::newRow("negative size")
@@ -350,10 +362,12 @@ void TestHfConfig::errors_data() {
   QTest::newRow("huge integer")
       << R"({"model_type": "gpt2", "n_embd": 18446744073709551615, "vocab_size": 100, "n_positions": 64, "n_layer": 2, "n_head": 4})"
       << QStringList{"'n_embd'", "out of range"};
-  QTest::newRow("bad eps") << "{\"model_type\": \"gpt2\", \"n_embd\": 64, \"layer_norm_epsilon\": -1, " + gpt2 + "}"
-                           << QStringList{"'layer_norm_epsilon'", "positive"};
+  QTest::newRow("bad eps")
+      << "{\"model_type\": \"gpt2\", \"n_embd\": 64, \"layer_norm_epsilon\": -1, " + gpt2 + "}"
+      << QStringList{"'layer_norm_epsilon'", "positive"};
   QTest::newRow("unknown activation")
-      << "{\"model_type\": \"gpt2\", \"n_embd\": 64, \"activation_function\": \"mish\", " + gpt2 + "}"
+      << "{\"model_type\": \"gpt2\", \"n_embd\": 64, \"activation_function\": \"mish\", " + gpt2 +
+             "}"
       << QStringList{"'activation_function'", "unknown activation function 'mish'"};
   QTest::newRow("rope scaling without its keys")
       << "{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_attention_heads\": 4, "
@@ -377,15 +391,17 @@ void TestHfConfig::errors_data() {
       << R"({"model_type": "clip", "text_config": {}, "vision_config": {"image_size": 100, "patch_size": 16}})"
       << QStringList{"'vision_config.image_size'", "patch_size"};
   QTest::newRow("llava bad strategy")
-      << QString(kLlavaMinimal).replace("\"model_type\": \"llava\",",
-                                        "\"model_type\": \"llava\", \"vision_feature_select_strategy\": \"cls\",")
+      << QString(kLlavaMinimal)
+             .replace("\"model_type\": \"llava\",",
+                      "\"model_type\": \"llava\", \"vision_feature_select_strategy\": \"cls\",")
       << QStringList{"'vision_feature_select_strategy'", "cls"};
   QTest::newRow("llava unsupported text model")
       << QString(kLlavaMinimal).replace("\"model_type\": \"llama\"", "\"model_type\": \"gemma\"")
       << QStringList{"'text_config.model_type'", "gemma"};
   QTest::newRow("llava feature layer out of range")
-      << QString(kLlavaMinimal).replace("\"model_type\": \"llava\",",
-                                        "\"model_type\": \"llava\", \"vision_feature_layer\": 7,")
+      << QString(kLlavaMinimal)
+             .replace("\"model_type\": \"llava\",",
+                      "\"model_type\": \"llava\", \"vision_feature_layer\": 7,")
       << QStringList{"'vision_feature_layer'", "7"};
 }
 
@@ -394,7 +410,8 @@ void TestHfConfig::errors() {
   QFETCH(QStringList, expected);
   const QString msg = model_error([&] { parse_model_config(text.toStdString(), "test.json"); });
   QVERIFY2(msg.contains("test.json"), qPrintable(msg));
-  for (const auto& part : expected) QVERIFY2(msg.contains(part), qPrintable(part + " not in: " + msg));
+  for (const auto& part : expected)
+    QVERIFY2(msg.contains(part), qPrintable(part + " not in: " + msg));
 }
 
 void TestHfConfig::load_errors() {

@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "atman/error.h"
-#include "core/test_support.h"
 #include "atman/hub.h"
 #include "atman/runtime.h"
+#include "core/test_support.h"
 
 namespace fs = std::filesystem;
 using namespace atman;
@@ -237,8 +237,10 @@ class FakeHub {
     const std::string file = rest.substr(rest.find('/') + 1);
     auto repo_it = repos.find(repo_id);
     if (repo_it == repos.end())
-      return {401, {{"X-Error-Code", "RepoNotFound"}, {"X-Error-Message", "Repository not found"}},
-              "", std::string::npos};
+      return {401,
+              {{"X-Error-Code", "RepoNotFound"}, {"X-Error-Message", "Repository not found"}},
+              "",
+              std::string::npos};
     const FakeRepo& repo = repo_it->second;
     if (!repo.token.empty() && request.header("authorization") != "Bearer " + repo.token)
       return {401,
@@ -250,8 +252,10 @@ class FakeHub {
       return {404, {{"X-Error-Code", "RevisionNotFound"}}, "", std::string::npos};
     auto file_it = repo.files.find(file);
     if (file_it == repo.files.end())
-      return {404, {{"X-Error-Code", "EntryNotFound"}, {"X-Repo-Commit", repo.commit}},
-              "Entry not found", std::string::npos};
+      return {404,
+              {{"X-Error-Code", "EntryNotFound"}, {"X-Repo-Commit", repo.commit}},
+              "Entry not found",
+              std::string::npos};
     const FakeFile& f = file_it->second;
     if (f.lfs) {
       const std::string sha = f.claimed_sha256.empty() ? sha256_hex(f.content) : f.claimed_sha256;
@@ -292,7 +296,9 @@ class FakeHub {
     if (range.rfind("bytes=", 0) != 0) return {200, {}, content, std::string::npos};
     const size_t start = std::stoul(range.substr(6));
     if (start >= content.size())
-      return {416, {{"Content-Range", "bytes */" + std::to_string(content.size())}}, "",
+      return {416,
+              {{"Content-Range", "bytes */" + std::to_string(content.size())}},
+              "",
               std::string::npos};
     return {206,
             {{"Content-Range", "bytes " + std::to_string(start) + "-" +
@@ -466,9 +472,9 @@ void TestHub::repo_ids() {
   for (const char* good : {"openai/clip-vit-base-patch32", "test-org/tiny-model", "a/b",
                            "Org_1/Name.v2", "llava-hf/llava-1.5-7b-hf"})
     QVERIFY2(hub::is_repo_id(good), good);
-  for (const char* bad : {"", "clip", "a/b/c", "/abs/path", "./x", "org/", "/name", "org/na me",
-                          "org/-name", "org/name.", "org/a--b", "org/a..b", "org/name.git",
-                          "../shared/models", "org\\name"})
+  for (const char* bad :
+       {"", "clip", "a/b/c", "/abs/path", "./x", "org/", "/name", "org/na me", "org/-name",
+        "org/name.", "org/a--b", "org/a..b", "org/name.git", "../shared/models", "org\\name"})
     QVERIFY2(!hub::is_repo_id(bad), bad);
 }
 
@@ -518,8 +524,7 @@ void TestHub::fetch_layout_redirect_and_resume() {
   // Snapshot files are relative symlinks into blobs/, named by ETag.
   const std::string model_sha = sha256_hex(model_bytes_);
   QVERIFY(fs::is_symlink(snapshot / "model.safetensors"));
-  QCOMPARE(fs::read_symlink(snapshot / "model.safetensors"),
-           fs::path("../../blobs") / model_sha);
+  QCOMPARE(fs::read_symlink(snapshot / "model.safetensors"), fs::path("../../blobs") / model_sha);
   QVERIFY(read_text(snapshot / "model.safetensors") == model_bytes_);
   QVERIFY(fs::is_symlink(snapshot / "config.json"));
   QCOMPARE(fs::read_symlink(snapshot / "config.json"), fs::path("../../blobs") / git_sha1(config_));
@@ -597,7 +602,8 @@ void TestHub::resume_partial_download() {
   QVERIFY(!fs::exists(blobs / (sha + ".incomplete")));
   std::vector<std::string> ranges;
   for (const auto& r : server_->requests())
-    if (r.method == "GET" && r.path.find("/cdn/test-org/tiny-model/") == 0) ranges.push_back(r.header("range"));
+    if (r.method == "GET" && r.path.find("/cdn/test-org/tiny-model/") == 0)
+      ranges.push_back(r.header("range"));
   QVERIFY(before < server_->request_count());
   QCOMPARE(ranges.back(), std::string("bytes=5000-"));
 }
@@ -621,7 +627,8 @@ void TestHub::cancel_keeps_nothing_broken() {
 
 void TestHub::missing_files() {
   const fs::path cache = root_ / "cache-missing";
-  QString message = error_of<ModelError>([&] { hub::fetch("test-org/no-config", "main", options(cache)); });
+  QString message =
+      error_of<ModelError>([&] { hub::fetch("test-org/no-config", "main", options(cache)); });
   VERIFY_CONTAINS(message, "required file 'config.json' is missing");
   VERIFY_CONTAINS(message, "test-org/no-config");
   VERIFY_CONTAINS(message, "404");
@@ -631,11 +638,13 @@ void TestHub::missing_files() {
   VERIFY_CONTAINS(message, "pytorch_model.bin");
   VERIFY_CONTAINS(message, "test-org/bin-only");
 
-  message = error_of<ModelError>([&] { hub::fetch("test-org/no-such-repo", "main", options(cache)); });
+  message =
+      error_of<ModelError>([&] { hub::fetch("test-org/no-such-repo", "main", options(cache)); });
   VERIFY_CONTAINS(message, "'test-org/no-such-repo' was not found");
   VERIFY_CONTAINS(message, "HF_TOKEN");
 
-  message = error_of<ModelError>([&] { hub::fetch("test-org/tiny-model", "v9.9", options(cache)); });
+  message =
+      error_of<ModelError>([&] { hub::fetch("test-org/tiny-model", "v9.9", options(cache)); });
   VERIFY_CONTAINS(message, "revision 'v9.9'");
 
   message = error_of<InputError>([&] { hub::fetch("not a repo", "main", options(cache)); });
@@ -648,8 +657,7 @@ void TestHub::missing_files() {
            (std::vector<std::string>{"config.json", "model-00001-of-00002.safetensors",
                                      "model-00002-of-00002.safetensors",
                                      "model.safetensors.index.json"}));
-  QVERIFY(read_text(snapshot / "model-00002-of-00002.safetensors") ==
-          tiny_safetensors(4, 2.0f));
+  QVERIFY(read_text(snapshot / "model-00002-of-00002.safetensors") == tiny_safetensors(4, 2.0f));
 }
 
 void TestHub::bad_checksum() {
@@ -672,7 +680,8 @@ void TestHub::bad_checksum() {
 
 void TestHub::gated_repo() {
   const fs::path cache = root_ / "cache-gated";
-  QString message = error_of<ModelError>([&] { hub::fetch("test-org/gated", "main", options(cache)); });
+  QString message =
+      error_of<ModelError>([&] { hub::fetch("test-org/gated", "main", options(cache)); });
   VERIFY_CONTAINS(message, "gated");
   VERIFY_CONTAINS(message, "set HF_TOKEN");
   VERIFY_CONTAINS(message, "test-org/gated");
@@ -708,7 +717,8 @@ void TestHub::offline_mode() {
   QCOMPARE(snapshot, cache_ / "models--test-org--tiny-model" / "snapshots" / kCommit);
   // By commit hash, too.
   QCOMPARE(hub::fetch("test-org/tiny-model", kCommit, options(cache_)), snapshot);
-  QString message = error_of<ModelError>([&] { hub::fetch("test-org/sharded", "main", options(cache_)); });
+  QString message =
+      error_of<ModelError>([&] { hub::fetch("test-org/sharded", "main", options(cache_)); });
   VERIFY_CONTAINS(message, "HF_HUB_OFFLINE");
   VERIFY_CONTAINS(message, "test-org/sharded");
   VERIFY_CONTAINS(message, "not complete in the cache");
@@ -732,7 +742,8 @@ void TestHub::unreachable_endpoint() {
   const std::string endpoint = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   auto o = options(root_ / "cache-unreachable");
   o.endpoint = endpoint;
-  const QString message = error_of<ModelError>([&] { hub::fetch("test-org/tiny-model", "main", o); });
+  const QString message =
+      error_of<ModelError>([&] { hub::fetch("test-org/tiny-model", "main", o); });
   VERIFY_CONTAINS(message, QString::fromStdString("cannot reach " + endpoint + ": "));
   VERIFY_CONTAINS(message, "use a local folder or set HF_HUB_OFFLINE=1 to use the cache");
 }

@@ -155,7 +155,9 @@ void TestSafetensors::metadata_and_determinism() {
   QVERIFY(equal_exactly(file.load("b"), tensors["b"]));
   // No temporary file is left behind.
   int entries = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path().toStdString())) ++entries;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator(dir.path().toStdString()))
+    ++entries;
   QCOMPARE(entries, 2);
 }
 
@@ -200,7 +202,8 @@ void TestSafetensors::load_dtype_rules() {
   QVERIFY(equal_exactly(file.load("ids", at::kLong), at::arange(4, at::kLong)));
   QCOMPARE(file.load("ids").scalar_type(), at::kFloat);
   QString msg = model_error([&] { file.load("w", at::kLong); });
-  QVERIFY2(msg.contains("'w'") && msg.contains("F32") && msg.contains("d.safetensors"), qPrintable(msg));
+  QVERIFY2(msg.contains("'w'") && msg.contains("F32") && msg.contains("d.safetensors"),
+           qPrintable(msg));
   msg = model_error([&] { file.load("nope"); });
   QVERIFY2(msg.contains("'nope' not found") && msg.contains("d.safetensors"), qPrintable(msg));
 }
@@ -239,7 +242,8 @@ void TestSafetensors::shared_models() {
   QFETCH(int, count);
   QFETCH(QString, tensor);
   QFETCH(QList<qint64>, shape);
-  const std::filesystem::path dir = std::filesystem::path(ATMAN_SHARED_DIR) / "models" / model.toStdString();
+  const std::filesystem::path dir =
+      std::filesystem::path(ATMAN_SHARED_DIR) / "models" / model.toStdString();
   if (!std::filesystem::exists(dir / "model.safetensors")) QSKIP("shared model not present");
   Checkpoint checkpoint(dir);
   QCOMPARE(checkpoint.dir(), dir);
@@ -253,7 +257,8 @@ void TestSafetensors::shared_models() {
 }
 
 void TestSafetensors::shared_model_load_time() {
-  const std::filesystem::path dir = std::filesystem::path(ATMAN_SHARED_DIR) / "models" / "shapes-clip";
+  const std::filesystem::path dir =
+      std::filesystem::path(ATMAN_SHARED_DIR) / "models" / "shapes-clip";
   if (!std::filesystem::exists(dir / "model.safetensors")) QSKIP("shared model not present");
   const auto start = std::chrono::steady_clock::now();
   Checkpoint checkpoint(dir);
@@ -267,10 +272,11 @@ void TestSafetensors::shared_model_load_time() {
   for (const auto& [name, info] : file.tensors()) raw_elements += file.load(name).numel();
   const auto raw_done = std::chrono::steady_clock::now();
   using ms = std::chrono::duration<double, std::milli>;
-  qInfo("shapes-clip: open %.2f ms, get all %zu tensors (%lld values) %.2f ms; "
-        "the same loads without the NaN/Inf check %.2f ms",
-        ms(opened - start).count(), checkpoint.names().size(), static_cast<long long>(elements),
-        ms(done - opened).count(), ms(raw_done - done).count());
+  qInfo(
+      "shapes-clip: open %.2f ms, get all %zu tensors (%lld values) %.2f ms; "
+      "the same loads without the NaN/Inf check %.2f ms",
+      ms(opened - start).count(), checkpoint.names().size(), static_cast<long long>(elements),
+      ms(done - opened).count(), ms(raw_done - done).count());
   QCOMPARE(raw_elements, elements);
   QVERIFY(elements > 0);
 }
@@ -281,7 +287,8 @@ void TestSafetensors::sharded_index_round_trip() {
   at::Tensor a = at::randn({4, 3});
   at::Tensor b = at::randn({2}).to(at::kBFloat16);
   at::Tensor c = at::arange(6, at::kLong);
-  write_safetensors(root / "model-00001-of-00002.safetensors", {{"layer.0.w", a}, {"layer.0.b", b}});
+  write_safetensors(root / "model-00001-of-00002.safetensors",
+                    {{"layer.0.w", a}, {"layer.0.b", b}});
   write_safetensors(root / "model-00002-of-00002.safetensors", {{"layer.1.ids", c}});
   write_file(root / "model.safetensors.index.json",
              R"({"metadata": {"total_size": 66}, "weight_map": {
@@ -289,7 +296,8 @@ void TestSafetensors::sharded_index_round_trip() {
                    "layer.0.b": "model-00001-of-00002.safetensors",
                    "layer.1.ids": "model-00002-of-00002.safetensors"}})");
   Checkpoint checkpoint(root);
-  QVERIFY(checkpoint.names() == std::vector<std::string>({"layer.0.b", "layer.0.w", "layer.1.ids"}));
+  QVERIFY(checkpoint.names() ==
+          std::vector<std::string>({"layer.0.b", "layer.0.w", "layer.1.ids"}));
   QVERIFY(equal_exactly(checkpoint.get("layer.0.w", {4, 3}), a));
   QVERIFY(equal_exactly(checkpoint.get("layer.0.b", {2}, at::kBFloat16), b));
   QVERIFY(equal_exactly(checkpoint.get("layer.0.b"), b.to(at::kFloat)));
@@ -314,8 +322,10 @@ void TestSafetensors::malformed_files_data() {
   const QByteArray good = raw_file(good_header, 20);
 
   QTest::newRow("empty") << QByteArray() << QStringList{"0 bytes long", "shorter than"};
-  QTest::newRow("five bytes") << QByteArray("\x01\x02\x03\x04\x05", 5) << QStringList{"5 bytes long"};
-  QTest::newRow("truncated in header") << good.left(40) << QStringList{"header claims", "truncated"};
+  QTest::newRow("five bytes") << QByteArray("\x01\x02\x03\x04\x05", 5)
+                              << QStringList{"5 bytes long"};
+  QTest::newRow("truncated in header")
+      << good.left(40) << QStringList{"header claims", "truncated"};
   QTest::newRow("truncated in data")
       << good.left(good.size() - 4)
       << QStringList{"tensor 'b'", "[8, 20]", "outside the data section of 16 bytes"};
@@ -325,22 +335,26 @@ void TestSafetensors::malformed_files_data() {
   QTest::newRow("not json") << raw_file("this is not json", 0) << QStringList{"not valid JSON"};
   QTest::newRow("json array") << raw_file("[1,2]", 0) << QStringList{"not an object"};
   QTest::newRow("duplicate key")
-      << raw_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4)
+      << raw_file(
+             R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+             4)
       << QStringList{"'a'", "more than once"};
   QTest::newRow("unknown dtype")
       << raw_file(R"({"a":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}})", 1)
       << QStringList{"tensor 'a'", "unsupported dtype 'F8_E4M3'"};
-  QTest::newRow("missing dtype")
-      << raw_file(R"({"a":{"shape":[1],"data_offsets":[0,4]}})", 4)
-      << QStringList{"tensor 'a'", "dtype"};
-  QTest::newRow("negative dim")
-      << raw_file(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4)
-      << QStringList{"tensor 'a'", "non-negative"};
+  QTest::newRow("missing dtype") << raw_file(R"({"a":{"shape":[1],"data_offsets":[0,4]}})", 4)
+                                 << QStringList{"tensor 'a'", "dtype"};
+  QTest::newRow("negative dim") << raw_file(
+                                       R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})",
+                                       4)
+                                << QStringList{"tensor 'a'", "non-negative"};
   QTest::newRow("fractional dim")
       << raw_file(R"({"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", 4)
       << QStringList{"tensor 'a'", "non-negative integers"};
   QTest::newRow("shape overflow")
-      << raw_file(R"({"a":{"dtype":"F32","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,4]}})", 4)
+      << raw_file(
+             R"({"a":{"dtype":"F32","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,4]}})",
+             4)
       << QStringList{"tensor 'a'", "impossibly large"};
   QTest::newRow("bytes overflow")
       << raw_file(R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,4]}})", 4)
@@ -354,17 +368,23 @@ void TestSafetensors::malformed_files_data() {
   QTest::newRow("begin after end")
       << raw_file(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})", 8)
       << QStringList{"tensor 'a'", "[8, 4]"};
-  QTest::newRow("bad offsets")
-      << raw_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", 4)
-      << QStringList{"tensor 'a'", "data_offsets"};
+  QTest::newRow("bad offsets") << raw_file(
+                                      R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", 4)
+                               << QStringList{"tensor 'a'", "data_offsets"};
   QTest::newRow("overlap")
-      << raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12)
+      << raw_file(
+             R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+             12)
       << QStringList{"'a' [0, 8)", "'b' [4, 12)", "overlap"};
   QTest::newRow("same range twice")
-      << raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8)
+      << raw_file(
+             R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+             8)
       << QStringList{"'a'", "'b'", "overlap"};
   QTest::newRow("gap")
-      << raw_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})", 12)
+      << raw_file(
+             R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+             12)
       << QStringList{"gap of 4 bytes", "tensor 'b'"};
   QTest::newRow("trailing bytes")
       << raw_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 8)
@@ -383,7 +403,8 @@ void TestSafetensors::malformed_files() {
   write_file(path, bytes);
   const QString msg = model_error([&] { SafetensorsFile file(path); });
   QVERIFY2(msg.contains(QString::fromStdString(path.string())), qPrintable(msg));
-  for (const auto& part : expected) QVERIFY2(msg.contains(part), qPrintable(part + " not in: " + msg));
+  for (const auto& part : expected)
+    QVERIFY2(msg.contains(part), qPrintable(part + " not in: " + msg));
 
   // Checkpoint passes the same errors on.
   std::filesystem::rename(path, path_of(dir, "model.safetensors"));
@@ -398,8 +419,10 @@ void TestSafetensors::missing_tensor_suggests_names() {
   const std::filesystem::path root = dir.path().toStdString();
   std::map<std::string, at::Tensor> tensors;
   for (int i = 0; i < 3; ++i) {
-    tensors["language_model.model.layers." + std::to_string(i) + ".mlp.up_proj.weight"] = at::ones({2});
-    tensors["language_model.model.layers." + std::to_string(i) + ".input_layernorm.weight"] = at::ones({2});
+    tensors["language_model.model.layers." + std::to_string(i) + ".mlp.up_proj.weight"] =
+        at::ones({2});
+    tensors["language_model.model.layers." + std::to_string(i) + ".input_layernorm.weight"] =
+        at::ones({2});
   }
   tensors["unrelated"] = at::ones({1});
   write_safetensors(root / "model.safetensors", tensors);
@@ -448,7 +471,8 @@ void TestSafetensors::non_finite_weights() {
   const std::filesystem::path root = dir.path().toStdString();
   at::Tensor w = at::ones({3, 3});
   w[1][2] = bad;
-  write_safetensors(root / "model.safetensors", {{"encoder.w", w.to(dtype)}, {"ok", at::ones({2})}});
+  write_safetensors(root / "model.safetensors",
+                    {{"encoder.w", w.to(dtype)}, {"ok", at::ones({2})}});
   Checkpoint checkpoint(root);
   const QString msg = model_error([&] { checkpoint.get("encoder.w", {3, 3}); });
   QVERIFY2(msg.contains("tensor 'encoder.w'") && msg.contains("model.safetensors") &&
@@ -488,21 +512,20 @@ void TestSafetensors::bad_index_data() {
   QTest::addColumn<QByteArray>("index");
   QTest::addColumn<QStringList>("expected");
   QTest::newRow("missing shard")
-      << QByteArray(R"({"weight_map": {"w": "model-00001-of-00002.safetensors", "x": "model-00009-of-00009.safetensors"}})")
+      << QByteArray(
+             R"({"weight_map": {"w": "model-00001-of-00002.safetensors", "x": "model-00009-of-00009.safetensors"}})")
       << QStringList{"'x'", "'model-00009-of-00009.safetensors'", "does not exist"};
-  QTest::newRow("parent dir")
-      << QByteArray(R"({"weight_map": {"w": "../x.safetensors"}})")
-      << QStringList{"'w'", "'../x.safetensors'", "not a plain file name"};
+  QTest::newRow("parent dir") << QByteArray(R"({"weight_map": {"w": "../x.safetensors"}})")
+                              << QStringList{"'w'", "'../x.safetensors'", "not a plain file name"};
   QTest::newRow("dot dot") << QByteArray(R"({"weight_map": {"w": ".."}})")
                            << QStringList{"'..'", "not a plain file name"};
-  QTest::newRow("absolute")
-      << QByteArray(R"({"weight_map": {"w": "/etc/passwd"}})")
-      << QStringList{"'/etc/passwd'", "not a plain file name"};
-  QTest::newRow("subfolder")
-      << QByteArray(R"({"weight_map": {"w": "sub/model.safetensors"}})")
-      << QStringList{"not a plain file name"};
+  QTest::newRow("absolute") << QByteArray(R"({"weight_map": {"w": "/etc/passwd"}})")
+                            << QStringList{"'/etc/passwd'", "not a plain file name"};
+  QTest::newRow("subfolder") << QByteArray(R"({"weight_map": {"w": "sub/model.safetensors"}})")
+                             << QStringList{"not a plain file name"};
   QTest::newRow("tensor not in shard")
-      << QByteArray(R"({"weight_map": {"w": "model-00001-of-00002.safetensors", "ghost": "model-00001-of-00002.safetensors"}})")
+      << QByteArray(
+             R"({"weight_map": {"w": "model-00001-of-00002.safetensors", "ghost": "model-00001-of-00002.safetensors"}})")
       << QStringList{"'ghost'", "model-00001-of-00002.safetensors", "does not contain it"};
   QTest::newRow("not json") << QByteArray("{weight_map") << QStringList{"not valid JSON"};
   QTest::newRow("no weight_map") << QByteArray(R"({"metadata": {}})") << QStringList{"weight_map"};
@@ -519,7 +542,8 @@ void TestSafetensors::bad_index() {
   write_file(root / "model.safetensors.index.json", index);
   const QString msg = model_error([&] { Checkpoint checkpoint(root); });
   QVERIFY2(msg.contains("model.safetensors.index.json"), qPrintable(msg));
-  for (const auto& part : expected) QVERIFY2(msg.contains(part), qPrintable(part + " not in: " + msg));
+  for (const auto& part : expected)
+    QVERIFY2(msg.contains(part), qPrintable(part + " not in: " + msg));
 }
 
 QTEST_APPLESS_MAIN(TestSafetensors)

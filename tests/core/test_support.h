@@ -7,16 +7,22 @@
 
 #include <cmath>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace atman::test {
 
-inline std::filesystem::path shared_dir() { return ATMAN_SHARED_DIR; }
-inline std::filesystem::path golden_dir() { return shared_dir() / "golden"; }
-inline std::filesystem::path models_dir() { return shared_dir() / "models"; }
+inline std::filesystem::path shared_dir() {
+  return ATMAN_SHARED_DIR;
+}
+inline std::filesystem::path golden_dir() {
+  return shared_dir() / "golden";
+}
+inline std::filesystem::path models_dir() {
+  return shared_dir() / "models";
+}
 
 // Runs `fn`, which must throw E; returns its message, or says what happened instead (so a QCOMPARE
 // against the expected message shows it).
@@ -56,7 +62,8 @@ inline bool all_close(const std::vector<double>& got, const std::vector<double>&
   }
   qInfo("%s: max |diff| = %.3g over %zu values", what.c_str(), max_dev, got.size());
   if (worst_excess > 0 || std::isnan(max_dev))
-    qWarning("%s: element %zu is %.9g, reference %.9g", what.c_str(), worst, got[worst], want[worst]);
+    qWarning("%s: element %zu is %.9g, reference %.9g", what.c_str(), worst, got[worst],
+             want[worst]);
   return worst_excess <= 0 && !std::isnan(max_dev);
 }
 

@@ -1,6 +1,7 @@
-// The explainer as the GUI drives it: one AtmanExplainer on a worker std::thread, jobs posted to it,
-// cancelled from another thread through the progress callback. On tiny random CLIPs (4x4 patches,
-// 17 forwards per explanation; 8x8 patches for the random cancels), so hundreds of runs take seconds.
+// The explainer as the GUI drives it: one AtmanExplainer on a worker std::thread, jobs posted to
+// it, cancelled from another thread through the progress callback. On tiny random CLIPs (4x4
+// patches, 17 forwards per explanation; 8x8 patches for the random cancels), so hundreds of runs
+// take seconds.
 //
 //   cancelAtRandomPoints   100 cancels at random moments: each ends in Cancelled within one batch,
 //                          and the next full run of that input equals a fresh explainer's result
@@ -69,8 +70,8 @@ class Worker {
     bool cancelled = false;
     std::string error;
     int progress_calls = 0;
-    int calls_after_cancel = 0;   // progress calls that saw the cancel request
-    int calls_after_false = 0;    // progress calls after one returned false (must be 0)
+    int calls_after_cancel = 0;  // progress calls that saw the cancel request
+    int calls_after_false = 0;   // progress calls after one returned false (must be 0)
   };
 
   Worker() : thread_([this] { loop(); }) {}
@@ -86,7 +87,8 @@ class Worker {
   std::future<Outcome> post(ExplainRequest request) {
     const int64_t id = ++posted_;
     progress_now_.store(0);  // the tests post one job at a time, after the last one ended
-    auto job = std::make_shared<std::packaged_task<Outcome()>>([this, id, request] { return run(id, request); });
+    auto job = std::make_shared<std::packaged_task<Outcome()>>(
+        [this, id, request] { return run(id, request); });
     auto result = job->get_future();
     {
       std::lock_guard lock(mutex_);
@@ -261,9 +263,10 @@ class TestWorkerRobustness : public QObject {
       worst = std::max(worst, diff);
       QVERIFY2(diff <= 1e-6, qPrintable(QStringLiteral("run %1 differs by %2").arg(i).arg(diff)));
     }
-    qInfo("100 cancels over runs of %.1f ms: %d cancelled mid-run, %d finished before the cancel "
-          "arrived; resumed runs differ from fresh ones by at most %.3g",
-          run_us / 1000, cancelled, finished_first, worst);
+    qInfo(
+        "100 cancels over runs of %.1f ms: %d cancelled mid-run, %d finished before the cancel "
+        "arrived; resumed runs differ from fresh ones by at most %.3g",
+        run_us / 1000, cancelled, finished_first, worst);
     QVERIFY(cancelled >= 30);  // timing decides the rest; cancelAtEveryBatch covers every batch
   }
 
@@ -315,8 +318,10 @@ class TestWorkerRobustness : public QObject {
     double rss_at_100 = 0, rss_after_warmup = 0;
     const auto start = Clock::now();
     for (int i = 1; i <= total; ++i) {
-      const Worker::Outcome out =
-          worker.post(request(20000 + i, i % 3 ? SuppressionMode::Single : SuppressionMode::Correlated)).get();
+      const Worker::Outcome out = worker
+                                      .post(request(20000 + i, i % 3 ? SuppressionMode::Single
+                                                                     : SuppressionMode::Correlated))
+                                      .get();
       QVERIFY2(out.explanation.has_value(), out.error.c_str());
       QCOMPARE(out.explanation->candidates.size(), size_t(16));
       if (i == 20) rss_after_warmup = rss_mib();
@@ -325,9 +330,10 @@ class TestWorkerRobustness : public QObject {
     const double rss_end = rss_mib();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     const double drift = (rss_end - rss_at_100) / rss_at_100;
-    qInfo("%d explanations in %.1f s; RSS after warm-up (20) %.1f MiB, at 100 %.1f MiB, at %d "
-          "%.1f MiB: drift from 100 %+.2f%%",
-          total, seconds, rss_after_warmup, rss_at_100, total, rss_end, 100 * drift);
+    qInfo(
+        "%d explanations in %.1f s; RSS after warm-up (20) %.1f MiB, at 100 %.1f MiB, at %d "
+        "%.1f MiB: drift from 100 %+.2f%%",
+        total, seconds, rss_after_warmup, rss_at_100, total, rss_end, 100 * drift);
     if (kAddressSanitizer)
       QSKIP("RSS under AddressSanitizer includes its quarantine of freed memory; drift not judged");
     QVERIFY2(std::abs(drift) <= 0.05, qPrintable(QStringLiteral("RSS drift %1%").arg(100 * drift)));

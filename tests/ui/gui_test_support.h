@@ -19,12 +19,24 @@
 
 namespace atman::test::gui {
 
-inline QString sharedDir() { return QStringLiteral(ATMAN_SHARED_DIR); }
-inline QString shapesClip() { return sharedDir() + QStringLiteral("/models/shapes-clip"); }
-inline QString factsGpt2() { return sharedDir() + QStringLiteral("/models/facts-gpt2"); }
-inline QString shapesLlava() { return sharedDir() + QStringLiteral("/models/shapes-llava"); }
-inline QString demoImage() { return sharedDir() + QStringLiteral("/data/shapes-eval/000.png"); }
-inline QString demoTarget() { return QStringLiteral("a photo of a blue square"); }
+inline QString sharedDir() {
+  return QStringLiteral(ATMAN_SHARED_DIR);
+}
+inline QString shapesClip() {
+  return sharedDir() + QStringLiteral("/models/shapes-clip");
+}
+inline QString factsGpt2() {
+  return sharedDir() + QStringLiteral("/models/facts-gpt2");
+}
+inline QString shapesLlava() {
+  return sharedDir() + QStringLiteral("/models/shapes-llava");
+}
+inline QString demoImage() {
+  return sharedDir() + QStringLiteral("/data/shapes-eval/000.png");
+}
+inline QString demoTarget() {
+  return QStringLiteral("a photo of a blue square");
+}
 inline constexpr int kJobTimeoutMs = 90'000;
 
 // A window whose settings live in `dir` and that never asks before closing.
@@ -81,7 +93,8 @@ inline std::vector<std::vector<double>> targetCoverage() {
   QFile file(sharedDir() + QStringLiteral("/data/shapes-eval/000.json"));
   if (!file.open(QIODevice::ReadOnly)) qFatal("cannot read 000.json");
   const QJsonObject doc = QJsonDocument::fromJson(file.readAll()).object();
-  const QJsonObject shape = doc.value("shapes").toArray().at(doc.value("target_shape").toInt()).toObject();
+  const QJsonObject shape =
+      doc.value("shapes").toArray().at(doc.value("target_shape").toInt()).toObject();
   std::vector<std::vector<double>> coverage;
   for (const QJsonValue& row : shape.value("patch_coverage").toArray()) {
     coverage.emplace_back();

@@ -83,7 +83,8 @@ class TestGuiExport : public QObject {
 
   void svgAndPdf() {
     QString error;
-    const QString svg = path(QStringLiteral("figure.svg")), pdf = path(QStringLiteral("figure.pdf"));
+    const QString svg = path(QStringLiteral("figure.svg")),
+                  pdf = path(QStringLiteral("figure.pdf"));
     QVERIFY2(m_window->exportFigureTo(svg, ViewMode::SideBySide, 300, &error), qPrintable(error));
     QVERIFY2(m_window->exportFigureTo(pdf, ViewMode::SideBySide, 300, &error), qPrintable(error));
     const QByteArray svgBytes = readAll(svg);
@@ -97,9 +98,11 @@ class TestGuiExport : public QObject {
 
   void unwritablePathIsAnError() {
     QString error;
-    QVERIFY(!m_window->exportFigureTo(path(QStringLiteral("missing/dir/figure.png")), ViewMode::Single, 96, &error));
+    QVERIFY(!m_window->exportFigureTo(path(QStringLiteral("missing/dir/figure.png")),
+                                      ViewMode::Single, 96, &error));
     QVERIFY(!error.isEmpty());
-    QVERIFY(!m_window->exportDataTo(path(QStringLiteral("missing/dir/e.json")), Pane::Single, &error));
+    QVERIFY(
+        !m_window->exportDataTo(path(QStringLiteral("missing/dir/e.json")), Pane::Single, &error));
   }
 
   void csvAndJson_data() {
@@ -112,7 +115,8 @@ class TestGuiExport : public QObject {
     QFETCH(int, pane);
     const Explanation& shown = *m_window->shownExplanation(Pane(pane));
     QString error;
-    const QString csv = path(QStringLiteral("e%1.csv").arg(pane)), json = path(QStringLiteral("e%1.json").arg(pane));
+    const QString csv = path(QStringLiteral("e%1.csv").arg(pane)),
+                  json = path(QStringLiteral("e%1.json").arg(pane));
     QVERIFY2(m_window->exportDataTo(csv, Pane(pane), &error), qPrintable(error));
     QVERIFY2(m_window->exportDataTo(json, Pane(pane), &error), qPrintable(error));
 

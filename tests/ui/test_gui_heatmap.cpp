@@ -22,20 +22,25 @@ class TestGuiHeatmap : public QObject {
   std::unique_ptr<MainWindow> m_window;
 
   // Heat (0..1) of each patch read from the view's pixels at the patch centre.
-  static std::map<std::pair<int, int>, double> readHeat(HeatmapView* view, const Explanation& e, Colormap map) {
+  static std::map<std::pair<int, int>, double> readHeat(HeatmapView* view, const Explanation& e,
+                                                        Colormap map) {
     const QImage pixels = view->grab().toImage();
     std::map<std::pair<int, int>, double> heat;
     for (const auto& c : e.candidates) {
       if (c.kind != CandidateKind::Patch) continue;
-      const QPointF centre = view->toWidget(QRectF(c.rect.x, c.rect.y, c.rect.width, c.rect.height)).center();
+      const QPointF centre =
+          view->toWidget(QRectF(c.rect.x, c.rect.y, c.rect.width, c.rect.height)).center();
       heat[{c.row, c.col}] = colormapValue(map, QColor(pixels.pixel(centre.toPoint())));
     }
     return heat;
   }
 
   void sendMouse(QWidget* widget, QEvent::Type type, const QPointF& position) {
-    QMouseEvent event(type, position, widget->mapToGlobal(position), type == QEvent::MouseMove ? Qt::NoButton : Qt::LeftButton,
-                      type == QEvent::MouseButtonRelease || type == QEvent::MouseMove ? Qt::NoButton : Qt::LeftButton,
+    QMouseEvent event(type, position, widget->mapToGlobal(position),
+                      type == QEvent::MouseMove ? Qt::NoButton : Qt::LeftButton,
+                      type == QEvent::MouseButtonRelease || type == QEvent::MouseMove
+                          ? Qt::NoButton
+                          : Qt::LeftButton,
                       Qt::NoModifier);
     QApplication::sendEvent(widget, &event);
   }
@@ -80,8 +85,10 @@ class TestGuiHeatmap : public QObject {
     }
     inside /= nInside;
     outside /= nOutside;
-    qInfo("%s: mean heat on the target's %d patches %.3f, elsewhere %.3f", e.mode.c_str(), nInside, inside, outside);
-    QVERIFY2(inside > 2 * outside && inside - outside > 0.08, "the target shape is not hotter than the rest");
+    qInfo("%s: mean heat on the target's %d patches %.3f, elsewhere %.3f", e.mode.c_str(), nInside,
+          inside, outside);
+    QVERIFY2(inside > 2 * outside && inside - outside > 0.08,
+             "the target shape is not hotter than the rest");
   }
 
   void pixelsShowEachPatchValue_data() { targetIsHotter_data(); }
@@ -110,7 +117,10 @@ class TestGuiHeatmap : public QObject {
     const Candidate& target = e.candidates[5 * 8 + 4];
     QCOMPARE(target.row, 5);
     QSignalSpy messages(single, &HeatmapView::message);
-    const QPointF at = single->toWidget(QRectF(target.rect.x, target.rect.y, target.rect.width, target.rect.height)).center();
+    const QPointF at =
+        single
+            ->toWidget(QRectF(target.rect.x, target.rect.y, target.rect.width, target.rect.height))
+            .center();
     sendMouse(single, QEvent::MouseMove, at);
     QCOMPARE(single->hoveredCandidate(), target.index);
     QCOMPARE(correlated->hoveredCandidate(), target.index);
@@ -123,7 +133,8 @@ class TestGuiHeatmap : public QObject {
     HeatmapView* view = m_window->pane(Pane::Correlated)->heatmapView();
     const Explanation& e = *m_window->shownExplanation(Pane::Correlated);
     const Candidate& c = e.candidates[2 * 8 + 0];
-    const QPointF at = view->toWidget(QRectF(c.rect.x, c.rect.y, c.rect.width, c.rect.height)).center();
+    const QPointF at =
+        view->toWidget(QRectF(c.rect.x, c.rect.y, c.rect.width, c.rect.height)).center();
     sendMouse(view, QEvent::MouseButtonPress, at);
     sendMouse(view, QEvent::MouseButtonRelease, at);
     const Neighbourhood& shown = view->neighbourhood();
@@ -146,7 +157,8 @@ class TestGuiHeatmap : public QObject {
     HeatmapView* view = m_window->pane(Pane::Single)->heatmapView();
     const Explanation& e = *m_window->shownExplanation(Pane::Single);
     const Candidate& c = e.candidates[5 * 8 + 5];
-    const QPointF at = view->toWidget(QRectF(c.rect.x, c.rect.y, c.rect.width, c.rect.height)).center();
+    const QPointF at =
+        view->toWidget(QRectF(c.rect.x, c.rect.y, c.rect.width, c.rect.height)).center();
     sendMouse(view, QEvent::MouseButtonPress, at);
     QCOMPARE(view->neighbourhood().centre, c.index);
     QTRY_VERIFY_WITH_TIMEOUT(!view->neighbourhood().members.empty(), kJobTimeoutMs);
@@ -166,7 +178,8 @@ class TestGuiHeatmap : public QObject {
       QVERIFY(!pane->heatmapView()->hasHeatmap());
       QString text;
       int tokens = 0;
-      for (const auto& s : pane->tokenView()->segments()) text += s.text, tokens += s.candidate >= 0;
+      for (const auto& s : pane->tokenView()->segments())
+        text += s.text, tokens += s.candidate >= 0;
       QCOMPARE(text, demoTarget());
       QCOMPARE(tokens, 6);  // a photo of a blue square
     }

@@ -103,7 +103,8 @@ class TestGuiKappa : public QObject {
     m_window->explain();
     QVERIFY(finished.wait(kJobTimeoutMs));
     QCOMPARE(prefetched.count(), 0);  // the sweep of the old input never finished first
-    QCOMPARE(m_window->shownExplanation(Pane::Correlated)->target, std::string("a photo of a red star"));
+    QCOMPARE(m_window->shownExplanation(Pane::Correlated)->target,
+             std::string("a photo of a red star"));
   }
 
   void cleanupTestCase() {

@@ -14,7 +14,8 @@ using namespace atman::ui;
 using namespace atman::test::gui;
 
 // ../shared/models/shapes-llava/prompt_format.json
-const QString kShapesLlavaPrompt = QStringLiteral("<image>\nQuestion: What is in the picture? Answer:");
+const QString kShapesLlavaPrompt =
+    QStringLiteral("<image>\nQuestion: What is in the picture? Answer:");
 
 class TestGuiLm : public QObject {
   Q_OBJECT
@@ -32,7 +33,8 @@ class TestGuiLm : public QObject {
   void continuationPicksTarget() {
     QVERIFY(loadModel(*m_window, factsGpt2()));
     QCOMPARE(m_window->model()->kind(), ModelKind::CausalLM);
-    const QString prompt = QStringLiteral("The cat is red. The dog lives in Paris. Question: Where does the dog live? Answer:");
+    const QString prompt = QStringLiteral(
+        "The cat is red. The dog lives in Paris. Question: Where does the dog live? Answer:");
     m_window->setPrompt(prompt);
     QSignalSpy predicted(m_window.get(), &MainWindow::predictionReady);
     m_window->generate();
@@ -96,14 +98,16 @@ class TestGuiLm : public QObject {
         QVERIFY(QFile::link(bundled.filePath(name), chat + QLatin1Char('/') + name));
     QFile jinja(chat + QStringLiteral("/chat_template.jinja"));
     QVERIFY(jinja.open(QIODevice::WriteOnly));
-    jinja.write("{% for message in messages %}{{ message['content'] | replace('\\n', '\\nQuestion: ') }}"
-                "{% endfor %}{% if add_generation_prompt %} Answer:{% endif %}");
+    jinja.write(
+        "{% for message in messages %}{{ message['content'] | replace('\\n', '\\nQuestion: ') }}"
+        "{% endfor %}{% if add_generation_prompt %} Answer:{% endif %}");
     jinja.close();
 
     auto answerFor = [&](const QString& dir) -> QString {
       if (!loadModel(*m_window, dir)) return QStringLiteral("(load failed)");
       QSignalSpy predicted(m_window.get(), &MainWindow::predictionReady);
-      if (!m_window->openImage(demoImage()) || !predicted.wait(kJobTimeoutMs)) return QStringLiteral("(no answer)");
+      if (!m_window->openImage(demoImage()) || !predicted.wait(kJobTimeoutMs))
+        return QStringLiteral("(no answer)");
       return m_window->inputPanel()->target();
     };
     const QString bundledAnswer = answerFor(shapesLlava());

@@ -68,7 +68,8 @@ bool writeFile(const QString& path, const QByteArray& bytes) {
 
 // A PNG signature and IHDR chunk claiming 30000 x 30000 pixels, nothing else.
 QByteArray hugePngHeader() {
-  return QByteArray::fromHex("89504e470d0a1a0a0000000d49484452000075300000753008020000000000000000");
+  return QByteArray::fromHex(
+      "89504e470d0a1a0a0000000d49484452000075300000753008020000000000000000");
 }
 
 }  // namespace
@@ -148,13 +149,18 @@ class TestGuiReliability : public QObject {
     const QString huge = m_dir.filePath(QStringLiteral("huge.png"));
     QTest::newRow("model folder missing")
         << 0 << "Cannot load the model"
-        << QStringLiteral("model folder '%1' does not exist or is not a folder").arg(m_dir.filePath(QStringLiteral("no-such-model")));
-    QTest::newRow("image too large") << 1 << "Cannot open the image"
-                                     << QStringLiteral("image %1 is 30000\u00D730000 pixels; the limit is").arg(huge);
+        << QStringLiteral("model folder '%1' does not exist or is not a folder")
+               .arg(m_dir.filePath(QStringLiteral("no-such-model")));
+    QTest::newRow("image too large")
+        << 1 << "Cannot open the image"
+        << QStringLiteral("image %1 is 30000\u00D730000 pixels; the limit is").arg(huge);
     QTest::newRow("pasted bytes not an image") << 2 << "Cannot use the image"
                                                << "clipboard is not an image OpenCV can read";
-    QTest::newRow("prompt over the context length") << 3 << "Cannot explain" << "prompt and target are ";
-    QTest::newRow("target not among the labels") << 4 << "Cannot explain" << "the target 'a photo of a purple hexagon' is not one of the";
+    QTest::newRow("prompt over the context length") << 3 << "Cannot explain"
+                                                    << "prompt and target are ";
+    QTest::newRow("target not among the labels")
+        << 4 << "Cannot explain"
+        << "the target 'a photo of a purple hexagon' is not one of the";
   }
 
   void coreErrorsBecomeDialogs() {
@@ -227,8 +233,9 @@ class TestGuiReliability : public QObject {
 
     // Exported: closing asks nothing.
     QString error;
-    QVERIFY2(window->exportDataTo(m_dir.filePath(QStringLiteral("e.json")), Pane::Correlated, &error),
-             qPrintable(error));
+    QVERIFY2(
+        window->exportDataTo(m_dir.filePath(QStringLiteral("e.json")), Pane::Correlated, &error),
+        qPrintable(error));
     QVERIFY(!window->hasUnexportedResult());
     asked.clear();
     answer(QMessageBox::Cancel);  // would keep it open, if anything were asked

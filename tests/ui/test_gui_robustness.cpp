@@ -83,7 +83,8 @@ class TestGuiRobustness : public QObject {
     QTest::addColumn<QByteArray>("config");
     QTest::addColumn<int>("weightBytes");  // -1: garbage; n: the first n bytes of the real file
     QTest::newRow("garbage config") << QByteArray("{ this is not json") << -1;
-    QTest::newRow("truncated weights") << readAll(shapesClip() + QStringLiteral("/config.json")) << 4096;
+    QTest::newRow("truncated weights")
+        << readAll(shapesClip() + QStringLiteral("/config.json")) << 4096;
     QTest::newRow("empty weights") << readAll(shapesClip() + QStringLiteral("/config.json")) << 0;
   }
 
@@ -93,11 +94,15 @@ class TestGuiRobustness : public QObject {
     QTemporaryDir broken;
     QVERIFY(broken.isValid());
     QVERIFY(writeFile(broken.filePath(QStringLiteral("config.json")), config));
-    const QByteArray weights = weightBytes < 0 ? QByteArray("\x01\x02garbage\xff", 10)
-                                               : readAll(shapesClip() + QStringLiteral("/model.safetensors")).left(weightBytes);
+    const QByteArray weights =
+        weightBytes < 0
+            ? QByteArray("\x01\x02garbage\xff", 10)
+            : readAll(shapesClip() + QStringLiteral("/model.safetensors")).left(weightBytes);
     QVERIFY(writeFile(broken.filePath(QStringLiteral("model.safetensors")), weights));
-    for (const char* name : {"vocab.json", "merges.txt", "tokenizer_config.json", "preprocessor_config.json"})
-      QFile::copy(shapesClip() + QLatin1Char('/') + QLatin1String(name), broken.filePath(QLatin1String(name)));
+    for (const char* name :
+         {"vocab.json", "merges.txt", "tokenizer_config.json", "preprocessor_config.json"})
+      QFile::copy(shapesClip() + QLatin1Char('/') + QLatin1String(name),
+                  broken.filePath(QLatin1String(name)));
 
     const auto before = m_window->model();
     QSignalSpy errors(m_window.get(), &MainWindow::errorShown);

@@ -32,7 +32,8 @@ class TestGuiWidgets : public QObject {
     // "é" and the emoji are one code point each but not one UTF-16 unit each (the emoji is two).
     const QString text = QStringLiteral("a café 😀 ok");
     Explanation e;
-    e.candidates = {token(0, 0, 1, 0.5), token(1, 2, 6, 1.0), token(2, 7, 8, 0.25), token(3, 9, 11, -0.1)};
+    e.candidates = {token(0, 0, 1, 0.5), token(1, 2, 6, 1.0), token(2, 7, 8, 0.25),
+                    token(3, 9, 11, -0.1)};
     const auto segments = tokenSegments(text, e);
     QStringList texts;
     QString joined;
@@ -71,14 +72,14 @@ class TestGuiWidgets : public QObject {
 
   void colormapReadsBack_data() {
     QTest::addColumn<QString>("map");
-    for (const QString& name : colormapNames())
-      QTest::newRow(qPrintable(name)) << name;
+    for (const QString& name : colormapNames()) QTest::newRow(qPrintable(name)) << name;
   }
 
   void colormapReadsBack() {
     QFETCH(QString, map);
     const Colormap m = colormapFromName(map);
-    for (double t = 0; t <= 1.0; t += 0.05) QVERIFY(std::abs(colormapValue(m, colormapColour(m, t)) - t) < 0.02);
+    for (double t = 0; t <= 1.0; t += 0.05)
+      QVERIFY(std::abs(colormapValue(m, colormapColour(m, t)) - t) < 0.02);
   }
 
   void kappaSteps() {

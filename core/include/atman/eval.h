@@ -22,11 +22,11 @@
 // the AtMan suppression, target_probabilities() in atman/explainer.h), the same for patches and
 // tokens; modality-free, and no pixel or token is replaced by a baseline value. Under the default
 // multiplicative suppression a removed key's score becomes its row's minimum (AtMan's f = 1), so it
-// keeps the attention of the least-attended key rather than none. p(target): CLIP = the softmax probability of the target label among the labels; LMs =
-// the teacher-forced joint probability of all target tokens. Lower deletion AUC and higher
-// insertion AUC = more faithful.
-// Dataset scores: the mean and the interquartile mean (mean of the values lying between the 25th
-// and the 75th percentile, both included; percentiles interpolated linearly as numpy does).
+// keeps the attention of the least-attended key rather than none. p(target): CLIP = the softmax
+// probability of the target label among the labels; LMs = the teacher-forced joint probability of
+// all target tokens. Lower deletion AUC and higher insertion AUC = more faithful. Dataset scores:
+// the mean and the interquartile mean (mean of the values lying between the 25th and the 75th
+// percentile, both included; percentiles interpolated linearly as numpy does).
 #pragma once
 
 #include <cstdint>

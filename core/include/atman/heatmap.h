@@ -19,8 +19,8 @@ void colormap_rgb(Colormap map, double t, uint8_t rgb[3]);
 
 struct OverlayOptions {
   Colormap colormap = Colormap::Jet;
-  double opacity = 0.5;   // heatmap weight over the image
-  bool smooth = true;     // bicubic upsampling of the patch grid; false: nearest (blocky patches)
+  double opacity = 0.5;  // heatmap weight over the image
+  bool smooth = true;    // bicubic upsampling of the patch grid; false: nearest (blocky patches)
   // Colour scale: values are shown as value / scale_max, clipped to [0, 1] (negative values, which
   // oppose the target, show as 0). scale_max <= 0 means "the largest value of this explanation".
   double scale_max = 0;

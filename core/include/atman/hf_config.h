@@ -102,9 +102,9 @@ struct LlamaConfig {
   double rope_local_theta = 0.0;  // Gemma 3: plain RoPE base of sliding layers; 0 = as global
   int max_position_embeddings = 0;
   bool tie_word_embeddings = false;
-  bool attention_bias = false;  // q/k/v biases (true for qwen2)
-  bool o_proj_bias = false;     // o_proj bias (Llama, Qwen3, Gemma, OLMo 2: = attention_bias)
-  bool mlp_bias = false;        // gate/up/down biases (Llama's mlp_bias)
+  bool attention_bias = false;     // q/k/v biases (true for qwen2)
+  bool o_proj_bias = false;        // o_proj bias (Llama, Qwen3, Gemma, OLMo 2: = attention_bias)
+  bool mlp_bias = false;           // gate/up/down biases (Llama's mlp_bias)
   bool fused_projections = false;  // Phi-3: qkv_proj and gate_up_proj
   QkNorm qk_norm = QkNorm::None;
   BlockNorms block_norms = BlockNorms::Pre;
@@ -115,8 +115,8 @@ struct LlamaConfig {
   double final_logit_softcapping = 0.0;
   int sliding_window = 0;            // keys within this many positions; 0 = none
   std::vector<bool> sliding_layers;  // per layer: true = sliding-window attention
-  int eos_token_id = -1;           // the first of eos_token_ids; -1 when the config has none
-  std::vector<int> eos_token_ids;  // all end tokens (Llama 3 lists several)
+  int eos_token_id = -1;             // the first of eos_token_ids; -1 when the config has none
+  std::vector<int> eos_token_ids;    // all end tokens (Llama 3 lists several)
   int bos_token_id = -1;
 
   bool is_sliding(int layer) const {

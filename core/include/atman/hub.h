@@ -49,15 +49,15 @@ struct Progress {
 using ProgressCallback = std::function<bool(const Progress&)>;
 
 struct FetchOptions {
-  std::string endpoint;               // empty: $HF_ENDPOINT, else https://huggingface.co
-  std::filesystem::path cache_dir;    // empty: default_cache_dir()
-  std::optional<std::string> token;   // unset: token_from_env(); "" sends no token
-  std::optional<bool> offline;        // unset: $HF_HUB_OFFLINE
-  ProgressCallback progress;          // optional
-  long connect_timeout_s = 10;        // per connection attempt
-  long stall_timeout_s = 30;          // a transfer that receives nothing this long is retried
-  int max_attempts = 5;               // tries per file in a row without progress (dropped
-                                      // connections resume where they stopped)
+  std::string endpoint;              // empty: $HF_ENDPOINT, else https://huggingface.co
+  std::filesystem::path cache_dir;   // empty: default_cache_dir()
+  std::optional<std::string> token;  // unset: token_from_env(); "" sends no token
+  std::optional<bool> offline;       // unset: $HF_HUB_OFFLINE
+  ProgressCallback progress;         // optional
+  long connect_timeout_s = 10;       // per connection attempt
+  long stall_timeout_s = 30;         // a transfer that receives nothing this long is retried
+  int max_attempts = 5;              // tries per file in a row without progress (dropped
+                                     // connections resume where they stopped)
 };
 
 // Downloads what a model needs from repo `repo_id` ("ORG/NAME") at `revision` (branch, tag or

@@ -1,10 +1,11 @@
 // Images in, model pixels out. Loading honours EXIF orientation and turns grayscale, alpha,
-// 16-bit and CMYK into 8-bit RGB. Preprocessing keeps the crop geometry so a patch heatmap maps back
-// onto the original image.
+// 16-bit and CMYK into 8-bit RGB. Preprocessing keeps the crop geometry so a patch heatmap maps
+// back onto the original image.
 //
 //   atman::RgbImage image = atman::load_image("panda.jpg");
-//   atman::PixelTensor input = atman::preprocess_clip(image, atman::load_preprocess_config(model_dir));
-//   atman::RectF patch_in_photo = input.geometry.to_original({x, y, patch, patch});
+//   atman::PixelTensor input = atman::preprocess_clip(image,
+//   atman::load_preprocess_config(model_dir)); atman::RectF patch_in_photo =
+//   input.geometry.to_original({x, y, patch, patch});
 #pragma once
 
 #include <cstdint>
@@ -33,19 +34,28 @@ struct RgbaImage {
 // PIL's convert("RGB") does, which is what Hugging Face preprocessing sees); 16-bit samples are
 // scaled by 1/257; EXIF orientation is applied where OpenCV reads it (JPEG).
 RgbImage load_image(const std::filesystem::path& path);
-// The same from bytes already in memory; `origin` names them in error messages (a path, "clipboard").
+// The same from bytes already in memory; `origin` names them in error messages (a path,
+// "clipboard").
 RgbImage decode_image(const std::vector<uint8_t>& encoded_bytes, const std::string& origin);
 
 inline constexpr std::uintmax_t kMaxImageFileBytes = std::uintmax_t{512} << 20;  // 512 MiB
-inline constexpr int kMaxImageSide = 40000;                                       // pixels
-inline constexpr std::uint64_t kMaxImagePixels = 400'000'000;                     // 400 megapixels
+inline constexpr int kMaxImageSide = 40000;                                      // pixels
+inline constexpr std::uint64_t kMaxImagePixels = 400'000'000;                    // 400 megapixels
 
 // Resampling filters, numbered as PIL's Image.Resampling (and HF's `resample` field).
-enum class ResampleFilter { nearest = 0, lanczos = 1, bilinear = 2, bicubic = 3, box = 4, hamming = 5 };
+enum class ResampleFilter {
+  nearest = 0,
+  lanczos = 1,
+  bilinear = 2,
+  bicubic = 3,
+  box = 4,
+  hamming = 5
+};
 
 // PIL's Image.resize, reimplemented bit for bit: separable filter, horizontal pass then vertical,
-// support widened by the scale factor when shrinking (antialiasing), 8-bit rounding after each pass.
-// The RGBA variant resamples premultiplied alpha, as PIL does, so transparent pixels do not bleed.
+// support widened by the scale factor when shrinking (antialiasing), 8-bit rounding after each
+// pass. The RGBA variant resamples premultiplied alpha, as PIL does, so transparent pixels do not
+// bleed.
 RgbImage resize_image(const RgbImage& image, int width, int height,
                       ResampleFilter filter = ResampleFilter::bicubic);
 RgbaImage resize_image(const RgbaImage& image, int width, int height,
@@ -53,8 +63,9 @@ RgbaImage resize_image(const RgbaImage& image, int width, int height,
 // The region [x, x + region_width) x [y, y + region_height) of resize_image(image, width, height,
 // filter), bit for bit, at the cost of the region alone: a centre crop of a very elongated photo
 // needs only its middle. InputError when the region is not inside width x height.
-RgbImage resize_image_region(const RgbImage& image, int width, int height, int x, int y, int region_width,
-                             int region_height, ResampleFilter filter = ResampleFilter::bicubic);
+RgbImage resize_image_region(const RgbImage& image, int width, int height, int x, int y,
+                             int region_width, int region_height,
+                             ResampleFilter filter = ResampleFilter::bicubic);
 
 // PNG encoding for exports (heatmaps, overlays). save_png throws InputError naming the path when
 // the file cannot be written.

@@ -13,9 +13,9 @@
 namespace atman {
 
 struct ClipForward {
-  std::vector<float> image_embeds;               // projected, not normalised (empty: no image)
-  std::vector<std::vector<float>> text_embeds;   // one per text, projected, not normalised
-  std::vector<float> logits_per_image;           // exp(logit_scale) * cos, one per text
+  std::vector<float> image_embeds;              // projected, not normalised (empty: no image)
+  std::vector<std::vector<float>> text_embeds;  // one per text, projected, not normalised
+  std::vector<float> logits_per_image;          // exp(logit_scale) * cos, one per text
 };
 
 // CLIP forward of an optional image (already preprocessed) and any number of texts.
@@ -38,14 +38,15 @@ struct LmForward {
 };
 
 // Causal LM (or LLaVA with an image) forward of `text`.
-LmForward lm_forward(const Model& model, const std::string& text, const PixelTensor* pixels = nullptr);
+LmForward lm_forward(const Model& model, const std::string& text,
+                     const PixelTensor* pixels = nullptr);
 
 // One position of a language model's input: a prompt text token or an image token (LLaVA).
 struct InputPosition {
   bool is_image = false;
-  std::string text;                        // text tokens: the text the token covers
+  std::string text;                          // text tokens: the text the token covers
   std::pair<int64_t, int64_t> span{-1, -1};  // text tokens: code points of the prompt
-  int row = -1, col = -1;                  // image tokens: patch grid position
+  int row = -1, col = -1;                    // image tokens: patch grid position
 };
 
 // The model input positions of `prompt` (with LLaVA's <image> expanded), for steering and display.

@@ -63,11 +63,11 @@ class Model {
 
   ModelKind kind() const;
   const std::filesystem::path& dir() const;
-  std::string name() const;          // the folder name
+  std::string name() const;  // the folder name
   // "CLIP", "GPT-2", "Llama", "Qwen2", "Qwen3", "Mistral", "Gemma 2", "Gemma 3", "Phi-3",
   // "OLMo 2", "LLaVA"
   std::string architecture() const;
-  std::string description() const;   // one line: architecture, size, parameters, device
+  std::string description() const;  // one line: architecture, size, parameters, device
   int64_t parameter_count() const;
   std::string device() const;
   std::string dtype() const;  // the compute dtype: "float32", "bfloat16", "float16"

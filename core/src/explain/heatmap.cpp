@@ -17,31 +17,47 @@ struct Stop {
 
 // Compact piecewise-linear approximations of the usual matplotlib/OpenCV maps.
 const std::vector<Stop>& stops(Colormap map) {
-  static const std::vector<Stop> jet = {{0, 0, 0, .5}, {.11, 0, 0, 1}, {.125, 0, 0, 1}, {.34, 0, 1, 1},
-                                        {.65, 1, 1, 0}, {.89, 1, 0, 0}, {1, .5, 0, 0}};
-  static const std::vector<Stop> inferno = {{0, 0, 0, .016}, {.25, .34, .06, .43}, {.5, .73, .21, .33},
-                                            {.75, .98, .55, .04}, {1, .99, 1, .64}};
-  static const std::vector<Stop> viridis = {{0, .27, .0, .33}, {.25, .23, .32, .55}, {.5, .13, .57, .55},
-                                            {.75, .37, .79, .38}, {1, .99, .91, .14}};
-  static const std::vector<Stop> turbo = {{0, .19, .07, .23}, {.15, .27, .46, .95}, {.35, .1, .87, .76},
-                                          {.5, .45, 1, .35},   {.65, .88, .87, .2},  {.85, .96, .4, .09},
-                                          {1, .48, .02, .01}};
-  static const std::vector<Stop> hot = {{0, 0, 0, 0}, {.375, 1, 0, 0}, {.75, 1, 1, 0}, {1, 1, 1, 1}};
+  static const std::vector<Stop> jet = {{0, 0, 0, .5},  {.11, 0, 0, 1}, {.125, 0, 0, 1},
+                                        {.34, 0, 1, 1}, {.65, 1, 1, 0}, {.89, 1, 0, 0},
+                                        {1, .5, 0, 0}};
+  static const std::vector<Stop> inferno = {{0, 0, 0, .016},
+                                            {.25, .34, .06, .43},
+                                            {.5, .73, .21, .33},
+                                            {.75, .98, .55, .04},
+                                            {1, .99, 1, .64}};
+  static const std::vector<Stop> viridis = {{0, .27, .0, .33},
+                                            {.25, .23, .32, .55},
+                                            {.5, .13, .57, .55},
+                                            {.75, .37, .79, .38},
+                                            {1, .99, .91, .14}};
+  static const std::vector<Stop> turbo = {
+      {0, .19, .07, .23},  {.15, .27, .46, .95}, {.35, .1, .87, .76}, {.5, .45, 1, .35},
+      {.65, .88, .87, .2}, {.85, .96, .4, .09},  {1, .48, .02, .01}};
+  static const std::vector<Stop> hot = {
+      {0, 0, 0, 0}, {.375, 1, 0, 0}, {.75, 1, 1, 0}, {1, 1, 1, 1}};
   static const std::vector<Stop> gray = {{0, 0, 0, 0}, {1, 1, 1, 1}};
   switch (map) {
-    case Colormap::Jet: return jet;
-    case Colormap::Inferno: return inferno;
-    case Colormap::Viridis: return viridis;
-    case Colormap::Turbo: return turbo;
-    case Colormap::Hot: return hot;
-    case Colormap::Gray: return gray;
+    case Colormap::Jet:
+      return jet;
+    case Colormap::Inferno:
+      return inferno;
+    case Colormap::Viridis:
+      return viridis;
+    case Colormap::Turbo:
+      return turbo;
+    case Colormap::Hot:
+      return hot;
+    case Colormap::Gray:
+      return gray;
   }
   return jet;
 }
 
 }  // namespace
 
-std::vector<std::string> colormap_names() { return {"jet", "inferno", "viridis", "turbo", "hot", "gray"}; }
+std::vector<std::string> colormap_names() {
+  return {"jet", "inferno", "viridis", "turbo", "hot", "gray"};
+}
 
 Colormap parse_colormap(const std::string& name) {
   auto names = colormap_names();
@@ -73,7 +89,8 @@ double max_patch_value(const Explanation& e) {
   return m;
 }
 
-RgbImage render_overlay(const RgbImage& image, const Explanation& e, const OverlayOptions& options) {
+RgbImage render_overlay(const RgbImage& image, const Explanation& e,
+                        const OverlayOptions& options) {
   if (e.grid_rows <= 0 || e.grid_cols <= 0)
     throw InputError("this explanation has no image patches to draw");
   if (image.width <= 0 || image.height <= 0 ||
@@ -96,7 +113,8 @@ RgbImage render_overlay(const RgbImage& image, const Explanation& e, const Overl
   for (int r = 0; r < e.grid_rows; ++r)
     for (int c = 0; c < e.grid_cols; ++c) {
       double v = grid[r * e.grid_cols + c];
-      values.at<float>(r, c) = scale > 0 && std::isfinite(v) ? static_cast<float>(std::clamp(v / scale, 0.0, 1.0)) : 0.f;
+      values.at<float>(r, c) =
+          scale > 0 && std::isfinite(v) ? static_cast<float>(std::clamp(v / scale, 0.0, 1.0)) : 0.f;
     }
   if (!any_patch) throw InputError("this explanation has no image patches to draw");
   // Rectangles loaded from a file can hold any number: clamp before converting to pixels (a
@@ -109,7 +127,8 @@ RgbImage render_overlay(const RgbImage& image, const Explanation& e, const Overl
   const int rw = pixel(std::ceil(x1), rx + 1, image.width) - rx;
   const int rh = pixel(std::ceil(y1), ry + 1, image.height) - ry;
   cv::Mat up;
-  cv::resize(values, up, cv::Size(rw, rh), 0, 0, options.smooth ? cv::INTER_CUBIC : cv::INTER_NEAREST);
+  cv::resize(values, up, cv::Size(rw, rh), 0, 0,
+             options.smooth ? cv::INTER_CUBIC : cv::INTER_NEAREST);
   RgbImage out = image;
   const double alpha = std::clamp(options.opacity, 0.0, 1.0);
   for (int y = 0; y < rh; ++y)

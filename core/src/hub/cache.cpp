@@ -75,7 +75,9 @@ bool has_weights(const std::filesystem::path& snapshot) {
 
 }  // namespace
 
-bool is_repo_id(const std::string& text) { return looks_like_repo_id(text); }
+bool is_repo_id(const std::string& text) {
+  return looks_like_repo_id(text);
+}
 
 std::filesystem::path default_cache_dir() {
   for (const char* name : {"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"})
@@ -117,12 +119,20 @@ std::filesystem::path repo_folder(const std::filesystem::path& cache_dir,
 }
 
 const std::vector<std::string>& model_file_names() {
-  static const std::vector<std::string> names = {
-      "config.json",           "model.safetensors",        "vocab.json",
-      "merges.txt",            "tokenizer.json",           "tokenizer_config.json",
-      "special_tokens_map.json", "added_tokens.json",      "preprocessor_config.json",
-      "processor_config.json", "generation_config.json",   "prompt_format.json",
-      "chat_template.json",    "chat_template.jinja"};
+  static const std::vector<std::string> names = {"config.json",
+                                                 "model.safetensors",
+                                                 "vocab.json",
+                                                 "merges.txt",
+                                                 "tokenizer.json",
+                                                 "tokenizer_config.json",
+                                                 "special_tokens_map.json",
+                                                 "added_tokens.json",
+                                                 "preprocessor_config.json",
+                                                 "processor_config.json",
+                                                 "generation_config.json",
+                                                 "prompt_format.json",
+                                                 "chat_template.json",
+                                                 "chat_template.jinja"};
   return names;
 }
 

@@ -102,7 +102,8 @@ std::string sha256_of(const fs::path& path) {
   std::vector<char> buffer(1 << 20);
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(in.gcount()));
+    if (in.gcount() > 0)
+      EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(in.gcount()));
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
@@ -427,16 +428,17 @@ class Fetcher {
                   ", or it is private or gated (" + status + ")";
       else if (code == "GatedRepo")
         message = "repository '" + repo_id_ + "' is gated (" + status +
-                  "): accept its conditions on " + endpoint_ + "/" + repo_id_ +
-                  " while logged in";
+                  "): accept its conditions on " + endpoint_ + "/" + repo_id_ + " while logged in";
       else
         message = "repository '" + repo_id_ + "' is gated or private (" + status + ")";
       if (token_.empty())
-        message += "; set HF_TOKEN to an access token with access to it"
-                   " (https://huggingface.co/settings/tokens)";
+        message +=
+            "; set HF_TOKEN to an access token with access to it"
+            " (https://huggingface.co/settings/tokens)";
       else
-        message += "; the token in HF_TOKEN was refused or has no access to it (is HF_TOKEN "
-                   "a valid token with access to this gated or private repo?)";
+        message +=
+            "; the token in HF_TOKEN was refused or has no access to it (is HF_TOKEN "
+            "a valid token with access to this gated or private repo?)";
       throw ModelError(message + detail);
     }
     if (code == "RevisionNotFound")
@@ -530,8 +532,8 @@ class Fetcher {
 
     const fs::path blob = repo_dir_ / "blobs" / meta.etag;
     std::error_code ec;
-    const bool cached = fs::is_regular_file(blob, ec) &&
-                        (!meta.size || fs::file_size(blob, ec) == *meta.size);
+    const bool cached =
+        fs::is_regular_file(blob, ec) && (!meta.size || fs::file_size(blob, ec) == *meta.size);
     if (cached) {
       progress.cached = true;
     } else {
@@ -553,7 +555,8 @@ class Fetcher {
     if (name.empty() && is_hex(revision_, 40)) name = lower(revision_);
     if (name.empty())
       throw ModelError(endpoint_ + " did not say which commit revision '" + revision_ + "' of '" +
-                       repo_id_ + "' is (no X-Repo-Commit header): is HF_ENDPOINT a Hugging "
+                       repo_id_ +
+                       "' is (no X-Repo-Commit header): is HF_ENDPOINT a Hugging "
                        "Face Hub?");
     if (!is_safe_name(name) || name.find('.') != std::string::npos)
       throw ModelError(endpoint_ + " named the commit of '" + repo_id_ + "' '" + name +
@@ -672,7 +675,8 @@ class Fetcher {
                          std::to_string(failures) + " times in a row: " + last_error +
                          " (the partial download is kept and resumed by the next fetch)");
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(failures ? 250 << std::min(failures, 4) : 0));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(failures ? 250 << std::min(failures, 4) : 0));
     }
 
     const uint64_t size = file_size_or_zero(part);
@@ -689,14 +693,16 @@ class Fetcher {
         fs::remove(part, ec);
         throw ModelError("checksum mismatch for '" + file + "' of " + where() +
                          ": the Hub says sha256 " + lower(meta.etag) + ", the download has " +
-                         actual + "; the download was deleted (a proxy or a broken mirror may "
+                         actual +
+                         "; the download was deleted (a proxy or a broken mirror may "
                          "have altered it), fetch again");
       }
     }
     std::error_code ec;
     fs::rename(part, blob, ec);
-    if (ec) throw ModelError("cannot move '" + part.string() + "' to '" + blob.string() + "': " +
-                             ec.message());
+    if (ec)
+      throw ModelError("cannot move '" + part.string() + "' to '" + blob.string() +
+                       "': " + ec.message());
   }
 
   // snapshots/<commit>/<file> -> ../../blobs/<etag>, a copy where symlinks do not work.
@@ -735,7 +741,8 @@ class Fetcher {
 fs::path fetch(const std::string& repo_id, const std::string& revision,
                const FetchOptions& options) {
   if (!is_repo_id(repo_id))
-    throw InputError("'" + repo_id + "' is not a Hugging Face repo id (ORG/NAME, e.g. "
+    throw InputError("'" + repo_id +
+                     "' is not a Hugging Face repo id (ORG/NAME, e.g. "
                      "openai/clip-vit-base-patch32)");
   if (revision.empty() || revision.front() == '/' || revision.find("..") != std::string::npos ||
       !std::all_of(revision.begin(), revision.end(), [](unsigned char c) {

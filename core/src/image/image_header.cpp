@@ -43,7 +43,8 @@ bool starts_with(std::span<const uint8_t> bytes, const char* magic, size_t count
 ImageHeader read_png(std::span<const uint8_t> bytes, const std::string& origin) {
   // 8-byte signature, then the IHDR chunk must come first: length, "IHDR", width, height.
   ByteReader r(bytes, false);
-  if (!r.has(8, 16) || !starts_with(bytes, "IHDR", 4, 12)) damaged(origin, ImageFormat::png, "has no IHDR header");
+  if (!r.has(8, 16) || !starts_with(bytes, "IHDR", 4, 12))
+    damaged(origin, ImageFormat::png, "has no IHDR header");
   return {ImageFormat::png, r.read(16, 4), r.read(20, 4)};
 }
 
@@ -62,10 +63,11 @@ ImageHeader read_jpeg(std::span<const uint8_t> bytes, const std::string& origin)
     if (!r.has(pos, 2)) damaged(origin, ImageFormat::jpeg, "ends inside a marker segment");
     const uint64_t length = r.read(pos, 2);
     if (length < 2) damaged(origin, ImageFormat::jpeg, "has a marker segment of length < 2");
-    const bool is_frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
-                          marker != 0xCC;
+    const bool is_frame =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
     if (is_frame) {
-      if (length < 8 || !r.has(pos, 7)) damaged(origin, ImageFormat::jpeg, "has a short frame header");
+      if (length < 8 || !r.has(pos, 7))
+        damaged(origin, ImageFormat::jpeg, "has a short frame header");
       return {ImageFormat::jpeg, r.read(pos + 5, 2), r.read(pos + 3, 2)};
     }
     pos += length;
@@ -95,13 +97,15 @@ ImageHeader read_webp(std::span<const uint8_t> bytes, const std::string& origin)
   const uint64_t data = 20;
   if (starts_with(bytes, "VP8 ", 4, 12)) {
     // 3-byte frame tag, start code 9D 01 2A, then 14-bit width and height.
-    if (!r.has(data, 10) || bytes[data + 3] != 0x9D || bytes[data + 4] != 0x01 || bytes[data + 5] != 0x2A)
+    if (!r.has(data, 10) || bytes[data + 3] != 0x9D || bytes[data + 4] != 0x01 ||
+        bytes[data + 5] != 0x2A)
       damaged(origin, ImageFormat::webp, "has a damaged VP8 frame header");
     return {ImageFormat::webp, r.read(data + 6, 2) & 0x3FFF, r.read(data + 8, 2) & 0x3FFF};
   }
   if (starts_with(bytes, "VP8L", 4, 12)) {
     // Signature 0x2F, then 14 bits width-1 and 14 bits height-1, little-endian bit order.
-    if (!r.has(data, 5) || bytes[data] != 0x2F) damaged(origin, ImageFormat::webp, "has a damaged VP8L header");
+    if (!r.has(data, 5) || bytes[data] != 0x2F)
+      damaged(origin, ImageFormat::webp, "has a damaged VP8L header");
     const uint64_t bits = r.read(data + 1, 4);
     return {ImageFormat::webp, (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1};
   }
@@ -122,28 +126,41 @@ ImageHeader read_tiff(std::span<const uint8_t> bytes, const std::string& origin)
   const int count_size = big_tiff ? 8 : 2;
   const int entry_size = big_tiff ? 20 : 12;
   const uint64_t ifd_pointer = big_tiff ? 8 : 4;
-  if (!r.has(ifd_pointer, offset_size)) damaged(origin, ImageFormat::tiff, "has no image directory");
+  if (!r.has(ifd_pointer, offset_size))
+    damaged(origin, ImageFormat::tiff, "has no image directory");
   const uint64_t ifd = r.read(ifd_pointer, offset_size);
-  if (!r.has(ifd, count_size)) damaged(origin, ImageFormat::tiff, "points past its end for its image directory");
+  if (!r.has(ifd, count_size))
+    damaged(origin, ImageFormat::tiff, "points past its end for its image directory");
   const uint64_t entries = r.read(ifd, count_size);
   uint64_t width = 0, height = 0;
   bool have_width = false, have_height = false;
   for (uint64_t i = 0; i < entries; ++i) {
     const uint64_t entry = ifd + count_size + i * entry_size;
-    if (!r.has(entry, entry_size)) damaged(origin, ImageFormat::tiff, "has a truncated image directory");
+    if (!r.has(entry, entry_size))
+      damaged(origin, ImageFormat::tiff, "has a truncated image directory");
     const uint64_t tag = r.read(entry, 2);
     if (tag != 256 && tag != 257) continue;  // ImageWidth, ImageLength
     const uint64_t type = r.read(entry + 2, 2);
     const uint64_t value_at = entry + 4 + offset_size;  // inline value, left-justified
     uint64_t value = 0;
-    if (type == 3) value = r.read(value_at, 2);        // SHORT
-    else if (type == 4) value = r.read(value_at, 4);   // LONG
-    else if (type == 16) value = r.read(value_at, 8);  // LONG8 (BigTIFF)
-    else damaged(origin, ImageFormat::tiff, "stores its size with an unexpected field type");
-    if (tag == 256) { width = value; have_width = true; }
-    else { height = value; have_height = true; }
+    if (type == 3)
+      value = r.read(value_at, 2);  // SHORT
+    else if (type == 4)
+      value = r.read(value_at, 4);  // LONG
+    else if (type == 16)
+      value = r.read(value_at, 8);  // LONG8 (BigTIFF)
+    else
+      damaged(origin, ImageFormat::tiff, "stores its size with an unexpected field type");
+    if (tag == 256) {
+      width = value;
+      have_width = true;
+    } else {
+      height = value;
+      have_height = true;
+    }
   }
-  if (!have_width || !have_height) damaged(origin, ImageFormat::tiff, "does not say its width and height");
+  if (!have_width || !have_height)
+    damaged(origin, ImageFormat::tiff, "does not say its width and height");
   return {ImageFormat::tiff, width, height};
 }
 
@@ -151,11 +168,16 @@ ImageHeader read_tiff(std::span<const uint8_t> bytes, const std::string& origin)
 
 const char* format_name(ImageFormat format) {
   switch (format) {
-    case ImageFormat::jpeg: return "JPEG";
-    case ImageFormat::png: return "PNG";
-    case ImageFormat::bmp: return "BMP";
-    case ImageFormat::webp: return "WebP";
-    case ImageFormat::tiff: return "TIFF";
+    case ImageFormat::jpeg:
+      return "JPEG";
+    case ImageFormat::png:
+      return "PNG";
+    case ImageFormat::bmp:
+      return "BMP";
+    case ImageFormat::webp:
+      return "WebP";
+    case ImageFormat::tiff:
+      return "TIFF";
   }
   return "?";
 }
@@ -171,15 +193,21 @@ std::optional<ImageFormat> sniff_format(std::span<const uint8_t> bytes) {
   return std::nullopt;
 }
 
-std::optional<ImageHeader> read_image_header(std::span<const uint8_t> bytes, const std::string& origin) {
+std::optional<ImageHeader> read_image_header(std::span<const uint8_t> bytes,
+                                             const std::string& origin) {
   const auto format = sniff_format(bytes);
   if (!format) return std::nullopt;
   switch (*format) {
-    case ImageFormat::jpeg: return read_jpeg(bytes, origin);
-    case ImageFormat::png: return read_png(bytes, origin);
-    case ImageFormat::bmp: return read_bmp(bytes, origin);
-    case ImageFormat::webp: return read_webp(bytes, origin);
-    case ImageFormat::tiff: return read_tiff(bytes, origin);
+    case ImageFormat::jpeg:
+      return read_jpeg(bytes, origin);
+    case ImageFormat::png:
+      return read_png(bytes, origin);
+    case ImageFormat::bmp:
+      return read_bmp(bytes, origin);
+    case ImageFormat::webp:
+      return read_webp(bytes, origin);
+    case ImageFormat::tiff:
+      return read_tiff(bytes, origin);
   }
   return std::nullopt;
 }

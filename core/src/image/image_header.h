@@ -27,6 +27,7 @@ struct ImageHeader {
 
 // Format and stored pixel size. nullopt when the magic bytes match no accepted format;
 // throws InputError naming `origin` when they match but the header is cut short or inconsistent.
-std::optional<ImageHeader> read_image_header(std::span<const uint8_t> bytes, const std::string& origin);
+std::optional<ImageHeader> read_image_header(std::span<const uint8_t> bytes,
+                                             const std::string& origin);
 
 }  // namespace atman::detail

@@ -23,7 +23,8 @@ std::string pixels_text(uint64_t width, uint64_t height) {
 
 void check_size(uint64_t width, uint64_t height, const std::string& origin) {
   if (width == 0 || height == 0)
-    throw InputError("image " + origin + " is " + pixels_text(width, height) + ": it has no pixels");
+    throw InputError("image " + origin + " is " + pixels_text(width, height) +
+                     ": it has no pixels");
   if (width > kMaxImageSide || height > kMaxImageSide || width * height > kMaxImagePixels)
     throw InputError("image " + origin + " is " + pixels_text(width, height) + "; the limit is " +
                      std::to_string(kMaxImageSide) + " pixels on a side and " +
@@ -34,20 +35,33 @@ void check_size(uint64_t width, uint64_t height, const std::string& origin) {
 RgbImage to_rgb8(const cv::Mat& decoded, const std::string& origin) {
   cv::Mat depth8;
   switch (decoded.depth()) {
-    case CV_8U: depth8 = decoded; break;
+    case CV_8U:
+      depth8 = decoded;
+      break;
     // 65535 → 255 exactly; rounding, not the truncating >> 8 of libpng's strip_16.
-    case CV_16U: decoded.convertTo(depth8, CV_8U, 1.0 / 257.0); break;
+    case CV_16U:
+      decoded.convertTo(depth8, CV_8U, 1.0 / 257.0);
+      break;
     // Float TIFFs are conventionally 0..1; out-of-range values saturate.
     case CV_32F:
-    case CV_64F: decoded.convertTo(depth8, CV_8U, 255.0); break;
+    case CV_64F:
+      decoded.convertTo(depth8, CV_8U, 255.0);
+      break;
     default:
-      throw InputError("image " + origin + " has a sample type AtMan cannot use (only 8-bit, 16-bit and float)");
+      throw InputError("image " + origin +
+                       " has a sample type AtMan cannot use (only 8-bit, 16-bit and float)");
   }
   cv::Mat rgb;
   switch (depth8.channels()) {
-    case 1: cv::cvtColor(depth8, rgb, cv::COLOR_GRAY2RGB); break;
-    case 3: cv::cvtColor(depth8, rgb, cv::COLOR_BGR2RGB); break;
-    case 4: cv::cvtColor(depth8, rgb, cv::COLOR_BGRA2RGB); break;  // alpha dropped, like PIL's convert("RGB")
+    case 1:
+      cv::cvtColor(depth8, rgb, cv::COLOR_GRAY2RGB);
+      break;
+    case 3:
+      cv::cvtColor(depth8, rgb, cv::COLOR_BGR2RGB);
+      break;
+    case 4:
+      cv::cvtColor(depth8, rgb, cv::COLOR_BGRA2RGB);
+      break;  // alpha dropped, like PIL's convert("RGB")
     default:
       throw InputError("image " + origin + " has " + std::to_string(depth8.channels()) +
                        " channels; AtMan reads gray, RGB and RGBA");
@@ -89,7 +103,8 @@ RgbImage decode_image(const std::vector<uint8_t>& encoded_bytes, const std::stri
   }
   if (decoded.empty())
     throw InputError(origin + " looks like a " + detail::format_name(header->format) + " image (" +
-                     pixels_text(header->width, header->height) + ") but OpenCV could not decode it: " + reason);
+                     pixels_text(header->width, header->height) +
+                     ") but OpenCV could not decode it: " + reason);
   check_size(static_cast<uint64_t>(decoded.cols), static_cast<uint64_t>(decoded.rows), origin);
   return to_rgb8(decoded, origin);
 }

@@ -75,7 +75,8 @@ class Fields {
   const json& require(const std::string& key) const {
     auto it = object_.find(key);
     if (it == object_.end())
-      throw ModelError("invalid config " + origin_ + ": missing required field '" + path(key) + "'");
+      throw ModelError("invalid config " + origin_ + ": missing required field '" + path(key) +
+                       "'");
     if (it->is_null()) fail(key, "is null but must be set");
     return *it;
   }
@@ -83,7 +84,8 @@ class Fields {
   int64_t to_int(const std::string& key, const json& value, int64_t min, int64_t max) const {
     int64_t result = 0;
     if (value.is_number_integer()) {
-      if (value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
+      if (value.is_number_unsigned() &&
+          value.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
         fail(key, "is " + shown(value) + ", which is out of range");
       result = value.get<int64_t>();
     } else if (value.is_number_float() && std::trunc(value.get<double>()) == value.get<double>() &&
@@ -111,30 +113,35 @@ class Fields {
   double get_positive_double(const std::string& key, double fallback) const {
     const json* value = find(key);
     if (!value) return fallback;
-    if (!value->is_number()) fail(key, "must be a number, found " + type_name(*value) + " " + shown(*value));
+    if (!value->is_number())
+      fail(key, "must be a number, found " + type_name(*value) + " " + shown(*value));
     double result = value->get<double>();
-    if (!std::isfinite(result) || result <= 0) fail(key, "is " + shown(*value) + " but must be positive");
+    if (!std::isfinite(result) || result <= 0)
+      fail(key, "is " + shown(*value) + " but must be positive");
     return result;
   }
 
   bool get_bool(const std::string& key, bool fallback) const {
     const json* value = find(key);
     if (!value) return fallback;
-    if (!value->is_boolean()) fail(key, "must be true or false, found " + type_name(*value) + " " + shown(*value));
+    if (!value->is_boolean())
+      fail(key, "must be true or false, found " + type_name(*value) + " " + shown(*value));
     return value->get<bool>();
   }
 
   std::string get_string(const std::string& key, const std::string& fallback) const {
     const json* value = find(key);
     if (!value) return fallback;
-    if (!value->is_string()) fail(key, "must be a string, found " + type_name(*value) + " " + shown(*value));
+    if (!value->is_string())
+      fail(key, "must be a string, found " + type_name(*value) + " " + shown(*value));
     return value->get<std::string>();
   }
 
   Activation get_activation(const std::string& key, Activation fallback) const {
     const json* value = find(key);
     if (!value) return fallback;
-    if (!value->is_string()) fail(key, "must be an activation name, found " + type_name(*value) + " " + shown(*value));
+    if (!value->is_string())
+      fail(key, "must be an activation name, found " + type_name(*value) + " " + shown(*value));
     try {
       return parse_activation(value->get<std::string>());
     } catch (const ModelError& e) {
@@ -161,7 +168,8 @@ class Fields {
     if (!value) {
       auto it = object_.find(key);
       if (it == object_.end())
-        throw ModelError("invalid config " + origin_ + ": missing required field '" + path(key) + "'");
+        throw ModelError("invalid config " + origin_ + ": missing required field '" + path(key) +
+                         "'");
       fail(key, "is null but must be an object");
     }
     if (!value->is_object()) fail(key, "must be an object, found " + type_name(*value));
@@ -473,10 +481,9 @@ LlamaConfig parse_llama(const Fields& f, const std::string& model_type, bool req
   c.num_key_value_heads =
       f.get_int("num_key_value_heads", d.kv_heads ? d.kv_heads : c.num_attention_heads);
   if (c.num_attention_heads % c.num_key_value_heads != 0)
-    f.fail("num_attention_heads", "is " + std::to_string(c.num_attention_heads) +
-                                      ", which is not a multiple of '" +
-                                      f.path("num_key_value_heads") + "' = " +
-                                      std::to_string(c.num_key_value_heads));
+    f.fail("num_attention_heads",
+           "is " + std::to_string(c.num_attention_heads) + ", which is not a multiple of '" +
+               f.path("num_key_value_heads") + "' = " + std::to_string(c.num_key_value_heads));
   if (f.has("head_dim") || d.head_dim) {
     // May differ from hidden/heads (the attention output is projected back to hidden_size).
     c.head_dim = f.get_int("head_dim", d.head_dim);
@@ -485,7 +492,8 @@ LlamaConfig parse_llama(const Fields& f, const std::string& model_type, bool req
     c.head_dim = c.hidden_size / c.num_attention_heads;
   }
   if (c.head_dim % 2 != 0)
-    f.fail("head_dim", "is " + std::to_string(c.head_dim) + " but rotary embeddings need an even head size");
+    f.fail("head_dim",
+           "is " + std::to_string(c.head_dim) + " but rotary embeddings need an even head size");
   // Gemma's MLP reads hidden_activation (hidden_act is a leftover of Gemma 1).
   c.hidden_act = gemma ? f.get_activation("hidden_activation",
                                           f.get_activation("hidden_act", Activation::GeluTanh))
@@ -539,7 +547,8 @@ LlavaConfig parse_llava(const Fields& top) {
   Fields vision = top.object("vision_config");
   std::string vision_type = vision.get_string("model_type", "clip_vision_model");
   if (vision_type != "clip_vision_model")
-    vision.fail("model_type", "is '" + vision_type + "'; only CLIP vision towers (clip_vision_model) are supported");
+    vision.fail("model_type", "is '" + vision_type +
+                                  "'; only CLIP vision towers (clip_vision_model) are supported");
   c.vision = parse_clip_vision(vision);
 
   Fields text = top.object("text_config");
@@ -624,7 +633,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   if (type.empty())
     throw ModelError("invalid config " + origin +
                      ": no \"model_type\" or \"architectures\" field, so the architecture is "
-                     "unknown; supported: " + supported_architectures());
+                     "unknown; supported: " +
+                     supported_architectures());
   if (type == "clip") return parse_clip(top);
   if (type == "gpt2") return parse_gpt2(top);
   if (is_llama_family(type)) return parse_llama(top, type, /*required=*/true);

@@ -356,7 +356,9 @@ const TensorInfo* SafetensorsFile::find(const std::string& name) const {
   return it == impl_->tensors.end() ? nullptr : &it->second;
 }
 
-void SafetensorsFile::populate() const { impl_->mapping->populate(); }
+void SafetensorsFile::populate() const {
+  impl_->mapping->populate();
+}
 
 bool SafetensorsFile::can_view(const std::string& name, at::ScalarType dtype) const {
   const TensorInfo* info = find(name);

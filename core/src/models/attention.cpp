@@ -65,7 +65,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   at::Tensor weights = at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());
   if (suppression != nullptr && suppression->record_weights != nullptr)
     suppression->record_weights->push_back(weights);
-  return at::matmul(weights, value);             // (B, H, T, D)
+  return at::matmul(weights, value);  // (B, H, T, D)
 }
 
 }  // namespace atman

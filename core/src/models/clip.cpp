@@ -68,8 +68,8 @@ at::Tensor ClipVisionTower::patch_embeddings(const at::Tensor& pixels) const {
                      "x" + std::to_string(config_.image_size) + " pixels");
   // Pixels arrive as float32; the weights may be bfloat16 or float16 (LoadOptions::dtype).
   const at::Tensor input = pixels.to(patch_embedding_.scalar_type());
-  at::Tensor grid = at::conv2d(input, patch_embedding_, {}, config_.patch_size);   // (B, C, g, g)
-  return grid.flatten(2).transpose(1, 2);                                          // (B, P, C)
+  at::Tensor grid = at::conv2d(input, patch_embedding_, {}, config_.patch_size);  // (B, C, g, g)
+  return grid.flatten(2).transpose(1, 2);                                         // (B, P, C)
 }
 
 at::Tensor ClipVisionTower::encode(const at::Tensor& patch_embeds, const Suppression* suppression,
@@ -100,9 +100,10 @@ ClipModel::ClipModel(const ClipConfig& config, const Checkpoint& checkpoint, at:
   visual_projection_ = w.get("visual_projection.weight", {Pd, config.vision.hidden_size});
   text_projection_ = w.get("text_projection.weight", {Pd, text.hidden_size});
   const WeightReader t(checkpoint, "text_model.", device);
-  token_embedding_ = t.get("embeddings.token_embedding.weight", {text.vocab_size, text.hidden_size});
-  text_position_embedding_ =
-      t.get("embeddings.position_embedding.weight", {text.max_position_embeddings, text.hidden_size});
+  token_embedding_ =
+      t.get("embeddings.token_embedding.weight", {text.vocab_size, text.hidden_size});
+  text_position_embedding_ = t.get("embeddings.position_embedding.weight",
+                                   {text.max_position_embeddings, text.hidden_size});
   text_encoder_ = ClipEncoder(text, t.sub("encoder."));
   final_layer_norm_ = LayerNorm::load(t, "final_layer_norm", text.hidden_size, text.layer_norm_eps);
   logit_scale_exp_ = std::exp(checkpoint.get("logit_scale").item<double>());

@@ -11,8 +11,9 @@ namespace atman {
 Gpt2Model::Gpt2Model(const Gpt2Config& config, const Checkpoint& checkpoint, at::Device device)
     : config_(config) {
   if (!config.scale_attn_weights || config.scale_attn_by_inverse_layer_idx)
-    throw ModelError("GPT-2 config in " + checkpoint.dir().string() +
-                     " uses unscaled or layer-scaled attention, which AtMan Studio does not support");
+    throw ModelError(
+        "GPT-2 config in " + checkpoint.dir().string() +
+        " uses unscaled or layer-scaled attention, which AtMan Studio does not support");
   const std::string prefix = checkpoint.has("transformer.wte.weight") ? "transformer." : "";
   const WeightReader w(checkpoint, prefix, device);
   const int64_t C = config.n_embd, V = config.vocab_size, inner = config.n_inner;

@@ -95,7 +95,8 @@ LmForward lm_forward(const Model& model, const std::string& text, const PixelTen
   Encoding enc = model.tokenizer().encode(text);
   if (enc.ids.empty()) throw InputError("the text is empty: nothing to run the model on");
   LmForward out;
-  at::Tensor hidden = lm.forward_embeds(prompt_embeds(model, enc.ids, pixels, &out.ids), nullptr, nullptr);
+  at::Tensor hidden =
+      lm.forward_embeds(prompt_embeds(model, enc.ids, pixels, &out.ids), nullptr, nullptr);
   out.last_logits = to_vector(lm.lm_logits(hidden.select(1, hidden.size(1) - 1)));
   return out;
 }
@@ -151,7 +152,8 @@ Generation generate(const Model& model, const std::string& prompt, int max_new_t
       throw InputError("steering factors must lie in [0, 100]");
     factors[s.position] = s.factor;
   }
-  const at::Tensor all_factors = at::tensor(factors, at::kFloat).to(model.impl().device).unsqueeze(0);
+  const at::Tensor all_factors =
+      at::tensor(factors, at::kFloat).to(model.impl().device).unsqueeze(0);
   Suppression suppression;
   suppression.variant = variant;
   auto steer = [&](int64_t keys) -> const Suppression* {

@@ -20,16 +20,19 @@ Linear Linear::load(const WeightReader& w, const std::string& name, int64_t in, 
   return l;
 }
 
-at::Tensor Linear::operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+at::Tensor Linear::operator()(const at::Tensor& x) const {
+  return at::linear(x, weight, bias);
+}
 
 Conv1D Conv1D::load(const WeightReader& w, const std::string& name, int64_t in, int64_t out) {
   return Conv1D{w.get(name + ".weight", {in, out}), w.get(name + ".bias", {out})};
 }
 
-at::Tensor Conv1D::operator()(const at::Tensor& x) const { return at::addmm(bias, x.flatten(0, -2), weight).unflatten(0, x.sizes().slice(0, x.dim() - 1)); }
+at::Tensor Conv1D::operator()(const at::Tensor& x) const {
+  return at::addmm(bias, x.flatten(0, -2), weight).unflatten(0, x.sizes().slice(0, x.dim() - 1));
+}
 
-LayerNorm LayerNorm::load(const WeightReader& w, const std::string& name, int64_t dim,
-                          double eps) {
+LayerNorm LayerNorm::load(const WeightReader& w, const std::string& name, int64_t dim, double eps) {
   return LayerNorm{w.get(name + ".weight", {dim}), w.get(name + ".bias", {dim}), eps};
 }
 

@@ -56,7 +56,7 @@ at::Tensor LlavaModel::image_features(const at::Tensor& pixels) const {
                                                  : config_.vision_feature_layer;
   at::Tensor hidden = vision_tower_.encode(vision_tower_.patch_embeddings(pixels), nullptr, k);
   if (config_.vision_feature_select_strategy != "full") hidden = hidden.slice(1, 1);  // drop CLS
-  return linear_2_(activate(linear_1_(hidden), config_.projector_hidden_act));  // (B, N, C)
+  return linear_2_(activate(linear_1_(hidden), config_.projector_hidden_act));        // (B, N, C)
 }
 
 std::vector<int64_t> LlavaModel::expand_image_tokens(const std::vector<int64_t>& ids) const {
@@ -84,8 +84,9 @@ at::Tensor LlavaModel::input_embeds(const std::vector<int64_t>& expanded_ids,
   at::Tensor embeds = language_model_->embed_tokens(ids.masked_fill(is_image, 0));  // (1, T, C)
   const int64_t count = is_image.sum().item<int64_t>();
   if (count != features.size(1))
-    throw InputError("prompt has " + std::to_string(count) + " image positions but the image gives " +
-                     std::to_string(features.size(1)) + " features");
+    throw InputError("prompt has " + std::to_string(count) +
+                     " image positions but the image gives " + std::to_string(features.size(1)) +
+                     " features");
   at::Tensor positions = is_image.squeeze(0).nonzero().squeeze(1);
   embeds.index_copy_(1, positions, features.to(embeds.scalar_type()));
   return embeds;

@@ -20,7 +20,8 @@ at::Device parse_device(const std::string& name) {
   try {
     at::Device device(name);
     if (device.is_cuda() && !at::hasCUDA())
-      throw ModelError("device '" + name + "' asked for, but this LibTorch build has no CUDA; use cpu");
+      throw ModelError("device '" + name +
+                       "' asked for, but this LibTorch build has no CUDA; use cpu");
     return device;
   } catch (const c10::Error&) {
     throw ModelError("unknown device '" + name + "'; use cpu, cuda or cuda:N");
@@ -198,8 +199,12 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }
 
-ModelKind Model::kind() const { return impl_->kind; }
-const std::filesystem::path& Model::dir() const { return impl_->dir; }
+ModelKind Model::kind() const {
+  return impl_->kind;
+}
+const std::filesystem::path& Model::dir() const {
+  return impl_->dir;
+}
 std::string Model::name() const {
   auto normal = impl_->dir.lexically_normal();
   if (normal.filename().empty()) normal = normal.parent_path();
@@ -212,12 +217,24 @@ std::string Model::name() const {
   }
   return normal.filename().string();
 }
-std::string Model::architecture() const { return impl_->architecture; }
-int64_t Model::parameter_count() const { return impl_->parameters; }
-std::string Model::device() const { return impl_->device.str(); }
-std::string Model::dtype() const { return dtype_name(impl_->dtype); }
-const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
-const ClipPreprocessConfig& Model::preprocess_config() const { return impl_->preprocess; }
+std::string Model::architecture() const {
+  return impl_->architecture;
+}
+int64_t Model::parameter_count() const {
+  return impl_->parameters;
+}
+std::string Model::device() const {
+  return impl_->device.str();
+}
+std::string Model::dtype() const {
+  return dtype_name(impl_->dtype);
+}
+const Tokenizer& Model::tokenizer() const {
+  return *impl_->tokenizer;
+}
+const ClipPreprocessConfig& Model::preprocess_config() const {
+  return impl_->preprocess;
+}
 
 int Model::patch_grid() const {
   if (impl_->clip) return impl_->clip->vision().grid_size();

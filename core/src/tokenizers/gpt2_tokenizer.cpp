@@ -88,8 +88,8 @@ std::vector<AddedToken> collect_added_tokens(const std::filesystem::path& dir, c
   if (auto j = read_optional_json(added_path)) {
     if (!j->is_object()) throw bad(added_path, "expected an object {\"token\": id}.");
     for (auto& [content, id] : j->items()) {
-      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > kMaxAddedTokenId ||
-          content.empty()) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+          id.get<int64_t>() > kMaxAddedTokenId || content.empty()) {
         throw bad(added_path, "token '" + content + "' has no valid id.");
       }
       upsert({content, static_cast<int32_t>(id.get<int64_t>())});

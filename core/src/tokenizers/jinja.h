@@ -36,9 +36,9 @@ inline constexpr size_t kMaxListItems = 100000;      // any one list or dict, ra
 // template of two nested range() loops stall rendering for 1.5 s (past the fuzzers' 30 s hang
 // limit under ASan). Chat templates loop over messages, tools and content parts: far below.
 inline constexpr long kMaxLoopIterations = 100000;
-inline constexpr long kMaxWork = 50000000;           // evaluation steps, weighted by value size
-inline constexpr int kMaxNesting = 100;              // nested tags and parentheses
-inline constexpr int kMaxCallDepth = 20;             // macro calls inside macro calls
+inline constexpr long kMaxWork = 50000000;  // evaluation steps, weighted by value size
+inline constexpr int kMaxNesting = 100;     // nested tags and parentheses
+inline constexpr int kMaxCallDepth = 20;    // macro calls inside macro calls
 
 // A failure inside the interpreter, without position; the evaluator adds the template's name and
 // the line and turns it into an atman::InputError.

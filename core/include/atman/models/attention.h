@@ -15,7 +15,8 @@ namespace atman {
 struct Suppression {
   at::Tensor factors;  // [B, S] float on the model's device; undefined = no suppression
   SuppressionVariant variant = SuppressionVariant::Multiplicative;
-  std::vector<bool> layers;  // empty = every layer; else layers[l] says whether layer l is suppressed
+  std::vector<bool>
+      layers;  // empty = every layer; else layers[l] says whether layer l is suppressed
   // Optional recorder for attention-based explanations (raw attention, rollout, Chefer et al.):
   // each attention() call appends its softmax weights (B, H, T, S), so one forward appends one
   // entry per layer in layer order. The weights stay in the autograd graph when gradients are on.

@@ -57,9 +57,9 @@ class ClipVisionTower {
 
  private:
   ClipTowerConfig config_;
-  at::Tensor class_embedding_;      // (C)
-  at::Tensor patch_embedding_;      // (C, 3, p, p), no bias
-  at::Tensor position_embedding_;   // (P + 1, C)
+  at::Tensor class_embedding_;               // (C)
+  at::Tensor patch_embedding_;               // (C, 3, p, p), no bias
+  at::Tensor position_embedding_;            // (P + 1, C)
   LayerNorm pre_layrnorm_, post_layernorm_;  // "pre_layrnorm" is HF's spelling
   ClipEncoder encoder_;
 };

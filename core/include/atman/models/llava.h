@@ -19,8 +19,10 @@ class LlavaModel {
   at::Tensor image_features(const at::Tensor& pixels) const;
   // The prompt ids with the single `<image>` id repeated N times (as HF's LlavaProcessor does).
   std::vector<int64_t> expand_image_tokens(const std::vector<int64_t>& ids) const;
-  // LM input embeddings (1, T, C) for expanded ids, image-token rows replaced by `features` (1, N, C).
-  at::Tensor input_embeds(const std::vector<int64_t>& expanded_ids, const at::Tensor& features) const;
+  // LM input embeddings (1, T, C) for expanded ids, image-token rows replaced by `features` (1, N,
+  // C).
+  at::Tensor input_embeds(const std::vector<int64_t>& expanded_ids,
+                          const at::Tensor& features) const;
 
   const LlamaModel& language_model() const { return *language_model_; }
   const ClipVisionTower& vision_tower() const { return vision_tower_; }
