@@ -12,7 +12,8 @@ stage_done() { echo "test.sh: $1 took $((SECONDS - stage_start)) s"; stage_start
 stage_done "setup and the Release build"
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
 cd "$root/build"
-ctest --output-on-failure --timeout 900 "$@"
+# Two at a time: most tests run one LibTorch thread, and the GUI tests mostly wait.
+ctest --output-on-failure --timeout 900 -j "${ATMAN_TEST_JOBS:-$(nproc)}" "$@"
 stage_done "the tests"
 
 if [ "${ATMAN_SANITIZE_STAGE:-1}" != 0 ]; then

@@ -263,6 +263,7 @@ class TestEval : public QObject {
   // AtMan points into the target shape / the answer sentence far more often than chance.
   // Thresholds from measured numbers (docs/RESULTS.md) with margin.
   void pointingFarAboveChance() {
+    ATMAN_RELEASE_STAGE_ONLY();
     eval::RunOptions localisation_only;
     localisation_only.faithfulness_steps = 0;
     auto shapes = eval::evaluate_shapes(

@@ -39,6 +39,7 @@ class TestEvalLlava : public QObject {
   // Thresholds from measured numbers with margin (docs/RESULTS.md: first 30 images, pointing
   // 0.900 single / 0.867 correlated vs chance 0.146; all 200 in the results).
   void pointingOnThirtyImages() {
+    ATMAN_RELEASE_STAGE_ONLY();
     eval::RunOptions options;
     options.faithfulness_steps = 0;
     auto report = eval::evaluate_shapes(

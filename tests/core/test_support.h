@@ -12,6 +12,15 @@
 #include <string>
 #include <vector>
 
+// The sanitizer stage of scripts/test.sh hunts memory errors and undefined behaviour. Checks of
+// model quality over dozens of items run the same code as the small cases, only many more times,
+// mostly inside uninstrumented LibTorch: they run in the Release stage only.
+#if defined(ATMAN_SANITIZED)
+#define ATMAN_RELEASE_STAGE_ONLY() QSKIP("a statistical check over many items: Release stage only")
+#else
+#define ATMAN_RELEASE_STAGE_ONLY() static_cast<void>(0)
+#endif
+
 namespace atman::test {
 
 inline std::filesystem::path shared_dir() {
