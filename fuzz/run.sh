@@ -33,32 +33,46 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 # One compute thread: the harnesses do tiny tensor work, and the machine is shared.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
-status=0
-summary=""
-for h in "${harnesses[@]}"; do
-  corpus="$work/corpus/$h"
-  artifacts="$work/artifacts/$h"
+# Harnesses run ATMAN_FUZZ_JOBS at a time (default: one per core): each is single-threaded.
+jobs="${ATMAN_FUZZ_JOBS:-$(getconf _NPROCESSORS_ONLN)}"  # not nproc: it obeys OMP_NUM_THREADS
+fuzz_one() {
+  local h="$1" corpus="$work/corpus/$1" artifacts="$work/artifacts/$1" log="$work/$1.log" rc=0
   mkdir -p "$corpus" "$artifacts"
-  log="$work/$h.log"
-  echo "fuzz: $h for ${seconds}s"
-  set +e
   "$build/fuzz/$h" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=3072 -print_final_stats=1 \
-    -artifact_prefix="$artifacts/" "$corpus" "$work/seeds/$h" > "$log" 2>&1
-  rc=$?
-  set -e
+    -artifact_prefix="$artifacts/" "$corpus" "$work/seeds/$h" > "$log" 2>&1 || rc=$?
+  local execs rate units verdict=ok
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
   rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
   units="$(find "$corpus" -type f | wc -l)"
   if ((rc != 0)); then
-    status=1
-    echo "fuzz: $h FAILED (exit $rc); the end of $log:"
-    tail -n 60 "$log"
-    echo "fuzz: inputs that failed: $(ls "$artifacts" | tr '\n' ' ')"
-    summary+="$(printf '%-24s %10s execs %6s/s  %5s corpus  FAILED' "$h" "${execs:-?}" "${rate:-?}" "$units")"$'\n'
-  else
-    summary+="$(printf '%-24s %10s execs %6s/s  %5s corpus  ok' "$h" "${execs:-?}" "${rate:-?}" "$units")"$'\n'
+    verdict=FAILED
+    { echo "fuzz: $h FAILED (exit $rc); the end of $log:"; tail -n 60 "$log"
+      echo "fuzz: inputs that failed: $(ls "$artifacts" | tr '\n' ' ')"; } > "$work/$h.failure"
+  fi
+  printf '%-24s %10s execs %6s/s  %5s corpus  %s\n' "$h" "${execs:-?}" "${rate:-?}" "$units" \
+    "$verdict" > "$work/$h.summary"
+  return $rc
+}
+
+rm -f "$work"/*.summary "$work"/*.failure
+running=0
+for h in "${harnesses[@]}"; do
+  echo "fuzz: $h for ${seconds}s"
+  fuzz_one "$h" &
+  running=$((running + 1))
+  if ((running >= jobs)); then
+    wait -n || true
+    running=$((running - 1))
   fi
 done
-echo "fuzz summary (${seconds}s each):"
-printf '%s' "$summary"
+wait || true
+status=0
+for h in "${harnesses[@]}"; do
+  if [ -f "$work/$h.failure" ]; then
+    status=1
+    cat "$work/$h.failure"
+  fi
+done
+echo "fuzz summary (${seconds}s each, $jobs at a time):"
+for h in "${harnesses[@]}"; do cat "$work/$h.summary"; done
 exit $status
