@@ -30,7 +30,7 @@ QString inputKey(const ExplainRequest& r, quint64 modelSerial, quint64 imageSeri
     hash.addData(QByteArrayView(field.data(), qsizetype(field.size())));
   };
   add(std::to_string(modelSerial));
-  add(std::to_string(r.image ? imageSerial : 0));
+  add(std::to_string(imageSerial));
   add(r.prompt);
   add(r.target);
   for (const auto& label : r.labels) add(label);
@@ -56,16 +56,17 @@ void ExplanationCache::clear() {
   m_correlated.clear();
 }
 
-void ExplanationCache::store(const Explanation& e) {
-  if (e.mode == "correlated")
-    m_correlated.insert_or_assign(kappaStep(e.kappa), e);
+void ExplanationCache::store(SharedExplanation e) {
+  if (!e) return;
+  if (e->mode == "correlated")
+    m_correlated.insert_or_assign(kappaStep(e->kappa), std::move(e));
   else
-    m_single = e;
+    m_single = std::move(e);
 }
 
-const Explanation* ExplanationCache::correlated(int step) const {
+SharedExplanation ExplanationCache::correlated(int step) const {
   auto it = m_correlated.find(step);
-  return it == m_correlated.end() ? nullptr : &it->second;
+  return it == m_correlated.end() ? nullptr : it->second;
 }
 
 }  // namespace atman::ui

@@ -6,11 +6,11 @@
 #include <QString>
 
 #include <map>
-#include <optional>
 #include <vector>
 
 #include "atman/explainer.h"
 #include "atman/explanation.h"
+#include "jobs.h"
 
 namespace atman::ui {
 
@@ -18,11 +18,15 @@ namespace atman::ui {
 inline constexpr int kKappaSteps = 20;
 int kappaStep(double kappa);
 double kappaOfStep(int step);
-std::vector<double> allKappas();  // the 21 slider values, for the prefetch sweep
+std::vector<double> allKappas();          // the 21 slider values, for the prefetch sweep
+inline QString kappaText(double kappa) {  // as the slider shows it
+  return QString::number(kappa, 'f', 2);
+}
 
 // Identifies "the same input" in the GUI: every request field except mode and κ. Models and images
-// are named by serial numbers the window hands out on loading (a freed model's address may be
-// reused by the next one; a serial never is).
+// are named by serial numbers the session hands out on loading (a freed model's address may be
+// reused by the next one; a serial never is). GUI requests carry no pixels (withImage()): pass
+// imageSerial 0 for a model that reads no image.
 QString inputKey(const ExplainRequest& request, quint64 modelSerial, quint64 imageSerial);
 
 class ExplanationCache {
@@ -32,16 +36,16 @@ class ExplanationCache {
   const QString& input() const { return m_key; }
   void clear();
 
-  void store(const Explanation& e);  // by its mode and κ
-  const Explanation* single() const { return m_single ? &*m_single : nullptr; }
-  const Explanation* correlated(int step) const;
+  void store(SharedExplanation e);  // by its mode and κ
+  const SharedExplanation& single() const { return m_single; }
+  SharedExplanation correlated(int step) const;
   bool hasAllKappas() const { return static_cast<int>(m_correlated.size()) == kKappaSteps + 1; }
   int correlatedCount() const { return static_cast<int>(m_correlated.size()); }
 
  private:
   QString m_key;
-  std::optional<Explanation> m_single;
-  std::map<int, Explanation> m_correlated;
+  SharedExplanation m_single;
+  std::map<int, SharedExplanation> m_correlated;
 };
 
 }  // namespace atman::ui

@@ -83,12 +83,9 @@ void ExplanationPane::setImage(std::shared_ptr<const RgbImage> image) {
   m_heatmap->setImage(std::move(image));
 }
 
-void ExplanationPane::setExplanation(const Explanation* explanation, const QString& tokenText,
-                                     const QString& id) {
-  // Copied before anything is reset: `explanation` may point at this pane's own copy.
-  std::optional<Explanation> copy;
-  if (explanation) copy = *explanation;
-  m_explanation = std::move(copy);
+void ExplanationPane::setExplanation(std::shared_ptr<const Explanation> explanation,
+                                     const QString& tokenText, const QString& id) {
+  m_explanation = std::move(explanation);
   m_tokenText = tokenText;
   m_id = m_explanation ? id : QString();
   const Explanation* e = this->explanation();

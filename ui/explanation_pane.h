@@ -30,10 +30,10 @@ class ExplanationPane : public QWidget {
   void setImage(std::shared_ptr<const RgbImage> image);
   // `tokenText` is the text the token spans count in: the prompt, or the CLIP target label.
   // `id` names the result (input, mode, κ) so that showing the same one again costs nothing.
-  void setExplanation(const Explanation* explanation, const QString& tokenText,
+  void setExplanation(std::shared_ptr<const Explanation> explanation, const QString& tokenText,
                       const QString& id = {});
   const QString& explanationId() const { return m_id; }
-  const Explanation* explanation() const { return m_explanation ? &*m_explanation : nullptr; }
+  const Explanation* explanation() const { return m_explanation.get(); }
   const QString& tokenText() const { return m_tokenText; }
   void setViewOptions(const ViewOptions& options);
   void setScales(const Scales& scales);
@@ -66,7 +66,7 @@ class ExplanationPane : public QWidget {
   ColourBar* m_tokenBar = nullptr;
   QWidget* m_tokenRow = nullptr;
   DeltaPlot* m_plot = nullptr;
-  std::optional<Explanation> m_explanation;
+  std::shared_ptr<const Explanation> m_explanation;  // shared with the session's cache
   QString m_tokenText;
   QString m_id;
   ViewOptions m_options;

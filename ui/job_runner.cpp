@@ -5,16 +5,8 @@ namespace atman::ui {
 JobRunner::JobRunner(QObject* parent) : QObject(parent), m_control(std::make_shared<JobControl>()) {
   registerJobTypes();
   m_thread.setObjectName(QStringLiteral("atman-explain"));
-  m_worker = std::make_unique<ExplainWorker>(m_control);
+  m_worker = std::make_unique<CoreWorker>(m_control);
   m_worker->moveToThread(&m_thread);
-  connect(m_worker.get(), &ExplainWorker::progress, this, &JobRunner::progress);
-  connect(m_worker.get(), &ExplainWorker::modelLoaded, this, &JobRunner::modelLoaded);
-  connect(m_worker.get(), &ExplainWorker::predicted, this, &JobRunner::predicted);
-  connect(m_worker.get(), &ExplainWorker::explained, this, &JobRunner::explained);
-  connect(m_worker.get(), &ExplainWorker::prefetched, this, &JobRunner::prefetched);
-  connect(m_worker.get(), &ExplainWorker::neighboursFound, this, &JobRunner::neighboursFound);
-  connect(m_worker.get(), &ExplainWorker::failed, this, &JobRunner::failed);
-  connect(m_worker.get(), &ExplainWorker::cancelled, this, &JobRunner::cancelled);
   m_thread.start();
 }
 
@@ -51,7 +43,7 @@ JobId JobRunner::post(JobKind kind, Call&& call) {
 JobId JobRunner::loadModel(const QString& dir, const QString& device, const QString& dtype) {
   // The new model makes every queued or running job of the old one pointless.
   m_control->cancelAllBelow(m_nextId);
-  return post(JobKind::LoadModel, [dir, device, dtype](ExplainWorker* w, JobId id) {
+  return post(JobKind::LoadModel, [dir, device, dtype](CoreWorker* w, JobId id) {
     w->loadModel(id, dir, device, dtype);
   });
 }
@@ -59,25 +51,30 @@ JobId JobRunner::loadModel(const QString& dir, const QString& device, const QStr
 JobId JobRunner::predict(const PredictRequest& request) {
   const JobKind kind = request.steering.empty() ? JobKind::Predict : JobKind::Steer;
   m_control->supersede(kind, m_nextId);
-  return post(kind, [request](ExplainWorker* w, JobId id) { w->predict(id, request); });
+  return post(kind, [request](CoreWorker* w, JobId id) { w->predict(id, request); });
 }
 
 JobId JobRunner::explain(const ExplainJob& job) {
   m_control->supersede(JobKind::Explain, m_nextId);
-  return post(JobKind::Explain, [job](ExplainWorker* w, JobId id) { w->explain(id, job); });
+  return post(JobKind::Explain, [job](CoreWorker* w, JobId id) { w->explain(id, job); });
 }
 
-JobId JobRunner::prefetch(const ExplainRequest& request, const std::vector<double>& kappas) {
+JobId JobRunner::prefetch(const ExplainRequest& request, std::shared_ptr<const RgbImage> image,
+                          const std::vector<double>& kappas) {
   m_control->supersede(JobKind::Prefetch, m_nextId);
   return post(JobKind::Prefetch,
-              [request, kappas](ExplainWorker* w, JobId id) { w->prefetch(id, request, kappas); });
+              [request, image = std::move(image), kappas](CoreWorker* w, JobId id) {
+                w->prefetch(id, request, image, kappas);
+              });
 }
 
-JobId JobRunner::neighbours(const ExplainRequest& request, int candidate, double kappa) {
+JobId JobRunner::neighbours(const ExplainRequest& request, std::shared_ptr<const RgbImage> image,
+                            int candidate, double kappa) {
   m_control->supersede(JobKind::Neighbours, m_nextId);
-  return post(JobKind::Neighbours, [request, candidate, kappa](ExplainWorker* w, JobId id) {
-    w->neighbours(id, request, candidate, kappa);
-  });
+  return post(JobKind::Neighbours,
+              [request, image = std::move(image), candidate, kappa](CoreWorker* w, JobId id) {
+                w->neighbours(id, request, image, candidate, kappa);
+              });
 }
 
 void JobRunner::cancel(JobKind kind) {

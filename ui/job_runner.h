@@ -1,6 +1,7 @@
-// Owns the worker thread (the Qt mandelbrot-example pattern): posts jobs to the ExplainWorker,
+// Owns the worker thread (the Qt mandelbrot-example pattern): posts jobs to the CoreWorker,
 // hands out job ids, cancels, and on destruction cancels everything and waits for the thread.
-// Lives on the GUI thread; its signals are the worker's, delivered there.
+// Lives on the GUI thread. Results are the worker's own signals: connect to worker() directly, and
+// Qt delivers them queued on the receiver's thread.
 #pragma once
 
 #include <QObject>
@@ -8,7 +9,7 @@
 
 #include <memory>
 
-#include "explain_worker.h"
+#include "core_worker.h"
 #include "job_control.h"
 #include "jobs.h"
 
@@ -27,23 +28,19 @@ class JobRunner : public QObject {
                   const QString& dtype = QStringLiteral("auto"));
   JobId predict(const PredictRequest& request);  // with steering: a Steer job
   JobId explain(const ExplainJob& job);
-  JobId prefetch(const ExplainRequest& request, const std::vector<double>& kappas);
-  JobId neighbours(const ExplainRequest& request, int candidate, double kappa);
+  // `image`: the pixels the request leaves out (null for text-only models); see withImage().
+  JobId prefetch(const ExplainRequest& request, std::shared_ptr<const RgbImage> image,
+                 const std::vector<double>& kappas);
+  JobId neighbours(const ExplainRequest& request, std::shared_ptr<const RgbImage> image,
+                   int candidate, double kappa);
 
   void cancel(JobKind kind);  // running and queued jobs of this kind
   void cancelAll();
   // Cancels everything and waits for the worker thread to finish its current batch.
   void shutdown();
 
- signals:
-  void progress(atman::ui::JobId job, double fraction);
-  void modelLoaded(atman::ui::JobId job, const atman::ui::LoadedModel& model);
-  void predicted(atman::ui::JobId job, const atman::ui::Prediction& prediction);
-  void explained(atman::ui::JobId job, const atman::ui::ExplainResult& result);
-  void prefetched(atman::ui::JobId job, const std::vector<atman::Explanation>& sweep);
-  void neighboursFound(atman::ui::JobId job, const atman::ui::NeighbourResult& result);
-  void failed(atman::ui::JobId job, const QString& message);
-  void cancelled(atman::ui::JobId job);
+  // The sender of every result, progress, failure and cancellation; null after shutdown().
+  const CoreWorker* worker() const { return m_worker.get(); }
 
  private:
   // Queues `call(worker)` on the worker thread; user jobs are counted so prefetches yield to them.
@@ -53,7 +50,7 @@ class JobRunner : public QObject {
   std::shared_ptr<JobControl> m_control;
   QThread m_thread;
   // Not a Qt child (it lives on the other thread): destroyed here once the thread has stopped.
-  std::unique_ptr<ExplainWorker> m_worker;
+  std::unique_ptr<CoreWorker> m_worker;
   JobId m_nextId = 1;
 };
 

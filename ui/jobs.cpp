@@ -2,6 +2,11 @@
 
 namespace atman::ui {
 
+ExplainRequest withImage(ExplainRequest request, const std::shared_ptr<const RgbImage>& image) {
+  if (image) request.image = *image;
+  return request;
+}
+
 void registerJobTypes() {
   qRegisterMetaType<JobId>("atman::ui::JobId");
   qRegisterMetaType<LoadedModel>();
@@ -11,8 +16,8 @@ void registerJobTypes() {
   qRegisterMetaType<ExplainResult>();
   qRegisterMetaType<NeighbourResult>();
   qRegisterMetaType<ExplainRequest>();
-  qRegisterMetaType<Explanation>();
-  qRegisterMetaType<std::vector<Explanation>>();
+  qRegisterMetaType<SharedExplanation>();
+  qRegisterMetaType<ExplanationList>();
   qRegisterMetaType<std::vector<double>>();
 }
 

@@ -1,4 +1,4 @@
-// The value types that travel between the GUI thread and the explain worker: requests in, results
+// The value types that travel between the GUI thread and the core worker: requests in, results
 // out. Everything here is copyable and owns its data (no QPixmap, no pointers into widgets), so a
 // queued signal can carry it across threads.
 #pragma once
@@ -55,15 +55,25 @@ struct Prediction {
   double steeredSeconds = 0;
 };
 
+// The requests of the GUI carry no pixels: the one decoded image travels beside them, shared, and
+// the worker puts it into the request of the job that runs. A click answered from the cache copies
+// no image at all.
+ExplainRequest withImage(ExplainRequest request, const std::shared_ptr<const RgbImage>& image);
+
 // One press of Explain: the single-token run, the correlated run, or both (side by side).
 struct ExplainJob {
   std::optional<ExplainRequest> single;
   std::optional<ExplainRequest> correlated;
+  std::shared_ptr<const RgbImage> image;  // null: the model reads no image
 };
 
+// Results are made once on the worker and then shared by the cache and the panes, never copied.
+using SharedExplanation = std::shared_ptr<const Explanation>;
+using ExplanationList = std::vector<SharedExplanation>;
+
 struct ExplainResult {
-  std::optional<Explanation> single;
-  std::optional<Explanation> correlated;
+  SharedExplanation single;
+  SharedExplanation correlated;
 };
 
 struct NeighbourResult {
@@ -81,8 +91,8 @@ Q_DECLARE_METATYPE(atman::ui::ExplainJob)
 Q_DECLARE_METATYPE(atman::ui::ExplainResult)
 Q_DECLARE_METATYPE(atman::ui::NeighbourResult)
 Q_DECLARE_METATYPE(atman::ExplainRequest)
-Q_DECLARE_METATYPE(atman::Explanation)
-Q_DECLARE_METATYPE(std::vector<atman::Explanation>)
+Q_DECLARE_METATYPE(atman::ui::SharedExplanation)
+Q_DECLARE_METATYPE(atman::ui::ExplanationList)
 Q_DECLARE_METATYPE(std::vector<double>)
 
 namespace atman::ui {

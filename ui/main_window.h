@@ -1,6 +1,11 @@
 // AtMan Studio's main window: pick a model and an image, say what to explain, and see the
 // single-token and correlated explanations side by side. The constructor reads as the table of
-// contents; the core runs on JobRunner's thread and every result comes back tagged with its job.
+// contents. The window is the view: what is loaded, computed and cached is its ExplainSession's,
+// and what to open at start is app/gui/startup.h's.
+//
+// Tests reach the window through the operations behind its menus (below), session(), the panes
+// and panels, and findChild() by object name (the κ slider is "kappaSlider", the docks
+// "inputDock" and "steeringDock").
 #pragma once
 
 #include <QMainWindow>
@@ -31,25 +36,17 @@ class QSlider;
 
 namespace atman::ui {
 
+class ExplainSession;
 class ExplanationPane;
 class InputPanel;
-class JobRunner;
 class SteeringPanel;
 
-// What the command line (or a test) asks the window to do at start.
+// How the window behaves; what it opens at start is app/gui/startup.h's business.
 struct StudioOptions {
-  QString model;  // folder, or a name under the model root
-  QString image;
-  QString prompt;
-  QString target;
-  std::optional<ViewMode> mode;
-  std::optional<double> kappa;
   QString settingsFile;      // empty: the user's settings
   bool screenshot = false;   // no dialogs, no prefetch, settings left as they are
   bool confirmClose = true;  // ask before discarding an unexported result
   bool prefetch = true;      // sweep every κ in the background after a correlated run
-  bool openLastModel =
-      true;  // without --model: reopen the last model (else the bundled shapes-clip)
 };
 
 class MainWindow : public QMainWindow {
@@ -59,41 +56,28 @@ class MainWindow : public QMainWindow {
   explicit MainWindow(const StudioOptions& options = {}, QWidget* parent = nullptr);
   ~MainWindow() override;
 
-  // The operations behind the menus, also used by the command line and the tests.
+  // The operations behind the menus, also used by the start-up sequence and the tests.
   void openModel(const QString& dirOrName);
   bool openImage(const QString& path);
   bool setImageBytes(const std::vector<uint8_t>& encoded, const QString& origin);
-  void setTarget(const QString& target);
-  void setPrompt(const QString& prompt);
-  void setLabels(const QStringList& labels);
   void setViewMode(ViewMode mode);
-  ViewMode viewMode() const { return m_mode; }
   void setKappa(double kappa);  // snaps to the slider's 0.05 steps
-  double kappa() const;
   void setViewOptions(const ViewOptions& options);
   ViewOptions viewOptions() const { return m_viewOptions; }
-  void setPrefetchEnabled(bool enabled);
   void setConfirmClose(bool confirm) { m_options.confirmClose = confirm; }
 
+  // Export (main_window_export.cpp): the figure of the panes in `layout`, the data of a pane.
   Figure figure(ViewMode layout, const QString& caption = {}) const;
-  QString defaultCaption(ViewMode layout) const;
   bool exportFigureTo(const QString& path, ViewMode layout, int dpi, QString* error = nullptr);
   bool exportDataTo(const QString& path, Pane pane, QString* error = nullptr);
+  bool exportSteeringTo(const QString& path, QString* error = nullptr);
+  bool hasUnexportedResult() const { return m_unexported; }
 
-  std::shared_ptr<const Model> model() const { return m_model; }
-  const QString& imageOrigin() const { return m_imageOrigin; }  // a path, "clipboard", ...
-  const Explanation* shownExplanation(Pane pane) const;
+  // The parts: what is loaded and computed, and the widgets that show it.
+  ExplainSession* session() const { return m_session.get(); }
   ExplanationPane* pane(Pane pane) const;
-  QSlider* kappaSlider() const { return m_kappaSlider; }
   InputPanel* inputPanel() const { return m_input; }
   SteeringPanel* steeringPanel() const { return m_steering; }
-  QDockWidget* steeringDock() const { return m_steeringDock; }
-  bool isSteering() const { return m_steerJob != 0; }
-  bool exportSteeringTo(const QString& path, QString* error = nullptr);
-  bool isExplaining() const { return m_explainJob != 0; }
-  bool isPrefetching() const { return m_prefetchJob != 0; }
-  bool hasUnexportedResult() const { return m_unexported; }
-  int explainJobsStarted() const { return m_explainJobsStarted; }
 
  public slots:
   void explain();
@@ -114,15 +98,10 @@ class MainWindow : public QMainWindow {
   void predictionReady();
   void steeringReady();     // the steering panel shows a new original/steered pair
   void explanationShown();  // a pane shows a new explanation (from a job or the cache)
-  void jobStarted(atman::ui::JobId job);  // an explain job was posted (prefetches not counted)
-  void jobFinished(atman::ui::JobId job);
+  void jobStarted(atman::ui::JobId job);   // an explain job was posted (prefetches not counted)
+  void jobFinished(atman::ui::JobId job);  // an explain job's result is shown
   void jobCancelled(atman::ui::JobId job);
-  void explainProgress(double fraction);  // of the running explain job, 0..1
-  void prefetchStarted();
-  void prefetchFinished();
   void errorShown(const QString& message);
-  // The command-line start (model, image, explanation) is done, or failed with `message`.
-  void startupFinished(bool ok, const QString& message);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -130,6 +109,7 @@ class MainWindow : public QMainWindow {
   void dropEvent(QDropEvent* event) override;
 
  private:
+  // Construction (main_window_bars.cpp: actions, menus, tool bars, status bar).
   void createActions();
   void createMenus();
   void createToolBars();
@@ -137,32 +117,23 @@ class MainWindow : public QMainWindow {
   void createSteeringDock();
   void createPanes();
   void createStatusBar();
-  void connectJobs();
+  void connectSession();
   void readSettings();
   void writeSettings();
-  void startFromOptions();
 
-  // Jobs and their results.
-  void onModelLoaded(JobId job, const LoadedModel& loaded);
-  void onPredicted(JobId job, const Prediction& prediction);
+  // What the session reports.
+  void onModelLoaded(const LoadedModel& loaded);
+  void onPredicted(const Prediction& prediction);
+  void onSteered(const Prediction& prediction);
+  void onExplainStarted(JobId job, bool single, bool correlated);
   void onExplained(JobId job, const ExplainResult& result);
-  void onPrefetched(JobId job, const std::vector<Explanation>& sweep);
-  void onNeighbours(JobId job, const NeighbourResult& result);
-  void onFailed(JobId job, const QString& message);
-  void onCancelled(JobId job);
-  void onProgress(JobId job, double fraction);
+  // A job ended without a result: cancelled (`failure` null) or failed.
+  void onJobEnded(JobKind kind, JobId job, const QString& failure);
 
-  ExplainRequest currentRequest() const;                  // from the input panel
-  ExplainRequest requestFor(SuppressionMode mode) const;  // the shown input, in that mode at κ
-  // Shows what the cache holds for the shown input and starts a job for what the view mode
-  // needs and the cache lacks.
-  void showOrCompute();
-  void showResults();
-  void startExplainJob(const ExplainJob& job);
-  void maybePrefetch();
+  ExplainRequest currentRequest() const;  // from the input panel
   void requestPrediction();
   void setImage(RgbImage image, const QString& origin);
-  void setNeighbourhoodCentre(int candidate);
+  void showResults();
   void applyNeighbourhood(const Neighbourhood& neighbourhood);
   void updatePaneVisibility();
   void updateScales();
@@ -171,42 +142,18 @@ class MainWindow : public QMainWindow {
   void updateActions();
   void setBusy(bool busy, const QString& what = {});
   void showError(const QString& title, const QString& message);
-  void finishStartup(bool ok, const QString& message = {});
-  QString tokenTextFor(const ExplainRequest& request) const;
+  QString defaultCaption(ViewMode layout) const;
+  double kappa() const;
 
   StudioOptions m_options;
   Settings m_settings;
-  JobRunner* m_runner = nullptr;
+  std::unique_ptr<ExplainSession> m_session;
 
-  // What is loaded.
-  std::shared_ptr<const Model> m_model;
-  QString m_modelDir;
-  QString m_defaultPrompt;
-  quint64 m_modelSerial = 0;
-  std::shared_ptr<const RgbImage> m_image;
-  QString m_imageOrigin;
-  quint64 m_imageSerial = 0;
-
-  // What is shown: the request behind the panes (the κ slider and neighbourhoods refer to it,
-  // not to whatever has been typed since) and the explanations computed for it.
-  std::optional<ExplainRequest> m_request;
-  ExplanationCache m_cache;
-  Neighbourhood m_neighbourhood;
   ViewMode m_mode = ViewMode::SideBySide;
   ViewOptions m_viewOptions;
   bool m_sharedScale = false;  // the panes' ranges differ a lot: each its own scale by default
   double m_factor = 0.9;
-
-  // Jobs in flight (0: none). Results of any other id are stale and dropped.
-  JobId m_modelJob = 0, m_predictJob = 0, m_explainJob = 0, m_prefetchJob = 0, m_neighbourJob = 0;
-  JobId m_steerJob = 0;
-  QString m_prefetchInput;
-  bool m_prefetchEnabled = true;
-  bool m_prefetchHeld = false;  // after Cancel: no background work until the next Explain
-  int m_explainJobsStarted = 0;
   bool m_unexported = false;
-  bool m_startupPending = false;
-  QTimer m_kappaTimer;       // debounces jobs for uncached κ while the slider moves
   QTimer m_predictionTimer;  // debounces zero-shot runs while labels are typed
 
   // Widgets (owned by their Qt parents).

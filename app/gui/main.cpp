@@ -17,6 +17,7 @@
 
 #include "atman/runtime.h"
 #include "main_window.h"
+#include "startup.h"
 
 namespace {
 
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
   parser.addOptions({model, image, prompt, target, mode, kappa, screenshot});
   parser.process(app);
 
-  atman::ui::StudioOptions options;
+  atman::ui::StartupOptions options;
   options.model = parser.value(model);
   options.image = parser.value(image);
   options.prompt = parser.value(prompt);
@@ -98,10 +99,12 @@ int main(int argc, char** argv) {
   }
   const QString shotPath = parser.value(screenshot);
   QTemporaryDir scratch;  // screenshot runs keep their settings here, away from the user's
+  atman::ui::StudioOptions windowOptions;
   if (!shotPath.isEmpty()) {
-    options.screenshot = true;
-    options.confirmClose = false;
-    options.settingsFile = scratch.filePath(QStringLiteral("settings.ini"));
+    options.screenshot = windowOptions.screenshot = true;
+    windowOptions.confirmClose = false;
+    options.settingsFile = windowOptions.settingsFile =
+        scratch.filePath(QStringLiteral("settings.ini"));
   }
 
   atman::configure_memory_allocator();
@@ -109,12 +112,14 @@ int main(int argc, char** argv) {
   // not spin between operations and the GUI thread keeps a core (runtime.h).
   static_cast<void>(atman::passive_thread_waiting());
   atman::set_compute_threads(0);  // every core: explanations are many forward passes
-  atman::ui::MainWindow window(options);
+  atman::ui::MainWindow window(windowOptions);
+  atman::ui::Startup startup(window, options);
+  startup.run();
   window.show();
   if (shotPath.isEmpty()) return app.exec();
 
   int exitCode = 1;
-  QObject::connect(&window, &atman::ui::MainWindow::startupFinished, &app,
+  QObject::connect(&startup, &atman::ui::Startup::finished, &app,
                    [&](bool ok, const QString& message) {
                      if (!ok) {
                        fail(message);

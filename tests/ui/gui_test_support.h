@@ -3,18 +3,23 @@
 #pragma once
 
 #include <QApplication>
+#include <QDockWidget>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QMessageBox>
 #include <QSignalSpy>
+#include <QSlider>
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 
 #include <memory>
 
 #include "atman/runtime.h"
+#include "explain_session.h"
+#include "explanation_pane.h"
+#include "input_panel.h"
 #include "main_window.h"
 
 namespace atman::test::gui {
@@ -45,7 +50,6 @@ inline std::unique_ptr<ui::MainWindow> makeWindow(const QTemporaryDir& dir, bool
   options.settingsFile = dir.filePath(QStringLiteral("settings.ini"));
   options.confirmClose = false;
   options.prefetch = prefetch;
-  options.openLastModel = false;  // each test loads what it needs, when it needs it
   auto window = std::make_unique<ui::MainWindow>(options);
   window->show();
   return window;
@@ -62,15 +66,16 @@ inline bool explainAndWait(ui::MainWindow& window) {
   QSignalSpy finished(&window, &ui::MainWindow::jobFinished);
   QSignalSpy shown(&window, &ui::MainWindow::explanationShown);
   window.explain();
-  if (!window.isExplaining()) return shown.count() > 0;  // answered from the cache
+  if (!window.session()->isRunning(ui::JobKind::Explain))
+    return shown.count() > 0;  // answered from the cache
   return finished.wait(kJobTimeoutMs);
 }
 
 // The bundled shapes-clip with the demo image and target, explained side by side at κ = 0.7.
 inline bool runDemo(ui::MainWindow& window) {
-  if (!window.model() && !loadModel(window, shapesClip())) return false;
+  if (!window.session()->model() && !loadModel(window, shapesClip())) return false;
   if (!window.openImage(demoImage())) return false;
-  window.setTarget(demoTarget());
+  window.inputPanel()->setTarget(demoTarget());
   window.setViewMode(ui::ViewMode::SideBySide);
   window.setKappa(0.7);
   return explainAndWait(window);

@@ -113,7 +113,7 @@ class TestGuiExport : public QObject {
 
   void csvAndJson() {
     QFETCH(int, pane);
-    const Explanation& shown = *m_window->shownExplanation(Pane(pane));
+    const Explanation& shown = *m_window->pane(Pane(pane))->explanation();
     QString error;
     const QString csv = path(QStringLiteral("e%1.csv").arg(pane)),
                   json = path(QStringLiteral("e%1.json").arg(pane));

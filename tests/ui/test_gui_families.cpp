@@ -80,12 +80,12 @@ class TestGuiFamilies : public QObject {
     emit m_window->inputPanel()->modelPicker()->modelChosen(folder);
     QVERIFY2(loaded.wait(kJobTimeoutMs),
              qPrintable(errors.isEmpty() ? QString() : errors.last().at(0).toString()));
-    QCOMPARE(m_window->model()->kind(), ModelKind::CausalLM);
-    QCOMPARE(QString::fromStdString(m_window->model()->architecture()),
+    QCOMPARE(m_window->session()->model()->kind(), ModelKind::CausalLM);
+    QCOMPARE(QString::fromStdString(m_window->session()->model()->architecture()),
              QString::fromStdString(f.architecture));
 
-    m_window->setPrompt(kPrompt);
-    m_window->setTarget(kTarget);
+    m_window->inputPanel()->setPrompt(kPrompt);
+    m_window->inputPanel()->setTarget(kTarget);
     m_window->setViewMode(ViewMode::Single);
     QVERIFY(explainAndWait(*m_window));
     QCOMPARE(errors.count(), 0);

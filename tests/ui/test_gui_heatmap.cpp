@@ -58,8 +58,8 @@ class TestGuiHeatmap : public QObject {
     options.showGrid = false;
     m_window->setViewOptions(options);
     QVERIFY(runDemo(*m_window));
-    QVERIFY(m_window->shownExplanation(Pane::Single));
-    QVERIFY(m_window->shownExplanation(Pane::Correlated));
+    QVERIFY(m_window->pane(Pane::Single)->explanation());
+    QVERIFY(m_window->pane(Pane::Correlated)->explanation());
   }
 
   void targetIsHotter_data() {
@@ -70,7 +70,7 @@ class TestGuiHeatmap : public QObject {
 
   void targetIsHotter() {
     QFETCH(int, pane);
-    const Explanation& e = *m_window->shownExplanation(Pane(pane));
+    const Explanation& e = *m_window->pane(Pane(pane))->explanation();
     QCOMPARE(e.grid_rows, 8);
     const auto heat = readHeat(m_window->pane(Pane(pane))->heatmapView(), e, Colormap::Jet);
     QCOMPARE(heat.size(), size_t(64));
@@ -113,7 +113,7 @@ class TestGuiHeatmap : public QObject {
   void hoverIsSynchronised() {
     HeatmapView* single = m_window->pane(Pane::Single)->heatmapView();
     HeatmapView* correlated = m_window->pane(Pane::Correlated)->heatmapView();
-    const Explanation& e = *m_window->shownExplanation(Pane::Single);
+    const Explanation& e = *m_window->pane(Pane::Single)->explanation();
     const Candidate& target = e.candidates[5 * 8 + 4];
     QCOMPARE(target.row, 5);
     QSignalSpy messages(single, &HeatmapView::message);
@@ -131,7 +131,7 @@ class TestGuiHeatmap : public QObject {
   void clickShowsNeighbourhood() {
     // At the cached κ the neighbourhood comes straight from the correlated explanation.
     HeatmapView* view = m_window->pane(Pane::Correlated)->heatmapView();
-    const Explanation& e = *m_window->shownExplanation(Pane::Correlated);
+    const Explanation& e = *m_window->pane(Pane::Correlated)->explanation();
     const Candidate& c = e.candidates[2 * 8 + 0];
     const QPointF at =
         view->toWidget(QRectF(c.rect.x, c.rect.y, c.rect.width, c.rect.height)).center();
@@ -151,11 +151,11 @@ class TestGuiHeatmap : public QObject {
   void neighbourhoodAtUncachedKappaUsesTheWorker() {
     // With κ moved to a value not computed yet (and its job not started), the neighbourhood comes
     // from AtmanExplainer::neighbours() on the worker.
-    m_window->setPrefetchEnabled(false);
+    m_window->session()->setPrefetchEnabled(false);
     m_window->setViewMode(ViewMode::Single);  // κ changes start no job in single mode
     m_window->setKappa(0.95);
     HeatmapView* view = m_window->pane(Pane::Single)->heatmapView();
-    const Explanation& e = *m_window->shownExplanation(Pane::Single);
+    const Explanation& e = *m_window->pane(Pane::Single)->explanation();
     const Candidate& c = e.candidates[5 * 8 + 5];
     const QPointF at =
         view->toWidget(QRectF(c.rect.x, c.rect.y, c.rect.width, c.rect.height)).center();
@@ -164,7 +164,7 @@ class TestGuiHeatmap : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(!view->neighbourhood().members.empty(), kJobTimeoutMs);
     QCOMPARE(view->neighbourhood().members.front().candidate, c.index);
     QCOMPARE(view->neighbourhood().kappa, 0.95);
-    QCOMPARE(m_window->explainJobsStarted(), 1);
+    QCOMPARE(m_window->session()->explainJobsStarted(), 1);
   }
 
   void labelTokensOfClip() {

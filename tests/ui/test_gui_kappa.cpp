@@ -17,33 +17,35 @@ class TestGuiKappa : public QObject {
   QTemporaryDir m_dir;
   std::unique_ptr<MainWindow> m_window;
 
-  double shownKappa() const { return m_window->shownExplanation(Pane::Correlated)->kappa; }
+  double shownKappa() const { return m_window->pane(Pane::Correlated)->explanation()->kappa; }
 
  private slots:
   void initTestCase() {
     QVERIFY(m_dir.isValid());
     m_window = makeWindow(m_dir, /*prefetch=*/false);
     QVERIFY(runDemo(*m_window));
-    QCOMPARE(m_window->explainJobsStarted(), 1);
+    QCOMPARE(m_window->session()->explainJobsStarted(), 1);
     QCOMPARE(shownKappa(), 0.7);
   }
 
   void uncachedKappaStartsAJob() {
     QSignalSpy started(m_window.get(), &MainWindow::jobStarted);
     QSignalSpy finished(m_window.get(), &MainWindow::jobFinished);
-    m_window->kappaSlider()->setValue(10);  // κ = 0.5: not computed yet
+    m_window->findChild<QSlider*>(QStringLiteral("kappaSlider"))
+        ->setValue(10);  // κ = 0.5: not computed yet
     QVERIFY(started.wait(10'000));
     QCOMPARE(started.count(), 1);
     QVERIFY(finished.wait(kJobTimeoutMs));
     QCOMPARE(shownKappa(), 0.5);
-    QCOMPARE(m_window->explainJobsStarted(), 2);
+    QCOMPARE(m_window->session()->explainJobsStarted(), 2);
   }
 
   void cachedKappaRedrawsWithoutAJob() {
     const QImage at05 = m_window->pane(Pane::Correlated)->heatmapView()->shownImage();
     QSignalSpy started(m_window.get(), &MainWindow::jobStarted);
     QSignalSpy shown(m_window.get(), &MainWindow::explanationShown);
-    m_window->kappaSlider()->setValue(14);  // κ = 0.7: computed by the first run
+    m_window->findChild<QSlider*>(QStringLiteral("kappaSlider"))
+        ->setValue(14);  // κ = 0.7: computed by the first run
     // Synchronously: the views changed before any event was processed.
     QCOMPARE(shownKappa(), 0.7);
     QCOMPARE(shown.count(), 1);
@@ -51,16 +53,16 @@ class TestGuiKappa : public QObject {
     QVERIFY(m_window->pane(Pane::Correlated)->title().contains(QStringLiteral("0.70")));
     QTest::qWait(500);  // longer than the slider's debounce: still no job
     QCOMPARE(started.count(), 0);
-    QVERIFY(!m_window->isExplaining());
-    QCOMPARE(m_window->explainJobsStarted(), 2);
+    QVERIFY(!m_window->session()->isRunning(ui::JobKind::Explain));
+    QCOMPARE(m_window->session()->explainJobsStarted(), 2);
   }
 
   void newerRequestSupersedesOlder() {
     QSignalSpy started(m_window.get(), &MainWindow::jobStarted);
     QSignalSpy finished(m_window.get(), &MainWindow::jobFinished);
-    m_window->setTarget(QStringLiteral("a photo of a green circle"));
+    m_window->inputPanel()->setTarget(QStringLiteral("a photo of a green circle"));
     m_window->explain();
-    m_window->setTarget(QStringLiteral("a photo of a green square"));
+    m_window->inputPanel()->setTarget(QStringLiteral("a photo of a green square"));
     m_window->explain();
     QCOMPARE(started.count(), 2);
     const JobId newer = started.at(1).at(0).value<JobId>();
@@ -69,21 +71,21 @@ class TestGuiKappa : public QObject {
     QCOMPARE(finished.count(), 1);
     QCOMPARE(finished.at(0).at(0).value<JobId>(), newer);
     for (Pane p : {Pane::Single, Pane::Correlated})
-      QCOMPARE(m_window->shownExplanation(p)->target, std::string("a photo of a green square"));
+      QCOMPARE(m_window->pane(p)->explanation()->target, std::string("a photo of a green square"));
   }
 
   void prefetchMakesEveryKappaInstant() {
-    m_window->setPrefetchEnabled(true);
-    QSignalSpy prefetched(m_window.get(), &MainWindow::prefetchFinished);
-    QSignalSpy prefetchStarted(m_window.get(), &MainWindow::prefetchStarted);
+    m_window->session()->setPrefetchEnabled(true);
+    QSignalSpy prefetched(m_window->session(), &ExplainSession::prefetchFinished);
+    QSignalSpy prefetchStarted(m_window->session(), &ExplainSession::prefetchStarted);
     // A new input: its first correlated result starts the sweep in the background.
-    m_window->setTarget(demoTarget());
+    m_window->inputPanel()->setTarget(demoTarget());
     QVERIFY(explainAndWait(*m_window));
     QVERIFY(prefetchStarted.count() == 1 || prefetchStarted.wait(10'000));
     QVERIFY(prefetched.wait(kJobTimeoutMs));
     QSignalSpy started(m_window.get(), &MainWindow::jobStarted);
     for (int step = 0; step <= 20; ++step) {
-      m_window->kappaSlider()->setValue(step);
+      m_window->findChild<QSlider*>(QStringLiteral("kappaSlider"))->setValue(step);
       QCOMPARE(shownKappa(), step / 20.0);
     }
     QTest::qWait(400);
@@ -92,18 +94,18 @@ class TestGuiKappa : public QObject {
 
   void prefetchYieldsToUserJobs() {
     // A user request while the sweep runs: the sweep steps aside, the user job finishes first.
-    m_window->setTarget(QStringLiteral("a photo of a blue circle"));
-    QSignalSpy prefetchStarted(m_window.get(), &MainWindow::prefetchStarted);
+    m_window->inputPanel()->setTarget(QStringLiteral("a photo of a blue circle"));
+    QSignalSpy prefetchStarted(m_window->session(), &ExplainSession::prefetchStarted);
     QVERIFY(explainAndWait(*m_window));
     QVERIFY(prefetchStarted.count() == 1 || prefetchStarted.wait(10'000));
-    QVERIFY(m_window->isPrefetching());
+    QVERIFY(m_window->session()->isRunning(ui::JobKind::Prefetch));
     QSignalSpy finished(m_window.get(), &MainWindow::jobFinished);
-    QSignalSpy prefetched(m_window.get(), &MainWindow::prefetchFinished);
-    m_window->setTarget(QStringLiteral("a photo of a red star"));
+    QSignalSpy prefetched(m_window->session(), &ExplainSession::prefetchFinished);
+    m_window->inputPanel()->setTarget(QStringLiteral("a photo of a red star"));
     m_window->explain();
     QVERIFY(finished.wait(kJobTimeoutMs));
     QCOMPARE(prefetched.count(), 0);  // the sweep of the old input never finished first
-    QCOMPARE(m_window->shownExplanation(Pane::Correlated)->target,
+    QCOMPARE(m_window->pane(Pane::Correlated)->explanation()->target,
              std::string("a photo of a red star"));
   }
 

@@ -32,10 +32,10 @@ class TestGuiLm : public QObject {
 
   void continuationPicksTarget() {
     QVERIFY(loadModel(*m_window, factsGpt2()));
-    QCOMPARE(m_window->model()->kind(), ModelKind::CausalLM);
+    QCOMPARE(m_window->session()->model()->kind(), ModelKind::CausalLM);
     const QString prompt = QStringLiteral(
         "The cat is red. The dog lives in Paris. Question: Where does the dog live? Answer:");
-    m_window->setPrompt(prompt);
+    m_window->inputPanel()->setPrompt(prompt);
     QSignalSpy predicted(m_window.get(), &MainWindow::predictionReady);
     m_window->generate();
     QVERIFY(predicted.wait(kJobTimeoutMs));
@@ -72,7 +72,7 @@ class TestGuiLm : public QObject {
 
   void llavaUsesPromptFormatAndImage() {
     QVERIFY(loadModel(*m_window, shapesLlava()));
-    QCOMPARE(m_window->model()->kind(), ModelKind::Llava);
+    QCOMPARE(m_window->session()->model()->kind(), ModelKind::Llava);
     QCOMPARE(m_window->inputPanel()->prompt(), kShapesLlavaPrompt);
     QSignalSpy predicted(m_window.get(), &MainWindow::predictionReady);
     QVERIFY(m_window->openImage(demoImage()));  // LLaVA needs an image: opening one asks the model
@@ -111,7 +111,7 @@ class TestGuiLm : public QObject {
       return m_window->inputPanel()->target();
     };
     const QString bundledAnswer = answerFor(shapesLlava());
-    m_window->setPrompt(QString());  // so only the chat template can fill it in again
+    m_window->inputPanel()->setPrompt(QString());  // so only the chat template can fill it in again
     const QString chatAnswer = answerFor(chat);
     QCOMPARE(m_window->inputPanel()->prompt(), kShapesLlavaPrompt);
     QVERIFY(!chatAnswer.isEmpty());

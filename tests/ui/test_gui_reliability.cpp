@@ -27,18 +27,20 @@ struct JobLog {
   std::vector<JobId> cancelled;
 
   explicit JobLog(JobRunner& runner) {
-    QObject::connect(&runner, &JobRunner::explained, [this](JobId job, const ExplainResult& r) {
-      ++endings[job];
-      explainedTarget[job] = (r.correlated ? *r.correlated : *r.single).target;
-    });
-    QObject::connect(&runner, &JobRunner::cancelled, [this](JobId job) {
+    QObject::connect(runner.worker(), &CoreWorker::explained,
+                     [this](JobId job, const ExplainResult& r) {
+                       ++endings[job];
+                       explainedTarget[job] = (r.correlated ? *r.correlated : *r.single).target;
+                     });
+    QObject::connect(runner.worker(), &CoreWorker::cancelled, [this](JobId job) {
       ++endings[job];
       cancelled.push_back(job);
     });
-    QObject::connect(&runner, &JobRunner::failed, [this](JobId job, const QString& message) {
-      ++endings[job];
-      failed[job] = message;
-    });
+    QObject::connect(runner.worker(), &CoreWorker::failed,
+                     [this](JobId job, const QString& message) {
+                       ++endings[job];
+                       failed[job] = message;
+                     });
   }
   bool ended(JobId job) const { return endings.count(job) != 0; }
 };
@@ -96,7 +98,7 @@ class TestGuiReliability : public QObject {
   void initTestCase() {
     QVERIFY(m_dir.isValid());
     JobRunner runner;
-    QSignalSpy loaded(&runner, &JobRunner::modelLoaded);
+    QSignalSpy loaded(runner.worker(), &CoreWorker::modelLoaded);
     runner.loadModel(shapesClip(), QStringLiteral("cpu"));
     QVERIFY(loaded.wait(kJobTimeoutMs));
     m_clip = loaded.front().at(1).value<LoadedModel>().model;
@@ -185,8 +187,8 @@ class TestGuiReliability : public QObject {
         QVERIFY(loadModel(*window, factsGpt2()));
         QString prompt;
         for (int i = 0; i < 400; ++i) prompt += QStringLiteral(" word");
-        window->setPrompt(prompt);
-        window->setTarget(QStringLiteral(" Paris"));
+        window->inputPanel()->setPrompt(prompt);
+        window->inputPanel()->setTarget(QStringLiteral(" Paris"));
         window->explain();
         QVERIFY(errors.wait(kJobTimeoutMs));
         break;
@@ -194,7 +196,7 @@ class TestGuiReliability : public QObject {
       case 4:
         QVERIFY(loadModel(*window, shapesClip()));
         QVERIFY(window->openImage(demoImage()));
-        window->setTarget(QStringLiteral("a photo of a purple hexagon"));
+        window->inputPanel()->setTarget(QStringLiteral("a photo of a purple hexagon"));
         window->explain();
         QVERIFY(errors.wait(kJobTimeoutMs));
         break;

@@ -42,7 +42,7 @@ class TestGuiRobustness : public QObject {
 
   void explainWithoutModelIsAnError() {
     QSignalSpy errors(m_window.get(), &MainWindow::errorShown);
-    QVERIFY(!m_window->model());
+    QVERIFY(!m_window->session()->model());
     m_window->explain();
     QCOMPARE(errors.count(), 1);
     QCOMPARE(closeMessageBoxes(*m_window), 1);
@@ -51,27 +51,27 @@ class TestGuiRobustness : public QObject {
   void cancelMidRunLeavesAppUsable() {
     QVERIFY(loadModel(*m_window, shapesClip()));
     QVERIFY(m_window->openImage(demoImage()));
-    m_window->setTarget(demoTarget());
+    m_window->inputPanel()->setTarget(demoTarget());
     m_window->setViewMode(ViewMode::SideBySide);
-    QSignalSpy progress(m_window.get(), &MainWindow::explainProgress);
+    QSignalSpy progress(m_window->session(), &ExplainSession::explainProgress);
     QSignalSpy cancelled(m_window.get(), &MainWindow::jobCancelled);
     QSignalSpy finished(m_window.get(), &MainWindow::jobFinished);
     m_window->explain();
-    QVERIFY(m_window->isExplaining());
+    QVERIFY(m_window->session()->isRunning(ui::JobKind::Explain));
     QVERIFY(progress.wait(kJobTimeoutMs));  // running: the baseline is done
     m_window->cancel();
     QVERIFY(cancelled.wait(kJobTimeoutMs));
     QCOMPARE(finished.count(), 0);
-    QVERIFY(!m_window->isExplaining());
+    QVERIFY(!m_window->session()->isRunning(ui::JobKind::Explain));
     // Usable: the same request runs to the end, reusing what the cancelled run computed.
     QVERIFY(explainAndWait(*m_window));
-    QVERIFY(m_window->shownExplanation(Pane::Single));
-    QVERIFY(m_window->shownExplanation(Pane::Correlated));
-    QCOMPARE(m_window->shownExplanation(Pane::Correlated)->target, demoTarget().toStdString());
+    QVERIFY(m_window->pane(Pane::Single)->explanation());
+    QVERIFY(m_window->pane(Pane::Correlated)->explanation());
+    QCOMPARE(m_window->pane(Pane::Correlated)->explanation()->target, demoTarget().toStdString());
   }
 
   void cancelBeforeStart() {
-    m_window->setTarget(QStringLiteral("a photo of a green square"));
+    m_window->inputPanel()->setTarget(QStringLiteral("a photo of a green square"));
     QSignalSpy cancelled(m_window.get(), &MainWindow::jobCancelled);
     m_window->explain();
     m_window->cancel();
@@ -104,22 +104,22 @@ class TestGuiRobustness : public QObject {
       QFile::copy(shapesClip() + QLatin1Char('/') + QLatin1String(name),
                   broken.filePath(QLatin1String(name)));
 
-    const auto before = m_window->model();
+    const auto before = m_window->session()->model();
     QSignalSpy errors(m_window.get(), &MainWindow::errorShown);
     m_window->openModel(broken.path());
     QVERIFY(errors.wait(kJobTimeoutMs));
     const QString message = errors.front().at(0).toString();
     qInfo("error shown: %s", qPrintable(message));
     QVERIFY(!message.isEmpty());
-    QCOMPARE(closeMessageBoxes(*m_window), 1);  // a dialog, and it did not block the test
-    QCOMPARE(m_window->model(), before);        // the model in use stays
+    QCOMPARE(closeMessageBoxes(*m_window), 1);       // a dialog, and it did not block the test
+    QCOMPARE(m_window->session()->model(), before);  // the model in use stays
     QVERIFY(m_window->isVisible());
   }
 
   void appLivesAfterBrokenModel() {
     QVERIFY(loadModel(*m_window, shapesClip()));
     QVERIFY(m_window->openImage(demoImage()));
-    m_window->setTarget(demoTarget());
+    m_window->inputPanel()->setTarget(demoTarget());
     QVERIFY(explainAndWait(*m_window));
   }
 
@@ -132,7 +132,7 @@ class TestGuiRobustness : public QObject {
     QVERIFY(!m_window->openImage(m_dir.filePath(QStringLiteral("missing.png"))));
     QCOMPARE(errors.count(), 2);
     QCOMPARE(closeMessageBoxes(*m_window), 2);
-    QVERIFY(m_window->shownExplanation(Pane::Single));  // the last good result is still shown
+    QVERIFY(m_window->pane(Pane::Single)->explanation());  // the last good result is still shown
   }
 
   void dropAndPasteImages() {
@@ -144,8 +144,8 @@ class TestGuiRobustness : public QObject {
     QVERIFY(enter.isAccepted());
     QDropEvent drop(QPointF(300, 300), Qt::CopyAction, &files, Qt::LeftButton, Qt::NoModifier);
     QApplication::sendEvent(m_window.get(), &drop);
-    QVERIFY(m_window->imageOrigin().endsWith(QStringLiteral("001.png")));
-    QVERIFY(!m_window->shownExplanation(Pane::Single));  // a new image clears the old result
+    QVERIFY(m_window->session()->imageOrigin().endsWith(QStringLiteral("001.png")));
+    QVERIFY(!m_window->pane(Pane::Single)->explanation());  // a new image clears the old result
 
     QImage pasted(64, 48, QImage::Format_RGB32);
     pasted.fill(QColor(200, 30, 30));
@@ -154,16 +154,16 @@ class TestGuiRobustness : public QObject {
     QSignalSpy errors(m_window.get(), &MainWindow::errorShown);
     m_window->pasteImage();
     QCOMPARE(errors.count(), 0);
-    QCOMPARE(m_window->imageOrigin(), QStringLiteral("clipboard"));
-    m_window->setTarget(demoTarget());
+    QCOMPARE(m_window->session()->imageOrigin(), QStringLiteral("clipboard"));
+    m_window->inputPanel()->setTarget(demoTarget());
     QVERIFY(explainAndWait(*m_window));  // the pasted picture is explained like a file
-    QCOMPARE(m_window->shownExplanation(Pane::Single)->image_width, 64);
-    QCOMPARE(m_window->shownExplanation(Pane::Single)->image_height, 48);
+    QCOMPARE(m_window->pane(Pane::Single)->explanation()->image_width, 64);
+    QCOMPARE(m_window->pane(Pane::Single)->explanation()->image_height, 48);
   }
 
   void targetNotAmongLabelsIsAnError() {
     QSignalSpy errors(m_window.get(), &MainWindow::errorShown);
-    m_window->setTarget(QStringLiteral("a photo of a purple hexagon"));
+    m_window->inputPanel()->setTarget(QStringLiteral("a photo of a purple hexagon"));
     m_window->explain();
     QVERIFY(errors.wait(kJobTimeoutMs));
     QVERIFY(errors.front().at(0).toString().contains(QStringLiteral("purple hexagon")));
@@ -172,9 +172,9 @@ class TestGuiRobustness : public QObject {
 
   void closeWhileRunning() {
     // Closing with a job in flight cancels it and waits for the worker: no crash, no hang.
-    m_window->setTarget(QStringLiteral("a photo of a red cross"));
+    m_window->inputPanel()->setTarget(QStringLiteral("a photo of a red cross"));
     m_window->explain();
-    QVERIFY(m_window->isExplaining());
+    QVERIFY(m_window->session()->isRunning(ui::JobKind::Explain));
     QElapsedTimer timer;
     timer.start();
     m_window->close();

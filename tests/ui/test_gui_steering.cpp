@@ -87,7 +87,8 @@ class TestGuiSteering : public QObject {
     QElapsedTimer timer;
     timer.start();
     QTest::mouseClick(m_panel->generateButton(), Qt::LeftButton);
-    if (!m_window->isSteering() || !ready.wait(kJobTimeoutMs)) return false;
+    if (!m_window->session()->isRunning(ui::JobKind::Steer) || !ready.wait(kJobTimeoutMs))
+      return false;
     if (ms) *ms = timer.elapsed();
     return true;
   }
@@ -115,7 +116,8 @@ class TestGuiSteering : public QObject {
     m_window = makeWindow(m_dir);
     QVERIFY(loadModel(*m_window, shapesLlava()));
     m_panel = m_window->steeringPanel();
-    QVERIFY(m_window->steeringDock()->isVisible());  // a generating model: the dock opens
+    QVERIFY(m_window->findChild<QDockWidget*>(QStringLiteral("steeringDock"))
+                ->isVisible());  // a generating model: the dock opens
     QVERIFY(m_panel->imageView()->isVisible());
   }
 
@@ -124,7 +126,7 @@ class TestGuiSteering : public QObject {
     m_window->generateSteered();  // no image yet
     QCOMPARE(errors.count(), 1);
     QVERIFY(errors.last().at(0).toString().contains(QStringLiteral("image")));
-    QVERIFY(!m_window->isSteering());
+    QVERIFY(!m_window->session()->isRunning(ui::JobKind::Steer));
     QCOMPARE(closeMessageBoxes(*m_window), 1);
 
     QSignalSpy predicted(m_window.get(), &MainWindow::predictionReady);
@@ -139,13 +141,13 @@ class TestGuiSteering : public QObject {
     QCOMPARE(closeMessageBoxes(*m_window), 1);
 
     const QString prompt = m_window->inputPanel()->prompt();
-    m_window->setPrompt(QString());
+    m_window->inputPanel()->setPrompt(QString());
     m_window->generateSteered();
     QCOMPARE(errors.count(), 3);
     QVERIFY(errors.last().at(0).toString().contains(QStringLiteral("prompt")));
     QCOMPARE(closeMessageBoxes(*m_window), 1);
-    m_window->setPrompt(prompt);
-    QVERIFY(!m_window->isSteering());
+    m_window->inputPanel()->setPrompt(prompt);
+    QVERIFY(!m_window->session()->isRunning(ui::JobKind::Steer));
   }
 
   void dragMarksPatches() {
@@ -238,7 +240,7 @@ class TestGuiSteering : public QObject {
     QCOMPARE(steered, QStringLiteral(" a blue square."));
 
     // The GUI shows exactly what the core produces with the same input and factors.
-    const auto model = m_window->model();
+    const auto model = m_window->session()->model();
     const PixelTensor pixels =
         preprocess_clip(load_image(itemImage().toStdString()), model->preprocess_config());
     const std::string prompt = m_window->inputPanel()->prompt().toStdString();

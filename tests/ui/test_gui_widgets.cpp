@@ -108,7 +108,7 @@ class TestGuiWidgets : public QObject {
     Explanation e;
     e.mode = "correlated";
     e.kappa = 0.35;
-    cache.store(e);
+    cache.store(std::make_shared<const Explanation>(e));
     QVERIFY(cache.correlated(7));
     QVERIFY(!cache.correlated(8));
     QVERIFY(!cache.single());

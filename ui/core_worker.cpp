@@ -1,4 +1,4 @@
-#include "explain_worker.h"
+#include "core_worker.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -31,15 +31,15 @@ QString readDefaultPrompt(const Model& model, const QString& dir) {
 
 }  // namespace
 
-ExplainWorker::ExplainWorker(std::shared_ptr<const JobControl> control, QObject* parent)
+CoreWorker::CoreWorker(std::shared_ptr<const JobControl> control, QObject* parent)
     : QObject(parent),
       m_control(std::move(control)),
       m_explainer(std::make_unique<AtmanExplainer>()) {}
 
-ExplainWorker::~ExplainWorker() = default;
+CoreWorker::~CoreWorker() = default;
 
 template <typename Body>
-void ExplainWorker::guarded(JobId job, JobKind kind, Body&& body) {
+void CoreWorker::guarded(JobId job, JobKind kind, Body&& body) {
   // A job superseded while it waited in the queue never starts.
   if (m_control->isCancelled(kind, job)) {
     emit cancelled(job);
@@ -61,7 +61,7 @@ void ExplainWorker::guarded(JobId job, JobKind kind, Body&& body) {
   }
 }
 
-ProgressFn ExplainWorker::progressFor(JobId job, JobKind kind, int phase, int phases) {
+ProgressFn CoreWorker::progressFor(JobId job, JobKind kind, int phase, int phases) {
   return [this, job, kind, phase, phases](int done, int total) {
     const double inPhase = total > 0 ? double(done) / total : 1.0;
     emit progress(job, (phase + inPhase) / phases);
@@ -69,8 +69,8 @@ ProgressFn ExplainWorker::progressFor(JobId job, JobKind kind, int phase, int ph
   };
 }
 
-void ExplainWorker::loadModel(JobId job, const QString& dirOrName, const QString& device,
-                              const QString& dtype) {
+void CoreWorker::loadModel(JobId job, const QString& dirOrName, const QString& device,
+                           const QString& dtype) {
   guarded(job, JobKind::LoadModel, [&] {
     // Resolved here, not on the GUI thread: a name may go through the model root or a cache.
     const QString dir = QDir::cleanPath(
@@ -88,7 +88,7 @@ void ExplainWorker::loadModel(JobId job, const QString& dirOrName, const QString
   });
 }
 
-void ExplainWorker::predict(JobId job, const PredictRequest& request) {
+void CoreWorker::predict(JobId job, const PredictRequest& request) {
   const JobKind kind = request.steering.empty() ? JobKind::Predict : JobKind::Steer;
   guarded(job, kind, [&] {
     if (!request.model) throw InputError(tr("No model loaded.").toStdString());
@@ -124,37 +124,44 @@ void ExplainWorker::predict(JobId job, const PredictRequest& request) {
   });
 }
 
-void ExplainWorker::explain(JobId job, const ExplainJob& request) {
+void CoreWorker::explain(JobId job, const ExplainJob& request) {
   guarded(job, JobKind::Explain, [&] {
     ExplainResult result;
     const int phases = (request.single ? 1 : 0) + (request.correlated ? 1 : 0);
     int phase = 0;
     if (request.single)
-      result.single = m_explainer->attribute(*request.single,
-                                             progressFor(job, JobKind::Explain, phase++, phases));
+      result.single = std::make_shared<const Explanation>(
+          m_explainer->attribute(withImage(*request.single, request.image),
+                                 progressFor(job, JobKind::Explain, phase++, phases)));
     if (request.correlated)
-      result.correlated = m_explainer->attribute(
-          *request.correlated, progressFor(job, JobKind::Explain, phase++, phases));
+      result.correlated = std::make_shared<const Explanation>(
+          m_explainer->attribute(withImage(*request.correlated, request.image),
+                                 progressFor(job, JobKind::Explain, phase++, phases)));
     emit explained(job, result);
   });
 }
 
-void ExplainWorker::prefetch(JobId job, const ExplainRequest& request,
-                             const std::vector<double>& kappas) {
+void CoreWorker::prefetch(JobId job, const ExplainRequest& request,
+                          const std::shared_ptr<const RgbImage>& image,
+                          const std::vector<double>& kappas) {
   guarded(job, JobKind::Prefetch, [&] {
     // Work done before a cancel stays in the explainer's cache, so a restarted sweep resumes.
-    auto sweep = m_explainer->kappa_sweep(request, kappas, progressFor(job, JobKind::Prefetch));
+    ExplanationList sweep;
+    for (Explanation& e : m_explainer->kappa_sweep(withImage(request, image), kappas,
+                                                   progressFor(job, JobKind::Prefetch)))
+      sweep.push_back(std::make_shared<const Explanation>(std::move(e)));
     emit prefetched(job, sweep);
   });
 }
 
-void ExplainWorker::neighbours(JobId job, const ExplainRequest& request, int candidate,
-                               double kappa) {
+void CoreWorker::neighbours(JobId job, const ExplainRequest& request,
+                            const std::shared_ptr<const RgbImage>& image, int candidate,
+                            double kappa) {
   guarded(job, JobKind::Neighbours, [&] {
     NeighbourResult result;
     result.candidate = candidate;
     result.kappa = kappa;
-    result.factors = m_explainer->neighbours(request, candidate, kappa);
+    result.factors = m_explainer->neighbours(withImage(request, image), candidate, kappa);
     emit neighboursFound(job, result);
   });
 }

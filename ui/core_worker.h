@@ -1,6 +1,7 @@
-// The worker that runs the core off the GUI thread: model loading, predictions, explanations, the
-// κ-sweep prefetch and neighbourhoods. It lives on JobRunner's QThread; its slots run one after
-// another there, and every result goes back as a value type tagged with its job id.
+// The worker that runs every core job off the GUI thread: model loading, predictions, explanations,
+// the κ-sweep prefetch and neighbourhoods. It lives on JobRunner's QThread; its slots run one after
+// another there, and every result goes back as a value type tagged with its job id. Receivers
+// connect to its signals directly (JobRunner::worker()); Qt queues them to the receiver's thread.
 #pragma once
 
 #include <QObject>
@@ -13,12 +14,12 @@
 
 namespace atman::ui {
 
-class ExplainWorker : public QObject {
+class CoreWorker : public QObject {
   Q_OBJECT
 
  public:
-  explicit ExplainWorker(std::shared_ptr<const JobControl> control, QObject* parent = nullptr);
-  ~ExplainWorker() override;
+  explicit CoreWorker(std::shared_ptr<const JobControl> control, QObject* parent = nullptr);
+  ~CoreWorker() override;
 
   // Each of these runs on the worker thread (JobRunner invokes them queued) and ends with exactly
   // one of: its result signal, failed() or cancelled().
@@ -26,15 +27,18 @@ class ExplainWorker : public QObject {
   void loadModel(JobId job, const QString& dirOrName, const QString& device, const QString& dtype);
   void predict(JobId job, const PredictRequest& request);
   void explain(JobId job, const ExplainJob& request);
-  void prefetch(JobId job, const ExplainRequest& request, const std::vector<double>& kappas);
-  void neighbours(JobId job, const ExplainRequest& request, int candidate, double kappa);
+  // The image (null for text-only models) goes into the request here, on the worker.
+  void prefetch(JobId job, const ExplainRequest& request,
+                const std::shared_ptr<const RgbImage>& image, const std::vector<double>& kappas);
+  void neighbours(JobId job, const ExplainRequest& request,
+                  const std::shared_ptr<const RgbImage>& image, int candidate, double kappa);
 
  signals:
   void progress(atman::ui::JobId job, double fraction);
   void modelLoaded(atman::ui::JobId job, const atman::ui::LoadedModel& model);
   void predicted(atman::ui::JobId job, const atman::ui::Prediction& prediction);
   void explained(atman::ui::JobId job, const atman::ui::ExplainResult& result);
-  void prefetched(atman::ui::JobId job, const std::vector<atman::Explanation>& sweep);
+  void prefetched(atman::ui::JobId job, const atman::ui::ExplanationList& sweep);
   void neighboursFound(atman::ui::JobId job, const atman::ui::NeighbourResult& result);
   void failed(atman::ui::JobId job, const QString& message);
   void cancelled(atman::ui::JobId job);
