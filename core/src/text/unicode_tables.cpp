@@ -2,9 +2,9 @@
 // matches Python's str.lower() exactly, which is what OpenAI's CLIP tokenizer applies. Regenerate
 // with the same Python only when moving to a newer Unicode version; see unicode_tables.h for the
 // meaning of each table. Do not edit by hand.
-#include "tokenizers/unicode_tables.h"
+#include "text/unicode_tables.h"
 
-namespace atman::tokenizers::tables {
+namespace atman::text::tables {
 
 // str.lower() for every code point whose lower case is one other code point, as runs
 // {first, last, delta, stride}: each c = first + k*stride <= last maps to c + delta.
@@ -366,4 +366,4 @@ const CaseRange kCaseRanges[] = {
 };
 const std::size_t kCaseRangeCount = sizeof(kCaseRanges) / sizeof(kCaseRanges[0]);
 
-}  // namespace atman::tokenizers::tables
+}  // namespace atman::text::tables

@@ -1,8 +1,8 @@
 // GENERATED from CPython 3.11.7 (Unicode 14.0.0) by
 // gen_nfc_tables.py beside this file; see nfc.h for the meaning of each table. Do not edit by hand.
-#include "tokenizers/nfc.h"
+#include "text/nfc.h"
 
-namespace atman::tokenizers::tables {
+namespace atman::text::tables {
 
 // Code points whose NFC_Quick_Check is No or Maybe: NFC(c) != c, or c composes with what
 // precedes it (second parts of canonical compositions, Hangul medial/final jamo).
@@ -3718,4 +3718,4 @@ const Composition kCompositions[] = {
 };
 const std::size_t kCompositionCount = sizeof kCompositions / sizeof kCompositions[0];
 
-}  // namespace atman::tokenizers::tables
+}  // namespace atman::text::tables

@@ -2,9 +2,9 @@
 // (_invalid_charrefs, _invalid_codepoints), so that html_unescape() matches Python's
 // html.unescape().
 // Do not edit by hand.
-#include "tokenizers/html_unescape.h"
+#include "text/html_unescape.h"
 
-namespace atman::tokenizers::html_tables {
+namespace atman::text::html_tables {
 
 // Sorted by name (byte order) for binary search. Names without ';' are the legacy entities that
 // HTML5 also accepts unterminated.
@@ -2273,4 +2273,4 @@ const char32_t kInvalidCodepoints[] = {
 const std::size_t kInvalidCodepointCount =
     sizeof(kInvalidCodepoints) / sizeof(kInvalidCodepoints[0]);
 
-}  // namespace atman::tokenizers::html_tables
+}  // namespace atman::text::html_tables
