@@ -8,14 +8,14 @@
 #include "atman/error.h"
 #include "atman/tokenizer.h"
 #include "fuzz_support.h"
-#include "tokenizers/utf8.h"
+#include "text/utf8.h"
 
 namespace atman::fuzz {
 
 // Code points of `text` by the core's own strict decoder, or -1 when it is not valid UTF-8.
 inline int64_t code_point_count(std::string_view text) {
   try {
-    return static_cast<int64_t>(atman::tokenizers::decode_utf8(text).size());
+    return static_cast<int64_t>(atman::text::decode_utf8(text).size());
   } catch (const atman::InputError&) {
     return -1;
   }

@@ -16,7 +16,7 @@
 
 #include "atman/prompt.h"
 #include "fuzz_support.h"
-#include "tokenizers/jinja.h"
+#include "prompt/jinja.h"
 
 namespace {
 

@@ -11,8 +11,8 @@
 // detection (load_tokenizer); each tokenizer that loads encodes and decodes the text.
 #include "atman/tokenizer.h"
 #include "fuzz_support.h"
+#include "text/utf8.h"
 #include "tokenizers/bpe.h"
-#include "tokenizers/utf8.h"
 
 namespace {
 
@@ -32,7 +32,7 @@ const std::string& byte_alphabet(bool clip) {
     std::string entries;
     for (int b = 0; b < 256; ++b) {
       std::string symbol;
-      atman::tokenizers::append_utf8(symbol, atman::tokenizers::byte_to_unicode()[size_t(b)]);
+      atman::text::append_utf8(symbol, atman::tokenizers::byte_to_unicode()[size_t(b)]);
       entries += (b ? "," : "") + json_string(symbol) + ":" + std::to_string(b);
       if (with_word_ends)
         entries += "," + json_string(symbol + "</w>") + ":" + std::to_string(256 + b);
@@ -53,7 +53,7 @@ void exercise(const atman::Tokenizer& tokenizer, const std::string& text) {
     const atman::Encoding enc = tokenizer.encode(text);
     ATMAN_FUZZ_CHECK(kHarness, enc.ids.size() == enc.tokens.size(), "ids vs tokens");
     ATMAN_FUZZ_CHECK(kHarness, enc.ids.size() == enc.spans.size(), "ids vs spans");
-    const auto n = static_cast<int64_t>(atman::tokenizers::decode_utf8(text).size());
+    const auto n = static_cast<int64_t>(atman::text::decode_utf8(text).size());
     for (size_t i = 0; i < enc.ids.size(); ++i) {
       ATMAN_FUZZ_CHECK(kHarness, enc.ids[i] >= 0 && enc.ids[i] < vocab,
                        "id outside the vocabulary");

@@ -13,7 +13,7 @@
 #include "atman/error.h"
 #include "atman/prompt.h"
 #include "core/test_support.h"
-#include "tokenizers/jinja.h"
+#include "prompt/jinja.h"
 
 using namespace atman;
 namespace fs = std::filesystem;

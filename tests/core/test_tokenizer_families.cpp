@@ -12,9 +12,9 @@
 #include "atman/error.h"
 #include "atman/tokenizer.h"
 #include "core/test_support.h"
+#include "text/nfc.h"
+#include "text/utf8.h"
 #include "tokenizers/bpe.h"
-#include "tokenizers/nfc.h"
-#include "tokenizers/utf8.h"
 
 using namespace atman;
 using atman::test::error_of;
@@ -530,10 +530,10 @@ class TestTokenizerFamilies : public QObject {
     int checked = 0, wrong = 0;
     auto check = [&](const std::u32string& input, const std::string& nfc, const std::string& nfkc) {
       for (const bool compat : {false, true}) {
-        tokenizers::MappedText t = tokenizers::MappedText::identity(input);
-        compat ? tokenizers::to_nfkc(t) : tokenizers::to_nfc(t);
+        text::MappedText t = text::MappedText::identity(input);
+        compat ? text::to_nfkc(t) : text::to_nfc(t);
         ++checked;
-        const std::string got = tokenizers::encode_utf8(t.text), want = compat ? nfkc : nfc;
+        const std::string got = text::encode_utf8(t.text), want = compat ? nfkc : nfc;
         if (got != want && ++wrong <= 5) {
           qWarning("%s of U+%04X...: got '%s', want '%s'", compat ? "NFKC" : "NFC",
                    static_cast<unsigned>(input[0]), got.c_str(), want.c_str());
@@ -551,7 +551,7 @@ class TestTokenizerFamilies : public QObject {
             c[2].get<std::string>());
     }
     for (const auto& c : golden["strings"]) {
-      check(tokenizers::decode_utf8(c[0].get<std::string>()), c[1].get<std::string>(),
+      check(text::decode_utf8(c[0].get<std::string>()), c[1].get<std::string>(),
             c[2].get<std::string>());
     }
     qInfo("NFC/NFKC: %d of %d normalizations differ from Python's unicodedata", wrong, checked);
@@ -562,8 +562,8 @@ class TestTokenizerFamilies : public QObject {
                      t = i % 28 ? 0x11A7 + i % 28 : 0;
       std::u32string jamo{l, v};
       if (t) jamo.push_back(t);
-      tokenizers::MappedText m = tokenizers::MappedText::identity(jamo);
-      tokenizers::to_nfc(m);
+      text::MappedText m = text::MappedText::identity(jamo);
+      text::to_nfc(m);
       QCOMPARE(m.text, std::u32string(1, s));
       QCOMPARE(m.origin[0], std::make_pair(int64_t{0}, int64_t(jamo.size())));
     }

@@ -17,8 +17,8 @@
 #include "atman/error.h"
 #include "atman/tokenizer.h"
 #include "core/test_support.h"
+#include "text/utf8.h"
 #include "tokenizers/bpe.h"
-#include "tokenizers/utf8.h"
 
 using namespace atman;
 using atman::test::error_of;
@@ -119,7 +119,7 @@ class Gpt2Reference {
   Encoding encode(const std::vector<Piece>& pieces) const {
     std::string text;
     for (const auto& p : pieces) text += p.text;
-    const auto indexed = tokenizers::encode_utf8_indexed(tokenizers::decode_utf8(text));
+    const auto indexed = text::encode_utf8_indexed(text::decode_utf8(text));
     Encoding e;
     size_t at = 0;
     for (const auto& p : pieces) {

@@ -11,10 +11,10 @@
 #include "atman/error.h"
 #include "atman/tokenizer.h"
 #include "core/test_support.h"
+#include "text/html_unescape.h"
+#include "text/unicode.h"
+#include "text/utf8.h"
 #include "tokenizers/bpe.h"
-#include "tokenizers/html_unescape.h"
-#include "tokenizers/unicode.h"
-#include "tokenizers/utf8.h"
 
 using namespace atman;
 using atman::test::error_of;
@@ -114,9 +114,9 @@ std::string first_mismatch(const std::string& text, const std::vector<int64_t>& 
 
 // The code points [begin, end) of UTF-8 `text`, as UTF-8.
 std::string code_point_slice(const std::string& text, int64_t begin, int64_t end) {
-  const std::u32string cps = tokenizers::decode_utf8(text);
-  return tokenizers::encode_utf8(std::u32string_view(cps).substr(static_cast<size_t>(begin),
-                                                                 static_cast<size_t>(end - begin)));
+  const std::u32string cps = text::decode_utf8(text);
+  return text::encode_utf8(std::u32string_view(cps).substr(static_cast<size_t>(begin),
+                                                           static_cast<size_t>(end - begin)));
 }
 
 void add_rows(const nlohmann::json& golden, const std::vector<Case>& extra) {
@@ -137,7 +137,7 @@ void add_rows(const nlohmann::json& golden, const std::vector<Case>& extra) {
 
 // Spans are ordered, lie within the text, and no real token has an empty span.
 void check_spans(const Encoding& enc, const std::string& text, bool clip) {
-  const auto n = static_cast<int64_t>(tokenizers::decode_utf8(text).size());
+  const auto n = static_cast<int64_t>(text::decode_utf8(text).size());
   QCOMPARE(enc.spans.size(), enc.ids.size());
   QCOMPARE(enc.tokens.size(), enc.ids.size());
   for (size_t i = 0; i < enc.spans.size(); ++i) {
@@ -259,7 +259,7 @@ class TestTokenizers : public QObject {
     // hold part of İ colour it.
     QCOMPARE(covered, (QStringList{"Tom", "&amp;amp;", "J\u0130", "\u0130", "r", "ry"}));
     QCOMPARE(enc.tokens.at(2), std::string("&</w>"));
-    QCOMPARE(enc.spans.back().first, static_cast<int64_t>(tokenizers::decode_utf8(text).size()));
+    QCOMPARE(enc.spans.back().first, static_cast<int64_t>(text::decode_utf8(text).size()));
   }
 
   void gpt2_partial_characters_share_a_span() {
@@ -452,16 +452,16 @@ class TestTokenizers : public QObject {
   void html_unescape_matches_python() {
     QFETCH(QString, in);
     QFETCH(QString, want);
-    auto t = tokenizers::MappedText::identity(tokenizers::decode_utf8(in.toStdString()));
-    const auto out = tokenizers::html_unescape(t);
-    QCOMPARE(QString::fromStdString(tokenizers::encode_utf8(out.text)), want);
+    auto t = text::MappedText::identity(text::decode_utf8(in.toStdString()));
+    const auto out = text::html_unescape(t);
+    QCOMPARE(QString::fromStdString(text::encode_utf8(out.text)), want);
     QCOMPARE(out.origin.size(), out.text.size());
   }
 
   void lower_matches_python() {
     auto lower = [](const char* s) {
-      auto t = tokenizers::MappedText::identity(tokenizers::decode_utf8(s));
-      return tokenizers::encode_utf8(tokenizers::python_lower(t).text);
+      auto t = text::MappedText::identity(text::decode_utf8(s));
+      return text::encode_utf8(text::python_lower(t).text);
     };
     QCOMPARE(lower("\u039f\u0394\u039f\u03a3 \u03a3\u0391\u03a3. \u03a3 A\u03a3.B"),
              std::string("\u03bf\u03b4\u03bf\u03c2 \u03c3\u03b1\u03c2. \u03c3 a\u03c3.b"));
@@ -471,9 +471,9 @@ class TestTokenizers : public QObject {
   }
 
   void utf8_repair() {
-    QCOMPARE(tokenizers::repair_utf8("a\xF0\x9F\x98"), std::string("a\xEF\xBF\xBD"));
-    QCOMPARE(tokenizers::repair_utf8("\xC3\x28"), std::string("\xEF\xBF\xBD("));
-    QCOMPARE(tokenizers::repair_utf8("\xED\xA0\x80"),
+    QCOMPARE(text::repair_utf8("a\xF0\x9F\x98"), std::string("a\xEF\xBF\xBD"));
+    QCOMPARE(text::repair_utf8("\xC3\x28"), std::string("\xEF\xBF\xBD("));
+    QCOMPARE(text::repair_utf8("\xED\xA0\x80"),
              std::string("\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"));
   }
 

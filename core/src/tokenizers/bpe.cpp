@@ -8,7 +8,7 @@
 #include <queue>
 
 #include "atman/error.h"
-#include "tokenizers/utf8.h"
+#include "text/utf8.h"
 
 namespace atman::tokenizers {
 namespace {
@@ -220,12 +220,12 @@ int unicode_to_byte(char32_t c) {
 std::string token_bytes(std::string_view token) {
   std::string out;
   // Vocabulary strings come from a JSON file and are valid UTF-8 (nlohmann checks that).
-  for (char32_t c : decode_utf8(token)) {
+  for (char32_t c : text::decode_utf8(token)) {
     const int b = unicode_to_byte(c);
     if (b >= 0) {
       out.push_back(static_cast<char>(b));
     } else {
-      append_utf8(out, c);
+      text::append_utf8(out, c);
     }
   }
   return out;
@@ -234,7 +234,7 @@ std::string token_bytes(std::string_view token) {
 std::string alphabet_string(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size() * 2);
-  for (char b : bytes) append_utf8(out, byte_to_unicode()[static_cast<unsigned char>(b)]);
+  for (char b : bytes) text::append_utf8(out, byte_to_unicode()[static_cast<unsigned char>(b)]);
   return out;
 }
 
@@ -256,7 +256,7 @@ BpeModel::BpeModel(const Vocab& vocab, const std::vector<MergeRule>& merges, Bpe
     fallback_ids_[static_cast<size_t>(b)] = vocab.id(fallback);
     if (!options_.byte_level) continue;
     std::string symbol;
-    append_utf8(symbol, byte_to_unicode()[static_cast<size_t>(b)]);
+    text::append_utf8(symbol, byte_to_unicode()[static_cast<size_t>(b)]);
     const int32_t id = vocab.id(symbol);
     const int32_t last_id = end_of_word.empty() ? id : vocab.id(symbol + end_of_word);
     if (id < 0 || last_id < 0) {

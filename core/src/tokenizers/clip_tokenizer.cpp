@@ -5,11 +5,11 @@
 
 #include "atman/error.h"
 #include "atman/tokenizer.h"
+#include "text/html_unescape.h"
+#include "text/unicode.h"
+#include "text/utf8.h"
 #include "tokenizers/bpe.h"
-#include "tokenizers/html_unescape.h"
 #include "tokenizers/pcre_regex.h"
-#include "tokenizers/unicode.h"
-#include "tokenizers/utf8.h"
 
 namespace atman {
 namespace {
@@ -56,16 +56,16 @@ class ClipTokenizer final : public Tokenizer {
   }
 
   Encoding encode(std::string_view text) const override {
-    std::u32string code_points = decode_utf8(text);
+    std::u32string code_points = text::decode_utf8(text);
     const auto n = static_cast<int64_t>(code_points.size());
-    MappedText t = MappedText::identity(std::move(code_points));
+    text::MappedText t = text::MappedText::identity(std::move(code_points));
     // basic_clean() then whitespace_clean() then lower(), as in SimpleTokenizer.encode().
-    t = html_unescape(html_unescape(t));
-    python_strip(t);
-    t = collapse_white_space(t);
-    python_strip(t);
-    t = python_lower(t);
-    const Utf8WithIndex cleaned = encode_utf8_indexed(t.text);
+    t = text::html_unescape(text::html_unescape(t));
+    text::python_strip(t);
+    t = text::collapse_white_space(t);
+    text::python_strip(t);
+    t = text::python_lower(t);
+    const text::Utf8WithIndex cleaned = text::encode_utf8_indexed(t.text);
 
     Encoding enc;
     auto add = [&](int32_t id, std::pair<int64_t, int64_t> span) {
@@ -111,7 +111,7 @@ class ClipTokenizer final : public Tokenizer {
     }
     // Like SimpleTokenizer.decode(): bytes -> text (bad UTF-8 replaced), word ends -> spaces; and
     // like HF's CLIPTokenizer, without the trailing space the last word end leaves.
-    std::string text = repair_utf8(bytes);
+    std::string text = text::repair_utf8(bytes);
     std::string out;
     out.reserve(text.size());
     for (size_t i = 0; i < text.size();) {
@@ -122,9 +122,9 @@ class ClipTokenizer final : public Tokenizer {
         out.push_back(text[i++]);
       }
     }
-    MappedText m = MappedText::identity(decode_utf8(out));
-    python_strip(m);
-    return encode_utf8(m.text);
+    text::MappedText m = text::MappedText::identity(text::decode_utf8(out));
+    text::python_strip(m);
+    return text::encode_utf8(m.text);
   }
 
   int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.tokens.size()); }

@@ -7,11 +7,11 @@
 
 #include "atman/error.h"
 #include "atman/tokenizer.h"
+#include "text/unicode.h"
+#include "text/utf8.h"
 #include "tokenizers/bpe.h"
 #include "tokenizers/model_files.h"
 #include "tokenizers/pcre_regex.h"
-#include "tokenizers/unicode.h"
-#include "tokenizers/utf8.h"
 
 namespace atman {
 namespace {
@@ -146,7 +146,7 @@ class Gpt2Tokenizer final : public Tokenizer {
   }
 
   Encoding encode(std::string_view text) const override {
-    const std::u32string code_points = decode_utf8(text);
+    const std::u32string code_points = text::decode_utf8(text);
     // cp_of_byte[i]: the code point byte i belongs to; byte_of_cp[c]: where code point c starts.
     // Both have one extra entry for the end of the text.
     std::vector<int64_t> cp_of_byte(text.size() + 1);
@@ -157,7 +157,7 @@ class Gpt2Tokenizer final : public Tokenizer {
       for (size_t c = 0; c < code_points.size(); ++c) {
         byte_of_cp[c] = byte;
         tmp.clear();
-        append_utf8(tmp, code_points[c]);
+        text::append_utf8(tmp, code_points[c]);
         for (size_t k = 0; k < tmp.size(); ++k) cp_of_byte[byte++] = static_cast<int64_t>(c);
       }
       cp_of_byte[byte] = static_cast<int64_t>(code_points.size());
@@ -202,7 +202,7 @@ class Gpt2Tokenizer final : public Tokenizer {
       // HF's lstrip / rstrip: the whitespace next to the token belongs to no token at all.
       size_t segment_end = i;
       while (hit->lstrip && segment_end > segment_begin &&
-             is_python_space(code_points[cp_at(segment_end - 1)])) {
+             text::is_python_space(code_points[cp_at(segment_end - 1)])) {
         segment_end = byte_of_cp[cp_at(segment_end - 1)];
       }
       encode_segment(segment_begin, segment_end);
@@ -212,7 +212,7 @@ class Gpt2Tokenizer final : public Tokenizer {
       enc.spans.emplace_back(cp_of_byte[i], cp_of_byte[after]);
       segment_begin = after;
       while (hit->rstrip && segment_begin < text.size() &&
-             is_python_space(code_points[cp_at(segment_begin)])) {
+             text::is_python_space(code_points[cp_at(segment_begin)])) {
         segment_begin = byte_of_cp[cp_at(segment_begin) + 1];
       }
       i = std::max(after, segment_begin);
@@ -231,14 +231,14 @@ class Gpt2Tokenizer final : public Tokenizer {
       const std::string& token = vocab_.tokens[static_cast<size_t>(id)];
       if (is_added_[static_cast<size_t>(id)]) {
         // Added tokens are plain text, not byte-alphabet strings (HF's _decode does the same).
-        out += repair_utf8(bytes);
+        out += text::repair_utf8(bytes);
         bytes.clear();
         out += token;
       } else {
         bytes += token_bytes(token);
       }
     }
-    return out + repair_utf8(bytes);
+    return out + text::repair_utf8(bytes);
   }
 
   int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.tokens.size()); }

@@ -5,14 +5,14 @@
 #include <string>
 
 #include "atman/error.h"
+#include "text/nfc.h"
+#include "text/utf8.h"
 #include "tokenizers/hf_tokenizer.h"
-#include "tokenizers/nfc.h"
-#include "tokenizers/utf8.h"
 
 namespace atman::tokenizers::hf {
 
-MappedText slice(const MappedText& t, size_t begin, size_t end) {
-  MappedText out;
+text::MappedText slice(const text::MappedText& t, size_t begin, size_t end) {
+  text::MappedText out;
   out.text = t.text.substr(begin, end - begin);
   out.origin.assign(t.origin.begin() + static_cast<ptrdiff_t>(begin),
                     t.origin.begin() + static_cast<ptrdiff_t>(end));
@@ -21,15 +21,15 @@ MappedText slice(const MappedText& t, size_t begin, size_t end) {
 
 namespace {
 
-void prepend(MappedText& t, std::u32string_view prefix) {
+void prepend(text::MappedText& t, std::u32string_view prefix) {
   const int64_t at = t.origin.empty() ? 0 : t.origin.front().first;
   t.text.insert(0, prefix);
-  t.origin.insert(t.origin.begin(), prefix.size(), Span{at, at});
+  t.origin.insert(t.origin.begin(), prefix.size(), text::Span{at, at});
 }
 
 // Matches of `pattern` in `t` as code-point ranges.
-std::vector<std::pair<size_t, size_t>> find_in(const Pattern& pattern, const MappedText& t) {
-  const Utf8WithIndex utf8 = encode_utf8_indexed(t.text);
+std::vector<std::pair<size_t, size_t>> find_in(const Pattern& pattern, const text::MappedText& t) {
+  const text::Utf8WithIndex utf8 = text::encode_utf8_indexed(t.text);
   auto cp = [&](size_t byte) {
     return byte == utf8.bytes.size() ? t.text.size() : static_cast<size_t>(utf8.cp_of_byte[byte]);
   };
@@ -38,10 +38,10 @@ std::vector<std::pair<size_t, size_t>> find_in(const Pattern& pattern, const Map
   return out;
 }
 
-void replace(MappedText& t, const Pattern& pattern, std::u32string_view content) {
+void replace(text::MappedText& t, const Pattern& pattern, std::u32string_view content) {
   const auto matches = find_in(pattern, t);
   if (matches.empty()) return;
-  MappedText out;
+  text::MappedText out;
   size_t done = 0;
   auto keep = [&](size_t end) {
     out.text.append(t.text, done, end - done);
@@ -60,8 +60,8 @@ void replace(MappedText& t, const Pattern& pattern, std::u32string_view content)
 
 // HF's NormalizedString::split: the matches and the text between them, each flagged, then merged or
 // dropped according to `behavior`; empty pieces vanish.
-void split(const MappedText& t, const Pattern& pattern, SplitBehavior behavior, bool invert,
-           std::vector<MappedText>& out) {
+void split(const text::MappedText& t, const Pattern& pattern, SplitBehavior behavior, bool invert,
+           std::vector<text::MappedText>& out) {
   struct Part {
     size_t begin, end;
     bool match;
@@ -128,7 +128,8 @@ void split(const MappedText& t, const Pattern& pattern, SplitBehavior behavior, 
   }
 }
 
-void metaspace(MappedText t, const PreTokenizerStep& step, std::vector<MappedText>& out) {
+void metaspace(text::MappedText t, const PreTokenizerStep& step,
+               std::vector<text::MappedText>& out) {
   for (char32_t& c : t.text) {
     if (c == U' ') c = step.replacement;
   }
@@ -144,7 +145,7 @@ void metaspace(MappedText t, const PreTokenizerStep& step, std::vector<MappedTex
     return;
   }
   Pattern on_replacement;
-  append_utf8(on_replacement.literal, step.replacement);
+  text::append_utf8(on_replacement.literal, step.replacement);
   split(t, on_replacement, SplitBehavior::kMergedWithNext, false, out);
 }
 
@@ -164,12 +165,12 @@ int byte_token(std::string_view token) {
 }
 
 bool valid_utf8(std::string_view s) {
-  return repair_utf8(s) == s;
+  return text::repair_utf8(s) == s;
 }
 
 std::string replace_all(std::string_view s, const Pattern& pattern, std::string_view content) {
   // Regexes need valid UTF-8; decoded bytes may end in the middle of a character.
-  const std::string text = pattern.regex && !valid_utf8(s) ? repair_utf8(s) : std::string(s);
+  const std::string text = pattern.regex && !valid_utf8(s) ? text::repair_utf8(s) : std::string(s);
   std::string out;
   size_t done = 0;
   for (const auto& [b, e] : pattern.find_all(text)) {
@@ -192,7 +193,7 @@ std::vector<std::pair<size_t, size_t>> Pattern::find_all(std::string_view text) 
   return out;
 }
 
-void normalize(const std::vector<NormalizerStep>& steps, MappedText& text) {
+void normalize(const std::vector<NormalizerStep>& steps, text::MappedText& text) {
   for (const auto& step : steps) {
     switch (step.kind) {
       case NormalizerStep::Kind::kPrepend:
@@ -205,23 +206,24 @@ void normalize(const std::vector<NormalizerStep>& steps, MappedText& text) {
         // Rust's char::is_whitespace is Unicode White_Space; stripped characters belong to no
         // token.
         size_t begin = 0, end = text.text.size();
-        while (step.strip_left && begin < end && is_white_space(text.text[begin])) ++begin;
-        while (step.strip_right && end > begin && is_white_space(text.text[end - 1])) --end;
+        while (step.strip_left && begin < end && text::is_white_space(text.text[begin])) ++begin;
+        while (step.strip_right && end > begin && text::is_white_space(text.text[end - 1])) --end;
         if (begin > 0 || end < text.text.size()) text = slice(text, begin, end);
         break;
       }
       case NormalizerStep::Kind::kNfc:
-        to_nfc(text);
+        text::to_nfc(text);
         break;
       case NormalizerStep::Kind::kNfkc:
-        to_nfkc(text);
+        text::to_nfkc(text);
         break;
     }
   }
 }
 
-std::vector<MappedText> pre_tokenize(const std::vector<PreTokenizerStep>& steps, MappedText text) {
-  std::vector<MappedText> pieces, next;
+std::vector<text::MappedText> pre_tokenize(const std::vector<PreTokenizerStep>& steps,
+                                           text::MappedText text) {
+  std::vector<text::MappedText> pieces, next;
   if (!text.text.empty()) pieces.push_back(std::move(text));
   for (const auto& step : steps) {
     next.clear();
@@ -259,7 +261,7 @@ std::string decode_tokens(const std::vector<DecoderStep>& steps, bool has_decode
         // Everything is then one string.
         std::string all;
         for (const auto& t : tokens) {
-          const std::u32string chars = decode_utf8(t);
+          const std::u32string chars = text::decode_utf8(t);
           const bool in_alphabet = std::all_of(chars.begin(), chars.end(),
                                                [](char32_t c) { return unicode_to_byte(c) >= 0; });
           all += in_alphabet ? token_bytes(t) : t;

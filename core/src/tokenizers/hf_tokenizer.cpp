@@ -6,17 +6,17 @@
 #include <unordered_set>
 
 #include "atman/error.h"
+#include "text/utf8.h"
 #include "tokenizers/hf_tokenizer.h"
-#include "tokenizers/utf8.h"
 
 namespace atman::tokenizers::hf {
 namespace {
 
 // Either text still to tokenize or an added token found in it.
 struct Part {
-  MappedText text;
+  text::MappedText text;
   const AddedToken* added = nullptr;
-  Span span{0, 0};  // of the added token
+  text::Span span{0, 0};  // of the added token
 };
 
 // Rust's `\w`, which HF's single_word test uses next to the token: letters, marks, decimal digits
@@ -27,7 +27,7 @@ bool is_word_character(char32_t c) {
   }
   static const Regex word(R"(^[\p{L}\p{M}\p{Nd}\p{Pc}])");
   std::string utf8;
-  append_utf8(utf8, c);
+  text::append_utf8(utf8, c);
   return !word.find_all(utf8).empty();
 }
 
@@ -44,7 +44,7 @@ class AddedMatcher {
   }
   bool empty() const { return tokens_.empty(); }
 
-  void split(MappedText t, std::vector<Part>& out) const {
+  void split(text::MappedText t, std::vector<Part>& out) const {
     if (tokens_.empty()) {
       out.push_back({std::move(t)});
       return;
@@ -66,14 +66,16 @@ class AddedMatcher {
       }
       // lstrip / rstrip: the white space next to the token belongs to no token at all.
       size_t segment_end = i;
-      while (hit->lstrip && segment_end > segment_begin && is_white_space(s[segment_end - 1])) {
+      while (hit->lstrip && segment_end > segment_begin &&
+             text::is_white_space(s[segment_end - 1])) {
         --segment_end;
       }
       if (segment_end > segment_begin) out.push_back({slice(t, segment_begin, segment_end)});
       const size_t after = i + hit->content.size();
       out.push_back({{}, hit, t.origin_of(i, after - 1)});
       segment_begin = after;
-      while (hit->rstrip && segment_begin < n && is_white_space(s[segment_begin])) ++segment_begin;
+      while (hit->rstrip && segment_begin < n && text::is_white_space(s[segment_begin]))
+        ++segment_begin;
       i = segment_begin;
     }
     if (segment_begin < n) out.push_back({slice(t, segment_begin, n)});
@@ -136,12 +138,12 @@ class HfTokenizer final : public Tokenizer {
   HfTokenizer& operator=(const HfTokenizer&) = delete;
 
   Encoding encode(std::string_view text) const override {
-    std::u32string code_points = decode_utf8(text);
+    std::u32string code_points = text::decode_utf8(text);
     const auto n = static_cast<int64_t>(code_points.size());
     Encoding enc;
     for (const auto& [id, token] : spec_.prefix) push(enc, id, token, {0, 0});
     std::vector<Part> raw_parts, parts;
-    raw_added_.split(MappedText::identity(std::move(code_points)), raw_parts);
+    raw_added_.split(text::MappedText::identity(std::move(code_points)), raw_parts);
     for (auto& raw : raw_parts) {
       if (raw.added) {
         push(enc, raw.added->id, raw.added->text, raw.span);
@@ -190,7 +192,7 @@ class HfTokenizer final : public Tokenizer {
       }
       tokens.push_back(spec_.vocab.tokens[static_cast<size_t>(id)]);
     }
-    return repair_utf8(decode_tokens(spec_.decoder, spec_.has_decoder, std::move(tokens)));
+    return text::repair_utf8(decode_tokens(spec_.decoder, spec_.has_decoder, std::move(tokens)));
   }
 
   int64_t vocab_size() const override { return static_cast<int64_t>(spec_.vocab.tokens.size()); }
@@ -201,14 +203,14 @@ class HfTokenizer final : public Tokenizer {
   }
 
  private:
-  void push(Encoding& enc, int32_t id, const std::string& token, Span span) const {
+  void push(Encoding& enc, int32_t id, const std::string& token, text::Span span) const {
     enc.ids.push_back(id);
     enc.tokens.push_back(token);
     enc.spans.push_back(span);
   }
 
-  void encode_piece(const MappedText& piece, Encoding& enc) const {
-    const Utf8WithIndex utf8 = encode_utf8_indexed(piece.text);
+  void encode_piece(const text::MappedText& piece, Encoding& enc) const {
+    const text::Utf8WithIndex utf8 = text::encode_utf8_indexed(piece.text);
     std::vector<BpeModel::Symbol> symbols;
     bpe_.encode_word(utf8.bytes, symbols);
     size_t pos = 0;
@@ -216,8 +218,8 @@ class HfTokenizer final : public Tokenizer {
       pos += static_cast<size_t>(s.skip);
       const size_t end = pos + static_cast<size_t>(s.bytes);
       // A token holding part of a character (a byte-level or "<0xNN>" token) covers all of it.
-      const Span span = piece.origin_of(static_cast<size_t>(utf8.cp_of_byte[pos]),
-                                        static_cast<size_t>(utf8.cp_of_byte[end - 1]));
+      const text::Span span = piece.origin_of(static_cast<size_t>(utf8.cp_of_byte[pos]),
+                                              static_cast<size_t>(utf8.cp_of_byte[end - 1]));
       push(enc, s.id, spec_.vocab.tokens[static_cast<size_t>(s.id)], span);
       pos = end;
     }

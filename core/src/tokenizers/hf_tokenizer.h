@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "atman/tokenizer.h"
+#include "text/unicode.h"
 #include "tokenizers/bpe.h"
 #include "tokenizers/pcre_regex.h"
-#include "tokenizers/unicode.h"
 
 namespace atman::tokenizers::hf {
 
@@ -99,10 +99,11 @@ void set_bos_eos(TokenizerSpec& spec, const std::optional<std::string>& bos,
 std::unique_ptr<Tokenizer> make_hf_tokenizer(TokenizerSpec spec);
 
 // text[begin, end) with its origins.
-MappedText slice(const MappedText& t, size_t begin, size_t end);
+text::MappedText slice(const text::MappedText& t, size_t begin, size_t end);
 // The text steps (hf_pipeline.cpp).
-void normalize(const std::vector<NormalizerStep>& steps, MappedText& text);
-std::vector<MappedText> pre_tokenize(const std::vector<PreTokenizerStep>& steps, MappedText text);
+void normalize(const std::vector<NormalizerStep>& steps, text::MappedText& text);
+std::vector<text::MappedText> pre_tokenize(const std::vector<PreTokenizerStep>& steps,
+                                           text::MappedText text);
 // Token strings (vocabulary and added tokens alike, as HF's decoders see them) -> UTF-8 bytes.
 // The caller repairs the result's UTF-8.
 std::string decode_tokens(const std::vector<DecoderStep>& steps, bool has_decoder,

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/error.h"
+#include "text/utf8.h"
 #include "tokenizers/hf_tokenizer.h"
-#include "tokenizers/utf8.h"
 
 namespace atman::tokenizers::hf {
 namespace {
@@ -84,7 +84,7 @@ class Parser {
     return j[key];
   }
   char32_t one_char(const std::string& s, const std::string& where) const {
-    const std::u32string u = decode_utf8(s);  // JSON strings are valid UTF-8
+    const std::u32string u = text::decode_utf8(s);  // JSON strings are valid UTF-8
     if (u.size() != 1) fail(where + " must be one character, not '" + s + "'");
     return u[0];
   }
@@ -223,10 +223,11 @@ class Parser {
       }
     } else if (type == "Prepend") {
       spec_.normalizer.push_back(
-          {NormalizerStep::Kind::kPrepend, decode_utf8(string(j, "prepend", where)), {}});
+          {NormalizerStep::Kind::kPrepend, text::decode_utf8(string(j, "prepend", where)), {}});
     } else if (type == "Replace") {
       spec_.normalizer.push_back({NormalizerStep::Kind::kReplace,
-                                  decode_utf8(string(j, "content", where)), pattern(j, where)});
+                                  text::decode_utf8(string(j, "content", where)),
+                                  pattern(j, where)});
     } else if (type == "NFC") {
       spec_.normalizer.push_back({NormalizerStep::Kind::kNfc, {}, {}});
     } else if (type == "NFKC") {
@@ -329,8 +330,8 @@ class Parser {
     } else if (type == "Metaspace") {
       step.kind = DecoderStep::Kind::kMetaspace;
       step.replacement.clear();
-      append_utf8(step.replacement,
-                  one_char(string(j, "replacement", where), where + ".replacement"));
+      text::append_utf8(step.replacement,
+                        one_char(string(j, "replacement", where), where + ".replacement"));
       step.strip_first = prepend_scheme(j, where) != PrependScheme::kNever;
     } else if (type == "Replace") {
       step.kind = DecoderStep::Kind::kReplace;
@@ -343,7 +344,7 @@ class Parser {
     } else if (type == "Strip") {
       step.kind = DecoderStep::Kind::kStrip;
       step.content.clear();
-      append_utf8(step.content, one_char(string(j, "content", where), where + ".content"));
+      text::append_utf8(step.content, one_char(string(j, "content", where), where + ".content"));
       step.start = static_cast<int>(integer(j.value("start", json(0)), 0, 1000, where + ".start"));
       step.stop = static_cast<int>(integer(j.value("stop", json(0)), 0, 1000, where + ".stop"));
     } else {
@@ -371,7 +372,7 @@ class Parser {
       a.rstrip = boolean(t, "rstrip", false, at);
       a.single_word = boolean(t, "single_word", false, at);
       a.normalized = boolean(t, "normalized", !a.special, at);
-      MappedText content = MappedText::identity(decode_utf8(a.text));
+      text::MappedText content = text::MappedText::identity(text::decode_utf8(a.text));
       if (a.normalized) normalize(spec_.normalizer, content);
       if (content.text.empty()) continue;  // normalizes to nothing: can never match
       a.content = std::move(content.text);

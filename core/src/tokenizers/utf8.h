@@ -1,31 +1,14 @@
-// UTF-8 helpers shared by the tokenizers. Input text is validated strictly (the user must fix bad
-// text), while decoded token bytes are repaired like Python's errors="replace" (a token sequence
-// may legitimately end in the middle of a character).
+// Forwarding header: the UTF-8 helpers are text/utf8.h (atman::text) now. Kept only because
+// explain/candidates.cpp and eval/squad.cpp, which other work is changing at the same time, still
+// include this path; delete it once they include text/utf8.h.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <vector>
+#include "text/utf8.h"
 
 namespace atman::tokenizers {
 
-// Decodes strict UTF-8 (no overlong forms, surrogates or values above U+10FFFF). Throws
-// InputError naming the byte offset of the first bad sequence.
-std::u32string decode_utf8(std::string_view text);
-
-void append_utf8(std::string& out, char32_t cp);
-std::string encode_utf8(std::u32string_view cps);
-
-// UTF-8 encoding of `cps` plus, for every byte of it, the index of the code point it belongs to.
-struct Utf8WithIndex {
-  std::string bytes;
-  std::vector<int32_t> cp_of_byte;
-};
-Utf8WithIndex encode_utf8_indexed(std::u32string_view cps);
-
-// Python's bytes.decode("utf-8", errors="replace"): each maximal ill-formed subpart becomes one
-// U+FFFD, everything else is kept.
-std::string repair_utf8(std::string_view bytes);
+using text::decode_utf8;
+using text::encode_utf8;
+using text::repair_utf8;
 
 }  // namespace atman::tokenizers

@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "atman/error.h"
-#include "tokenizers/jinja.h"
+#include "prompt/jinja.h"
 
 namespace atman::jinja {
 namespace {

@@ -1,4 +1,4 @@
-#include "tokenizers/nfc.h"
+#include "text/nfc.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-namespace atman::tokenizers {
+namespace atman::text {
 namespace {
 
 // Range tables are sorted: the first range whose last code point is >= c decides.
@@ -159,4 +159,4 @@ size_t first_non_nfc(std::u32string_view text) {
   return std::u32string_view::npos;
 }
 
-}  // namespace atman::tokenizers
+}  // namespace atman::text

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace atman::tokenizers::tables {
+namespace atman::text::tables {
 
 struct LowerRun {
   char32_t first;
@@ -30,4 +30,4 @@ extern const std::size_t kLowerRunCount;
 extern const CaseRange kCaseRanges[];
 extern const std::size_t kCaseRangeCount;
 
-}  // namespace atman::tokenizers::tables
+}  // namespace atman::text::tables

@@ -1,10 +1,10 @@
-#include "tokenizers/utf8.h"
+#include "text/utf8.h"
 
 #include <cstdio>
 
 #include "atman/error.h"
 
-namespace atman::tokenizers {
+namespace atman::text {
 namespace {
 
 // Length of the well-formed prefix of the sequence starting at `s[i]` (Unicode Table 3-7), and its
@@ -134,4 +134,4 @@ std::string repair_utf8(std::string_view bytes) {
   return out;
 }
 
-}  // namespace atman::tokenizers
+}  // namespace atman::text

@@ -3,7 +3,7 @@
 // **, unary - +, then postfix (.attr [index] [a:b] (call)) and, at the same level, filters `|f`
 // and tests `is t`. So `a + b | trim` trims b only, and `not x is defined` negates the test.
 #include "atman/error.h"
-#include "tokenizers/jinja.h"
+#include "prompt/jinja.h"
 
 namespace atman::jinja {
 namespace {

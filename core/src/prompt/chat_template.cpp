@@ -5,7 +5,7 @@
 
 #include "atman/error.h"
 #include "atman/prompt.h"
-#include "tokenizers/jinja.h"
+#include "prompt/jinja.h"
 #include "tokenizers/model_files.h"
 
 namespace atman {

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "tokenizers/jinja.h"
+#include "prompt/jinja.h"
 
 namespace atman::jinja {
 namespace {

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-namespace atman::tokenizers {
+namespace atman::text {
 
 // [begin, end) in code points of the original text.
 using Span = std::pair<int64_t, int64_t>;
@@ -38,4 +38,4 @@ MappedText collapse_white_space(const MappedText& t);
 // str.lower(): full lower-case mapping (U+0130 becomes two code points) with the Final_Sigma rule.
 MappedText python_lower(const MappedText& t);
 
-}  // namespace atman::tokenizers
+}  // namespace atman::text

@@ -7,8 +7,8 @@
 #include <cstdint>
 
 #include "atman/error.h"
-#include "tokenizers/jinja.h"
-#include "tokenizers/utf8.h"
+#include "prompt/jinja.h"
+#include "text/utf8.h"
 
 namespace atman::jinja {
 namespace {
@@ -214,7 +214,7 @@ class Lexer {
         }
         i += count;
         if (cp > 0x10FFFF) fail(line_, "a \\U escape beyond U+10FFFF");
-        tokenizers::append_utf8(value, static_cast<char32_t>(cp));
+        text::append_utf8(value, static_cast<char32_t>(cp));
       };
       switch (e) {
         case 'n':

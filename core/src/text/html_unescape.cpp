@@ -1,12 +1,12 @@
-#include "tokenizers/html_unescape.h"
+#include "text/html_unescape.h"
 
 #include <algorithm>
 #include <string>
 #include <string_view>
 
-#include "tokenizers/utf8.h"
+#include "text/utf8.h"
 
-namespace atman::tokenizers {
+namespace atman::text {
 namespace {
 
 const char* find_entity(std::string_view name) {
@@ -144,4 +144,4 @@ MappedText html_unescape(const MappedText& t) {
   return out;
 }
 
-}  // namespace atman::tokenizers
+}  // namespace atman::text

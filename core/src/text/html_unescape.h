@@ -4,9 +4,9 @@
 
 #include <cstddef>
 
-#include "tokenizers/unicode.h"
+#include "text/unicode.h"
 
-namespace atman::tokenizers {
+namespace atman::text {
 
 // Replaces character references like html.unescape(): the 2,231 HTML5 named references (legacy
 // ones also without ';', longest prefix wins), &#NNN; and &#xHHH; with HTML5's fix-ups for
@@ -32,4 +32,4 @@ extern const char32_t kInvalidCodepoints[];
 extern const std::size_t kInvalidCodepointCount;
 
 }  // namespace html_tables
-}  // namespace atman::tokenizers
+}  // namespace atman::text

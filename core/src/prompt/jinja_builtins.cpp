@@ -7,7 +7,7 @@
 #include <functional>
 #include <map>
 
-#include "tokenizers/jinja.h"
+#include "prompt/jinja.h"
 
 namespace atman::jinja {
 namespace {

@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <string_view>
 
-#include "tokenizers/unicode.h"
+#include "text/unicode.h"
 
-namespace atman::tokenizers {
+namespace atman::text {
 
 // Index of the first code point from which NFC might change `text`, or npos when `text` is
 // certainly in NFC: no code point with NFC_Quick_Check No/Maybe, and combining marks in canonical
@@ -59,4 +59,4 @@ extern const Composition kCompositions[];
 extern const std::size_t kCompositionCount;
 
 }  // namespace tables
-}  // namespace atman::tokenizers
+}  // namespace atman::text

@@ -1,10 +1,10 @@
-#include "tokenizers/unicode.h"
+#include "text/unicode.h"
 
 #include <algorithm>
 
-#include "tokenizers/unicode_tables.h"
+#include "text/unicode_tables.h"
 
-namespace atman::tokenizers {
+namespace atman::text {
 namespace {
 
 using tables::CaseKind;
@@ -112,4 +112,4 @@ MappedText python_lower(const MappedText& t) {
   return out;
 }
 
-}  // namespace atman::tokenizers
+}  // namespace atman::text
