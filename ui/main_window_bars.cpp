@@ -1,5 +1,5 @@
-// The window's furniture: its actions, menus, tool bars and status bar. What they trigger is in
-// main_window.cpp.
+// The window's furniture: its actions, menus, tool bars and status bar, and what keeps them in
+// step with the session. What the actions trigger is in main_window.cpp.
 #include <QAction>
 #include <QActionGroup>
 #include <QApplication>
@@ -14,8 +14,13 @@
 #include <QStatusBar>
 #include <QToolBar>
 
+#include "atman/runtime.h"
 #include "colormaps.h"
+#include "conversions.h"
 #include "explain_session.h"
+#include "explanation_panes.h"
+#include "exporter.h"
+#include "input_panel.h"
 #include "main_window.h"
 
 namespace atman::ui {
@@ -46,16 +51,18 @@ void MainWindow::createActions() {
       new QAction(studioIcon("document-save", "export"), tr("&Export Figure…"), this);
   m_exportFigureAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
   m_exportFigureAction->setStatusTip(tr("Save the explanation as a PNG, SVG or PDF figure"));
-  connect(m_exportFigureAction, &QAction::triggered, this, &MainWindow::exportFigureDialog);
+  connect(m_exportFigureAction, &QAction::triggered, this,
+          [this] { m_exporter->exportFigureDialog(); });
 
   m_exportDataAction = new QAction(tr("Export &Data…"), this);
   m_exportDataAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
   m_exportDataAction->setStatusTip(tr("Save the explanation's values as CSV or JSON"));
-  connect(m_exportDataAction, &QAction::triggered, this, &MainWindow::exportDataDialog);
+  connect(m_exportDataAction, &QAction::triggered, this,
+          [this] { m_exporter->exportDataDialog(); });
 
   m_copyFigureAction = new QAction(tr("&Copy Figure"), this);
   m_copyFigureAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C));
-  connect(m_copyFigureAction, &QAction::triggered, this, &MainWindow::copyFigure);
+  connect(m_copyFigureAction, &QAction::triggered, this, [this] { m_exporter->copyFigure(); });
 
   m_pasteAction = new QAction(tr("&Paste Image"), this);
   m_pasteAction->setShortcut(QKeySequence::Paste);
@@ -141,7 +148,7 @@ void MainWindow::createMenus() {
   explainMenu->addAction(m_kappaUpAction);
   explainMenu->addAction(m_kappaDownAction);
 
-  menuBar()->addMenu(tr("&View"));  // filled in createInputDock() with the dock's toggle
+  m_viewMenu = menuBar()->addMenu(tr("&View"));  // filled in createDocks() with the docks' toggles
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(m_aboutAction);
@@ -184,7 +191,7 @@ void MainWindow::createToolBars() {
   m_kappaSlider->setObjectName(QStringLiteral("kappaSlider"));
   connect(m_kappaSlider, &QSlider::valueChanged, this, [this](int step) {
     updateKappaLabel();
-    if (!m_options.screenshot) m_settings.setKappa(kappa());
+    m_settings.setKappa(kappa());
     m_session->setKappaStep(step);  // shows a κ already computed, else computes it
   });
   explainBar->addWidget(new QLabel(tr(" κ "), explainBar));
@@ -197,10 +204,8 @@ void MainWindow::createToolBars() {
   m_factorSpin->setDecimals(2);
   m_factorSpin->setToolTip(
       tr("f: a suppressed token keeps 1 − f of its attention (applies to the next Explain)"));
-  connect(m_factorSpin, &QDoubleSpinBox::valueChanged, this, [this](double f) {
-    m_factor = f;
-    if (!m_options.screenshot) m_settings.setFactor(f);
-  });
+  connect(m_factorSpin, &QDoubleSpinBox::valueChanged, this,
+          [this](double f) { m_settings.setFactor(f); });
   explainBar->addWidget(new QLabel(tr("  f "), explainBar));
   explainBar->addWidget(m_factorSpin);
 
@@ -237,7 +242,6 @@ void MainWindow::createToolBars() {
     options.opacity = m_opacitySlider->value() / 100.0;
     options.smooth = m_smoothCheck->isChecked();
     options.showGrid = m_gridCheck->isChecked();
-    m_sharedScale = m_sharedCheck->isChecked();
     setViewOptions(options);
   };
   connect(m_colormapCombo, &QComboBox::currentTextChanged, this, viewChanged);
@@ -261,6 +265,49 @@ void MainWindow::createStatusBar() {
   statusBar()->addPermanentWidget(m_runtimeLabel);
   updateRuntimeLabel();
   statusBar()->showMessage(tr("Choose a model and an image, then press Explain (Ctrl+Enter)."));
+}
+
+void MainWindow::showMessage(const QString& text, int timeoutMs) {
+  if (text.isEmpty())
+    statusBar()->clearMessage();
+  else
+    statusBar()->showMessage(text, timeoutMs);
+}
+
+void MainWindow::setBusy(bool busy, const QString& what) {
+  m_progress->setVisible(busy);
+  if (busy) {
+    m_progress->setValue(0);
+    // Loading reports no progress.
+    if (m_session->isRunning(JobKind::LoadModel) && !m_session->isRunning(JobKind::Explain))
+      m_progress->setRange(0, 0);
+    statusBar()->showMessage(what);
+  } else {
+    m_progress->setRange(0, 1000);
+  }
+}
+
+void MainWindow::updateRuntimeLabel() {
+  const auto& model = m_session->model();
+  QString device = model ? toQString(model->device()) : m_input->device();
+  if (model && model->dtype() != "float32") device += QLatin1Char(' ') + toQString(model->dtype());
+  m_runtimeLabel->setText(tr("%1 · %2 threads · %3")
+                              .arg(device)
+                              .arg(compute_threads())
+                              .arg(model ? toQString(model->name()) : tr("no model")));
+  m_runtimeLabel->setToolTip(toQString(runtime_report()));
+}
+
+void MainWindow::updateActions() {
+  const bool haveResult = m_panes->hasResult();
+  m_exportFigureAction->setEnabled(haveResult);
+  m_exportDataAction->setEnabled(haveResult);
+  m_copyFigureAction->setEnabled(haveResult);
+  m_cancelAction->setEnabled(true);  // Esc also clears a neighbourhood
+  const auto& model = m_session->model();
+  m_explainAction->setEnabled(model != nullptr);
+  m_generateAction->setEnabled(model && model->kind() != ModelKind::Clip);
+  m_generateSteeredAction->setEnabled(model && model->kind() != ModelKind::Clip);
 }
 
 }  // namespace atman::ui

@@ -14,13 +14,14 @@ Startup::Startup(MainWindow& window, StartupOptions options, QObject* parent)
     : QObject(parent), m_window(window), m_options(std::move(options)) {
   // Each step waits for the one before; any error on the way ends the start.
   const ExplainSession* session = window.session();
-  connect(&window, &MainWindow::modelLoaded, this, [this] {
+  // The window connected to the session first, so it has shown each result by now.
+  connect(session, &ExplainSession::modelLoaded, this, [this] {
     if (m_pending) onModelLoaded();
   });
-  connect(&window, &MainWindow::predictionReady, this, [this] {
+  connect(session, &ExplainSession::predicted, this, [this] {
     if (m_pending && !m_window.session()->isRunning(JobKind::Explain)) explainOrFinish();
   });
-  connect(&window, &MainWindow::jobFinished, this, [this] { finish(true); });
+  connect(session, &ExplainSession::explained, this, [this] { finish(true); });
   connect(&window, &MainWindow::errorShown, this,
           [this](const QString& message) { finish(false, message); });
   connect(session, &ExplainSession::jobFailed, this,
