@@ -1,29 +1,21 @@
 #include "main_window.h"
 
 #include <QApplication>
-#include <QCheckBox>
 #include <QClipboard>
 #include <QCloseEvent>
 #include <QComboBox>
-#include <QDir>
 #include <QDoubleSpinBox>
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QLabel>
 #include <QMessageBox>
-#include <QMimeData>
-#include <QProgressBar>
 #include <QSlider>
-#include <QStatusBar>
 
 #include <algorithm>
-#include <cmath>
 
 #include "about_dialog.h"
 #include "atman/error.h"
-#include "colormaps.h"
 #include "conversions.h"
 #include "explain_session.h"
 #include "explanation_pane.h"
@@ -34,7 +26,10 @@
 #include "input_requests.h"
 #include "model_picker.h"
 #include "panel_dock.h"
+#include "steering_controller.h"
 #include "steering_panel.h"
+#include "studio_status_bar.h"
+#include "view_tool_bar.h"
 
 // Resources live in the static atman_ui library; their initialiser must be referenced explicitly
 // and from the global namespace.
@@ -43,6 +38,7 @@ static void initStudioResources() {
 }
 
 namespace atman::ui {
+
 MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
     : QMainWindow(parent),
       m_options(options),
@@ -99,18 +95,12 @@ void MainWindow::createDocks() {
   connect(&m_predictionTimer, &QTimer::timeout, this, &MainWindow::requestPrediction);
   connect(m_input, &InputPanel::generateRequested, this, &MainWindow::generate);
   connect(m_input, &InputPanel::explainRequested, this, &MainWindow::explain);
-  connect(m_input, &InputPanel::promptEdited, this, [this] {
-    // A steered answer in flight is about the old prompt (and its positions).
-    if (m_session->isRunning(JobKind::Steer)) {
-      m_session->drop(JobKind::Steer);
-      m_steering->setBusy(false);
-    }
-    m_steering->setPrompt(m_input->prompt());
-  });
-
-  connect(m_steering, &SteeringPanel::generateRequested, this, &MainWindow::generateSteered);
   connect(m_steering, &SteeringPanel::message, this,
-          [this](const QString& text) { showMessage(text, 6000); });
+          [this](const QString& text) { m_status->post(text, 6000); });
+  m_steeringController = new SteeringController(*m_session, *m_input, *m_steering, this);
+  connect(m_steeringController, &SteeringController::message, this,
+          [this](const QString& text, int timeoutMs) { m_status->post(text, timeoutMs); });
+  connect(m_steeringController, &SteeringController::failed, this, &MainWindow::showError);
 }
 
 void MainWindow::createPanes() {
@@ -121,12 +111,13 @@ void MainWindow::createPanes() {
     m_session->setNeighbourhoodCentre(same ? -1 : candidate);
   });
   connect(m_panes, &ExplanationPanes::message, this, [this](const QString& text) {
-    showMessage(QString(text).replace(QLatin1Char('\n'), QStringLiteral(" · ")));
+    m_status->post(QString(text).replace(QLatin1Char('\n'), QStringLiteral(" · ")));
   });
 
   m_exporter = new Exporter(*m_panes, *m_steering, m_settings, this);
   connect(m_steering, &SteeringPanel::exportRequested, m_exporter, &Exporter::exportSteeringDialog);
-  connect(m_exporter, &Exporter::message, this, &MainWindow::showMessage);
+  connect(m_exporter, &Exporter::message, this,
+          [this](const QString& text, int timeoutMs) { m_status->post(text, timeoutMs); });
   connect(m_exporter, &Exporter::failed, this, &MainWindow::showError);
 }
 
@@ -138,10 +129,7 @@ void MainWindow::readSettings() {
   m_input->modelPicker()->setRecent(m_settings.recentModels());
   m_input->setDevice(m_settings.device());
   m_input->setDtype(m_settings.dtype());
-  {
-    const QSignalBlocker blocker(m_sharedCheck);
-    m_sharedCheck->setChecked(m_settings.sharedScale());
-  }
+  m_viewBar->setSharedScale(m_settings.sharedScale());
   setViewOptions(m_settings.viewOptions());
   m_factorSpin->setValue(m_settings.factor());
   m_kappaSlider->setValue(kappaStep(m_settings.kappa()));
@@ -153,25 +141,11 @@ void MainWindow::connectSession() {
   ExplainSession* s = m_session.get();
   connect(s, &ExplainSession::modelLoaded, this, &MainWindow::onModelLoaded);
   connect(s, &ExplainSession::predicted, this, &MainWindow::onPredicted);
-  connect(s, &ExplainSession::steered, this, &MainWindow::onSteered);
   connect(s, &ExplainSession::explainStarted, this, &MainWindow::onExplainStarted);
   connect(s, &ExplainSession::explained, this, &MainWindow::onExplained);
   connect(s, &ExplainSession::resultsChanged, this, &MainWindow::showResults);
   connect(s, &ExplainSession::resultPending, this, [this](Pane p) { pane(p)->setBusy(true); });
   connect(s, &ExplainSession::neighbourhoodChanged, this, &MainWindow::applyNeighbourhood);
-  connect(s, &ExplainSession::explainProgress, this, [this](double fraction) {
-    m_progress->setRange(0, 1000);
-    m_progress->setValue(static_cast<int>(std::lround(1000 * fraction)));
-  });
-  connect(s, &ExplainSession::prefetchStarted, this,
-          [this] { m_prefetchLabel->setText(tr("Computing every κ…")); });
-  connect(s, &ExplainSession::prefetchProgress, this, [this](double fraction) {
-    m_prefetchLabel->setText(tr("Computing every κ… %1 %").arg(static_cast<int>(100 * fraction)));
-  });
-  connect(s, &ExplainSession::prefetchFinished, this,
-          [this] { showMessage(tr("Every κ is ready: the slider redraws instantly."), 4000); });
-  connect(s, &ExplainSession::jobsChanged, this,
-          [this] { m_prefetchLabel->setVisible(m_session->isRunning(JobKind::Prefetch)); });
   connect(s, &ExplainSession::jobCancelled, this,
           [this](JobKind kind, JobId job) { onJobEnded(kind, job, QString()); });
   connect(s, &ExplainSession::jobFailed, this, &MainWindow::onJobEnded);
@@ -187,12 +161,13 @@ void MainWindow::openModel(const QString& dirOrName) {
   // Resolving the name and loading run on the worker; errors come back as jobFailed().
   m_session->loadModel(dirOrName, m_input->device(), m_input->dtype());
   const QFileInfo info(dirOrName);
-  setBusy(true, tr("Loading %1…").arg(info.fileName().isEmpty() ? dirOrName : info.fileName()));
+  m_status->setBusy(true,
+                    tr("Loading %1…").arg(info.fileName().isEmpty() ? dirOrName : info.fileName()));
   updateActions();
 }
 
 void MainWindow::onModelLoaded(const LoadedModel& loaded) {
-  setBusy(false);
+  m_status->setBusy(false);
   const std::shared_ptr<const Model>& model = loaded.model;
   m_settings.addModel(loaded.dir);
   m_input->modelPicker()->setRecent(m_settings.recentModels());
@@ -206,9 +181,9 @@ void MainWindow::onModelLoaded(const LoadedModel& loaded) {
   m_panes->clear();
   m_panes->setShowsImage(model->kind() != ModelKind::CausalLM);
   setWindowTitle(tr("AtMan Studio — %1").arg(toQString(model->name())));
-  updateRuntimeLabel();
+  m_status->setRuntime(m_session->model().get(), m_input->device());
   updateActions();
-  showMessage(tr("Loaded %1").arg(toQString(model->description())), 6000);
+  m_status->post(tr("Loaded %1").arg(toQString(model->description())), 6000);
   requestPrediction();
 }
 
@@ -238,15 +213,15 @@ void MainWindow::setImage(RgbImage decoded, const QString& origin) {
   if (m_session->isRunning(JobKind::Steer)) m_steering->setBusy(false);
   auto image = std::make_shared<const RgbImage>(std::move(decoded));
   m_session->setImage(image, origin);
-  setBusy(false);
+  m_status->setBusy(false);
   m_panes->setImage(image);
   m_input->setImage(toQImage(*image), origin);
   m_steering->setImage(image, origin);
-  showMessage(tr("Image %1 (%2 × %3)")
-                  .arg(QFileInfo(origin).fileName())
-                  .arg(image->width)
-                  .arg(image->height),
-              5000);
+  m_status->post(tr("Image %1 (%2 × %3)")
+                     .arg(QFileInfo(origin).fileName())
+                     .arg(image->width)
+                     .arg(image->height),
+                 5000);
   updateActions();
   const auto& model = m_session->model();
   if (model && model->kind() != ModelKind::CausalLM) requestPrediction();
@@ -266,7 +241,7 @@ void MainWindow::openModelDialog() {
 void MainWindow::pasteImage() {
   if (!openMimeImage(QApplication::clipboard()->mimeData(), MimePreference::Pixels,
                      tr("clipboard")))
-    showMessage(tr("The clipboard holds no image."), 5000);
+    m_status->post(tr("The clipboard holds no image."), 5000);
 }
 
 bool MainWindow::openMimeImage(const QMimeData* mime, MimePreference prefer,
@@ -307,33 +282,7 @@ void MainWindow::generate() {
 }
 
 void MainWindow::generateSteered() {
-  const auto& model = m_session->model();
-  QString missing;
-  if (m_session->isRunning(JobKind::LoadModel))
-    missing = tr("The model is still loading; press Generate Steered again when it is ready.");
-  else
-    missing = missingForSteering(*m_input, model.get(), m_session->image() != nullptr);
-  if (missing.isEmpty() && m_steering->steering().empty())
-    missing =
-        tr("Choose what to steer: click prompt tokens or drag over image patches in the Steering "
-           "panel.");
-  if (!missing.isEmpty()) {
-    showError(tr("Nothing to steer"), missing);
-    return;
-  }
-  PredictRequest request;
-  request.prompt = toStd(m_input->prompt());
-  if (model->kind() == ModelKind::Llava) request.image = m_session->image();
-  request.steering = m_steering->steering();
-  const size_t positions = request.steering.size();
-  m_session->predict(std::move(request));  // supersedes a steered run still waiting or running
-  m_steering->setBusy(true);
-  showMessage(tr("Generating with %1 steered positions…").arg(positions));
-}
-
-void MainWindow::onSteered(const Prediction& prediction) {
-  m_steering->showResult(prediction);
-  showMessage(tr("Steered answer ready (%1 s)").arg(prediction.steeredSeconds, 0, 'f', 2), 6000);
+  m_steeringController->generate();
 }
 
 void MainWindow::onPredicted(const Prediction& prediction) {
@@ -354,7 +303,7 @@ void MainWindow::onPredicted(const Prediction& prediction) {
 void MainWindow::explain() {
   const auto& model = m_session->model();
   if (m_session->isRunning(JobKind::LoadModel)) {
-    showMessage(tr("The model is still loading; press Explain again when it is ready."), 5000);
+    m_status->post(tr("The model is still loading; press Explain again when it is ready."), 5000);
     return;
   }
   if (!model) {
@@ -369,28 +318,29 @@ void MainWindow::explain() {
   const ExplainRequest request = explainRequest(*m_input, model, m_factorSpin->value());
   m_panes->clearStale(ExplainSession::tokenTextFor(request));
   if (!m_session->explain(request))
-    showMessage(tr("Shown from the results already computed."), 4000);
+    m_status->post(tr("Shown from the results already computed."), 4000);
 }
 
 void MainWindow::onExplainStarted(JobId, bool single, bool correlated) {
   if (single) pane(Pane::Single)->setBusy(true);
   if (correlated) pane(Pane::Correlated)->setBusy(true);
-  setBusy(true, correlated && !single ? tr("Explaining at κ = %1…").arg(kappaText(kappa()))
-                                      : tr("Explaining…"));
+  m_status->setBusy(true, correlated && !single
+                              ? tr("Explaining at κ = %1…").arg(kappaText(kappa()))
+                              : tr("Explaining…"));
   updateActions();
 }
 
 void MainWindow::onExplained(JobId, const ExplainResult& result) {
-  setBusy(false);
+  m_status->setBusy(false);
   showResults();
   m_exporter->setUnexported();
   const Explanation& e = result.correlated ? *result.correlated : *result.single;
-  showMessage(tr("Explained “%1”: %2 candidates, %3 forwards in %4 s")
-                  .arg(toQString(e.target))
-                  .arg(e.candidates.size())
-                  .arg(e.timings.forwards)
-                  .arg(e.timings.total_seconds, 0, 'f', 2),
-              8000);
+  m_status->post(tr("Explained “%1”: %2 candidates, %3 forwards in %4 s")
+                     .arg(toQString(e.target))
+                     .arg(e.candidates.size())
+                     .arg(e.timings.forwards)
+                     .arg(e.timings.total_seconds, 0, 'f', 2),
+                 8000);
   updateActions();
 }
 
@@ -404,7 +354,7 @@ void MainWindow::cancel() {
     m_session->setNeighbourhoodCentre(-1);  // Esc with nothing running: clear the neighbourhood
     return;
   }
-  showMessage(tr("Cancelling…"));
+  m_status->post(tr("Cancelling…"));
 }
 
 void MainWindow::onJobEnded(JobKind kind, JobId, const QString& failure) {
@@ -412,27 +362,26 @@ void MainWindow::onJobEnded(JobKind kind, JobId, const QString& failure) {
   // What each kind of job had put on screen while it ran.
   switch (kind) {
     case JobKind::LoadModel:
-      setBusy(false);
+      m_status->setBusy(false);
       break;
     case JobKind::Explain:
-      setBusy(false);
+      m_status->setBusy(false);
       m_panes->setBusy(false);  // stop saying "computing…"
-      if (cancelled) showMessage(tr("Cancelled."), 4000);
+      if (cancelled) m_status->post(tr("Cancelled."), 4000);
       break;
     case JobKind::Predict:
       if (!cancelled) {
         m_input->clearPrediction(failure);
-        showMessage(failure, 8000);
+        m_status->post(failure, 8000);
       }
       break;
-    case JobKind::Steer:  // the choices stay: fix the input and press again
-      m_steering->showFailure(cancelled ? tr("Cancelled.") : failure);
+    case JobKind::Steer:  // SteeringController's
       break;
     case JobKind::Prefetch:
-      if (!cancelled) showMessage(tr("Background κ sweep failed: %1").arg(failure), 8000);
+      if (!cancelled) m_status->post(tr("Background κ sweep failed: %1").arg(failure), 8000);
       break;
     case JobKind::Neighbours:
-      if (!cancelled) showMessage(failure, 8000);
+      if (!cancelled) m_status->post(failure, 8000);
       break;
   }
   updateActions();
@@ -443,10 +392,10 @@ void MainWindow::onJobEnded(JobKind kind, JobId, const QString& failure) {
 void MainWindow::applyNeighbourhood(const Neighbourhood& neighbourhood) {
   m_panes->setNeighbourhood(neighbourhood);
   if (neighbourhood.centre >= 0 && !neighbourhood.members.empty())
-    showMessage(tr("Correlated neighbourhood at κ = %1: %2 candidates suppressed together "
-                   "(factors shown; Esc clears)")
-                    .arg(kappaText(neighbourhood.kappa))
-                    .arg(neighbourhood.members.size()));
+    m_status->post(tr("Correlated neighbourhood at κ = %1: %2 candidates suppressed together "
+                      "(factors shown; Esc clears)")
+                       .arg(kappaText(neighbourhood.kappa))
+                       .arg(neighbourhood.members.size()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -475,18 +424,9 @@ void MainWindow::updateKappaLabel() {
 }
 
 void MainWindow::setViewOptions(const ViewOptions& options) {
-  {
-    // Keep the controls in step when called from outside (tests, command line).
-    const QSignalBlocker b1(m_colormapCombo), b2(m_opacitySlider), b3(m_smoothCheck),
-        b4(m_gridCheck);
-    const int index = m_colormapCombo->findText(colormapNames().value(int(options.colormap)));
-    if (index >= 0) m_colormapCombo->setCurrentIndex(index);
-    m_opacitySlider->setValue(static_cast<int>(std::lround(options.opacity * 100)));
-    m_smoothCheck->setChecked(options.smooth);
-    m_gridCheck->setChecked(options.showGrid);
-  }
-  m_settings.setViewOptions(options, m_sharedCheck->isChecked());
-  m_panes->setViewOptions(options, m_sharedCheck->isChecked());
+  m_viewBar->setOptions(options);  // in step when called from outside (tests, command line)
+  m_settings.setViewOptions(options, m_viewBar->sharedScale());
+  m_panes->setViewOptions(options, m_viewBar->sharedScale());
 }
 
 ViewOptions MainWindow::viewOptions() const {
@@ -506,7 +446,7 @@ void MainWindow::about() {
 
 void MainWindow::showError(const QString& title, const QString& message) {
   emit errorShown(message);
-  statusBar()->showMessage(QString(message).replace(QLatin1Char('\n'), QLatin1Char(' ')), 10000);
+  m_status->showMessage(QString(message).replace(QLatin1Char('\n'), QLatin1Char(' ')), 10000);
   if (m_options.screenshot) return;  // the command line reports it and exits
   // open(), not exec(): the event loop keeps running, jobs keep arriving, tests can close it.
   auto* box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);

@@ -28,13 +28,11 @@
 
 class QAction;
 class QActionGroup;
-class QCheckBox;
 class QComboBox;
 class QDockWidget;
 class QDoubleSpinBox;
 class QLabel;
 class QMenu;
-class QProgressBar;
 class QSlider;
 
 namespace atman::ui {
@@ -44,7 +42,10 @@ class ExplanationPane;
 class ExplanationPanes;
 class Exporter;
 class InputPanel;
+class SteeringController;
 class SteeringPanel;
+class StudioStatusBar;
+class ViewToolBar;
 
 // How the window behaves; what it opens at start is app/gui/startup.h's business.
 struct StudioOptions {
@@ -111,7 +112,6 @@ class MainWindow : public QMainWindow {
   // What the session reports.
   void onModelLoaded(const LoadedModel& loaded);
   void onPredicted(const Prediction& prediction);
-  void onSteered(const Prediction& prediction);
   void onExplainStarted(JobId job, bool single, bool correlated);
   void onExplained(JobId job, const ExplainResult& result);
   // A job ended without a result: cancelled (`failure` null) or failed.
@@ -124,10 +124,7 @@ class MainWindow : public QMainWindow {
   void showResults();
   void applyNeighbourhood(const Neighbourhood& neighbourhood);
   void updateKappaLabel();
-  void updateRuntimeLabel();
   void updateActions();
-  void setBusy(bool busy, const QString& what = {});
-  void showMessage(const QString& text, int timeoutMs = 0);
   void showError(const QString& title, const QString& message);
   double kappa() const;
 
@@ -147,14 +144,9 @@ class MainWindow : public QMainWindow {
   QSlider* m_kappaSlider = nullptr;
   QLabel* m_kappaLabel = nullptr;
   QDoubleSpinBox* m_factorSpin = nullptr;
-  QComboBox* m_colormapCombo = nullptr;
-  QSlider* m_opacitySlider = nullptr;
-  QCheckBox* m_smoothCheck = nullptr;
-  QCheckBox* m_gridCheck = nullptr;
-  QCheckBox* m_sharedCheck = nullptr;
-  QProgressBar* m_progress = nullptr;
-  QLabel* m_prefetchLabel = nullptr;
-  QLabel* m_runtimeLabel = nullptr;
+  ViewToolBar* m_viewBar = nullptr;
+  StudioStatusBar* m_status = nullptr;
+  SteeringController* m_steeringController = nullptr;
   QMenu* m_viewMenu = nullptr;
 
   QAction* m_openImageAction = nullptr;

@@ -3,25 +3,21 @@
 #include <QAction>
 #include <QActionGroup>
 #include <QApplication>
-#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QKeySequence>
 #include <QLabel>
 #include <QMenuBar>
-#include <QProgressBar>
 #include <QSlider>
-#include <QStatusBar>
 #include <QToolBar>
 
-#include "atman/runtime.h"
-#include "colormaps.h"
-#include "conversions.h"
 #include "explain_session.h"
 #include "explanation_panes.h"
 #include "exporter.h"
 #include "input_panel.h"
 #include "main_window.h"
+#include "studio_status_bar.h"
+#include "view_tool_bar.h"
 
 namespace atman::ui {
 namespace {
@@ -210,92 +206,20 @@ void MainWindow::createToolBars() {
   explainBar->addWidget(m_factorSpin);
 
   addToolBarBreak();
-  QToolBar* viewBar = addToolBar(tr("View"));
-  viewBar->setObjectName(QStringLiteral("viewToolBar"));
-  m_colormapCombo = new QComboBox(viewBar);
-  m_colormapCombo->addItems(colormapNames());
-  m_opacitySlider = new QSlider(Qt::Horizontal, viewBar);
-  m_opacitySlider->setRange(0, 100);
-  m_opacitySlider->setFixedWidth(120);
-  m_opacitySlider->setToolTip(tr("Heatmap opacity over the image"));
-  m_smoothCheck = new QCheckBox(tr("Smooth"), viewBar);
-  m_smoothCheck->setToolTip(tr("Bicubic heatmap; off: one flat colour per patch"));
-  m_gridCheck = new QCheckBox(tr("Patch grid"), viewBar);
-  m_sharedCheck = new QCheckBox(tr("Shared colour scale"), viewBar);
-  m_sharedCheck->setToolTip(
-      tr("One colour scale for both panes, so their colours compare directly"));
-  viewBar->addWidget(new QLabel(tr("Colormap: "), viewBar));
-  viewBar->addWidget(m_colormapCombo);
-  viewBar->addWidget(new QLabel(tr("  Opacity: "), viewBar));
-  viewBar->addWidget(m_opacitySlider);
-  viewBar->addWidget(m_smoothCheck);
-  viewBar->addWidget(m_gridCheck);
-  viewBar->addWidget(m_sharedCheck);
-  viewBar->addSeparator();
-  viewBar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
-  viewBar->addAction(m_exportFigureAction);
-  viewBar->addAction(m_exportDataAction);
-
-  auto viewChanged = [this] {
-    ViewOptions options;
-    options.colormap = colormapFromName(m_colormapCombo->currentText());
-    options.opacity = m_opacitySlider->value() / 100.0;
-    options.smooth = m_smoothCheck->isChecked();
-    options.showGrid = m_gridCheck->isChecked();
-    setViewOptions(options);
-  };
-  connect(m_colormapCombo, &QComboBox::currentTextChanged, this, viewChanged);
-  connect(m_opacitySlider, &QSlider::valueChanged, this, viewChanged);
-  connect(m_smoothCheck, &QCheckBox::toggled, this, viewChanged);
-  connect(m_gridCheck, &QCheckBox::toggled, this, viewChanged);
-  connect(m_sharedCheck, &QCheckBox::toggled, this, viewChanged);
+  m_viewBar = new ViewToolBar(this);
+  addToolBar(m_viewBar);
+  m_viewBar->addSeparator();
+  m_viewBar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  m_viewBar->addAction(m_exportFigureAction);
+  m_viewBar->addAction(m_exportDataAction);
+  connect(m_viewBar, &ViewToolBar::changed, this, [this] { setViewOptions(m_viewBar->options()); });
 }
 
 void MainWindow::createStatusBar() {
-  m_progress = new QProgressBar(this);
-  m_progress->setMaximumWidth(200);
-  m_progress->setRange(0, 1000);
-  m_progress->setTextVisible(false);
-  m_progress->hide();
-  m_prefetchLabel = new QLabel(this);
-  m_prefetchLabel->hide();
-  m_runtimeLabel = new QLabel(this);
-  statusBar()->addPermanentWidget(m_prefetchLabel);
-  statusBar()->addPermanentWidget(m_progress);
-  statusBar()->addPermanentWidget(m_runtimeLabel);
-  updateRuntimeLabel();
-  statusBar()->showMessage(tr("Choose a model and an image, then press Explain (Ctrl+Enter)."));
-}
-
-void MainWindow::showMessage(const QString& text, int timeoutMs) {
-  if (text.isEmpty())
-    statusBar()->clearMessage();
-  else
-    statusBar()->showMessage(text, timeoutMs);
-}
-
-void MainWindow::setBusy(bool busy, const QString& what) {
-  m_progress->setVisible(busy);
-  if (busy) {
-    m_progress->setValue(0);
-    // Loading reports no progress.
-    if (m_session->isRunning(JobKind::LoadModel) && !m_session->isRunning(JobKind::Explain))
-      m_progress->setRange(0, 0);
-    statusBar()->showMessage(what);
-  } else {
-    m_progress->setRange(0, 1000);
-  }
-}
-
-void MainWindow::updateRuntimeLabel() {
-  const auto& model = m_session->model();
-  QString device = model ? toQString(model->device()) : m_input->device();
-  if (model && model->dtype() != "float32") device += QLatin1Char(' ') + toQString(model->dtype());
-  m_runtimeLabel->setText(tr("%1 · %2 threads · %3")
-                              .arg(device)
-                              .arg(compute_threads())
-                              .arg(model ? toQString(model->name()) : tr("no model")));
-  m_runtimeLabel->setToolTip(toQString(runtime_report()));
+  m_status = new StudioStatusBar(*m_session, this);
+  setStatusBar(m_status);
+  m_status->setRuntime(nullptr, m_input->device());
+  m_status->showMessage(tr("Choose a model and an image, then press Explain (Ctrl+Enter)."));
 }
 
 void MainWindow::updateActions() {
