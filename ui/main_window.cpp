@@ -22,6 +22,7 @@
 #include "explanation_panes.h"
 #include "exporter.h"
 #include "image_mime.h"
+#include "input_controller.h"
 #include "input_panel.h"
 #include "input_requests.h"
 #include "model_picker.h"
@@ -48,8 +49,6 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
   setWindowTitle(tr("AtMan Studio"));
   setWindowIcon(QIcon(QStringLiteral(":/icons/atman-studio.svg")));
   setAcceptDrops(true);
-  m_predictionTimer.setSingleShot(true);
-  m_predictionTimer.setInterval(400);
 
   createActions();
   createMenus();
@@ -81,20 +80,11 @@ void MainWindow::createDocks() {
   m_steeringDock->hide();  // shown when a language model loads: CLIP has nothing to steer
 
   connect(m_input->modelPicker(), &ModelPicker::modelChosen, this, &MainWindow::openModel);
-  // The model moves to the device, or is converted, by loading it again.
-  connect(m_input->deviceCombo(), &QComboBox::activated, this, [this] {
-    m_settings.setDevice(m_input->device());
-    if (!m_session->modelDir().isEmpty()) openModel(m_session->modelDir());
-  });
-  connect(m_input->dtypeCombo(), &QComboBox::activated, this, [this] {
-    m_settings.setDtype(m_input->dtype());
-    if (!m_session->modelDir().isEmpty()) openModel(m_session->modelDir());
-  });
   connect(m_input, &InputPanel::openImageRequested, this, &MainWindow::openImageDialog);
-  connect(m_input, &InputPanel::labelsEdited, this, [this] { m_predictionTimer.start(); });
-  connect(&m_predictionTimer, &QTimer::timeout, this, &MainWindow::requestPrediction);
   connect(m_input, &InputPanel::generateRequested, this, &MainWindow::generate);
   connect(m_input, &InputPanel::explainRequested, this, &MainWindow::explain);
+  m_inputController = new InputController(*m_session, *m_input, m_settings, this);
+  connect(m_inputController, &InputController::reloadRequested, this, &MainWindow::openModel);
   connect(m_steering, &SteeringPanel::message, this,
           [this](const QString& text) { m_status->post(text, 6000); });
   m_steeringController = new SteeringController(*m_session, *m_input, *m_steering, this);
@@ -140,7 +130,6 @@ void MainWindow::readSettings() {
 void MainWindow::connectSession() {
   ExplainSession* s = m_session.get();
   connect(s, &ExplainSession::modelLoaded, this, &MainWindow::onModelLoaded);
-  connect(s, &ExplainSession::predicted, this, &MainWindow::onPredicted);
   connect(s, &ExplainSession::explainStarted, this, &MainWindow::onExplainStarted);
   connect(s, &ExplainSession::explained, this, &MainWindow::onExplained);
   connect(s, &ExplainSession::resultsChanged, this, &MainWindow::showResults);
@@ -184,7 +173,7 @@ void MainWindow::onModelLoaded(const LoadedModel& loaded) {
   m_status->setRuntime(m_session->model().get(), m_input->device());
   updateActions();
   m_status->post(tr("Loaded %1").arg(toQString(model->description())), 6000);
-  requestPrediction();
+  m_inputController->requestPrediction();
 }
 
 bool MainWindow::openImage(const QString& path) {
@@ -224,7 +213,7 @@ void MainWindow::setImage(RgbImage decoded, const QString& origin) {
                  5000);
   updateActions();
   const auto& model = m_session->model();
-  if (model && model->kind() != ModelKind::CausalLM) requestPrediction();
+  if (model && model->kind() != ModelKind::CausalLM) m_inputController->requestPrediction();
 }
 
 void MainWindow::openImageDialog() {
@@ -264,37 +253,14 @@ void MainWindow::dropEvent(QDropEvent* event) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// What the model says
-
-void MainWindow::requestPrediction() {
-  if (!m_session->model()) return;
-  auto request = predictRequest(*m_input, m_session->model(), m_session->image());
-  if (const QString* missing = std::get_if<QString>(&request)) {
-    m_input->clearPrediction(*missing);
-    return;
-  }
-  m_input->setPredictionBusy();
-  m_session->predict(std::get<PredictRequest>(std::move(request)));
-}
+// What the model says (the plain prediction is InputController's)
 
 void MainWindow::generate() {
-  requestPrediction();
+  m_inputController->requestPrediction();
 }
 
 void MainWindow::generateSteered() {
   m_steeringController->generate();
-}
-
-void MainWindow::onPredicted(const Prediction& prediction) {
-  m_input->setPrediction(prediction);
-  // With no target yet, the model's own answer is the natural thing to explain.
-  if (m_input->target().isEmpty()) {
-    if (!prediction.labels.empty())
-      m_input->setTarget(toQString(prediction.labels.front().label));
-    else if (!prediction.generation.ids.empty() && m_session->model())
-      m_input->setTarget(
-          toQString(m_session->model()->tokenizer().decode({prediction.generation.ids.front()})));
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -369,11 +335,8 @@ void MainWindow::onJobEnded(JobKind kind, JobId, const QString& failure) {
       m_panes->setBusy(false);  // stop saying "computing…"
       if (cancelled) m_status->post(tr("Cancelled."), 4000);
       break;
-    case JobKind::Predict:
-      if (!cancelled) {
-        m_input->clearPrediction(failure);
-        m_status->post(failure, 8000);
-      }
+    case JobKind::Predict:  // the input panel shows why too (InputController)
+      if (!cancelled) m_status->post(failure, 8000);
       break;
     case JobKind::Steer:  // SteeringController's
       break;

@@ -2,11 +2,14 @@
 // single-token and correlated explanations side by side. The constructor reads as the table of
 // contents. The window is the view and the place where its parts meet:
 //   - ExplainSession (session()): what is loaded, computed and cached, and the jobs in flight;
-//     tests observe jobs through its signals;
-//   - InputPanel and SteeringPanel, each in a PanelDock; ExplanationPanes, the central widget;
+//     tests observe jobs through its signals, the window reports only what is its own (errors);
+//   - InputPanel and SteeringPanel, each in a PanelDock with its controller (InputController,
+//     SteeringController);
+//     ExplanationPanes, the central widget;
 //   - Exporter (exporter()): figures and data, and whether the latest result has been saved;
 //   - WindowSettings: the persisted choices (frozen in screenshot mode);
-//   - main_window_bars.cpp: the actions, menus, tool bars and status bar.
+//   - main_window_bars.cpp: the actions, menus and the Explain tool bar; ViewToolBar and
+//     StudioStatusBar are widgets of their own.
 // What to open at start is app/gui/startup.h's.
 //
 // Tests reach the window through the operations behind its menus (below), its parts, and
@@ -15,12 +18,10 @@
 #pragma once
 
 #include <QMainWindow>
-#include <QTimer>
 
 #include <memory>
 
 #include "atman/image.h"
-#include "image_mime.h"
 #include "jobs.h"
 #include "view_mode.h"
 #include "view_options.h"
@@ -33,6 +34,7 @@ class QDockWidget;
 class QDoubleSpinBox;
 class QLabel;
 class QMenu;
+class QMimeData;
 class QSlider;
 
 namespace atman::ui {
@@ -41,7 +43,9 @@ class ExplainSession;
 class ExplanationPane;
 class ExplanationPanes;
 class Exporter;
+class InputController;
 class InputPanel;
+enum class MimePreference;
 class SteeringController;
 class SteeringPanel;
 class StudioStatusBar;
@@ -81,13 +85,10 @@ class MainWindow : public QMainWindow {
 
  public slots:
   void explain();
-  void cancel();
+  void cancel();  // the running jobs; with none, the neighbourhood shown
   void generate();
   void generateSteered();  // the steering panel's choices: original and steered answer
-  void openImageDialog();
-  void openModelDialog();
   void pasteImage();
-  void about();
 
  signals:
   // An error was reported: a dialog (none in screenshot mode) and the status bar.
@@ -109,9 +110,13 @@ class MainWindow : public QMainWindow {
   void connectSession();
   void readSettings();
 
+  // Dialogs.
+  void openImageDialog();
+  void openModelDialog();
+  void about();
+
   // What the session reports.
   void onModelLoaded(const LoadedModel& loaded);
-  void onPredicted(const Prediction& prediction);
   void onExplainStarted(JobId job, bool single, bool correlated);
   void onExplained(JobId job, const ExplainResult& result);
   // A job ended without a result: cancelled (`failure` null) or failed.
@@ -119,7 +124,6 @@ class MainWindow : public QMainWindow {
 
   // Opens what a drop or the clipboard offers; false when it offers no image.
   bool openMimeImage(const QMimeData* mime, MimePreference prefer, const QString& origin);
-  void requestPrediction();
   void setImage(RgbImage image, const QString& origin);
   void showResults();
   void applyNeighbourhood(const Neighbourhood& neighbourhood);
@@ -131,7 +135,6 @@ class MainWindow : public QMainWindow {
   StudioOptions m_options;
   WindowSettings m_settings;
   std::unique_ptr<ExplainSession> m_session;
-  QTimer m_predictionTimer;  // debounces zero-shot runs while labels are typed
 
   // Parts and widgets (owned by their Qt parents).
   InputPanel* m_input = nullptr;
@@ -146,6 +149,7 @@ class MainWindow : public QMainWindow {
   QDoubleSpinBox* m_factorSpin = nullptr;
   ViewToolBar* m_viewBar = nullptr;
   StudioStatusBar* m_status = nullptr;
+  InputController* m_inputController = nullptr;
   SteeringController* m_steeringController = nullptr;
   QMenu* m_viewMenu = nullptr;
 

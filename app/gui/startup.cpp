@@ -72,7 +72,7 @@ void Startup::onModelLoaded() {
     explainOrFinish();
   else if (!m_window.session()->isRunning(JobKind::Predict))
     finish(true);  // nothing to explain and nothing to wait for
-  // else: the model's answer becomes the target (predictionReady) and is explained
+  // else: the model's answer becomes the target (ExplainSession::predicted) and is explained
 }
 
 void Startup::explainOrFinish() {
