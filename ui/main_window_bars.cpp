@@ -1,22 +1,23 @@
-// The window's furniture: its actions, menus, tool bars and status bar. What they trigger is in
-// main_window.cpp.
+// The window's furniture: its actions, menus, tool bars and status bar, and what keeps them in
+// step with the session. What the actions trigger is in main_window.cpp.
 #include <QAction>
 #include <QActionGroup>
 #include <QApplication>
-#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QKeySequence>
 #include <QLabel>
 #include <QMenuBar>
-#include <QProgressBar>
 #include <QSlider>
-#include <QStatusBar>
 #include <QToolBar>
 
-#include "colormaps.h"
 #include "explain_session.h"
+#include "explanation_panes.h"
+#include "exporter.h"
+#include "input_panel.h"
 #include "main_window.h"
+#include "studio_status_bar.h"
+#include "view_tool_bar.h"
 
 namespace atman::ui {
 namespace {
@@ -46,16 +47,18 @@ void MainWindow::createActions() {
       new QAction(studioIcon("document-save", "export"), tr("&Export Figure…"), this);
   m_exportFigureAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
   m_exportFigureAction->setStatusTip(tr("Save the explanation as a PNG, SVG or PDF figure"));
-  connect(m_exportFigureAction, &QAction::triggered, this, &MainWindow::exportFigureDialog);
+  connect(m_exportFigureAction, &QAction::triggered, this,
+          [this] { m_exporter->exportFigureDialog(); });
 
   m_exportDataAction = new QAction(tr("Export &Data…"), this);
   m_exportDataAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
   m_exportDataAction->setStatusTip(tr("Save the explanation's values as CSV or JSON"));
-  connect(m_exportDataAction, &QAction::triggered, this, &MainWindow::exportDataDialog);
+  connect(m_exportDataAction, &QAction::triggered, this,
+          [this] { m_exporter->exportDataDialog(); });
 
   m_copyFigureAction = new QAction(tr("&Copy Figure"), this);
   m_copyFigureAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C));
-  connect(m_copyFigureAction, &QAction::triggered, this, &MainWindow::copyFigure);
+  connect(m_copyFigureAction, &QAction::triggered, this, [this] { m_exporter->copyFigure(); });
 
   m_pasteAction = new QAction(tr("&Paste Image"), this);
   m_pasteAction->setShortcut(QKeySequence::Paste);
@@ -141,7 +144,7 @@ void MainWindow::createMenus() {
   explainMenu->addAction(m_kappaUpAction);
   explainMenu->addAction(m_kappaDownAction);
 
-  menuBar()->addMenu(tr("&View"));  // filled in createInputDock() with the dock's toggle
+  m_viewMenu = menuBar()->addMenu(tr("&View"));  // filled in createDocks() with the docks' toggles
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(m_aboutAction);
@@ -184,7 +187,7 @@ void MainWindow::createToolBars() {
   m_kappaSlider->setObjectName(QStringLiteral("kappaSlider"));
   connect(m_kappaSlider, &QSlider::valueChanged, this, [this](int step) {
     updateKappaLabel();
-    if (!m_options.screenshot) m_settings.setKappa(kappa());
+    m_settings.setKappa(kappa());
     m_session->setKappaStep(step);  // shows a κ already computed, else computes it
   });
   explainBar->addWidget(new QLabel(tr(" κ "), explainBar));
@@ -197,70 +200,38 @@ void MainWindow::createToolBars() {
   m_factorSpin->setDecimals(2);
   m_factorSpin->setToolTip(
       tr("f: a suppressed token keeps 1 − f of its attention (applies to the next Explain)"));
-  connect(m_factorSpin, &QDoubleSpinBox::valueChanged, this, [this](double f) {
-    m_factor = f;
-    if (!m_options.screenshot) m_settings.setFactor(f);
-  });
+  connect(m_factorSpin, &QDoubleSpinBox::valueChanged, this,
+          [this](double f) { m_settings.setFactor(f); });
   explainBar->addWidget(new QLabel(tr("  f "), explainBar));
   explainBar->addWidget(m_factorSpin);
 
   addToolBarBreak();
-  QToolBar* viewBar = addToolBar(tr("View"));
-  viewBar->setObjectName(QStringLiteral("viewToolBar"));
-  m_colormapCombo = new QComboBox(viewBar);
-  m_colormapCombo->addItems(colormapNames());
-  m_opacitySlider = new QSlider(Qt::Horizontal, viewBar);
-  m_opacitySlider->setRange(0, 100);
-  m_opacitySlider->setFixedWidth(120);
-  m_opacitySlider->setToolTip(tr("Heatmap opacity over the image"));
-  m_smoothCheck = new QCheckBox(tr("Smooth"), viewBar);
-  m_smoothCheck->setToolTip(tr("Bicubic heatmap; off: one flat colour per patch"));
-  m_gridCheck = new QCheckBox(tr("Patch grid"), viewBar);
-  m_sharedCheck = new QCheckBox(tr("Shared colour scale"), viewBar);
-  m_sharedCheck->setToolTip(
-      tr("One colour scale for both panes, so their colours compare directly"));
-  viewBar->addWidget(new QLabel(tr("Colormap: "), viewBar));
-  viewBar->addWidget(m_colormapCombo);
-  viewBar->addWidget(new QLabel(tr("  Opacity: "), viewBar));
-  viewBar->addWidget(m_opacitySlider);
-  viewBar->addWidget(m_smoothCheck);
-  viewBar->addWidget(m_gridCheck);
-  viewBar->addWidget(m_sharedCheck);
-  viewBar->addSeparator();
-  viewBar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
-  viewBar->addAction(m_exportFigureAction);
-  viewBar->addAction(m_exportDataAction);
-
-  auto viewChanged = [this] {
-    ViewOptions options;
-    options.colormap = colormapFromName(m_colormapCombo->currentText());
-    options.opacity = m_opacitySlider->value() / 100.0;
-    options.smooth = m_smoothCheck->isChecked();
-    options.showGrid = m_gridCheck->isChecked();
-    m_sharedScale = m_sharedCheck->isChecked();
-    setViewOptions(options);
-  };
-  connect(m_colormapCombo, &QComboBox::currentTextChanged, this, viewChanged);
-  connect(m_opacitySlider, &QSlider::valueChanged, this, viewChanged);
-  connect(m_smoothCheck, &QCheckBox::toggled, this, viewChanged);
-  connect(m_gridCheck, &QCheckBox::toggled, this, viewChanged);
-  connect(m_sharedCheck, &QCheckBox::toggled, this, viewChanged);
+  m_viewBar = new ViewToolBar(this);
+  addToolBar(m_viewBar);
+  m_viewBar->addSeparator();
+  m_viewBar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  m_viewBar->addAction(m_exportFigureAction);
+  m_viewBar->addAction(m_exportDataAction);
+  connect(m_viewBar, &ViewToolBar::changed, this, [this] { setViewOptions(m_viewBar->options()); });
 }
 
 void MainWindow::createStatusBar() {
-  m_progress = new QProgressBar(this);
-  m_progress->setMaximumWidth(200);
-  m_progress->setRange(0, 1000);
-  m_progress->setTextVisible(false);
-  m_progress->hide();
-  m_prefetchLabel = new QLabel(this);
-  m_prefetchLabel->hide();
-  m_runtimeLabel = new QLabel(this);
-  statusBar()->addPermanentWidget(m_prefetchLabel);
-  statusBar()->addPermanentWidget(m_progress);
-  statusBar()->addPermanentWidget(m_runtimeLabel);
-  updateRuntimeLabel();
-  statusBar()->showMessage(tr("Choose a model and an image, then press Explain (Ctrl+Enter)."));
+  m_status = new StudioStatusBar(*m_session, this);
+  setStatusBar(m_status);
+  m_status->setRuntime(nullptr, m_input->device());
+  m_status->showMessage(tr("Choose a model and an image, then press Explain (Ctrl+Enter)."));
+}
+
+void MainWindow::updateActions() {
+  const bool haveResult = m_panes->hasResult();
+  m_exportFigureAction->setEnabled(haveResult);
+  m_exportDataAction->setEnabled(haveResult);
+  m_copyFigureAction->setEnabled(haveResult);
+  m_cancelAction->setEnabled(true);  // Esc also clears a neighbourhood
+  const auto& model = m_session->model();
+  m_explainAction->setEnabled(model != nullptr);
+  m_generateAction->setEnabled(model && model->kind() != ModelKind::Clip);
+  m_generateSteeredAction->setEnabled(model && model->kind() != ModelKind::Clip);
 }
 
 }  // namespace atman::ui

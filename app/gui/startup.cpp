@@ -14,13 +14,14 @@ Startup::Startup(MainWindow& window, StartupOptions options, QObject* parent)
     : QObject(parent), m_window(window), m_options(std::move(options)) {
   // Each step waits for the one before; any error on the way ends the start.
   const ExplainSession* session = window.session();
-  connect(&window, &MainWindow::modelLoaded, this, [this] {
+  // The window connected to the session first, so it has shown each result by now.
+  connect(session, &ExplainSession::modelLoaded, this, [this] {
     if (m_pending) onModelLoaded();
   });
-  connect(&window, &MainWindow::predictionReady, this, [this] {
+  connect(session, &ExplainSession::predicted, this, [this] {
     if (m_pending && !m_window.session()->isRunning(JobKind::Explain)) explainOrFinish();
   });
-  connect(&window, &MainWindow::jobFinished, this, [this] { finish(true); });
+  connect(session, &ExplainSession::explained, this, [this] { finish(true); });
   connect(&window, &MainWindow::errorShown, this,
           [this](const QString& message) { finish(false, message); });
   connect(session, &ExplainSession::jobFailed, this,
@@ -71,7 +72,7 @@ void Startup::onModelLoaded() {
     explainOrFinish();
   else if (!m_window.session()->isRunning(JobKind::Predict))
     finish(true);  // nothing to explain and nothing to wait for
-  // else: the model's answer becomes the target (predictionReady) and is explained
+  // else: the model's answer becomes the target (ExplainSession::predicted) and is explained
 }
 
 void Startup::explainOrFinish() {

@@ -1,5 +1,6 @@
 // Helpers shared by the GUI tests: the bundled model and image, a window with throw-away settings,
-// and waits on the window's signals (generous timeouts: the test machine may be busy).
+// and waits on its session's signals (generous timeouts: the test machine may be busy). The window
+// connects to its session first, so when a session signal arrives here the window has drawn it.
 #pragma once
 
 #include <QApplication>
@@ -14,11 +15,15 @@
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 
+#include <QDeadlineTimer>
+
+#include <algorithm>
 #include <memory>
 
 #include "atman/runtime.h"
 #include "explain_session.h"
 #include "explanation_pane.h"
+#include "exporter.h"
 #include "input_panel.h"
 #include "main_window.h"
 
@@ -56,19 +61,31 @@ inline std::unique_ptr<ui::MainWindow> makeWindow(const QTemporaryDir& dir, bool
 }
 
 inline bool loadModel(ui::MainWindow& window, const QString& dir) {
-  QSignalSpy loaded(&window, &ui::MainWindow::modelLoaded);
+  QSignalSpy loaded(window.session(), &ui::ExplainSession::modelLoaded);
   window.openModel(dir);
   return loaded.wait(kJobTimeoutMs);
 }
 
 // Starts an explanation and waits until its result is shown.
 inline bool explainAndWait(ui::MainWindow& window) {
-  QSignalSpy finished(&window, &ui::MainWindow::jobFinished);
-  QSignalSpy shown(&window, &ui::MainWindow::explanationShown);
+  const ui::ExplainSession* session = window.session();
+  QSignalSpy finished(session, &ui::ExplainSession::explained);
   window.explain();
-  if (!window.session()->isRunning(ui::JobKind::Explain))
-    return shown.count() > 0;  // answered from the cache
+  if (!session->isRunning(ui::JobKind::Explain))  // answered from the cache
+    return session->result(ui::Pane::Single) || session->result(ui::Pane::Correlated);
   return finished.wait(kJobTimeoutMs);
+}
+
+// Waits until `spy`, on ExplainSession::jobCancelled or jobFailed, has recorded a job of `kind`
+// (the session reports every kind; a test usually means one).
+inline bool waitForJobOfKind(QSignalSpy& spy, ui::JobKind kind, int timeoutMs = kJobTimeoutMs) {
+  QDeadlineTimer deadline(timeoutMs);
+  for (;;) {
+    for (const QList<QVariant>& args : spy)
+      if (args.at(0).value<ui::JobKind>() == kind) return true;
+    if (deadline.hasExpired() || !spy.wait(int(std::max<qint64>(1, deadline.remainingTime()))))
+      return false;
+  }
 }
 
 // The bundled shapes-clip with the demo image and target, explained side by side at κ = 0.7.

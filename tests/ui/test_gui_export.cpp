@@ -37,7 +37,7 @@ class TestGuiExport : public QObject {
     }
     m_window = makeWindow(m_dir);
     QVERIFY(runDemo(*m_window));
-    QVERIFY(m_window->hasUnexportedResult());
+    QVERIFY(m_window->exporter()->hasUnexportedResult());
   }
 
   void pngSizeFollowsDpi_data() {
@@ -52,8 +52,10 @@ class TestGuiExport : public QObject {
     QString error;
     const QString low = path(QStringLiteral("figure-%1-96.png").arg(layout));
     const QString high = path(QStringLiteral("figure-%1-288.png").arg(layout));
-    QVERIFY2(m_window->exportFigureTo(low, ViewMode(layout), 96, &error), qPrintable(error));
-    QVERIFY2(m_window->exportFigureTo(high, ViewMode(layout), 288, &error), qPrintable(error));
+    QVERIFY2(m_window->exporter()->exportFigureTo(low, ViewMode(layout), 96, &error),
+             qPrintable(error));
+    QVERIFY2(m_window->exporter()->exportFigureTo(high, ViewMode(layout), 288, &error),
+             qPrintable(error));
     QVERIFY(readAll(low).startsWith("\x89PNG\r\n\x1a\n"));
     const QImage a(low), b(high);
     QVERIFY(!a.isNull() && !b.isNull());
@@ -66,7 +68,7 @@ class TestGuiExport : public QObject {
       const QImage single(path(QStringLiteral("figure-%1-96.png").arg(int(ViewMode::Single))));
       QVERIFY(a.width() > single.width() * 1.5);
     }
-    QVERIFY(!m_window->hasUnexportedResult());
+    QVERIFY(!m_window->exporter()->hasUnexportedResult());
   }
 
   void figureHasHeatmapColours() {
@@ -85,8 +87,10 @@ class TestGuiExport : public QObject {
     QString error;
     const QString svg = path(QStringLiteral("figure.svg")),
                   pdf = path(QStringLiteral("figure.pdf"));
-    QVERIFY2(m_window->exportFigureTo(svg, ViewMode::SideBySide, 300, &error), qPrintable(error));
-    QVERIFY2(m_window->exportFigureTo(pdf, ViewMode::SideBySide, 300, &error), qPrintable(error));
+    QVERIFY2(m_window->exporter()->exportFigureTo(svg, ViewMode::SideBySide, 300, &error),
+             qPrintable(error));
+    QVERIFY2(m_window->exporter()->exportFigureTo(pdf, ViewMode::SideBySide, 300, &error),
+             qPrintable(error));
     const QByteArray svgBytes = readAll(svg);
     QVERIFY(svgBytes.startsWith("<?xml"));
     QVERIFY(svgBytes.contains("<svg"));
@@ -98,11 +102,11 @@ class TestGuiExport : public QObject {
 
   void unwritablePathIsAnError() {
     QString error;
-    QVERIFY(!m_window->exportFigureTo(path(QStringLiteral("missing/dir/figure.png")),
-                                      ViewMode::Single, 96, &error));
+    QVERIFY(!m_window->exporter()->exportFigureTo(path(QStringLiteral("missing/dir/figure.png")),
+                                                  ViewMode::Single, 96, &error));
     QVERIFY(!error.isEmpty());
-    QVERIFY(
-        !m_window->exportDataTo(path(QStringLiteral("missing/dir/e.json")), Pane::Single, &error));
+    QVERIFY(!m_window->exporter()->exportDataTo(path(QStringLiteral("missing/dir/e.json")),
+                                                Pane::Single, &error));
   }
 
   void csvAndJson_data() {
@@ -117,8 +121,8 @@ class TestGuiExport : public QObject {
     QString error;
     const QString csv = path(QStringLiteral("e%1.csv").arg(pane)),
                   json = path(QStringLiteral("e%1.json").arg(pane));
-    QVERIFY2(m_window->exportDataTo(csv, Pane(pane), &error), qPrintable(error));
-    QVERIFY2(m_window->exportDataTo(json, Pane(pane), &error), qPrintable(error));
+    QVERIFY2(m_window->exporter()->exportDataTo(csv, Pane(pane), &error), qPrintable(error));
+    QVERIFY2(m_window->exporter()->exportDataTo(json, Pane(pane), &error), qPrintable(error));
 
     const QList<QByteArray> lines = readAll(csv).trimmed().split('\n');
     QVERIFY(lines.front().startsWith("index,kind,text"));
@@ -133,7 +137,7 @@ class TestGuiExport : public QObject {
   }
 
   void copyToClipboard() {
-    m_window->copyFigure();
+    m_window->exporter()->copyFigure();
     const QImage copied = QApplication::clipboard()->image();
     if (copied.isNull()) QSKIP("this platform has no clipboard");
     QVERIFY(copied.width() > 400);

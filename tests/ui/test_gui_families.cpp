@@ -76,7 +76,7 @@ class TestGuiFamilies : public QObject {
 
     QSignalSpy errors(m_window.get(), &MainWindow::errorShown);
     // Browse… ends in modelChosen with the folder the person picked.
-    QSignalSpy loaded(m_window.get(), &MainWindow::modelLoaded);
+    QSignalSpy loaded(m_window->session(), &ExplainSession::modelLoaded);
     emit m_window->inputPanel()->modelPicker()->modelChosen(folder);
     QVERIFY2(loaded.wait(kJobTimeoutMs),
              qPrintable(errors.isEmpty() ? QString() : errors.last().at(0).toString()));

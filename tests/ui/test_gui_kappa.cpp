@@ -29,8 +29,8 @@ class TestGuiKappa : public QObject {
   }
 
   void uncachedKappaStartsAJob() {
-    QSignalSpy started(m_window.get(), &MainWindow::jobStarted);
-    QSignalSpy finished(m_window.get(), &MainWindow::jobFinished);
+    QSignalSpy started(m_window->session(), &ExplainSession::explainStarted);
+    QSignalSpy finished(m_window->session(), &ExplainSession::explained);
     m_window->findChild<QSlider*>(QStringLiteral("kappaSlider"))
         ->setValue(10);  // κ = 0.5: not computed yet
     QVERIFY(started.wait(10'000));
@@ -42,13 +42,14 @@ class TestGuiKappa : public QObject {
 
   void cachedKappaRedrawsWithoutAJob() {
     const QImage at05 = m_window->pane(Pane::Correlated)->heatmapView()->shownImage();
-    QSignalSpy started(m_window.get(), &MainWindow::jobStarted);
-    QSignalSpy shown(m_window.get(), &MainWindow::explanationShown);
+    QSignalSpy started(m_window->session(), &ExplainSession::explainStarted);
+    QSignalSpy shown(m_window->session(), &ExplainSession::resultsChanged);
     m_window->findChild<QSlider*>(QStringLiteral("kappaSlider"))
         ->setValue(14);  // κ = 0.7: computed by the first run
     // Synchronously: the views changed before any event was processed.
     QCOMPARE(shownKappa(), 0.7);
     QCOMPARE(shown.count(), 1);
+    QCOMPARE(shown.at(0).at(0).toBool(), true);  // fresh: a result that was missing
     QVERIFY(m_window->pane(Pane::Correlated)->heatmapView()->shownImage() != at05);
     QVERIFY(m_window->pane(Pane::Correlated)->title().contains(QStringLiteral("0.70")));
     QTest::qWait(500);  // longer than the slider's debounce: still no job
@@ -58,8 +59,8 @@ class TestGuiKappa : public QObject {
   }
 
   void newerRequestSupersedesOlder() {
-    QSignalSpy started(m_window.get(), &MainWindow::jobStarted);
-    QSignalSpy finished(m_window.get(), &MainWindow::jobFinished);
+    QSignalSpy started(m_window->session(), &ExplainSession::explainStarted);
+    QSignalSpy finished(m_window->session(), &ExplainSession::explained);
     m_window->inputPanel()->setTarget(QStringLiteral("a photo of a green circle"));
     m_window->explain();
     m_window->inputPanel()->setTarget(QStringLiteral("a photo of a green square"));
@@ -83,7 +84,7 @@ class TestGuiKappa : public QObject {
     QVERIFY(explainAndWait(*m_window));
     QVERIFY(prefetchStarted.count() == 1 || prefetchStarted.wait(10'000));
     QVERIFY(prefetched.wait(kJobTimeoutMs));
-    QSignalSpy started(m_window.get(), &MainWindow::jobStarted);
+    QSignalSpy started(m_window->session(), &ExplainSession::explainStarted);
     for (int step = 0; step <= 20; ++step) {
       m_window->findChild<QSlider*>(QStringLiteral("kappaSlider"))->setValue(step);
       QCOMPARE(shownKappa(), step / 20.0);
@@ -99,7 +100,7 @@ class TestGuiKappa : public QObject {
     QVERIFY(explainAndWait(*m_window));
     QVERIFY(prefetchStarted.count() == 1 || prefetchStarted.wait(10'000));
     QVERIFY(m_window->session()->isRunning(ui::JobKind::Prefetch));
-    QSignalSpy finished(m_window.get(), &MainWindow::jobFinished);
+    QSignalSpy finished(m_window->session(), &ExplainSession::explained);
     QSignalSpy prefetched(m_window->session(), &ExplainSession::prefetchFinished);
     m_window->inputPanel()->setTarget(QStringLiteral("a photo of a red star"));
     m_window->explain();

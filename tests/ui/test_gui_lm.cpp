@@ -36,7 +36,7 @@ class TestGuiLm : public QObject {
     const QString prompt = QStringLiteral(
         "The cat is red. The dog lives in Paris. Question: Where does the dog live? Answer:");
     m_window->inputPanel()->setPrompt(prompt);
-    QSignalSpy predicted(m_window.get(), &MainWindow::predictionReady);
+    QSignalSpy predicted(m_window->session(), &ExplainSession::predicted);
     m_window->generate();
     QVERIFY(predicted.wait(kJobTimeoutMs));
     TokenView* continuation = m_window->inputPanel()->continuationView();
@@ -74,7 +74,7 @@ class TestGuiLm : public QObject {
     QVERIFY(loadModel(*m_window, shapesLlava()));
     QCOMPARE(m_window->session()->model()->kind(), ModelKind::Llava);
     QCOMPARE(m_window->inputPanel()->prompt(), kShapesLlavaPrompt);
-    QSignalSpy predicted(m_window.get(), &MainWindow::predictionReady);
+    QSignalSpy predicted(m_window->session(), &ExplainSession::predicted);
     QVERIFY(m_window->openImage(demoImage()));  // LLaVA needs an image: opening one asks the model
     QVERIFY(predicted.wait(kJobTimeoutMs));
     QVERIFY(!m_window->inputPanel()->continuationView()->isEmpty());
@@ -105,7 +105,7 @@ class TestGuiLm : public QObject {
 
     auto answerFor = [&](const QString& dir) -> QString {
       if (!loadModel(*m_window, dir)) return QStringLiteral("(load failed)");
-      QSignalSpy predicted(m_window.get(), &MainWindow::predictionReady);
+      QSignalSpy predicted(m_window->session(), &ExplainSession::predicted);
       if (!m_window->openImage(demoImage()) || !predicted.wait(kJobTimeoutMs))
         return QStringLiteral("(no answer)");
       return m_window->inputPanel()->target();

@@ -216,7 +216,7 @@ class TestGuiReliability : public QObject {
     auto window = makeWindow(m_dir);
     window->setConfirmClose(true);
     QVERIFY(runDemo(*window));
-    QVERIFY(window->hasUnexportedResult());
+    QVERIFY(window->exporter()->hasUnexportedResult());
 
     // Answers the question QMessageBox::question shows (modal, in a nested event loop).
     QString asked;
@@ -235,10 +235,10 @@ class TestGuiReliability : public QObject {
 
     // Exported: closing asks nothing.
     QString error;
-    QVERIFY2(
-        window->exportDataTo(m_dir.filePath(QStringLiteral("e.json")), Pane::Correlated, &error),
-        qPrintable(error));
-    QVERIFY(!window->hasUnexportedResult());
+    QVERIFY2(window->exporter()->exportDataTo(m_dir.filePath(QStringLiteral("e.json")),
+                                              Pane::Correlated, &error),
+             qPrintable(error));
+    QVERIFY(!window->exporter()->hasUnexportedResult());
     asked.clear();
     answer(QMessageBox::Cancel);  // would keep it open, if anything were asked
     QVERIFY(window->close());

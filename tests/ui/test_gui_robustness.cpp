@@ -54,13 +54,13 @@ class TestGuiRobustness : public QObject {
     m_window->inputPanel()->setTarget(demoTarget());
     m_window->setViewMode(ViewMode::SideBySide);
     QSignalSpy progress(m_window->session(), &ExplainSession::explainProgress);
-    QSignalSpy cancelled(m_window.get(), &MainWindow::jobCancelled);
-    QSignalSpy finished(m_window.get(), &MainWindow::jobFinished);
+    QSignalSpy cancelled(m_window->session(), &ExplainSession::jobCancelled);
+    QSignalSpy finished(m_window->session(), &ExplainSession::explained);
     m_window->explain();
     QVERIFY(m_window->session()->isRunning(ui::JobKind::Explain));
     QVERIFY(progress.wait(kJobTimeoutMs));  // running: the baseline is done
     m_window->cancel();
-    QVERIFY(cancelled.wait(kJobTimeoutMs));
+    QVERIFY(waitForJobOfKind(cancelled, ui::JobKind::Explain));
     QCOMPARE(finished.count(), 0);
     QVERIFY(!m_window->session()->isRunning(ui::JobKind::Explain));
     // Usable: the same request runs to the end, reusing what the cancelled run computed.
@@ -72,10 +72,10 @@ class TestGuiRobustness : public QObject {
 
   void cancelBeforeStart() {
     m_window->inputPanel()->setTarget(QStringLiteral("a photo of a green square"));
-    QSignalSpy cancelled(m_window.get(), &MainWindow::jobCancelled);
+    QSignalSpy cancelled(m_window->session(), &ExplainSession::jobCancelled);
     m_window->explain();
     m_window->cancel();
-    QVERIFY(cancelled.wait(kJobTimeoutMs));
+    QVERIFY(waitForJobOfKind(cancelled, ui::JobKind::Explain));
     QVERIFY(explainAndWait(*m_window));
   }
 

@@ -83,7 +83,7 @@ class TestGuiSteering : public QObject {
   SteeringPanel* m_panel = nullptr;
 
   bool generateSteered(qint64* ms = nullptr) {
-    QSignalSpy ready(m_window.get(), &MainWindow::steeringReady);
+    QSignalSpy ready(m_window->session(), &ExplainSession::steered);
     QElapsedTimer timer;
     timer.start();
     QTest::mouseClick(m_panel->generateButton(), Qt::LeftButton);
@@ -129,7 +129,7 @@ class TestGuiSteering : public QObject {
     QVERIFY(!m_window->session()->isRunning(ui::JobKind::Steer));
     QCOMPARE(closeMessageBoxes(*m_window), 1);
 
-    QSignalSpy predicted(m_window.get(), &MainWindow::predictionReady);
+    QSignalSpy predicted(m_window->session(), &ExplainSession::predicted);
     QVERIFY(m_window->openImage(itemImage()));
     QVERIFY(predicted.wait(kJobTimeoutMs));
     QVERIFY(m_panel->imageView()->hasImage());
@@ -270,7 +270,7 @@ class TestGuiSteering : public QObject {
     // The export holds the factors and both answers.
     const QString json = m_dir.filePath(QStringLiteral("steering.json"));
     QString error;
-    QVERIFY2(m_window->exportSteeringTo(json, &error), qPrintable(error));
+    QVERIFY2(m_window->exporter()->exportSteeringTo(json, &error), qPrintable(error));
     QFile file(json);
     QVERIFY(file.open(QIODevice::ReadOnly));
     const QJsonObject doc = QJsonDocument::fromJson(file.readAll()).object();
@@ -283,7 +283,7 @@ class TestGuiSteering : public QObject {
       QVERIFY(s.toObject().contains("row"));
     }
     const QString csv = m_dir.filePath(QStringLiteral("steering.csv"));
-    QVERIFY2(m_window->exportSteeringTo(csv, &error), qPrintable(error));
+    QVERIFY2(m_window->exporter()->exportSteeringTo(csv, &error), qPrintable(error));
     QFile csvFile(csv);
     QVERIFY(csvFile.open(QIODevice::ReadOnly));
     const QStringList lines =
@@ -347,7 +347,7 @@ class TestGuiSteering : public QObject {
 
   void newImageKeepsChoicesDropsAnswers() {
     const size_t entries = m_panel->entries().size();
-    QSignalSpy predicted(m_window.get(), &MainWindow::predictionReady);
+    QSignalSpy predicted(m_window->session(), &ExplainSession::predicted);
     QVERIFY(m_window->openImage(demoImage()));
     QVERIFY(!m_panel->report().has_value());
     QCOMPARE(m_panel->entries().size(), entries);

@@ -1,0 +1,73 @@
+#include "studio_status_bar.h"
+
+#include <QLabel>
+#include <QProgressBar>
+
+#include <cmath>
+
+#include "atman/model.h"
+#include "atman/runtime.h"
+#include "conversions.h"
+#include "explain_session.h"
+
+namespace atman::ui {
+
+StudioStatusBar::StudioStatusBar(const ExplainSession& session, QWidget* parent)
+    : QStatusBar(parent), m_session(session) {
+  m_progress = new QProgressBar(this);
+  m_progress->setMaximumWidth(200);
+  m_progress->setRange(0, 1000);
+  m_progress->setTextVisible(false);
+  m_progress->hide();
+  m_prefetchLabel = new QLabel(this);
+  m_prefetchLabel->hide();
+  m_runtimeLabel = new QLabel(this);
+  addPermanentWidget(m_prefetchLabel);
+  addPermanentWidget(m_progress);
+  addPermanentWidget(m_runtimeLabel);
+
+  connect(&session, &ExplainSession::explainProgress, this, [this](double fraction) {
+    m_progress->setRange(0, 1000);
+    m_progress->setValue(static_cast<int>(std::lround(1000 * fraction)));
+  });
+  connect(&session, &ExplainSession::prefetchStarted, this,
+          [this] { m_prefetchLabel->setText(tr("Computing every κ…")); });
+  connect(&session, &ExplainSession::prefetchProgress, this, [this](double fraction) {
+    m_prefetchLabel->setText(tr("Computing every κ… %1 %").arg(static_cast<int>(100 * fraction)));
+  });
+  connect(&session, &ExplainSession::prefetchFinished, this,
+          [this] { showMessage(tr("Every κ is ready: the slider redraws instantly."), 4000); });
+  connect(&session, &ExplainSession::jobsChanged, this,
+          [this] { m_prefetchLabel->setVisible(m_session.isRunning(JobKind::Prefetch)); });
+}
+
+void StudioStatusBar::post(const QString& text, int timeoutMs) {
+  if (text.isEmpty())
+    clearMessage();
+  else
+    showMessage(text, timeoutMs);
+}
+
+void StudioStatusBar::setBusy(bool busy, const QString& what) {
+  m_progress->setVisible(busy);
+  if (busy) {
+    m_progress->setValue(0);
+    if (m_session.isRunning(JobKind::LoadModel) && !m_session.isRunning(JobKind::Explain))
+      m_progress->setRange(0, 0);
+    showMessage(what);
+  } else {
+    m_progress->setRange(0, 1000);
+  }
+}
+
+void StudioStatusBar::setRuntime(const Model* model, const QString& chosenDevice) {
+  QString device = model ? toQString(model->device()) : chosenDevice;
+  if (model && model->dtype() != "float32") device += QLatin1Char(' ') + toQString(model->dtype());
+  m_runtimeLabel->setText(tr("%1 · %2 threads · %3")
+                              .arg(device)
+                              .arg(compute_threads())
+                              .arg(model ? toQString(model->name()) : tr("no model")));
+  m_runtimeLabel->setToolTip(toQString(runtime_report()));
+}
+
+}  // namespace atman::ui

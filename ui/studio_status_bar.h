@@ -1,0 +1,39 @@
+// The window's status bar: passing messages, the progress of the running job, the background κ
+// sweep, and the device, threads and model the core runs on. It follows the session's progress
+// and sweep signals itself; the window tells it the rest.
+#pragma once
+
+#include <QStatusBar>
+
+class QLabel;
+class QProgressBar;
+
+namespace atman {
+class Model;
+}
+
+namespace atman::ui {
+
+class ExplainSession;
+
+class StudioStatusBar : public QStatusBar {
+  Q_OBJECT
+
+ public:
+  StudioStatusBar(const ExplainSession& session, QWidget* parent);
+
+  // An empty text clears the line (a pane or panel that stops hovering).
+  void post(const QString& text, int timeoutMs = 0);
+  // Busy: the progress bar shows, with `what` in the line; loading reports no progress.
+  void setBusy(bool busy, const QString& what = {});
+  // The device is the model's once one is loaded, else the one chosen for the next.
+  void setRuntime(const Model* model, const QString& chosenDevice);
+
+ private:
+  const ExplainSession& m_session;
+  QProgressBar* m_progress = nullptr;
+  QLabel* m_prefetchLabel = nullptr;
+  QLabel* m_runtimeLabel = nullptr;
+};
+
+}  // namespace atman::ui
