@@ -27,9 +27,9 @@
 #include "atman/hf_config.h"
 #include "atman/image.h"
 #include "atman/model.h"
-#include "atman/safetensors.h"
 #include "core/test_support.h"
 #include "core/tiny_models.h"
+#include "io/safetensors.h"
 
 using namespace atman;
 using namespace atman::test;

@@ -11,7 +11,7 @@
 #include <limits>
 
 #include "atman/error.h"
-#include "atman/safetensors.h"
+#include "io/safetensors.h"
 
 using namespace atman;
 

@@ -7,5 +7,5 @@ foreach(name ${gui_tests})
 endforeach()
 # Each RoPE decoder family (tiny random checkpoints of the shrunk public configs) explained in the window.
 atman_add_test(test_gui_families SOURCES ui/test_gui_families.cpp core/family_configs.cpp core/tiny_models.cpp
-               LIBS atman_ui nlohmann_json::nlohmann_json LABELS gui)
+               LIBS atman_ui atman_internal nlohmann_json::nlohmann_json LABELS gui)
 set_tests_properties(test_gui_families PROPERTIES ENVIRONMENT "QT_QPA_PLATFORM=offscreen" TIMEOUT 180)

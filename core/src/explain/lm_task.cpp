@@ -5,9 +5,9 @@
 #include <ATen/ATen.h>
 
 #include "atman/error.h"
-#include "atman/models/inputs.h"
-#include "atman/models/loaded_model.h"
 #include "explain/task.h"
+#include "models/inputs.h"
+#include "models/loaded_model.h"
 
 namespace atman::detail {
 namespace {

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/error.h"
-#include "atman/safetensors.h"
+#include "io/safetensors.h"
 
 namespace atman {
 namespace {

@@ -1,7 +1,7 @@
 // Reading and writing .safetensors files. Everything in the header is checked against the real file
 // size before any tensor is touched, because checkpoints are downloaded from the internet and a
 // hostile or truncated file must end in a ModelError, never in a crash or a giant allocation.
-#include "atman/safetensors.h"
+#include "io/safetensors.h"
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
