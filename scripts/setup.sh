@@ -13,6 +13,7 @@ packages=(
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev xvfb xauth
   libjpeg-dev                      # test_hostile_inputs writes a CMYK JPEG, which OpenCV cannot
   clang libclang-rt-14-dev         # libFuzzer's runtime for the fuzz harnesses (docs/fuzzing.md)
+  clang-format                     # scripts/check_format.sh (the .clang-format of clang-format 14)
 )
 missing=()
 for p in "${packages[@]}"; do
