@@ -247,13 +247,6 @@ RgbImage random_image(int width, int height, int seed) {
   return image;
 }
 
-std::shared_ptr<const Model> shared_model(const std::string& name) {
-  static std::map<std::string, std::shared_ptr<const Model>> loaded;
-  auto& m = loaded[name];
-  if (!m) m = Model::load(models_dir() / name);
-  return m;
-}
-
 // Every method against its reference for one request; IG with `ig_steps`.
 void check_all(const ExplainRequest& request, const Reference& ref, const std::string& what,
                const std::vector<std::string>& methods, int ig_steps, double abs_tol) {

@@ -23,13 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::shared_ptr<const Model> shared_model(const std::string& name) {
-  static std::map<std::string, std::shared_ptr<const Model>> loaded;
-  auto& m = loaded[name];
-  if (!m) m = Model::load(models_dir() / name);
-  return m;
-}
-
 std::vector<std::string> shapes_labels() {
   return read_json(shared_dir() / "data/shapes-eval/index.json")["labels"]
       .get<std::vector<std::string>>();
