@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/error.h"
+#include "io/messages.h"
 
 // The data section is little-endian; copying it straight into tensors is only right on such hosts.
 static_assert(std::endian::native == std::endian::little,
@@ -32,23 +33,6 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace atman {
 namespace {
-
-std::string shape_to_string(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) out += ", ";
-    out += std::to_string(shape[i]);
-  }
-  return out + "]";
-}
-
-// Appends rather than `"'" + s + "'"`, which trips a false -Wrestrict in GCC 12.
-std::string quoted(const std::filesystem::path& path) {
-  std::string out(1, '\'');
-  out += path.string();
-  out += '\'';
-  return out;
-}
 
 struct DTypeInfo {
   StDType dtype;
