@@ -3,8 +3,8 @@
 // names of the index itself), and so is every tensor name the index maps.
 #include <ATen/ATen.h>
 
-#include "atman/safetensors.h"
 #include "fuzz_support.h"
+#include "io/safetensors.h"
 
 namespace {
 

@@ -4,8 +4,8 @@
 // against the header, and a missing name exercises the similar-name suggestions.
 #include <ATen/ATen.h>
 
-#include "atman/safetensors.h"
 #include "fuzz_support.h"
+#include "io/safetensors.h"
 
 namespace {
 

@@ -33,9 +33,17 @@ const std::string& byte_alphabet(bool clip) {
     for (int b = 0; b < 256; ++b) {
       std::string symbol;
       atman::text::append_utf8(symbol, atman::tokenizers::byte_to_unicode()[size_t(b)]);
-      entries += (b ? "," : "") + json_string(symbol) + ":" + std::to_string(b);
-      if (with_word_ends)
-        entries += "," + json_string(symbol + "</w>") + ":" + std::to_string(256 + b);
+      // Appends only: `"," + json_string(...)` trips a false -Wrestrict in GCC 12.
+      if (b) entries += ',';
+      entries += json_string(symbol);
+      entries += ':';
+      entries += std::to_string(b);
+      if (with_word_ends) {
+        entries += ',';
+        entries += json_string(symbol + "</w>");
+        entries += ':';
+        entries += std::to_string(256 + b);
+      }
     }
     if (with_word_ends) entries += ",\"<|startoftext|>\":512,\"<|endoftext|>\":513";
     return entries;

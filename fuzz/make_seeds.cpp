@@ -20,7 +20,7 @@
 
 #include "atman/error.h"
 #include "atman/explanation.h"
-#include "atman/safetensors.h"
+#include "io/safetensors.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -14,6 +14,7 @@ packages=(
   libjpeg-dev                      # test_hostile_inputs writes a CMYK JPEG, which OpenCV cannot
   clang libclang-rt-14-dev         # libFuzzer's runtime for the fuzz harnesses (docs/fuzzing.md)
   python3                          # scripts/gen/ table generators; test generated_tables
+  clang-format                     # scripts/check_format.sh (the .clang-format of clang-format 14)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -8,7 +8,15 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 stage_start=$SECONDS
 stage_done() { echo "test.sh: $1 took $((SECONDS - stage_start)) s"; stage_start=$SECONDS; }
+# Formatting first: seconds, against the build's minutes. On a fresh machine clang-format comes
+# with setup.sh, so the check then runs right after it.
+format_checked=0
+if command -v clang-format >/dev/null; then
+  "$root/scripts/check_format.sh"
+  format_checked=1
+fi
 "$root/scripts/setup.sh"
+[ "$format_checked" = 1 ] || "$root/scripts/check_format.sh"
 stage_done "setup and the Release build"
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
 cd "$root/build"

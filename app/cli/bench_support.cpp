@@ -10,7 +10,7 @@
 #include <map>
 
 #include "atman/error.h"
-#include "atman/safetensors.h"
+#include "io/safetensors.h"
 
 namespace atman::cli {
 namespace {

@@ -13,12 +13,12 @@
 
 #include "atman/error.h"
 #include "atman/explainer.h"
-#include "atman/models/inputs.h"
-#include "atman/models/loaded_model.h"
 #include "atman/runtime.h"
 #include "bench_support.h"
 #include "commands.h"
 #include "common.h"
+#include "models/inputs.h"
+#include "models/loaded_model.h"
 
 namespace atman::cli {
 namespace {

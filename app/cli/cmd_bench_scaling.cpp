@@ -27,11 +27,11 @@
 #include "atman/error.h"
 #include "atman/explainer.h"
 #include "atman/image.h"
-#include "atman/models/inputs.h"
-#include "atman/models/loaded_model.h"
 #include "atman/runtime.h"
 #include "bench_support.h"
 #include "common.h"
+#include "models/inputs.h"
+#include "models/loaded_model.h"
 
 namespace atman::cli {
 

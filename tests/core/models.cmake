@@ -1,10 +1,11 @@
 atman_add_test(test_golden_forward SOURCES core/test_golden_forward.cpp
-               LIBS atman_core nlohmann_json::nlohmann_json LABELS "core;model")
+               LIBS atman_core atman_internal nlohmann_json::nlohmann_json LABELS "core;model")
 atman_add_test(test_golden_atman SOURCES core/test_golden_atman.cpp
-               LIBS atman_core nlohmann_json::nlohmann_json LABELS "core;model")
+               LIBS atman_core atman_test_support nlohmann_json::nlohmann_json LABELS "core;model")
 # Every RoPE decoder family (Llama 3, Qwen2.5, Qwen3, Mistral, Gemma 2/3, Phi-3, SmolLM2, OLMo 2)
 # against float64 computations from the transformers sources; also runs the CLI.
-atman_add_test(test_families SOURCES core/test_families.cpp core/family_configs.cpp core/tiny_models.cpp
-               LIBS atman_core nlohmann_json::nlohmann_json LABELS "core;model")
+atman_add_test(test_families SOURCES core/test_families.cpp
+               LIBS atman_core atman_test_support atman_internal nlohmann_json::nlohmann_json
+               LABELS "core;model")
 target_compile_definitions(test_families PRIVATE ATMAN_CLI="$<TARGET_FILE:atman>")
 add_dependencies(test_families atman)

@@ -14,11 +14,11 @@
 #include "atman/baselines.h"
 #include "atman/error.h"
 #include "atman/explainer.h"
-#include "atman/models/inputs.h"
-#include "atman/models/loaded_model.h"
-#include "atman/safetensors.h"
 #include "core/test_support.h"
 #include "core/tiny_models.h"
+#include "io/safetensors.h"
+#include "models/inputs.h"
+#include "models/loaded_model.h"
 
 using namespace atman;
 using namespace atman::test;
@@ -245,13 +245,6 @@ RgbImage random_image(int width, int height, int seed) {
     p = static_cast<uint8_t>(state);
   }
   return image;
-}
-
-std::shared_ptr<const Model> shared_model(const std::string& name) {
-  static std::map<std::string, std::shared_ptr<const Model>> loaded;
-  auto& m = loaded[name];
-  if (!m) m = Model::load(models_dir() / name);
-  return m;
 }
 
 // Every method against its reference for one request; IG with `ig_steps`.

@@ -24,13 +24,6 @@ fs::path facts_file() {
   return shared_dir() / "data/facts-eval/facts-eval.jsonl";
 }
 
-std::shared_ptr<const Model> shared_model(const std::string& name) {
-  static std::map<std::string, std::shared_ptr<const Model>> loaded;
-  auto& m = loaded[name];
-  if (!m) m = Model::load(models_dir() / name);
-  return m;
-}
-
 bool near(double a, double b) {
   return std::abs(a - b) < 1e-12;
 }

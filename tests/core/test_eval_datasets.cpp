@@ -21,13 +21,6 @@ fs::path coco_dir() {
   return shared_dir() / "data/coco128";
 }
 
-std::shared_ptr<const Model> shared_model(const std::string& name) {
-  static std::map<std::string, std::shared_ptr<const Model>> loaded;
-  auto& m = loaded[name];
-  if (!m) m = Model::load(models_dir() / name);
-  return m;
-}
-
 const std::vector<eval::SquadItem>& squad() {
   static const std::vector<eval::SquadItem> items = eval::load_squad(squad_file());
   return items;

@@ -15,13 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::shared_ptr<const Model> shared_model(const std::string& name) {
-  static std::map<std::string, std::shared_ptr<const Model>> loaded;
-  auto& m = loaded[name];
-  if (!m) m = Model::load(models_dir() / name);
-  return m;
-}
-
 bool near(double a, double b, double tol = 1e-12) {
   return std::abs(a - b) <= tol;
 }

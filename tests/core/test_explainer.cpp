@@ -12,23 +12,16 @@
 
 #include "atman/error.h"
 #include "atman/explainer.h"
-#include "atman/models/inputs.h"
-#include "atman/models/loaded_model.h"
 #include "core/test_support.h"
 #include "core/tiny_models.h"
+#include "models/inputs.h"
+#include "models/loaded_model.h"
 
 using namespace atman;
 using namespace atman::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::shared_ptr<const Model> shared_model(const std::string& name) {
-  static std::map<std::string, std::shared_ptr<const Model>> loaded;
-  auto& m = loaded[name];
-  if (!m) m = Model::load(models_dir() / name);
-  return m;
-}
 
 std::vector<std::string> shapes_labels() {
   return read_json(shared_dir() / "data/shapes-eval/index.json")["labels"]

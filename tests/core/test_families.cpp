@@ -16,12 +16,12 @@
 
 #include "atman/error.h"
 #include "atman/explainer.h"
-#include "atman/models/loaded_model.h"
-#include "atman/models/rope.h"
-#include "atman/safetensors.h"
 #include "core/family_configs.h"
 #include "core/test_support.h"
 #include "core/tiny_models.h"
+#include "io/safetensors.h"
+#include "models/loaded_model.h"
+#include "models/rope.h"
 
 using namespace atman;
 using namespace atman::test;

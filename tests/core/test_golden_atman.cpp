@@ -8,13 +8,6 @@ using namespace atman::test;
 
 namespace {
 
-std::shared_ptr<const Model> model(const std::string& name) {
-  static std::map<std::string, std::shared_ptr<const Model>> loaded;
-  auto& m = loaded[name];
-  if (!m) m = Model::load(models_dir() / name);
-  return m;
-}
-
 void set_mode(ExplainRequest& r, const nlohmann::json& c) {
   if (c["kappa"].is_null()) {
     r.mode = SuppressionMode::Single;
@@ -69,7 +62,7 @@ class TestGoldenAtman : public QObject {
     AtmanExplainer explainer;
     for (const auto& c : golden["cases"]) {
       ExplainRequest r;
-      r.model = model("shapes-clip");
+      r.model = shared_model("shapes-clip");
       r.image = load_image(golden_dir() / c["png"].get<std::string>());
       r.labels = golden["labels"].get<std::vector<std::string>>();
       r.target = r.labels.at(c["target_index"].get<int>());
@@ -88,7 +81,7 @@ class TestGoldenAtman : public QObject {
     auto forward = read_json(golden_dir() / "clip_forward.json");
     for (const auto& c : golden["cases"]) {
       ExplainRequest r;
-      r.model = model("shapes-clip");
+      r.model = shared_model("shapes-clip");
       r.image = load_image(golden_dir() /
                            forward["images"][c["image"].get<int>()]["png"].get<std::string>());
       r.labels = golden["labels"].get<std::vector<std::string>>();
@@ -108,7 +101,7 @@ class TestGoldenAtman : public QObject {
     AtmanExplainer explainer;
     for (const auto& c : golden["cases"]) {
       ExplainRequest r;
-      r.model = model("facts-gpt2");
+      r.model = shared_model("facts-gpt2");
       r.prompt = c["prompt"].get<std::string>();
       r.target = c["target"].get<std::string>();
       r.explain = ExplainWhat::PromptTokens;
@@ -132,7 +125,7 @@ class TestGoldenAtman : public QObject {
     AtmanExplainer explainer;
     for (const auto& c : golden["cases"]) {
       ExplainRequest r;
-      r.model = model("shapes-llava");
+      r.model = shared_model("shapes-llava");
       r.image = load_image(golden_dir() / c["png"].get<std::string>());
       r.prompt = forward["images"][0]["prompt"].get<std::string>();
       r.target = c["target"].get<std::string>();

@@ -4,9 +4,9 @@
 #include <c10/core/InferenceMode.h>
 
 #include "atman/inference.h"
-#include "atman/models/inputs.h"
-#include "atman/models/loaded_model.h"
 #include "core/test_support.h"
+#include "models/inputs.h"
+#include "models/loaded_model.h"
 
 using namespace atman;
 using namespace atman::test;

@@ -8,25 +8,12 @@
 
 #include "atman/error.h"
 #include "atman/hf_config.h"
+#include "core/test_support.h"
 
 using namespace atman;
+using namespace atman::test;
 
 namespace {
-
-std::filesystem::path shared_model(const char* name) {
-  return std::filesystem::path(ATMAN_SHARED_DIR) / "models" / name;
-}
-
-QString model_error(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const ModelError& e) {
-    return QString::fromStdString(e.what());
-  } catch (const std::exception& e) {
-    return "WRONG EXCEPTION TYPE: " + QString::fromStdString(e.what());
-  }
-  return "NO EXCEPTION";
-}
 
 template <typename T>
 T parse_as(const std::string& text) {
@@ -68,9 +55,9 @@ class TestHfConfig : public QObject {
 };
 
 void TestHfConfig::shared_clip() {
-  if (!std::filesystem::exists(shared_model("shapes-clip") / "config.json"))
+  if (!std::filesystem::exists(models_dir() / "shapes-clip" / "config.json"))
     QSKIP("shared model not present");
-  auto config = load_model_config(shared_model("shapes-clip"));
+  auto config = load_model_config(models_dir() / "shapes-clip");
   QVERIFY(std::holds_alternative<ClipConfig>(config));
   const auto& c = std::get<ClipConfig>(config);
   QCOMPARE(c.projection_dim, 128);
@@ -92,9 +79,9 @@ void TestHfConfig::shared_clip() {
 }
 
 void TestHfConfig::shared_gpt2() {
-  if (!std::filesystem::exists(shared_model("facts-gpt2") / "config.json"))
+  if (!std::filesystem::exists(models_dir() / "facts-gpt2" / "config.json"))
     QSKIP("shared model not present");
-  const auto c = std::get<Gpt2Config>(load_model_config(shared_model("facts-gpt2")));
+  const auto c = std::get<Gpt2Config>(load_model_config(models_dir() / "facts-gpt2"));
   QCOMPARE(c.vocab_size, 50257);
   QCOMPARE(c.n_positions, 128);
   QCOMPARE(c.n_embd, 128);
@@ -109,9 +96,9 @@ void TestHfConfig::shared_gpt2() {
 }
 
 void TestHfConfig::shared_llava() {
-  if (!std::filesystem::exists(shared_model("shapes-llava") / "config.json"))
+  if (!std::filesystem::exists(models_dir() / "shapes-llava" / "config.json"))
     QSKIP("shared model not present");
-  const auto c = std::get<LlavaConfig>(load_model_config(shared_model("shapes-llava")));
+  const auto c = std::get<LlavaConfig>(load_model_config(models_dir() / "shapes-llava"));
   QCOMPARE(c.vision.image_size, 128);
   QCOMPARE(c.vision.patch_size, 16);
   QCOMPARE(c.vision.hidden_size, 128);
@@ -294,7 +281,7 @@ void TestHfConfig::parse_activation() {
   QFETCH(QString, name);
   QFETCH(int, expected);
   QCOMPARE(int(atman::parse_activation(name.toStdString())), expected);
-  const QString msg = model_error([] { atman::parse_activation("mish"); });
+  const QString msg = error_of<ModelError>([] { atman::parse_activation("mish"); });
   QVERIFY2(msg.contains("unknown activation function 'mish'") && msg.contains("quick_gelu"),
            qPrintable(msg));
 }
@@ -408,7 +395,8 @@ void TestHfConfig::errors_data() {
 void TestHfConfig::errors() {
   QFETCH(QString, text);
   QFETCH(QStringList, expected);
-  const QString msg = model_error([&] { parse_model_config(text.toStdString(), "test.json"); });
+  const QString msg =
+      error_of<ModelError>([&] { parse_model_config(text.toStdString(), "test.json"); });
   QVERIFY2(msg.contains("test.json"), qPrintable(msg));
   for (const auto& part : expected)
     QVERIFY2(msg.contains(part), qPrintable(part + " not in: " + msg));
@@ -417,15 +405,15 @@ void TestHfConfig::errors() {
 void TestHfConfig::load_errors() {
   QTemporaryDir dir;
   const std::filesystem::path root = dir.path().toStdString();
-  QString msg = model_error([&] { load_model_config(root); });
+  QString msg = error_of<ModelError>([&] { load_model_config(root); });
   QVERIFY2(msg.contains("no config.json") && msg.contains(dir.path()), qPrintable(msg));
-  msg = model_error([&] { load_model_config(root / "nope"); });
+  msg = error_of<ModelError>([&] { load_model_config(root / "nope"); });
   QVERIFY2(msg.contains("nope") && msg.contains("does not exist"), qPrintable(msg));
   {
     std::ofstream out(root / "config.json");
     out << R"({"model_type": "whisper"})";
   }
-  msg = model_error([&] { load_model_config(root); });
+  msg = error_of<ModelError>([&] { load_model_config(root); });
   QVERIFY2(msg.contains("unsupported architecture 'whisper'") &&
                msg.contains(QString::fromStdString((root / "config.json").string())),
            qPrintable(msg));

@@ -27,9 +27,9 @@
 #include "atman/hf_config.h"
 #include "atman/image.h"
 #include "atman/model.h"
-#include "atman/safetensors.h"
 #include "core/test_support.h"
 #include "core/tiny_models.h"
+#include "io/safetensors.h"
 
 using namespace atman;
 using namespace atman::test;
@@ -55,8 +55,12 @@ void write_bytes(const fs::path& path, const std::string& bytes) {
   if (!out) qFatal("cannot write %s", path.c_str());
 }
 
+// Appends rather than `"'" + s + "'"`, which trips a false -Wrestrict in GCC 12.
 std::string q(const fs::path& p) {
-  return "'" + p.string() + "'";
+  std::string out(1, '\'');
+  out += p.string();
+  out += '\'';
+  return out;
 }
 
 uint64_t header_length(const std::string& file) {

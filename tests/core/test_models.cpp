@@ -18,11 +18,11 @@
 
 #include "atman/error.h"
 #include "atman/explainer.h"
-#include "atman/models/inputs.h"
-#include "atman/models/loaded_model.h"
-#include "atman/safetensors.h"
 #include "core/test_support.h"
 #include "core/tiny_models.h"
+#include "io/safetensors.h"
+#include "models/inputs.h"
+#include "models/loaded_model.h"
 
 using namespace atman;
 using namespace atman::test;

@@ -11,9 +11,11 @@
 #include <limits>
 
 #include "atman/error.h"
-#include "atman/safetensors.h"
+#include "core/test_support.h"
+#include "io/safetensors.h"
 
 using namespace atman;
+using namespace atman::test;
 
 namespace {
 
@@ -42,18 +44,6 @@ QByteArray le64(uint64_t value) {
 // A safetensors file with the given header text and `data_bytes` bytes of data.
 QByteArray raw_file(const QByteArray& header, int data_bytes) {
   return le64(uint64_t(header.size())) + header + QByteArray(data_bytes, '\0');
-}
-
-// Runs `fn`, which must throw ModelError; returns the message.
-QString model_error(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const ModelError& e) {
-    return QString::fromStdString(e.what());
-  } catch (const std::exception& e) {
-    return "WRONG EXCEPTION TYPE: " + QString::fromStdString(e.what());
-  }
-  return "NO EXCEPTION";
 }
 
 bool equal_exactly(const at::Tensor& a, const at::Tensor& b) {
@@ -201,10 +191,10 @@ void TestSafetensors::load_dtype_rules() {
   QCOMPARE(file.load("w", at::kHalf).scalar_type(), at::kHalf);
   QVERIFY(equal_exactly(file.load("ids", at::kLong), at::arange(4, at::kLong)));
   QCOMPARE(file.load("ids").scalar_type(), at::kFloat);
-  QString msg = model_error([&] { file.load("w", at::kLong); });
+  QString msg = error_of<ModelError>([&] { file.load("w", at::kLong); });
   QVERIFY2(msg.contains("'w'") && msg.contains("F32") && msg.contains("d.safetensors"),
            qPrintable(msg));
-  msg = model_error([&] { file.load("nope"); });
+  msg = error_of<ModelError>([&] { file.load("nope"); });
   QVERIFY2(msg.contains("'nope' not found") && msg.contains("d.safetensors"), qPrintable(msg));
 }
 
@@ -242,8 +232,7 @@ void TestSafetensors::shared_models() {
   QFETCH(int, count);
   QFETCH(QString, tensor);
   QFETCH(QList<qint64>, shape);
-  const std::filesystem::path dir =
-      std::filesystem::path(ATMAN_SHARED_DIR) / "models" / model.toStdString();
+  const std::filesystem::path dir = models_dir() / model.toStdString();
   if (!std::filesystem::exists(dir / "model.safetensors")) QSKIP("shared model not present");
   Checkpoint checkpoint(dir);
   QCOMPARE(checkpoint.dir(), dir);
@@ -257,8 +246,7 @@ void TestSafetensors::shared_models() {
 }
 
 void TestSafetensors::shared_model_load_time() {
-  const std::filesystem::path dir =
-      std::filesystem::path(ATMAN_SHARED_DIR) / "models" / "shapes-clip";
+  const std::filesystem::path dir = models_dir() / "shapes-clip";
   if (!std::filesystem::exists(dir / "model.safetensors")) QSKIP("shared model not present");
   const auto start = std::chrono::steady_clock::now();
   Checkpoint checkpoint(dir);
@@ -307,7 +295,7 @@ void TestSafetensors::sharded_index_round_trip() {
   // Moving keeps every shard usable.
   Checkpoint moved(std::move(checkpoint));
   QVERIFY(equal_exactly(moved.get("layer.0.w"), a));
-  QString msg = model_error([&] { moved.get("layer.2.w"); });
+  QString msg = error_of<ModelError>([&] { moved.get("layer.2.w"); });
   QVERIFY2(msg.contains("'layer.2.w' not found") && msg.contains("model.safetensors.index.json"),
            qPrintable(msg));
 }
@@ -401,15 +389,15 @@ void TestSafetensors::malformed_files() {
   QTemporaryDir dir;
   const auto path = path_of(dir, "bad.safetensors");
   write_file(path, bytes);
-  const QString msg = model_error([&] { SafetensorsFile file(path); });
+  const QString msg = error_of<ModelError>([&] { SafetensorsFile file(path); });
   QVERIFY2(msg.contains(QString::fromStdString(path.string())), qPrintable(msg));
   for (const auto& part : expected)
     QVERIFY2(msg.contains(part), qPrintable(part + " not in: " + msg));
 
   // Checkpoint passes the same errors on.
   std::filesystem::rename(path, path_of(dir, "model.safetensors"));
-  const QString via_checkpoint =
-      model_error([&] { Checkpoint checkpoint(std::filesystem::path(dir.path().toStdString())); });
+  const QString via_checkpoint = error_of<ModelError>(
+      [&] { Checkpoint checkpoint(std::filesystem::path(dir.path().toStdString())); });
   QVERIFY2(via_checkpoint.contains("model.safetensors") && via_checkpoint.contains(expected[0]),
            qPrintable(via_checkpoint));
 }
@@ -429,17 +417,18 @@ void TestSafetensors::missing_tensor_suggests_names() {
   Checkpoint checkpoint(root);
 
   // A different prefix: the real name is suggested first.
-  QString msg = model_error([&] { checkpoint.get("model.layers.1.mlp.up_proj.weight", {2}); });
+  QString msg =
+      error_of<ModelError>([&] { checkpoint.get("model.layers.1.mlp.up_proj.weight", {2}); });
   QVERIFY2(msg.contains("'model.layers.1.mlp.up_proj.weight' not found") &&
                msg.contains("model.safetensors") && msg.contains("7 tensors") &&
                msg.contains("similar names: 'language_model.model.layers.1.mlp.up_proj.weight'"),
            qPrintable(msg));
   QVERIFY2(!msg.contains("unrelated"), qPrintable(msg));
   // A typo.
-  msg = model_error([&] { checkpoint.get("unrelatd"); });
+  msg = error_of<ModelError>([&] { checkpoint.get("unrelatd"); });
   QVERIFY2(msg.contains("similar names: 'unrelated'"), qPrintable(msg));
   // Nothing alike: no suggestion list.
-  msg = model_error([&] { checkpoint.get("zzzzzzzzzzzzzz"); });
+  msg = error_of<ModelError>([&] { checkpoint.get("zzzzzzzzzzzzzz"); });
   QVERIFY2(msg.contains("not found") && !msg.contains("similar"), qPrintable(msg));
 }
 
@@ -448,7 +437,7 @@ void TestSafetensors::wrong_shape() {
   const std::filesystem::path root = dir.path().toStdString();
   write_safetensors(root / "model.safetensors", {{"w", at::ones({4, 3})}});
   Checkpoint checkpoint(root);
-  const QString msg = model_error([&] { checkpoint.get("w", {3, 4}); });
+  const QString msg = error_of<ModelError>([&] { checkpoint.get("w", {3, 4}); });
   QVERIFY2(msg.contains("tensor 'w'") && msg.contains("model.safetensors") &&
                msg.contains("has shape [4, 3]") && msg.contains("expects [3, 4]"),
            qPrintable(msg));
@@ -474,7 +463,7 @@ void TestSafetensors::non_finite_weights() {
   write_safetensors(root / "model.safetensors",
                     {{"encoder.w", w.to(dtype)}, {"ok", at::ones({2})}});
   Checkpoint checkpoint(root);
-  const QString msg = model_error([&] { checkpoint.get("encoder.w", {3, 3}); });
+  const QString msg = error_of<ModelError>([&] { checkpoint.get("encoder.w", {3, 3}); });
   QVERIFY2(msg.contains("tensor 'encoder.w'") && msg.contains("model.safetensors") &&
                msg.contains("contains NaN or Inf values"),
            qPrintable(msg));
@@ -493,18 +482,18 @@ void TestSafetensors::huge_finite_weights_pass() {
 void TestSafetensors::missing_model_files() {
   QTemporaryDir dir;
   const std::filesystem::path root = dir.path().toStdString();
-  QString msg = model_error([&] { Checkpoint checkpoint(root); });
+  QString msg = error_of<ModelError>([&] { Checkpoint checkpoint(root); });
   QVERIFY2(msg.contains("no model.safetensors or model.safetensors.index.json") &&
                msg.contains(dir.path()) && !msg.contains(".bin"),
            qPrintable(msg));
 
   write_file(root / "pytorch_model.bin", "PK");
-  msg = model_error([&] { Checkpoint checkpoint(root); });
+  msg = error_of<ModelError>([&] { Checkpoint checkpoint(root); });
   QVERIFY2(msg.contains("no model.safetensors") && msg.contains(".bin") &&
                msg.contains("not supported") && msg.contains("safe_serialization=True"),
            qPrintable(msg));
 
-  msg = model_error([&] { Checkpoint checkpoint(root / "does-not-exist"); });
+  msg = error_of<ModelError>([&] { Checkpoint checkpoint(root / "does-not-exist"); });
   QVERIFY2(msg.contains("does-not-exist") && msg.contains("does not exist"), qPrintable(msg));
 }
 
@@ -540,7 +529,7 @@ void TestSafetensors::bad_index() {
   const std::filesystem::path root = dir.path().toStdString();
   write_safetensors(root / "model-00001-of-00002.safetensors", {{"w", at::ones({2})}});
   write_file(root / "model.safetensors.index.json", index);
-  const QString msg = model_error([&] { Checkpoint checkpoint(root); });
+  const QString msg = error_of<ModelError>([&] { Checkpoint checkpoint(root); });
   QVERIFY2(msg.contains("model.safetensors.index.json"), qPrintable(msg));
   for (const auto& part : expected)
     QVERIFY2(msg.contains(part), qPrintable(part + " not in: " + msg));

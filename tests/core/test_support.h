@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@
 #define ATMAN_RELEASE_STAGE_ONLY() static_cast<void>(0)
 #endif
 
+namespace atman {
+class Model;
+}
+
 namespace atman::test {
 
 inline std::filesystem::path shared_dir() {
@@ -32,6 +37,11 @@ inline std::filesystem::path golden_dir() {
 inline std::filesystem::path models_dir() {
   return shared_dir() / "models";
 }
+
+// The bundled model `name` of models_dir(), loaded on first use and then shared by every test of
+// the executable: loading dominates the run time of the tests that use the bundled models.
+// Defined in test_support.cpp (library atman_test_support).
+std::shared_ptr<const Model> shared_model(const std::string& name);
 
 // Runs `fn`, which must throw E; returns its message, or says what happened instead (so a QCOMPARE
 // against the expected message shows it).

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "atman/safetensors.h"
+#include "io/safetensors.h"
 
 namespace atman::test {
 namespace {

@@ -6,8 +6,8 @@ foreach(name ${gui_tests})
   set_tests_properties(${name} PROPERTIES ENVIRONMENT "QT_QPA_PLATFORM=offscreen" TIMEOUT 180)
 endforeach()
 # Each RoPE decoder family (tiny random checkpoints of the shrunk public configs) explained in the window.
-atman_add_test(test_gui_families SOURCES ui/test_gui_families.cpp core/family_configs.cpp core/tiny_models.cpp
-               LIBS atman_ui nlohmann_json::nlohmann_json LABELS gui)
+atman_add_test(test_gui_families SOURCES ui/test_gui_families.cpp
+               LIBS atman_ui atman_test_support nlohmann_json::nlohmann_json LABELS gui)
 set_tests_properties(test_gui_families PROPERTIES ENVIRONMENT "QT_QPA_PLATFORM=offscreen" TIMEOUT 180)
 # ExplainSession on its own: no widget, no window (QTEST_GUILESS_MAIN).
 atman_add_test(test_explain_session SOURCES ui/test_explain_session.cpp LIBS atman_ui LABELS gui)

@@ -98,6 +98,12 @@ inline bool runDemo(ui::MainWindow& window) {
   return explainAndWait(window);
 }
 
+// The bytes of the file at `path`; empty when it cannot be read.
+inline QByteArray readAll(const QString& path) {
+  QFile file(path);
+  return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+}
+
 // Closes the (non-blocking) message boxes the window opened; returns how many there were.
 inline int closeMessageBoxes(QWidget& window) {
   int closed = 0;

@@ -10,15 +10,6 @@ using namespace atman;
 using namespace atman::ui;
 using namespace atman::test::gui;
 
-namespace {
-
-QByteArray readAll(const QString& path) {
-  QFile file(path);
-  return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
-}
-
-}  // namespace
-
 class TestGuiExport : public QObject {
   Q_OBJECT
 

@@ -77,7 +77,7 @@ class Model {
   int patch_grid() const;
   int64_t max_text_tokens() const;
 
-  struct Impl;  // tensors and architectures: core-internal, see atman/models/loaded_model.h
+  struct Impl;  // tensors and architectures: core-internal, see core/src/models/loaded_model.h
   const Impl& impl() const { return *impl_; }
 
  private:

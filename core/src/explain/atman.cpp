@@ -32,8 +32,8 @@
 #include "atman/baselines.h"
 #include "atman/error.h"
 #include "atman/explainer.h"
-#include "atman/models/loaded_model.h"
 #include "explain/task.h"
+#include "models/loaded_model.h"
 
 namespace atman {
 namespace {

@@ -6,9 +6,9 @@
 #include <algorithm>
 
 #include "atman/error.h"
-#include "atman/models/inputs.h"
-#include "atman/models/loaded_model.h"
 #include "explain/baseline_input.h"
+#include "models/inputs.h"
+#include "models/loaded_model.h"
 
 namespace atman::detail {
 namespace {

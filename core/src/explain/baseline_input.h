@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "atman/explainer.h"
-#include "atman/models/attention.h"
 #include "explain/task.h"
+#include "models/attention.h"
 
 namespace atman::detail {
 

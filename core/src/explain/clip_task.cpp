@@ -7,37 +7,12 @@
 #include <algorithm>
 
 #include "atman/error.h"
-#include "atman/models/inputs.h"
-#include "atman/models/loaded_model.h"
 #include "explain/task.h"
+#include "models/inputs.h"
+#include "models/loaded_model.h"
 
 namespace atman::detail {
 namespace {
-
-std::vector<bool> layer_mask(const std::vector<int>& layers, int count) {
-  if (layers.empty()) return {};
-  std::vector<bool> mask(count, false);
-  for (int l : layers) {
-    if (l < 0 || l >= count)
-      throw InputError("layer " + std::to_string(l) + " does not exist; the tower has " +
-                       std::to_string(count) + " layers (0.." + std::to_string(count - 1) + ")");
-    mask[l] = true;
-  }
-  return mask;
-}
-
-Suppression make_suppression(const std::vector<const Mask*>& masks, int64_t positions,
-                             const ExplainRequest& request, int layers, at::Device device) {
-  const int64_t B = static_cast<int64_t>(masks.size());
-  std::vector<float> factors(B * positions, 1.0f);
-  for (int64_t b = 0; b < B; ++b)
-    for (auto [pos, f] : masks[b]->entries) factors[b * positions + pos] = f;
-  Suppression s;
-  s.factors = at::tensor(factors, at::kFloat).view({B, positions}).to(device);
-  s.variant = request.variant;
-  s.layers = layer_mask(request.layers, layers);
-  return s;
-}
 
 std::vector<std::vector<double>> rows_of(const at::Tensor& loss) {  // (B) -> B x [1]
   at::Tensor cpu = loss.to(at::kCPU, at::kDouble).contiguous();
@@ -101,15 +76,15 @@ class ClipTask final : public PerturbationTask {
     if (request_.explain == ExplainWhat::ImagePatches) {
       const int64_t positions = patch_embeds_.size(1) + 1;  // class token at 0
       Suppression s = make_suppression(masks, positions, request_,
-                                       clip_.config().vision.num_hidden_layers, device_);
+                                       clip_.config().vision.num_hidden_layers, "tower", device_);
       // One input for all masks: the work before the first suppressed attention (embeddings,
       // pre-norm, layer 0's Q/K/V) is the same for every mask, so it runs once and broadcasts.
       at::Tensor images = clip_.image_embeds_from_patches(patch_embeds_, &s).expand({B, -1});
       return rows_of(loss_of(clip_.logits(images, text_embeds_)));  // (B, K) -> (B)
     }
     const int64_t T = static_cast<int64_t>(target_encoding_.ids.size());
-    Suppression s =
-        make_suppression(masks, T, request_, clip_.config().text.num_hidden_layers, device_);
+    Suppression s = make_suppression(masks, T, request_, clip_.config().text.num_hidden_layers,
+                                     "tower", device_);
     at::Tensor ids = ids_to_tensor(target_encoding_.ids, device_);
     at::Tensor hidden = clip_.text_hidden(clip_.token_embeddings(ids), &s);  // broadcast as above
     at::Tensor perturbed =

@@ -5,9 +5,9 @@
 #include <ATen/ATen.h>
 
 #include "atman/error.h"
-#include "atman/models/inputs.h"
-#include "atman/models/loaded_model.h"
 #include "explain/task.h"
+#include "models/inputs.h"
+#include "models/loaded_model.h"
 
 namespace atman::detail {
 namespace {
@@ -122,13 +122,8 @@ class LmTask final : public PerturbationTask {
   std::vector<std::vector<double>> losses(const std::vector<const Mask*>& masks) override {
     const int64_t B = static_cast<int64_t>(masks.size());
     const int64_t prefix = reused_prefix(masks);
-    std::vector<float> factors(B * total_, 1.0f);
-    for (int64_t b = 0; b < B; ++b)
-      for (auto [pos, f] : masks[b]->entries) factors[b * total_ + pos] = f;
-    Suppression suppression;
-    suppression.factors = at::tensor(factors, at::kFloat).view({B, total_}).to(embeds_.device());
-    suppression.variant = request_.variant;
-    suppression.layers = layer_mask();
+    Suppression suppression =
+        make_suppression(masks, total_, request_, lm_->num_layers(), "model", embeds_.device());
     // Batch 1 input for all masks: the first layer's work before its suppressed attention is
     // the same for every mask, so it runs once and broadcasts against the B masks.
     at::Tensor input = embeds_.slice(1, prefix);
@@ -157,19 +152,6 @@ class LmTask final : public PerturbationTask {
   }
 
  private:
-  std::vector<bool> layer_mask() const {
-    if (request_.layers.empty()) return {};
-    std::vector<bool> mask(lm_->num_layers(), false);
-    for (int l : request_.layers) {
-      if (l < 0 || l >= lm_->num_layers())
-        throw InputError("layer " + std::to_string(l) + " does not exist; the model has " +
-                         std::to_string(lm_->num_layers()) + " layers (0.." +
-                         std::to_string(lm_->num_layers() - 1) + ")");
-      mask[l] = true;
-    }
-    return mask;
-  }
-
   // Cross-entropy of each target token, from hidden states of positions [prefix, T).
   std::vector<std::vector<double>> target_losses(const at::Tensor& hidden, int64_t prefix) {
     at::Tensor at_targets = hidden.index_select(1, target_positions_ - prefix);  // (B, nt, C)

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "atman/explainer.h"
+#include "models/attention.h"
 
 namespace atman::detail {
 
@@ -44,6 +45,13 @@ class PerturbationTask {
   at::Tensor candidate_embeddings;
   Explanation skeleton;
 };
+
+// The suppression of a batch of masks over `positions` key positions (batch item b = masks[b]),
+// with the request's variant and layer subset. `layers` is how many layers the perturbed tower has;
+// `owner` names it ("model", "tower") when a requested layer does not exist.
+Suppression make_suppression(const std::vector<const Mask*>& masks, int64_t positions,
+                             const ExplainRequest& request, int layers, const char* owner,
+                             at::Device device);
 
 std::unique_ptr<PerturbationTask> make_clip_task(const ExplainRequest& request);
 std::unique_ptr<PerturbationTask> make_lm_task(const ExplainRequest& request);

@@ -13,27 +13,11 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/error.h"
-#include "atman/safetensors.h"
+#include "io/messages.h"
+#include "io/safetensors.h"
 
 namespace atman {
 namespace {
-
-// Appends rather than `"'" + s + "'"`, which trips a false -Wrestrict in GCC 12.
-std::string quoted(const std::filesystem::path& path) {
-  std::string out(1, '\'');
-  out += path.string();
-  out += '\'';
-  return out;
-}
-
-std::string shape_to_string(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) out += ", ";
-    out += std::to_string(shape[i]);
-  }
-  return out + "]";
-}
 
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);

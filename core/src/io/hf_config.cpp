@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/error.h"
+#include "io/messages.h"
 
 namespace atman {
 namespace {
@@ -24,14 +25,6 @@ using nlohmann::json;
 // multi-terabyte allocations.
 constexpr int64_t kMaxSize = 1 << 28;
 constexpr int64_t kMaxLayers = 1'000'000;
-
-// Appends rather than `"'" + s + "'"`, which trips a false -Wrestrict in GCC 12.
-std::string quoted(const std::filesystem::path& path) {
-  std::string out(1, '\'');
-  out += path.string();
-  out += '\'';
-  return out;
-}
 
 std::string type_name(const json& value) {
   if (value.is_null()) return "null";

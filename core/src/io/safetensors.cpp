@@ -1,7 +1,7 @@
 // Reading and writing .safetensors files. Everything in the header is checked against the real file
 // size before any tensor is touched, because checkpoints are downloaded from the internet and a
 // hostile or truncated file must end in a ModelError, never in a crash or a giant allocation.
-#include "atman/safetensors.h"
+#include "io/safetensors.h"
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/error.h"
+#include "io/messages.h"
 
 // The data section is little-endian; copying it straight into tensors is only right on such hosts.
 static_assert(std::endian::native == std::endian::little,
@@ -32,23 +33,6 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace atman {
 namespace {
-
-std::string shape_to_string(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) out += ", ";
-    out += std::to_string(shape[i]);
-  }
-  return out + "]";
-}
-
-// Appends rather than `"'" + s + "'"`, which trips a false -Wrestrict in GCC 12.
-std::string quoted(const std::filesystem::path& path) {
-  std::string out(1, '\'');
-  out += path.string();
-  out += '\'';
-  return out;
-}
 
 struct DTypeInfo {
   StDType dtype;

@@ -1,4 +1,4 @@
-#include "atman/models/attention.h"
+#include "models/attention.h"
 
 #include <ATen/ATen.h>
 

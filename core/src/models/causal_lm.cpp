@@ -1,4 +1,4 @@
-#include "atman/models/causal_lm.h"
+#include "models/causal_lm.h"
 
 #include <ATen/ATen.h>
 

@@ -1,6 +1,6 @@
 // CLIP in one file. Parameter names are the Hugging Face CLIPModel ones
 // ("vision_model.encoder.layers.0.self_attn.q_proj.weight", "text_projection.weight", ...).
-#include "atman/models/clip.h"
+#include "models/clip.h"
 
 #include <ATen/ATen.h>
 

@@ -1,6 +1,6 @@
 // GPT-2 in one file. Parameter names are the Hugging Face ones ("h.0.attn.c_attn.weight"), with or
 // without the "transformer." prefix of GPT2LMHeadModel checkpoints.
-#include "atman/models/gpt2.h"
+#include "models/gpt2.h"
 
 #include <ATen/ATen.h>
 

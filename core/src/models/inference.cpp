@@ -4,8 +4,8 @@
 #include <c10/core/InferenceMode.h>
 
 #include "atman/error.h"
-#include "atman/models/inputs.h"
-#include "atman/models/loaded_model.h"
+#include "models/inputs.h"
+#include "models/loaded_model.h"
 
 namespace atman {
 namespace {

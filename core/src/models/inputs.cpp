@@ -1,4 +1,4 @@
-#include "atman/models/inputs.h"
+#include "models/inputs.h"
 
 #include <ATen/ATen.h>
 

@@ -1,4 +1,4 @@
-#include "atman/models/layers.h"
+#include "models/layers.h"
 
 #include <ATen/ATen.h>
 

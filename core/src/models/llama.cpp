@@ -1,7 +1,7 @@
 // The RoPE decoder families in one file, each switch following the transformers modeling file of
 // its family. Parameter names are the Hugging Face ones ("model.layers.0.self_attn.q_proj.weight");
 // RoPE uses the rotate-half convention of HF (partial rotary: the first rotary_dim dims only).
-#include "atman/models/llama.h"
+#include "models/llama.h"
 
 #include <ATen/ATen.h>
 

@@ -1,7 +1,7 @@
 // LLaVA in one file: vision tower -> hidden_states[vision_feature_layer] -> projector -> LM input.
 // Both the classic key layout ("language_model.model.*", "vision_tower.*") and the newer one
 // ("model.language_model.*", "model.vision_tower.*", "lm_head.weight") load.
-#include "atman/models/llava.h"
+#include "models/llava.h"
 
 #include <ATen/ATen.h>
 

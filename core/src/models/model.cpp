@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/error.h"
-#include "atman/models/loaded_model.h"
 #include "atman/runtime.h"
+#include "models/loaded_model.h"
 
 namespace atman {
 namespace {

@@ -1,7 +1,7 @@
 // RoPE inverse frequencies, following transformers' modeling_rope_utils function by function. The
 // tensor arithmetic stays in float32 and in the same order as there (Python scalars are doubles
 // that ATen casts to float32 exactly as PyTorch does), so the angles match transformers'.
-#include "atman/models/rope.h"
+#include "models/rope.h"
 
 #include <ATen/ATen.h>
 

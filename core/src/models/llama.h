@@ -9,9 +9,9 @@
 #include <string>
 
 #include "atman/hf_config.h"
-#include "atman/models/causal_lm.h"
-#include "atman/models/layers.h"
-#include "atman/models/rope.h"
+#include "models/causal_lm.h"
+#include "models/layers.h"
+#include "models/rope.h"
 
 namespace atman {
 

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "atman/hf_config.h"
-#include "atman/models/attention.h"
-#include "atman/models/layers.h"
+#include "models/attention.h"
+#include "models/layers.h"
 
 namespace atman {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "atman/hf_config.h"
-#include "atman/safetensors.h"
+#include "io/safetensors.h"
 
 namespace atman {
 

@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "atman/hf_config.h"
-#include "atman/models/causal_lm.h"
-#include "atman/models/layers.h"
+#include "models/causal_lm.h"
+#include "models/layers.h"
 
 namespace atman {
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "atman/models/attention.h"
+#include "models/attention.h"
 
 namespace atman {
 

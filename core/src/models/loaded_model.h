@@ -7,10 +7,10 @@
 
 #include "atman/hf_config.h"
 #include "atman/model.h"
-#include "atman/models/clip.h"
-#include "atman/models/gpt2.h"
-#include "atman/models/llama.h"
-#include "atman/models/llava.h"
+#include "models/clip.h"
+#include "models/gpt2.h"
+#include "models/llama.h"
+#include "models/llava.h"
 
 namespace atman {
 

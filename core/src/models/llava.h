@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "atman/hf_config.h"
-#include "atman/models/clip.h"
-#include "atman/models/llama.h"
+#include "models/clip.h"
+#include "models/llama.h"
 
 namespace atman {
 
