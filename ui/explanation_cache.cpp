@@ -57,7 +57,7 @@ void ExplanationCache::clear() {
 }
 
 void ExplanationCache::store(const Explanation& e) {
-  if (e.mode == "correlated")
+  if (e.mode == SuppressionMode::Correlated)
     m_correlated.insert_or_assign(kappaStep(e.kappa), e);
   else
     m_single = e;

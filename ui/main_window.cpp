@@ -31,6 +31,7 @@
 #include <cmath>
 
 #include "atman/error.h"
+#include "atman/names.h"
 #include "atman/runtime.h"
 #include "colormaps.h"
 #include "conversions.h"
@@ -946,7 +947,7 @@ void MainWindow::showResults() {
       correlated && m_correlatedPane->explanationId() != correlatedId)
     m_correlatedPane->setExplanation(correlated, tokenText, correlatedId);
   if (const Explanation* shown = m_correlatedPane->explanation();
-      shown && shown->mode == "correlated")
+      shown && shown->mode == SuppressionMode::Correlated)
     m_correlatedPane->setTitle(tr("Correlated suppression, κ = %1").arg(kappaText(shown->kappa)));
   else
     m_correlatedPane->setTitle(tr("Correlated suppression"));
@@ -1252,11 +1253,11 @@ QString MainWindow::defaultCaption(ViewMode layout) const {
       tr("AtMan explanation of “%1” by %2 (%3): ΔL (E) is the rise of the target's loss when "
          "attention to a %4 is suppressed with f = %5.")
           .arg(toQString(e->target), toQString(e->model), toQString(e->architecture),
-               e->explained == "patches" ? tr("patch") : tr("token"))
+               e->explained == ExplainWhat::ImagePatches ? tr("patch") : tr("token"))
           .arg(e->factor, 0, 'g', 3);
   if (layout != ViewMode::Single) {
     const Explanation* c = m_correlatedPane->explanation();
-    if (c && c->mode == "correlated")
+    if (c && c->mode == SuppressionMode::Correlated)
       caption += tr(" Correlated: neighbours with cosine similarity ≥ κ = %1 are suppressed too.")
                      .arg(kappaText(c->kappa));
   }
@@ -1341,7 +1342,8 @@ void MainWindow::exportDataDialog() {
   if (!e) return;
   QString folder = m_settings.exportFolder();
   if (folder.isEmpty()) folder = QDir::homePath();
-  const QString name = QStringLiteral("%1-%2.json").arg(toQString(e->model), toQString(e->mode));
+  const QString name =
+      QStringLiteral("%1-%2.json").arg(toQString(e->model), toQString(to_string(e->mode)));
   QString path = QFileDialog::getSaveFileName(this, tr("Export Data"), QDir(folder).filePath(name),
                                               tr("JSON (*.json);;CSV (*.csv)"));
   if (path.isEmpty()) return;
