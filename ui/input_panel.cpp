@@ -225,7 +225,7 @@ QStringList InputPanel::presetLabels(const QString& preset) {
 
 void InputPanel::setModel(std::shared_ptr<const Model> model, const QString& defaultPrompt) {
   m_model = std::move(model);
-  const bool clip = m_model && m_model->kind() == ModelKind::Clip;
+  const bool clip = m_model && m_model->target_is_label();
   const bool lm = m_model && !clip;
   m_labelsBox->setVisible(clip || !m_model);
   m_promptBox->setVisible(lm);

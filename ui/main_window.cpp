@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "atman/conventions.h"
 #include "atman/error.h"
 #include "atman/names.h"
 #include "atman/runtime.h"
@@ -809,14 +810,12 @@ ExplainRequest MainWindow::currentRequest() const {
   r.model = m_model;
   if (!m_model) return r;
   const ModelKind kind = m_model->kind();
-  if (m_image && kind != ModelKind::CausalLM) r.image = *m_image;
+  if (m_image && m_model->reads_images()) r.image = *m_image;
   r.target = toStd(m_input->target());
   if (kind == ModelKind::Clip) {
     for (const QString& l : m_input->labels()) r.labels.push_back(toStd(l));
     // "blue square" is accepted for the label "a photo of a blue square", as on the command line.
-    if (std::find(r.labels.begin(), r.labels.end(), r.target) == r.labels.end())
-      for (const auto& label : r.labels)
-        if (label == "a photo of a " + r.target) r.target = label;
+    r.target = resolve_label_alias(r.target, r.labels);
   } else {
     r.prompt = toStd(m_input->prompt());
   }

@@ -186,7 +186,7 @@ void SteeringPanel::setPrompt(const QString& prompt) {
 
 void SteeringPanel::rebuildLayout() {
   m_layout.clear();
-  const bool lm = m_model && m_model->kind() != ModelKind::Clip;
+  const bool lm = m_model && m_model->generates();
   if (lm && !m_prompt.isEmpty()) {
     try {
       m_layout = input_layout(*m_model, toStd(m_prompt));

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "atman/conventions.h"
 #include "atman/error.h"
 #include "atman/explainer.h"
 #include "atman/heatmap.h"
@@ -128,7 +129,7 @@ int run_explain(int argc, char** argv) {
   ExplainRequest r;
   r.model = load_model_arg(args);
   if (args.has("image")) r.image = load_image(args.get("image"));
-  const bool clip = r.model->kind() == ModelKind::Clip;
+  const bool clip = r.model->target_is_label();  // zero-shot labels instead of a prompt
   if (clip && args.has("question"))
     throw InputError("--question is for language models and LLaVA; CLIP takes --labels");
   r.prompt = clip ? args.get("prompt") : prompt_arg(args, *r.model, r.image.has_value());
@@ -142,14 +143,9 @@ int run_explain(int argc, char** argv) {
     throw InputError(
         "CLIP needs a label set: --labels L1 --labels L2 ... or --labels-file FILE "
         "(resources/labels/shapes.txt fits the bundled shapes-clip)");
-  if (clip && std::find(r.labels.begin(), r.labels.end(), r.target) == r.labels.end()) {
-    // "panda" is accepted for the label "a photo of a panda".
-    for (const auto& label : r.labels)
-      if (label == "a photo of a " + r.target) r.target = label;
-  }
-  const std::string default_explain =
-      clip || r.model->kind() == ModelKind::Llava ? "patches" : "tokens";
-  r.explain = choose<ExplainWhat>(args, "explain", default_explain);
+  if (clip) r.target = resolve_label_alias(r.target, r.labels);  // "panda": "a photo of a panda"
+  r.explain = choose<ExplainWhat>(
+      args, "explain", std::string(to_string(r.model->capabilities().default_explained)));
   r.mode = choose<SuppressionMode>(args, "mode", "single");
   r.kappa = args.number("kappa", 0.7);
   r.factor = args.number("factor", 0.9);
