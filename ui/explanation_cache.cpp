@@ -31,15 +31,7 @@ QString inputKey(const ExplainRequest& r, quint64 modelSerial, quint64 imageSeri
   };
   add(std::to_string(modelSerial));
   add(std::to_string(r.image ? imageSerial : 0));
-  add(r.prompt);
-  add(r.target);
-  for (const auto& label : r.labels) add(label);
-  add(std::to_string(int(r.explain)) + '/' + std::to_string(r.factor) + '/' +
-      std::to_string(int(r.variant)) + '/' + std::to_string(int(r.granularity)) + '/' +
-      std::to_string(r.tile) + '/' + std::to_string(int(r.post)) + '/' +
-      std::to_string(r.max_neighbours));
-  add(r.delimiter);
-  for (int l : r.layers) add(std::to_string(l));
+  add(request_fingerprint(r, FingerprintScope::Result));
   return QString::fromLatin1(hash.result().toHex());
 }
 

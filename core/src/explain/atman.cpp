@@ -74,14 +74,7 @@ std::map<std::string, int64_t>& measured_batches() {
 // (mode, κ, neighbour cap) or how values are presented (post-processing, batching).
 std::string input_key(const ExplainRequest& r) {
   std::ostringstream key;
-  key << r.model.get() << '|' << int(r.explain) << '|' << r.factor << '|' << int(r.variant) << '|'
-      << int(r.granularity) << '|' << r.delimiter.size() << ':' << r.delimiter << '|' << r.tile
-      << '|' << r.prompt.size() << ':' << r.prompt << '|' << r.target.size() << ':' << r.target
-      << '|';
-  for (const auto& l : r.labels) key << l.size() << ':' << l << ',';
-  key << '|';
-  for (int l : r.layers) key << l << ',';
-  key << '|';
+  key << r.model.get() << '|' << request_fingerprint(r, FingerprintScope::Input) << '|';
   if (r.image) {
     // FNV-1a over the pixels: images differing anywhere get different keys.
     uint64_t h = 1469598103934665603ull;
