@@ -289,10 +289,10 @@ void explanation_seeds() {
   atman::Explanation patches;
   patches.model = "shapes-clip";
   patches.architecture = "CLIP";
-  patches.explained = "patches";
-  patches.mode = "correlated";
+  patches.explained = atman::ExplainWhat::ImagePatches;
+  patches.mode = atman::SuppressionMode::Correlated;
   patches.kappa = 0.7;
-  patches.variant = "multiplicative";
+  patches.variant = atman::SuppressionVariant::Multiplicative;
   patches.target = "a photo of a blue square";
   patches.labels = {"a photo of a blue square", "a photo of a red circle"};
   patches.target_tokens = {"a photo of a blue square"};
@@ -318,8 +318,8 @@ void explanation_seeds() {
   atman::Explanation tokens;
   tokens.model = "facts-gpt2";
   tokens.architecture = "GPT-2";
-  tokens.explained = "tokens";
-  tokens.mode = "single";
+  tokens.explained = atman::ExplainWhat::PromptTokens;
+  tokens.mode = atman::SuppressionMode::Single;
   tokens.prompt = "The dog lives in Paris. Answer:";
   tokens.target = " Paris";
   tokens.target_tokens = {"\xC4\xA0Paris"};

@@ -20,8 +20,8 @@ namespace {
 // user turn the person fills in). Shown in full so the person sees and may edit what the model
 // reads. A broken template only costs the pre-fill: the model itself loaded fine.
 QString readDefaultPrompt(const Model& model, const QString& dir) {
-  if (model.kind() == ModelKind::Clip) return {};
-  const bool llava = model.kind() == ModelKind::Llava;
+  if (!model.generates()) return {};        // CLIP: no prompt
+  const bool llava = model.reads_images();  // LLaVA: the prompt has an image
   try {
     return toQString(default_prompt(toStd(dir), llava ? "What is in the picture?" : "", llava));
   } catch (const Error&) {  // also: a folder with neither prompt_format.json nor a template
@@ -95,7 +95,7 @@ void CoreWorker::predict(JobId job, const PredictRequest& request) {
     Prediction prediction;
     std::optional<PixelTensor> pixels;
     if (request.image) pixels = preprocess_clip(*request.image, request.model->preprocess_config());
-    if (request.model->kind() == ModelKind::Clip) {
+    if (request.model->target_is_label()) {
       if (!request.steering.empty())
         throw InputError(tr("CLIP does not generate text: nothing to steer.").toStdString());
       if (!pixels) throw InputError(tr("Open an image to see what the model says.").toStdString());

@@ -68,9 +68,10 @@ void DeltaPlot::setExplanation(const Explanation* explanation) {
       m_candidates.push_back(c.index);
       m_names.push_back(candidateName(c));
     }
-    m_plot->xAxis->setLabel(explanation->explained == "patches"  ? tr("patch (grid row by row)")
-                            : explanation->explained == "tokens" ? tr("token")
-                                                                 : tr("patch or token"));
+    m_plot->xAxis->setLabel(
+        explanation->explained == ExplainWhat::ImagePatches   ? tr("patch (grid row by row)")
+        : explanation->explained == ExplainWhat::PromptTokens ? tr("token")
+                                                              : tr("patch or token"));
   }
   rebuild();
 }

@@ -110,7 +110,7 @@ void ExplainSession::setImage(std::shared_ptr<const RgbImage> image, const QStri
 }
 
 std::shared_ptr<const RgbImage> ExplainSession::jobImage() const {
-  return m_model && m_model->kind() != ModelKind::CausalLM ? m_image : nullptr;
+  return m_model && m_model->reads_images() ? m_image : nullptr;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ void ExplainSession::onPredicted(JobId job, const Prediction& prediction) {
 
 QString ExplainSession::tokenTextFor(const ExplainRequest& r) {
   // CLIP token explanations index the target label; everything else indexes the prompt.
-  const bool clip = r.model && r.model->kind() == ModelKind::Clip;
+  const bool clip = r.model && r.model->target_is_label();
   return toQString(clip ? r.target : r.prompt);
 }
 

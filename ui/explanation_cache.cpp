@@ -31,15 +31,7 @@ QString inputKey(const ExplainRequest& r, quint64 modelSerial, quint64 imageSeri
   };
   add(std::to_string(modelSerial));
   add(std::to_string(imageSerial));
-  add(r.prompt);
-  add(r.target);
-  for (const auto& label : r.labels) add(label);
-  add(std::to_string(int(r.explain)) + '/' + std::to_string(r.factor) + '/' +
-      std::to_string(int(r.variant)) + '/' + std::to_string(int(r.granularity)) + '/' +
-      std::to_string(r.tile) + '/' + std::to_string(int(r.post)) + '/' +
-      std::to_string(r.max_neighbours));
-  add(r.delimiter);
-  for (int l : r.layers) add(std::to_string(l));
+  add(request_fingerprint(r, FingerprintScope::Result));
   return QString::fromLatin1(hash.result().toHex());
 }
 
@@ -58,7 +50,7 @@ void ExplanationCache::clear() {
 
 void ExplanationCache::store(SharedExplanation e) {
   if (!e) return;
-  if (e->mode == "correlated")
+  if (e->mode == SuppressionMode::Correlated)
     m_correlated.insert_or_assign(kappaStep(e->kappa), std::move(e));
   else
     m_single = std::move(e);

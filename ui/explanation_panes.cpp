@@ -57,7 +57,8 @@ void ExplanationPanes::showResults(const ExplainSession& session) {
     if (SharedExplanation e = session.result(p); e && pane(p)->explanationId() != id)
       pane(p)->setExplanation(std::move(e), tokenText, id);
   }
-  if (const Explanation* shown = m_correlated->explanation(); shown && shown->mode == "correlated")
+  if (const Explanation* shown = m_correlated->explanation();
+      shown && shown->mode == SuppressionMode::Correlated)
     m_correlated->setTitle(tr("Correlated suppression, κ = %1").arg(kappaText(shown->kappa)));
   else
     m_correlated->setTitle(tr("Correlated suppression"));

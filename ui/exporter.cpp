@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "atman/names.h"
 #include "conversions.h"
 #include "explanation_cache.h"
 #include "explanation_pane.h"
@@ -39,9 +40,9 @@ QString Exporter::defaultCaption(ViewMode layout) const {
       tr("AtMan explanation of “%1” by %2 (%3): ΔL (E) is the rise of the target's loss when "
          "attention to a %4 is suppressed with f = %5.")
           .arg(toQString(e->target), toQString(e->model), toQString(e->architecture),
-               e->explained == "patches" ? tr("patch") : tr("token"))
+               e->explained == ExplainWhat::ImagePatches ? tr("patch") : tr("token"))
           .arg(e->factor, 0, 'g', 3);
-  if (layout != ViewMode::Single && correlated && correlated->mode == "correlated")
+  if (layout != ViewMode::Single && correlated && correlated->mode == SuppressionMode::Correlated)
     caption += tr(" Correlated: neighbours with cosine similarity ≥ κ = %1 are suppressed too.")
                    .arg(kappaText(correlated->kappa));
   return caption;
@@ -134,7 +135,8 @@ void Exporter::exportDataDialog() {
                      : Pane::Correlated;
   const Explanation* e = m_panes.explanation(p);
   if (!e) return;
-  const QString name = QStringLiteral("%1-%2.json").arg(toQString(e->model), toQString(e->mode));
+  const QString name =
+      QStringLiteral("%1-%2.json").arg(toQString(e->model), toQString(to_string(e->mode)));
   QString path = QFileDialog::getSaveFileName(m_dialogParent, tr("Export Data"),
                                               QDir(m_settings.exportFolder()).filePath(name),
                                               tr("JSON (*.json);;CSV (*.csv)"));

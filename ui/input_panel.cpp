@@ -225,7 +225,7 @@ QStringList InputPanel::presetLabels(const QString& preset) {
 
 void InputPanel::setModel(std::shared_ptr<const Model> model, const QString& defaultPrompt) {
   m_model = std::move(model);
-  const bool clip = m_model && m_model->kind() == ModelKind::Clip;
+  const bool clip = m_model && m_model->target_is_label();
   const bool lm = m_model && !clip;
   m_labelsBox->setVisible(clip || !m_model);
   m_promptBox->setVisible(lm);
@@ -238,8 +238,7 @@ void InputPanel::setModel(std::shared_ptr<const Model> model, const QString& def
                        : QStringLiteral("common"));
   // The folder's prompt format wins over an empty prompt, and over one that cannot feed an image
   // model (a LLaVA prompt needs its <image> marker).
-  const bool unfit = m_model && m_model->kind() == ModelKind::Llava &&
-                     !prompt().contains(QStringLiteral("<image>"));
+  const bool unfit = lm && m_model->reads_images() && !prompt().contains(QStringLiteral("<image>"));
   if (lm && !defaultPrompt.isEmpty() && (prompt().isEmpty() || unfit)) setPrompt(defaultPrompt);
   fillExplainChoices();
   clearPrediction();
@@ -250,11 +249,10 @@ void InputPanel::fillExplainChoices() {
   // over.
   const QSignalBlocker blocker(m_explainWhat);
   m_explainWhat->clear();
-  const ModelKind kind = m_model ? m_model->kind() : ModelKind::Clip;
-  if (kind == ModelKind::Clip) {
+  if (!m_model || m_model->target_is_label()) {
     m_explainWhat->addItem(tr("Image patches"), int(ExplainWhat::ImagePatches));
     m_explainWhat->addItem(tr("Target label tokens"), int(ExplainWhat::PromptTokens));
-  } else if (kind == ModelKind::CausalLM) {
+  } else if (!m_model->reads_images()) {
     m_explainWhat->addItem(tr("Prompt tokens"), int(ExplainWhat::PromptTokens));
   } else {
     m_explainWhat->addItem(tr("Image and prompt"), int(ExplainWhat::All));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "atman/conventions.h"
 #include "conversions.h"
 #include "input_panel.h"
 
@@ -22,12 +23,10 @@ ExplainRequest explainRequest(const InputPanel& input, std::shared_ptr<const Mod
   r.model = std::move(model);
   if (!r.model) return r;
   r.target = toStd(input.target());
-  if (r.model->kind() == ModelKind::Clip) {
+  if (r.model->target_is_label()) {
     for (const QString& l : input.labels()) r.labels.push_back(toStd(l));
     // "blue square" is accepted for the label "a photo of a blue square", as on the command line.
-    if (std::find(r.labels.begin(), r.labels.end(), r.target) == r.labels.end())
-      for (const auto& label : r.labels)
-        if (label == "a photo of a " + r.target) r.target = label;
+    r.target = resolve_label_alias(r.target, r.labels);
   } else {
     r.prompt = toStd(input.prompt());
   }
@@ -37,10 +36,10 @@ ExplainRequest explainRequest(const InputPanel& input, std::shared_ptr<const Mod
 }
 
 QString missingForExplain(const InputPanel& input, const Model& model, bool haveImage) {
-  if (model.kind() != ModelKind::CausalLM && !haveImage)
+  if (model.reads_images() && !haveImage)
     return tr("Open an image first (File › Open, drag and drop, or paste).");
   if (input.target().trimmed().isEmpty())
-    return model.kind() == ModelKind::Clip
+    return model.target_is_label()
                ? tr("Choose a target: click a label in the ranking or type one.")
                : tr("Choose a target: click a token of the continuation or type one.");
   return {};
@@ -50,8 +49,7 @@ std::variant<PredictRequest, QString> predictRequest(const InputPanel& input,
                                                      std::shared_ptr<const Model> model,
                                                      std::shared_ptr<const RgbImage> image) {
   PredictRequest request;
-  const ModelKind kind = model->kind();
-  if (kind == ModelKind::Clip) {
+  if (model->target_is_label()) {
     for (const QString& l : input.labels()) request.labels.push_back(toStd(l));
     if (!image || request.labels.empty())
       return !image ? tr("Open an image to see how the model ranks the labels.")
@@ -59,20 +57,21 @@ std::variant<PredictRequest, QString> predictRequest(const InputPanel& input,
     request.image = std::move(image);
   } else {
     request.prompt = toStd(input.prompt());
-    if (request.prompt.empty() || (kind == ModelKind::Llava && !image))
-      return kind == ModelKind::Llava && !image ? tr("Open an image for the model to look at.")
-                                                : tr("Type a prompt and press Generate.");
-    if (kind == ModelKind::Llava) request.image = std::move(image);
+    const bool needsImage = model->reads_images() && !image;
+    if (request.prompt.empty() || needsImage)
+      return needsImage ? tr("Open an image for the model to look at.")
+                        : tr("Type a prompt and press Generate.");
+    if (model->reads_images()) request.image = std::move(image);
   }
   request.model = std::move(model);
   return request;
 }
 
 QString missingForSteering(const InputPanel& input, const Model* model, bool haveImage) {
-  if (!model || model->kind() == ModelKind::Clip)
+  if (!model || !model->generates())
     return tr("Steering needs a language model or LLaVA: open one first.");
   if (input.prompt().trimmed().isEmpty()) return tr("Type a prompt first.");
-  if (model->kind() == ModelKind::Llava && !haveImage)
+  if (model->reads_images() && !haveImage)
     return tr("Open an image for the model to look at (File › Open, drag and drop, or paste).");
   return {};
 }

@@ -166,9 +166,9 @@ void MainWindow::onModelLoaded(const LoadedModel& loaded) {
   m_steering->setImage(m_session->image(), m_session->imageOrigin());
   m_steering->setPrompt(m_input->prompt());
   // Steering is for models that generate; the person may still close the dock.
-  m_steeringDock->setVisible(model->kind() != ModelKind::Clip);
+  m_steeringDock->setVisible(model->generates());
   m_panes->clear();
-  m_panes->setShowsImage(model->kind() != ModelKind::CausalLM);
+  m_panes->setShowsImage(model->reads_images());
   setWindowTitle(tr("AtMan Studio — %1").arg(toQString(model->name())));
   m_status->setRuntime(m_session->model().get(), m_input->device());
   updateActions();
@@ -213,7 +213,7 @@ void MainWindow::setImage(RgbImage decoded, const QString& origin) {
                  5000);
   updateActions();
   const auto& model = m_session->model();
-  if (model && model->kind() != ModelKind::CausalLM) m_inputController->requestPrediction();
+  if (model && model->reads_images()) m_inputController->requestPrediction();
 }
 
 void MainWindow::openImageDialog() {

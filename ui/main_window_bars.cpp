@@ -230,8 +230,8 @@ void MainWindow::updateActions() {
   m_cancelAction->setEnabled(true);  // Esc also clears a neighbourhood
   const auto& model = m_session->model();
   m_explainAction->setEnabled(model != nullptr);
-  m_generateAction->setEnabled(model && model->kind() != ModelKind::Clip);
-  m_generateSteeredAction->setEnabled(model && model->kind() != ModelKind::Clip);
+  m_generateAction->setEnabled(model && model->generates());
+  m_generateSteeredAction->setEnabled(model && model->generates());
 }
 
 }  // namespace atman::ui

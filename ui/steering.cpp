@@ -5,15 +5,14 @@
 #include <algorithm>
 #include <map>
 
+#include "atman/conventions.h"
 #include "conversions.h"
 
 namespace atman::ui {
 namespace {
 
 bool steersPosition(const SteeringEntry& e, const InputPosition& p, int64_t position) {
-  if (e.kind == SteeringEntry::Kind::Tokens)
-    return !p.is_image && position >= e.first && position <= e.last;
-  return p.is_image && p.row >= e.row0 && p.row <= e.row1 && p.col >= e.col0 && p.col <= e.col1;
+  return !p.is_image && position >= e.first && position <= e.last;  // a Tokens entry
 }
 
 QString fromCodePoints(const QList<uint>& points, qsizetype begin, qsizetype end) {
@@ -27,6 +26,8 @@ QString fromCodePoints(const QList<uint>& points, qsizetype begin, qsizetype end
 
 std::vector<int64_t> entryPositions(const SteeringEntry& entry,
                                     const std::vector<InputPosition>& layout) {
+  if (entry.kind == SteeringEntry::Kind::Region)
+    return patch_region_positions(layout, entry.row0, entry.row1, entry.col0, entry.col1);
   std::vector<int64_t> out;
   for (size_t p = 0; p < layout.size(); ++p)
     if (steersPosition(entry, layout[p], static_cast<int64_t>(p)))

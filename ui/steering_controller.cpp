@@ -51,7 +51,7 @@ void SteeringController::generate() {
   }
   PredictRequest request;
   request.prompt = toStd(m_input.prompt());
-  if (model->kind() == ModelKind::Llava) request.image = m_session.image();
+  if (model->reads_images()) request.image = m_session.image();
   request.steering = m_panel.steering();
   const size_t positions = request.steering.size();
   m_session.predict(std::move(request));  // supersedes a steered run still waiting or running

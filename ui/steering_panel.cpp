@@ -148,7 +148,7 @@ void SteeringPanel::setModel(std::shared_ptr<const Model> model) {
   m_model = std::move(model);
   m_entries.clear();
   m_lastClicked = -1;
-  m_imageBox->setVisible(m_model && m_model->kind() == ModelKind::Llava);
+  m_imageBox->setVisible(m_model && m_model->reads_images());
   rebuildLayout();
   updatePatchCells();
   rebuildTable();
@@ -186,7 +186,7 @@ void SteeringPanel::setPrompt(const QString& prompt) {
 
 void SteeringPanel::rebuildLayout() {
   m_layout.clear();
-  const bool lm = m_model && m_model->kind() != ModelKind::Clip;
+  const bool lm = m_model && m_model->generates();
   if (lm && !m_prompt.isEmpty()) {
     try {
       m_layout = input_layout(*m_model, toStd(m_prompt));
@@ -202,7 +202,7 @@ void SteeringPanel::rebuildLayout() {
 
 void SteeringPanel::updatePatchCells() {
   std::vector<QRectF> cells;
-  const int grid = m_model && m_model->kind() == ModelKind::Llava ? m_model->patch_grid() : 0;
+  const int grid = m_model && m_model->reads_images() ? m_model->patch_grid() : 0;
   if (m_image && grid > 0) {
     // The model's resize and crop decide which pixels a patch covers: the core's own geometry,
     // worked out from the image size alone (no resampling on this thread).
@@ -352,7 +352,7 @@ void SteeringPanel::showResult(const Prediction& prediction) {
   SteeringReport report;
   report.model = m_model ? toQString(m_model->name()) : QString();
   report.prompt = m_prompt;
-  report.image = m_model && m_model->kind() == ModelKind::Llava ? m_imageOrigin : QString();
+  report.image = m_model && m_model->reads_images() ? m_imageOrigin : QString();
   report.layout = m_layout;
   report.entries = m_entries;
   report.factors = prediction.steering;

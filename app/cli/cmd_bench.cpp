@@ -180,7 +180,7 @@ int bench_explain(const Args& args) {
                                                       : SuppressionMode::Single;
   r.kappa = args.number("kappa", 0.7);
   r.batch_size = args.integer("batch-size", 32);
-  if (model->kind() == ModelKind::Clip) {
+  if (model->target_is_label()) {
     auto data = model_root() / ".." / "data" / "shapes-eval";
     auto image = args.get("image", (data / "000.png").string());
     r.image = load_image(image);
@@ -195,7 +195,7 @@ int bench_explain(const Args& args) {
     r.target = args.get("target", " Paris");
     r.explain = ExplainWhat::PromptTokens;
   }
-  if (model->kind() == ModelKind::Llava)
+  if (model->reads_images() && model->generates())  // LLaVA
     throw InputError("bench explain supports CLIP and causal LMs");
 
   c10::InferenceMode inference;

@@ -4,10 +4,12 @@
 #include <iostream>
 #include <sstream>
 
-#include "atman/baselines.h"
+#include "atman/conventions.h"
 #include "atman/error.h"
 #include "atman/explainer.h"
 #include "atman/heatmap.h"
+#include "atman/names.h"
+#include "atman/registry.h"
 #include "commands.h"
 #include "common.h"
 
@@ -50,21 +52,25 @@ std::vector<double> parse_sweep(const std::string& text) {
   return kappas;
 }
 
+// The option's value by its name in atman/names.h; the error names the option and the choices.
 template <typename Enum>
-Enum choose(const Args& args, const std::string& name, const std::string& fallback,
-            const std::vector<std::pair<std::string, Enum>>& choices) {
-  std::string value = args.get(name, fallback), names;
-  for (const auto& [n, e] : choices) {
-    if (n == value) return e;
-    names += (names.empty() ? "" : ", ") + n;
+Enum choose(const Args& args, const std::string& name, const std::string& fallback) {
+  const std::string value = args.get(name, fallback);
+  try {
+    return from_string<Enum>(value);
+  } catch (const InputError&) {
+    std::string names;
+    for (const auto& n : enum_names<Enum>()) names += (names.empty() ? "" : ", ") + n;
+    throw InputError("--" + name + " must be one of " + names + ", got '" + value + "'");
   }
-  throw InputError("--" + name + " must be one of " + names + ", got '" + value + "'");
 }
 
 void print_summary(const Explanation& e) {
   std::cerr << e.model << " (" << e.architecture << "), "
-            << (e.method == "atman" ? e.mode : e.method)
-            << (e.mode == "correlated" ? " κ=" + std::to_string(e.kappa).substr(0, 4) : "")
+            << (e.method == ExplainMethod::Atman ? to_string(e.mode)
+                                                 : std::string(to_string(e.method)))
+            << (e.mode == SuppressionMode::Correlated ? " κ=" + std::to_string(e.kappa).substr(0, 4)
+                                                      : "")
             << ": baseline loss " << e.baseline_loss << ", " << e.candidates.size()
             << " candidates, " << e.timings.forwards << " forwards in " << e.timings.batches
             << " batches, " << e.timings.total_seconds << " s\n";
@@ -123,7 +129,7 @@ int run_explain(int argc, char** argv) {
   ExplainRequest r;
   r.model = load_model_arg(args);
   if (args.has("image")) r.image = load_image(args.get("image"));
-  const bool clip = r.model->kind() == ModelKind::Clip;
+  const bool clip = r.model->target_is_label();  // zero-shot labels instead of a prompt
   if (clip && args.has("question"))
     throw InputError("--question is for language models and LLaVA; CLIP takes --labels");
   r.prompt = clip ? args.get("prompt") : prompt_arg(args, *r.model, r.image.has_value());
@@ -137,37 +143,20 @@ int run_explain(int argc, char** argv) {
     throw InputError(
         "CLIP needs a label set: --labels L1 --labels L2 ... or --labels-file FILE "
         "(resources/labels/shapes.txt fits the bundled shapes-clip)");
-  if (clip && std::find(r.labels.begin(), r.labels.end(), r.target) == r.labels.end()) {
-    // "panda" is accepted for the label "a photo of a panda".
-    for (const auto& label : r.labels)
-      if (label == "a photo of a " + r.target) r.target = label;
-  }
-  const std::string default_explain =
-      clip || r.model->kind() == ModelKind::Llava ? "patches" : "tokens";
-  r.explain = choose<ExplainWhat>(args, "explain", default_explain,
-                                  {{"patches", ExplainWhat::ImagePatches},
-                                   {"tokens", ExplainWhat::PromptTokens},
-                                   {"all", ExplainWhat::All}});
-  r.mode = choose<SuppressionMode>(
-      args, "mode", "single",
-      {{"single", SuppressionMode::Single}, {"correlated", SuppressionMode::Correlated}});
+  if (clip) r.target = resolve_label_alias(r.target, r.labels);  // "panda": "a photo of a panda"
+  r.explain = choose<ExplainWhat>(
+      args, "explain", std::string(to_string(r.model->capabilities().default_explained)));
+  r.mode = choose<SuppressionMode>(args, "mode", "single");
   r.kappa = args.number("kappa", 0.7);
   r.factor = args.number("factor", 0.9);
   r.variant = args.has("log-additive") ? SuppressionVariant::LogAdditive
                                        : SuppressionVariant::Multiplicative;
   if (args.has("layers")) r.layers = parse_layers(args.get("layers"));
-  r.granularity = choose<Granularity>(args, "granularity", "token",
-                                      {{"token", Granularity::Token},
-                                       {"word", Granularity::Word},
-                                       {"sentence", Granularity::Sentence},
-                                       {"delimiter", Granularity::Delimiter}});
+  r.granularity = choose<Granularity>(args, "granularity", "token");
   r.delimiter = args.get("delimiter");
   if (args.has("delimiter") && !args.has("granularity")) r.granularity = Granularity::Delimiter;
   r.tile = args.integer("tile", 1);
-  r.post = choose<PostProcess>(args, "post", "none",
-                               {{"none", PostProcess::None},
-                                {"absolute", PostProcess::Absolute},
-                                {"square", PostProcess::Square}});
+  r.post = choose<PostProcess>(args, "post", "none");
   r.batch_size = args.integer("batch-size", 0);
   r.memory_budget_bytes = static_cast<int64_t>(args.number("memory-budget-mb", 0) * (1 << 20));
   r.max_neighbours = args.integer("max-neighbours", 0);
@@ -177,15 +166,11 @@ int run_explain(int argc, char** argv) {
   r.adaptive_threshold = args.number("adaptive-threshold", 0.01);
   r.adaptive_group = args.integer("adaptive-group", 4);
 
-  // --method: AtMan (default) or a baseline of atman/baselines.h, all behind the same API.
-  const std::string method = args.get("method", "atman");
-  std::unique_ptr<Explainer> chosen;
-  if (method == "ig")
-    chosen = make_baseline("ig", BaselineOptions{args.integer("ig-steps", 20)});
-  else
-    chosen = make_explainer(method);  // InputError listing the available methods
-  if (method != "atman" && args.has("kappa-sweep"))
-    throw InputError("--kappa-sweep is AtMan's; drop it or use --method atman");
+  // --method: a name of the method registry (atman/registry.h): AtMan (default) or a baseline.
+  MethodOptions method_options;
+  method_options.ig_steps = args.integer("ig-steps", 20);
+  // InputError listing the available methods for an unknown one.
+  std::unique_ptr<Explainer> chosen = create_explainer(args.get("method", "atman"), method_options);
   int last_percent = -1;
   const bool quiet = args.has("quiet");
   auto progress = [&](int done, int total) {
@@ -200,8 +185,7 @@ int run_explain(int argc, char** argv) {
   Explanation main_result;
   if (args.has("kappa-sweep")) {
     r.mode = SuppressionMode::Correlated;
-    auto results = static_cast<AtmanExplainer&>(*chosen).kappa_sweep(
-        r, parse_sweep(args.get("kappa-sweep")), progress);
+    auto results = chosen->kappa_sweep(r, parse_sweep(args.get("kappa-sweep")), progress);
     json = "{\"sweep\": [";
     for (size_t i = 0; i < results.size(); ++i) json += (i ? ",\n" : "\n") + to_json(results[i], 1);
     json += "]}";

@@ -15,7 +15,7 @@ int run_forward(int argc, char** argv) {
   if (args.has("image"))
     pixels = preprocess_clip(load_image(args.get("image")), model->preprocess_config());
   nlohmann::json out;
-  if (model->kind() == ModelKind::Clip) {
+  if (!model->generates()) {  // CLIP: image and text embeddings
     if (!pixels && !args.has("text")) throw InputError("CLIP forward needs --image and/or --text");
     ClipForward r = clip_forward(*model, pixels ? &*pixels : nullptr, args.all("text"));
     if (pixels) {

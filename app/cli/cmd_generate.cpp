@@ -3,6 +3,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "atman/conventions.h"
 #include "atman/error.h"
 #include "atman/inference.h"
 #include "commands.h"
@@ -56,12 +57,9 @@ std::vector<SteeringFactor> steering_from(const Args& args, const Model& model,
     if (std::sscanf(region.c_str(), "%d:%d,%d:%d", &r0, &r1, &c0, &c1) != 4)
       throw InputError("--steer-patches expects ROW0:ROW1,COL0:COL1=FACTOR (inclusive), got '" +
                        spec + "'");
-    size_t before = steering.size();
-    for (size_t p = 0; p < layout.size(); ++p)
-      if (layout[p].is_image && layout[p].row >= r0 && layout[p].row <= r1 && layout[p].col >= c0 &&
-          layout[p].col <= c1)
-        steering.push_back({static_cast<int64_t>(p), factor});
-    if (steering.size() == before)
+    const auto positions = patch_region_positions(layout, r0, r1, c0, c1);
+    for (int64_t p : positions) steering.push_back({p, factor});
+    if (positions.empty())
       throw InputError("--steer-patches: no image tokens in rows " + std::to_string(r0) + ".." +
                        std::to_string(r1) + ", columns " + std::to_string(c0) + ".." +
                        std::to_string(c1));

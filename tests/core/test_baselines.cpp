@@ -14,6 +14,7 @@
 #include "atman/baselines.h"
 #include "atman/error.h"
 #include "atman/explainer.h"
+#include "atman/names.h"
 #include "core/test_support.h"
 #include "core/tiny_models.h"
 #include "io/safetensors.h"
@@ -258,7 +259,7 @@ void check_all(const ExplainRequest& request, const Reference& ref, const std::s
                     : name == "ig"      ? ref_ig(ref, ig_steps)
                     : name == "gradcam" ? ref_gradcam(ref)
                                         : ref_chefer(ref);
-    QCOMPARE(e.method, name);
+    QCOMPARE(std::string(to_string(e.method)), name);
     QCOMPARE(e.baseline_per_target.size(), size_t(ref.targets()));
     // The reference's own F at the input: L_t = -F_t.
     Tensor F;
@@ -485,7 +486,7 @@ class TestBaselines : public QObject {
       c10::InferenceMode caller;  // the explainer must leave it to build a graph
       inside = make_baseline("ixg")->attribute(r);
     }
-    QCOMPARE(inside.post, std::string("absolute"));
+    QVERIFY(inside.post == PostProcess::Absolute);
     for (size_t i = 0; i < plain.candidates.size(); ++i) {
       QCOMPARE(inside.candidates[i].value, std::abs(plain.candidates[i].value));
       QVERIFY(inside.candidates[i].per_target == plain.candidates[i].per_target);

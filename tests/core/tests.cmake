@@ -8,3 +8,4 @@ atman_add_test(test_explainer SOURCES core/test_explainer.cpp
                LABELS "core;model")
 atman_add_test(test_eval SOURCES core/test_eval.cpp
                LIBS atman_core atman_test_support nlohmann_json::nlohmann_json LABELS "core;model")
+atman_add_test(test_explain_api SOURCES core/test_explain_api.cpp LIBS atman_core LABELS "core")

@@ -60,7 +60,7 @@ class TestExplainSession : public QObject {
     const SharedExplanation correlated = m_session->result(Pane::Correlated);
     QVERIFY(single && correlated);
     QCOMPARE(single->target, std::string("a photo of a blue square"));
-    QCOMPARE(correlated->mode, std::string("correlated"));
+    QVERIFY(correlated->mode == SuppressionMode::Correlated);
     QCOMPARE(correlated->kappa, 0.7);
     QVERIFY(!single->candidates.empty());
     QCOMPARE(m_session->explainJobsStarted(), 1);

@@ -3,6 +3,7 @@
 // and every patch must show its own value (the pixels are the core's render_overlay).
 #include <QMouseEvent>
 
+#include "atman/names.h"
 #include "colormaps.h"
 #include "explanation_pane.h"
 #include "gui_test_support.h"
@@ -85,8 +86,8 @@ class TestGuiHeatmap : public QObject {
     }
     inside /= nInside;
     outside /= nOutside;
-    qInfo("%s: mean heat on the target's %d patches %.3f, elsewhere %.3f", e.mode.c_str(), nInside,
-          inside, outside);
+    qInfo("%s: mean heat on the target's %d patches %.3f, elsewhere %.3f",
+          to_string(e.mode).c_str(), nInside, inside, outside);
     QVERIFY2(inside > 2 * outside && inside - outside > 0.08,
              "the target shape is not hotter than the rest");
   }
@@ -174,7 +175,7 @@ class TestGuiHeatmap : public QObject {
     QVERIFY(explainAndWait(*m_window));
     for (Pane p : {Pane::Single, Pane::Correlated}) {
       ExplanationPane* pane = m_window->pane(p);
-      QCOMPARE(pane->explanation()->explained, std::string("tokens"));
+      QVERIFY(pane->explanation()->explained == ExplainWhat::PromptTokens);
       QVERIFY(!pane->heatmapView()->hasHeatmap());
       QString text;
       int tokens = 0;

@@ -106,7 +106,7 @@ class TestGuiWidgets : public QObject {
     ExplanationCache cache;
     QVERIFY(cache.setInput(inputKey(a, 1, 1)));
     Explanation e;
-    e.mode = "correlated";
+    e.mode = SuppressionMode::Correlated;
     e.kappa = 0.35;
     cache.store(std::make_shared<const Explanation>(e));
     QVERIFY(cache.correlated(7));

@@ -29,14 +29,8 @@
 
 namespace atman {
 
-enum class ExplainWhat {
-  ImagePatches,  // CLIP / LLaVA: the patches (image tokens) of the image
-  PromptTokens,  // CLIP: the target label's tokens; LM/LLaVA: the prompt's text tokens
-  All,           // LLaVA: image tokens and prompt tokens together
-};
-
-enum class SuppressionMode { Single, Correlated };
-enum class PostProcess { None, Absolute, Square };
+// ExplainWhat, SuppressionMode and PostProcess are in atman/explanation.h (an Explanation records
+// them); their names in atman/names.h.
 enum class Granularity { Token, Word, Sentence, Delimiter };
 
 // Called after every batch with (forwards done, forwards planned); return false to cancel, which
@@ -79,6 +73,23 @@ struct ExplainRequest {
   bool reuse_kv_cache = true;  // causal LMs: reuse keys/values before the first suppressed position
 };
 
+// What a request fingerprint covers. Neither covers the model or the image, whose identity the
+// caller knows best (AtMan's cache adds the model's address and a hash of the pixels, the GUI its
+// serials), nor the mode and κ (callers keep explanations per mode and κ), nor batching.
+enum class FingerprintScope {
+  // The prepared input and the loss under every mask: prompt, target, labels, explained unit,
+  // factor, variant, granularity, delimiter, tile, layers. What AtMan's mask cache is keyed by.
+  Input,
+  // Input, plus what changes an explanation's values for a given mode and κ: post-processing, the
+  // neighbour cap and the adaptive settings. What a cache of finished explanations is keyed by.
+  Result,
+};
+
+// A text equal for two requests exactly when they agree on every field of `scope` (numbers
+// exactly, texts length-prefixed so that moving text between fields changes it).
+std::string request_fingerprint(const ExplainRequest& request,
+                                FingerprintScope scope = FingerprintScope::Result);
+
 class Explainer {
  public:
   virtual ~Explainer() = default;
@@ -86,6 +97,11 @@ class Explainer {
   // Validates the request (InputError on bad input), then explains. Throws Cancelled when the
   // progress callback returned false.
   virtual Explanation attribute(const ExplainRequest& request, const ProgressFn& progress = {}) = 0;
+  // Explanations for many κ values (correlated mode). Only AtMan has a κ: the others throw
+  // InputError (MethodInfo::kappa_sweep in atman/registry.h says which do).
+  virtual std::vector<Explanation> kappa_sweep(const ExplainRequest& request,
+                                               const std::vector<double>& kappas,
+                                               const ProgressFn& progress = {});
 };
 
 // The AtMan explainer with its caches: a κ sweep, or a κ slider, reuses the baseline, the
@@ -103,7 +119,7 @@ class AtmanExplainer final : public Explainer {
   // Explanations for many κ values; masks shared between κ values are computed once.
   std::vector<Explanation> kappa_sweep(const ExplainRequest& request,
                                        const std::vector<double>& kappas,
-                                       const ProgressFn& progress = {});
+                                       const ProgressFn& progress = {}) override;
   // Correlated neighbourhood of candidate `index` at `kappa` (the paper's Figure 5): the
   // candidates suppressed together with it and their factors (the candidate itself first).
   std::vector<NeighbourFactor> neighbours(const ExplainRequest& request, int index, double kappa);
@@ -126,8 +142,9 @@ std::vector<double> target_probabilities(
     const ExplainRequest& request, const std::vector<std::vector<std::pair<int, float>>>& masks,
     const ProgressFn& progress = {});
 
-// Registry: "atman" and the baselines ("attention", "rollout", "ixg", "ig", "gradcam",
-// "chefer"), all returning the same Explanation. Unknown names list what is available.
+// create_explainer(method) of atman/registry.h with default options, and the registry's names:
+// "atman" and the baselines ("attention", "rollout", "ixg", "ig", "gradcam", "chefer"), all
+// returning the same Explanation. Unknown names list what is available.
 std::unique_ptr<Explainer> make_explainer(const std::string& method);
 std::vector<std::string> explainer_names();
 

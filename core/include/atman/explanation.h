@@ -4,13 +4,37 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "atman/image.h"
+#include "atman/suppression.h"
 
 namespace atman {
+
+// The request's options an Explanation records (see ExplainRequest in atman/explainer.h).
+enum class ExplainWhat {
+  ImagePatches,  // CLIP / LLaVA: the patches (image tokens) of the image
+  PromptTokens,  // CLIP: the target label's tokens; LM/LLaVA: the prompt's text tokens
+  All,           // LLaVA: image tokens and prompt tokens together
+};
+enum class SuppressionMode { Single, Correlated };
+enum class PostProcess { None, Absolute, Square };
+
+// The method that made an explanation: AtMan, a baseline (atman/registry.h makes them by name), or
+// the evaluation's chance reference (Random, atman/eval.h), which no explainer makes.
+enum class ExplainMethod {
+  Atman,
+  Attention,
+  Rollout,
+  InputXGradient,
+  IntegratedGradients,
+  GradCam,
+  Chefer,
+  Random,
+};
 
 enum class CandidateKind { Patch, Token };
 
@@ -57,16 +81,18 @@ struct Timings {
   int batches = 0;
 };
 
+// Enum fields are written to JSON by their names in atman/names.h; an empty optional is written as
+// "" (baselines have no suppression mode or variant).
 struct Explanation {
-  std::string method = "atman";
+  ExplainMethod method = ExplainMethod::Atman;
   std::string model;         // model folder name
   std::string architecture;  // "CLIP", "GPT-2", ...
-  std::string explained;     // "patches" | "tokens" | "all"
-  std::string mode;          // "single" | "correlated"
+  std::optional<ExplainWhat> explained;
+  std::optional<SuppressionMode> mode;  // empty for the baselines
   double kappa = 0;
   double factor = 0.9;
-  std::string variant;  // "multiplicative" | "log_additive"
-  std::string post;     // "none" | "absolute" | "square"
+  std::optional<SuppressionVariant> variant;  // empty for the baselines
+  PostProcess post = PostProcess::None;
   std::string prompt, target;
   std::vector<std::string> labels;
   std::vector<std::string> target_tokens;
@@ -83,7 +109,9 @@ struct Explanation {
 };
 
 std::string to_json(const Explanation& e, int indent = 2);
-Explanation explanation_from_json(const std::string& json_text);  // InputError on bad JSON
+// InputError on bad JSON, and on an unknown name in an enum field (the message lists the valid
+// ones).
+Explanation explanation_from_json(const std::string& json_text);
 void save_json(const Explanation& e, const std::filesystem::path& path);
 Explanation load_explanation(const std::filesystem::path& path);
 // One row per candidate: index,kind,text,begin,end,row,col,x,y,w,h,value,per_target...

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "atman/explanation.h"
 #include "atman/image.h"
 #include "atman/tokenizer.h"
 
@@ -19,6 +20,16 @@ enum class ModelKind {
   CausalLM,  // GPT-2 / Llama-style: explain prompt tokens for a target continuation
   Llava,     // image-prefix LM: explain image tokens and prompt tokens for an answer
 };
+
+// What a kind of model can do, from one table (model.cpp), so that callers ask the model instead of
+// re-deriving it from the kind.
+struct ModelCapabilities {
+  bool reads_images = false;     // takes an image (CLIP, LLaVA)
+  bool generates = false;        // continues a prompt: generation, steering (causal LMs, LLaVA)
+  bool target_is_label = false;  // the target is one of a zero-shot label set (CLIP)
+  ExplainWhat default_explained = ExplainWhat::PromptTokens;  // image models: the patches
+};
+ModelCapabilities capabilities(ModelKind kind);
 
 struct LoadOptions {
   std::string device = "cpu";  // "cpu", "cuda", "cuda:1"
@@ -62,6 +73,10 @@ class Model {
   ~Model();
 
   ModelKind kind() const;
+  ModelCapabilities capabilities() const;  // atman::capabilities(kind())
+  bool reads_images() const { return capabilities().reads_images; }
+  bool generates() const { return capabilities().generates; }
+  bool target_is_label() const { return capabilities().target_is_label; }
   const std::filesystem::path& dir() const;
   std::string name() const;  // the folder name
   // "CLIP", "GPT-2", "Llama", "Qwen2", "Qwen3", "Mistral", "Gemma 2", "Gemma 3", "Phi-3",

@@ -111,7 +111,7 @@ Report run(const std::string& dataset, const std::shared_ptr<const Model>& model
         std::mt19937_64 rng(0x5eed + static_cast<uint64_t>(i));
         std::uniform_real_distribution<double> uniform(0.0, 1.0);
         for (auto& c : e.candidates) c.value = uniform(rng);
-        e.method = kRandom;
+        e.method = ExplainMethod::Random;
       }
       seconds += timed_seconds(start);
       forwards += e.timings.forwards + 1;  // + the unperturbed forward

@@ -29,7 +29,6 @@
 #include <set>
 #include <sstream>
 
-#include "atman/baselines.h"
 #include "atman/error.h"
 #include "atman/explainer.h"
 #include "explain/task.h"
@@ -44,10 +43,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-const char* variant_name(SuppressionVariant v) {
-  return v == SuppressionVariant::Multiplicative ? "multiplicative" : "log_additive";
 }
 
 void validate(const ExplainRequest& r) {
@@ -79,14 +74,7 @@ std::map<std::string, int64_t>& measured_batches() {
 // (mode, κ, neighbour cap) or how values are presented (post-processing, batching).
 std::string input_key(const ExplainRequest& r) {
   std::ostringstream key;
-  key << r.model.get() << '|' << int(r.explain) << '|' << r.factor << '|' << int(r.variant) << '|'
-      << int(r.granularity) << '|' << r.delimiter.size() << ':' << r.delimiter << '|' << r.tile
-      << '|' << r.prompt.size() << ':' << r.prompt << '|' << r.target.size() << ':' << r.target
-      << '|';
-  for (const auto& l : r.labels) key << l.size() << ':' << l << ',';
-  key << '|';
-  for (int l : r.layers) key << l << ',';
-  key << '|';
+  key << r.model.get() << '|' << request_fingerprint(r, FingerprintScope::Input) << '|';
   if (r.image) {
     // FNV-1a over the pixels: images differing anywhere get different keys.
     uint64_t h = 1469598103934665603ull;
@@ -238,16 +226,6 @@ double post_process(double v, PostProcess post) {
   return v;
 }
 
-const char* post_name(PostProcess p) {
-  return p == PostProcess::None ? "none" : p == PostProcess::Absolute ? "absolute" : "square";
-}
-
-const char* explained_name(ExplainWhat w) {
-  return w == ExplainWhat::ImagePatches   ? "patches"
-         : w == ExplainWhat::PromptTokens ? "tokens"
-                                          : "all";
-}
-
 }  // namespace
 
 namespace {
@@ -397,13 +375,13 @@ struct AtmanExplainer::State {
   Explanation assemble(const Prepared& p, const ExplainRequest& r, const Plan& plan, double kappa,
                        const Timings& timings, const Adaptive* adaptive = nullptr) const {
     Explanation e = p.task->skeleton;
-    e.method = "atman";
-    e.explained = explained_name(r.explain);
-    e.mode = r.mode == SuppressionMode::Single ? "single" : "correlated";
+    e.method = ExplainMethod::Atman;
+    e.explained = r.explain;
+    e.mode = r.mode;
     e.kappa = r.mode == SuppressionMode::Correlated ? kappa : 0.0;
     e.factor = r.factor;
-    e.variant = variant_name(r.variant);
-    e.post = post_name(r.post);
+    e.variant = r.variant;
+    e.post = r.post;
     e.baseline_per_target = p.baseline;
     e.baseline_loss = 0;
     for (double l : p.baseline) e.baseline_loss += l;
@@ -538,21 +516,6 @@ std::vector<NeighbourFactor> AtmanExplainer::neighbours(const ExplainRequest& re
 void AtmanExplainer::clear_cache() {
   std::lock_guard lock(state_->mutex);
   state_->prepared.clear();
-}
-
-std::unique_ptr<Explainer> make_explainer(const std::string& method) {
-  if (method == "atman") return std::make_unique<AtmanExplainer>();
-  for (const auto& n : baseline_names())
-    if (n == method) return make_baseline(method);  // default options (IG: 20 steps)
-  std::string names;
-  for (const auto& n : explainer_names()) names += (names.empty() ? "" : ", ") + n;
-  throw InputError("unknown explanation method '" + method + "'; available: " + names);
-}
-
-std::vector<std::string> explainer_names() {
-  std::vector<std::string> names = {"atman"};
-  for (auto& n : baseline_names()) names.push_back(std::move(n));
-  return names;
 }
 
 }  // namespace atman

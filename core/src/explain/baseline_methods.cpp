@@ -13,7 +13,9 @@
 
 #include "atman/baselines.h"
 #include "atman/error.h"
+#include "atman/names.h"
 #include "explain/baseline_input.h"
+#include "explain/methods.h"
 
 namespace atman {
 namespace {
@@ -83,16 +85,6 @@ void backward_target(const at::Tensor& log_probs, int64_t t) {
   log_probs.select(1, t).sum().backward({}, /*retain_graph=*/more);
 }
 
-const char* explained_name(ExplainWhat w) {
-  return w == ExplainWhat::ImagePatches   ? "patches"
-         : w == ExplainWhat::PromptTokens ? "tokens"
-                                          : "all";
-}
-
-const char* post_name(PostProcess p) {
-  return p == PostProcess::None ? "none" : p == PostProcess::Absolute ? "absolute" : "square";
-}
-
 double post_process(double v, PostProcess post) {
   switch (post) {
     case PostProcess::Absolute:
@@ -122,13 +114,13 @@ class BaselineExplainer : public Explainer {
     const double compute_seconds = seconds_since(compute_start);
 
     Explanation e = in.task->skeleton;
-    e.method = name_;
-    e.explained = explained_name(request.explain);
-    e.mode = "";  // suppression settings do not apply to baselines
+    e.method = from_string<ExplainMethod>(name_);
+    e.explained = request.explain;
+    e.mode.reset();  // suppression settings do not apply to baselines
     e.kappa = 0;
     e.factor = 0;
-    e.variant = "";
-    e.post = post_name(request.post);
+    e.variant.reset();
+    e.post = request.post;
     e.baseline_per_target = s.losses;
     e.baseline_loss = 0;
     for (double l : s.losses) e.baseline_loss += l;
@@ -367,26 +359,23 @@ class CheferExplainer final : public BaselineExplainer {
 
 }  // namespace
 
-std::vector<std::string> baseline_names() {
-  return {"attention", "rollout", "ixg", "ig", "gradcam", "chefer"};
+namespace detail {
+
+std::unique_ptr<Explainer> make_attention_explainer(bool rollout) {
+  return std::make_unique<AttentionExplainer>(rollout);
+}
+std::unique_ptr<Explainer> make_ixg_explainer() {
+  return std::make_unique<InputXGradientExplainer>();
+}
+std::unique_ptr<Explainer> make_ig_explainer(int steps) {
+  return std::make_unique<IntegratedGradientsExplainer>(steps);
+}
+std::unique_ptr<Explainer> make_gradcam_explainer() {
+  return std::make_unique<GradCamExplainer>();
+}
+std::unique_ptr<Explainer> make_chefer_explainer() {
+  return std::make_unique<CheferExplainer>();
 }
 
-std::unique_ptr<Explainer> make_baseline(const std::string& method,
-                                         const BaselineOptions& options) {
-  if (method == "attention") return std::make_unique<AttentionExplainer>(false);
-  if (method == "rollout") return std::make_unique<AttentionExplainer>(true);
-  if (method == "ixg") return std::make_unique<InputXGradientExplainer>();
-  if (method == "ig") {
-    if (options.ig_steps < 1 || options.ig_steps > 4096)
-      throw InputError("Integrated Gradients needs 1..4096 steps, got " +
-                       std::to_string(options.ig_steps));
-    return std::make_unique<IntegratedGradientsExplainer>(options.ig_steps);
-  }
-  if (method == "gradcam") return std::make_unique<GradCamExplainer>();
-  if (method == "chefer") return std::make_unique<CheferExplainer>();
-  std::string names;
-  for (const auto& n : baseline_names()) names += (names.empty() ? "" : ", ") + n;
-  throw InputError("unknown baseline method '" + method + "'; available: " + names);
-}
-
+}  // namespace detail
 }  // namespace atman

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "atman/error.h"
+#include "atman/names.h"
 
 namespace atman {
 
@@ -32,9 +33,16 @@ std::vector<double> Explanation::patch_heatmap() const {
 
 namespace {
 
+// An unset enum field is "" in the JSON (baselines have no mode or variant).
+template <typename Enum>
+std::optional<Enum> optional_enum(const std::string& name) {
+  if (name.empty()) return std::nullopt;
+  return from_string<Enum>(name);
+}
+
 json candidate_json(const Candidate& c) {
   json j = {{"index", c.index},
-            {"kind", c.kind == CandidateKind::Patch ? "patch" : "token"},
+            {"kind", std::string(to_string(c.kind))},
             {"value", c.value},
             {"per_target", c.per_target},
             {"positions", c.positions}};
@@ -93,7 +101,7 @@ std::vector<Int> whole_list(const json& j, const char* key, std::vector<Int> fal
 Candidate candidate_from(const json& j) {
   Candidate c;
   c.index = whole<int>(j.at("index"), "index");
-  c.kind = j.at("kind").get<std::string>() == "patch" ? CandidateKind::Patch : CandidateKind::Token;
+  c.kind = from_string<CandidateKind>(j.at("kind").get<std::string>());
   c.value = j.at("value").get<double>();
   c.per_target = j.value("per_target", std::vector<double>{});
   c.positions = whole_list<int>(j, "positions", {});
@@ -123,15 +131,15 @@ std::string to_json(const Explanation& e, int indent) {
   json candidates = json::array();
   for (const auto& c : e.candidates) candidates.push_back(candidate_json(c));
   json j = {{"format", "atman-explanation/1"},
-            {"method", e.method},
+            {"method", std::string(to_string(e.method))},
             {"model", e.model},
             {"architecture", e.architecture},
-            {"explained", e.explained},
-            {"mode", e.mode},
+            {"explained", to_string(e.explained)},
+            {"mode", to_string(e.mode)},
             {"kappa", e.kappa},
             {"factor", e.factor},
-            {"variant", e.variant},
-            {"post", e.post},
+            {"variant", to_string(e.variant)},
+            {"post", std::string(to_string(e.post))},
             {"prompt", e.prompt},
             {"target", e.target},
             {"labels", e.labels},
@@ -163,15 +171,16 @@ Explanation explanation_from_json(const std::string& text) {
   try {
     json j = json::parse(text);
     Explanation e;
-    e.method = j.value("method", "atman");
+    e.method = from_string<ExplainMethod>(j.value("method", "atman"));
     e.model = j.value("model", "");
     e.architecture = j.value("architecture", "");
-    e.explained = j.value("explained", "");
-    e.mode = j.value("mode", "");
+    e.explained = optional_enum<ExplainWhat>(j.value("explained", ""));
+    e.mode = optional_enum<SuppressionMode>(j.value("mode", ""));
     e.kappa = j.value("kappa", 0.0);
     e.factor = j.value("factor", 0.9);
-    e.variant = j.value("variant", "");
-    e.post = j.value("post", "none");
+    e.variant = optional_enum<SuppressionVariant>(j.value("variant", ""));
+    // "" too: what an Explanation built by hand wrote before `post` became an enum.
+    e.post = optional_enum<PostProcess>(j.value("post", "none")).value_or(PostProcess::None);
     e.prompt = j.value("prompt", "");
     e.target = j.value("target", "");
     e.labels = j.value("labels", std::vector<std::string>{});

@@ -199,8 +199,32 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }
 
+ModelCapabilities capabilities(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::Clip:
+      return {.reads_images = true,
+              .generates = false,
+              .target_is_label = true,
+              .default_explained = ExplainWhat::ImagePatches};
+    case ModelKind::CausalLM:
+      return {.reads_images = false,
+              .generates = true,
+              .target_is_label = false,
+              .default_explained = ExplainWhat::PromptTokens};
+    case ModelKind::Llava:
+      return {.reads_images = true,
+              .generates = true,
+              .target_is_label = false,
+              .default_explained = ExplainWhat::ImagePatches};
+  }
+  return {};  // unreachable: every kind is listed (-Wswitch warns when one is added)
+}
+
 ModelKind Model::kind() const {
   return impl_->kind;
+}
+ModelCapabilities Model::capabilities() const {
+  return atman::capabilities(impl_->kind);
 }
 const std::filesystem::path& Model::dir() const {
   return impl_->dir;
