@@ -145,8 +145,7 @@ void MainWindow::connectSession() {
 
 void MainWindow::openModel(const QString& dirOrName) {
   if (dirOrName.trimmed().isEmpty()) return;
-  if (m_session->isRunning(JobKind::Steer))
-    m_steering->showFailure(tr("Cancelled: another model is loading."));
+  m_steeringController->modelLoading();
   // Resolving the name and loading run on the worker; errors come back as jobFailed().
   m_session->loadModel(dirOrName, m_input->device(), m_input->dtype());
   const QFileInfo info(dirOrName);
@@ -162,9 +161,7 @@ void MainWindow::onModelLoaded(const LoadedModel& loaded) {
   m_input->modelPicker()->setRecent(m_settings.recentModels());
   m_input->modelPicker()->setCurrentModel(loaded.dir);
   m_input->setModel(model, loaded.defaultPrompt);
-  m_steering->setModel(model);
-  m_steering->setImage(m_session->image(), m_session->imageOrigin());
-  m_steering->setPrompt(m_input->prompt());
+  m_steeringController->setModel(model);
   // Steering is for models that generate; the person may still close the dock.
   m_steeringDock->setVisible(model->generates());
   m_panes->clear();
@@ -198,14 +195,12 @@ bool MainWindow::setImageBytes(const std::vector<uint8_t>& encoded, const QStrin
 }
 
 void MainWindow::setImage(RgbImage decoded, const QString& origin) {
-  // A steered answer in flight is about the old image: the session drops it with the rest.
-  if (m_session->isRunning(JobKind::Steer)) m_steering->setBusy(false);
   auto image = std::make_shared<const RgbImage>(std::move(decoded));
+  m_steeringController->setImage(image, origin);
   m_session->setImage(image, origin);
   m_status->setBusy(false);
   m_panes->setImage(image);
   m_input->setImage(toQImage(*image), origin);
-  m_steering->setImage(image, origin);
   m_status->post(tr("Image %1 (%2 × %3)")
                      .arg(QFileInfo(origin).fileName())
                      .arg(image->width)
