@@ -319,31 +319,11 @@ void MainWindow::cancel() {
 }
 
 void MainWindow::onJobEnded(JobKind kind, JobId, const QString& failure) {
-  const bool cancelled = failure.isNull();
-  // What each kind of job had put on screen while it ran.
-  switch (kind) {
-    case JobKind::LoadModel:
-      m_status->setBusy(false);
-      break;
-    case JobKind::Explain:
-      m_status->setBusy(false);
-      m_panes->setBusy(false);  // stop saying "computing…"
-      if (cancelled) m_status->post(tr("Cancelled."), 4000);
-      break;
-    case JobKind::Predict:  // the input panel shows why too (InputController)
-      if (!cancelled) m_status->post(failure, 8000);
-      break;
-    case JobKind::Steer:  // SteeringController's
-      break;
-    case JobKind::Prefetch:
-      if (!cancelled) m_status->post(tr("Background κ sweep failed: %1").arg(failure), 8000);
-      break;
-    case JobKind::Neighbours:
-      if (!cancelled) m_status->post(failure, 8000);
-      break;
-  }
+  // The status bar says why on its own line (StudioStatusBar); the panes stop saying "computing…".
+  if (kind == JobKind::Explain) m_panes->setBusy(false);
   updateActions();
-  if (const QString title = ExplainSession::failureTitle(kind); !cancelled && !title.isEmpty())
+  if (const QString title = ExplainSession::failureTitle(kind);
+      !failure.isNull() && !title.isEmpty())
     showError(title, failure);
 }
 

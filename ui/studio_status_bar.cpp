@@ -39,6 +39,34 @@ StudioStatusBar::StudioStatusBar(const ExplainSession& session, QWidget* parent)
           [this] { showMessage(tr("Every κ is ready: the slider redraws instantly."), 4000); });
   connect(&session, &ExplainSession::jobsChanged, this,
           [this] { m_prefetchLabel->setVisible(m_session.isRunning(JobKind::Prefetch)); });
+  connect(&session, &ExplainSession::jobCancelled, this,
+          [this](JobKind kind) { jobEnded(kind, QString()); });
+  connect(&session, &ExplainSession::jobFailed, this,
+          [this](JobKind kind, JobId, const QString& failure) { jobEnded(kind, failure); });
+}
+
+void StudioStatusBar::jobEnded(JobKind kind, const QString& failure) {
+  const bool cancelled = failure.isNull();
+  // What each kind of job had put on the line while it ran, and why it ended. A failure that
+  // needs a dialog is the window's; the input and steering panels say their own.
+  switch (kind) {
+    case JobKind::LoadModel:
+      setBusy(false);
+      break;
+    case JobKind::Explain:
+      setBusy(false);
+      if (cancelled) post(tr("Cancelled."), 4000);
+      break;
+    case JobKind::Predict:  // the input panel shows why too (InputController)
+    case JobKind::Neighbours:
+      if (!cancelled) post(failure, 8000);
+      break;
+    case JobKind::Steer:  // SteeringController's
+      break;
+    case JobKind::Prefetch:
+      if (!cancelled) post(tr("Background κ sweep failed: %1").arg(failure), 8000);
+      break;
+  }
 }
 
 void StudioStatusBar::post(const QString& text, int timeoutMs) {

@@ -1,9 +1,11 @@
 // The window's status bar: passing messages, the progress of the running job, the background κ
 // sweep, and the device, threads and model the core runs on. It follows the session's progress
-// and sweep signals itself; the window tells it the rest.
+// and sweep signals, and the ends of its jobs, itself; the window tells it the rest.
 #pragma once
 
 #include <QStatusBar>
+
+#include "jobs.h"
 
 class QLabel;
 class QProgressBar;
@@ -30,6 +32,9 @@ class StudioStatusBar : public QStatusBar {
   void setRuntime(const Model* model, const QString& chosenDevice);
 
  private:
+  // A job ended without a result: cancelled (`failure` null) or failed.
+  void jobEnded(JobKind kind, const QString& failure);
+
   const ExplainSession& m_session;
   QProgressBar* m_progress = nullptr;
   QLabel* m_prefetchLabel = nullptr;
