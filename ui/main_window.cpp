@@ -295,13 +295,7 @@ void MainWindow::onExplained(JobId, const ExplainResult& result) {
   m_status->setBusy(false);
   showResults();
   m_exporter->setUnexported();
-  const Explanation& e = result.correlated ? *result.correlated : *result.single;
-  m_status->post(tr("Explained “%1”: %2 candidates, %3 forwards in %4 s")
-                     .arg(toQString(e.target))
-                     .arg(e.candidates.size())
-                     .arg(e.timings.forwards)
-                     .arg(e.timings.total_seconds, 0, 'f', 2),
-                 8000);
+  m_status->postExplained(result.correlated ? *result.correlated : *result.single);
   updateActions();
 }
 
@@ -329,11 +323,7 @@ void MainWindow::onJobEnded(JobKind kind, JobId, const QString& failure) {
 
 void MainWindow::applyNeighbourhood(const Neighbourhood& neighbourhood) {
   m_panes->setNeighbourhood(neighbourhood);
-  if (neighbourhood.centre >= 0 && !neighbourhood.members.empty())
-    m_status->post(tr("Correlated neighbourhood at κ = %1: %2 candidates suppressed together "
-                      "(factors shown; Esc clears)")
-                       .arg(kappaText(neighbourhood.kappa))
-                       .arg(neighbourhood.members.size()));
+  m_status->postNeighbourhood(neighbourhood);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,18 +383,9 @@ void MainWindow::showError(const QString& title, const QString& message) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-  if (m_exporter->hasUnexportedResult() && m_options.confirmClose && !m_options.screenshot) {
-    const auto answer = QMessageBox::question(
-        this, tr("Unsaved explanation"),
-        tr("The explanation has not been exported. Save the figure before closing?"),
-        QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
-    // Cancel, or a Save whose export was cancelled or failed: stay open.
-    if (answer == QMessageBox::Save) m_exporter->exportFigureDialog();
-    if (answer == QMessageBox::Cancel ||
-        (answer == QMessageBox::Save && m_exporter->hasUnexportedResult())) {
-      event->ignore();
-      return;
-    }
+  if (m_options.confirmClose && !m_options.screenshot && !m_exporter->confirmDiscard()) {
+    event->ignore();
+    return;
   }
   m_settings.setViewOptions(m_panes->viewOptions(), m_panes->sharedScale());
   m_settings.setKappa(kappa());

@@ -9,6 +9,7 @@
 #include "atman/runtime.h"
 #include "conversions.h"
 #include "explain_session.h"
+#include "explanation_cache.h"
 
 namespace atman::ui {
 
@@ -43,6 +44,23 @@ StudioStatusBar::StudioStatusBar(const ExplainSession& session, QWidget* parent)
           [this](JobKind kind) { jobEnded(kind, QString()); });
   connect(&session, &ExplainSession::jobFailed, this,
           [this](JobKind kind, JobId, const QString& failure) { jobEnded(kind, failure); });
+}
+
+void StudioStatusBar::postExplained(const Explanation& e) {
+  post(tr("Explained “%1”: %2 candidates, %3 forwards in %4 s")
+           .arg(toQString(e.target))
+           .arg(e.candidates.size())
+           .arg(e.timings.forwards)
+           .arg(e.timings.total_seconds, 0, 'f', 2),
+       8000);
+}
+
+void StudioStatusBar::postNeighbourhood(const Neighbourhood& neighbourhood) {
+  if (neighbourhood.centre >= 0 && !neighbourhood.members.empty())
+    post(tr("Correlated neighbourhood at κ = %1: %2 candidates suppressed together "
+            "(factors shown; Esc clears)")
+             .arg(kappaText(neighbourhood.kappa))
+             .arg(neighbourhood.members.size()));
 }
 
 void StudioStatusBar::jobEnded(JobKind kind, const QString& failure) {

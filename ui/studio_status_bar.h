@@ -6,6 +6,7 @@
 #include <QStatusBar>
 
 #include "jobs.h"
+#include "view_options.h"
 
 class QLabel;
 class QProgressBar;
@@ -30,6 +31,10 @@ class StudioStatusBar : public QStatusBar {
   void setBusy(bool busy, const QString& what = {});
   // The device is the model's once one is loaded, else the one chosen for the next.
   void setRuntime(const Model* model, const QString& chosenDevice);
+  // What was explained and what it cost.
+  void postExplained(const Explanation& explanation);
+  // The neighbourhood a click shows, if any (nothing is posted for none).
+  void postNeighbourhood(const Neighbourhood& neighbourhood);
 
  private:
   // A job ended without a result: cancelled (`failure` null) or failed.
