@@ -5,6 +5,7 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QMessageBox>
 
 #include <algorithm>
 
@@ -179,6 +180,16 @@ void Exporter::copyFigure() {
   if (f.panels.isEmpty()) return;
   QApplication::clipboard()->setImage(renderFigure(f, 192));
   emit message(tr("Figure copied to the clipboard."), 4000);
+}
+
+bool Exporter::confirmDiscard() {
+  if (!m_unexported) return true;
+  const auto answer = QMessageBox::question(
+      m_dialogParent, tr("Unsaved explanation"),
+      tr("The explanation has not been exported. Save the figure before closing?"),
+      QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
+  if (answer == QMessageBox::Save) exportFigureDialog();  // clears m_unexported when it saves
+  return answer == QMessageBox::Discard || (answer == QMessageBox::Save && !m_unexported);
 }
 
 }  // namespace atman::ui

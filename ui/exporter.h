@@ -35,6 +35,9 @@ class Exporter : public QObject {
   // A new explanation is shown: it is unsaved until one of the exports above succeeds.
   void setUnexported() { m_unexported = true; }
   bool hasUnexportedResult() const { return m_unexported; }
+  // Before closing: asks whether to save an unexported result. False: stay open (Cancel, or a
+  // Save whose export was cancelled or failed).
+  bool confirmDiscard();
 
  public slots:
   void exportFigureDialog();

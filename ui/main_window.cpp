@@ -145,8 +145,7 @@ void MainWindow::connectSession() {
 
 void MainWindow::openModel(const QString& dirOrName) {
   if (dirOrName.trimmed().isEmpty()) return;
-  if (m_session->isRunning(JobKind::Steer))
-    m_steering->showFailure(tr("Cancelled: another model is loading."));
+  m_steeringController->modelLoading();
   // Resolving the name and loading run on the worker; errors come back as jobFailed().
   m_session->loadModel(dirOrName, m_input->device(), m_input->dtype());
   const QFileInfo info(dirOrName);
@@ -162,9 +161,7 @@ void MainWindow::onModelLoaded(const LoadedModel& loaded) {
   m_input->modelPicker()->setRecent(m_settings.recentModels());
   m_input->modelPicker()->setCurrentModel(loaded.dir);
   m_input->setModel(model, loaded.defaultPrompt);
-  m_steering->setModel(model);
-  m_steering->setImage(m_session->image(), m_session->imageOrigin());
-  m_steering->setPrompt(m_input->prompt());
+  m_steeringController->setModel(model);
   // Steering is for models that generate; the person may still close the dock.
   m_steeringDock->setVisible(model->generates());
   m_panes->clear();
@@ -198,14 +195,12 @@ bool MainWindow::setImageBytes(const std::vector<uint8_t>& encoded, const QStrin
 }
 
 void MainWindow::setImage(RgbImage decoded, const QString& origin) {
-  // A steered answer in flight is about the old image: the session drops it with the rest.
-  if (m_session->isRunning(JobKind::Steer)) m_steering->setBusy(false);
   auto image = std::make_shared<const RgbImage>(std::move(decoded));
+  m_steeringController->setImage(image, origin);
   m_session->setImage(image, origin);
   m_status->setBusy(false);
   m_panes->setImage(image);
   m_input->setImage(toQImage(*image), origin);
-  m_steering->setImage(image, origin);
   m_status->post(tr("Image %1 (%2 × %3)")
                      .arg(QFileInfo(origin).fileName())
                      .arg(image->width)
@@ -300,13 +295,7 @@ void MainWindow::onExplained(JobId, const ExplainResult& result) {
   m_status->setBusy(false);
   showResults();
   m_exporter->setUnexported();
-  const Explanation& e = result.correlated ? *result.correlated : *result.single;
-  m_status->post(tr("Explained “%1”: %2 candidates, %3 forwards in %4 s")
-                     .arg(toQString(e.target))
-                     .arg(e.candidates.size())
-                     .arg(e.timings.forwards)
-                     .arg(e.timings.total_seconds, 0, 'f', 2),
-                 8000);
+  m_status->postExplained(result.correlated ? *result.correlated : *result.single);
   updateActions();
 }
 
@@ -324,41 +313,17 @@ void MainWindow::cancel() {
 }
 
 void MainWindow::onJobEnded(JobKind kind, JobId, const QString& failure) {
-  const bool cancelled = failure.isNull();
-  // What each kind of job had put on screen while it ran.
-  switch (kind) {
-    case JobKind::LoadModel:
-      m_status->setBusy(false);
-      break;
-    case JobKind::Explain:
-      m_status->setBusy(false);
-      m_panes->setBusy(false);  // stop saying "computing…"
-      if (cancelled) m_status->post(tr("Cancelled."), 4000);
-      break;
-    case JobKind::Predict:  // the input panel shows why too (InputController)
-      if (!cancelled) m_status->post(failure, 8000);
-      break;
-    case JobKind::Steer:  // SteeringController's
-      break;
-    case JobKind::Prefetch:
-      if (!cancelled) m_status->post(tr("Background κ sweep failed: %1").arg(failure), 8000);
-      break;
-    case JobKind::Neighbours:
-      if (!cancelled) m_status->post(failure, 8000);
-      break;
-  }
+  // The status bar says why on its own line (StudioStatusBar); the panes stop saying "computing…".
+  if (kind == JobKind::Explain) m_panes->setBusy(false);
   updateActions();
-  if (const QString title = ExplainSession::failureTitle(kind); !cancelled && !title.isEmpty())
+  if (const QString title = ExplainSession::failureTitle(kind);
+      !failure.isNull() && !title.isEmpty())
     showError(title, failure);
 }
 
 void MainWindow::applyNeighbourhood(const Neighbourhood& neighbourhood) {
   m_panes->setNeighbourhood(neighbourhood);
-  if (neighbourhood.centre >= 0 && !neighbourhood.members.empty())
-    m_status->post(tr("Correlated neighbourhood at κ = %1: %2 candidates suppressed together "
-                      "(factors shown; Esc clears)")
-                       .arg(kappaText(neighbourhood.kappa))
-                       .arg(neighbourhood.members.size()));
+  m_status->postNeighbourhood(neighbourhood);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -418,18 +383,9 @@ void MainWindow::showError(const QString& title, const QString& message) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-  if (m_exporter->hasUnexportedResult() && m_options.confirmClose && !m_options.screenshot) {
-    const auto answer = QMessageBox::question(
-        this, tr("Unsaved explanation"),
-        tr("The explanation has not been exported. Save the figure before closing?"),
-        QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
-    // Cancel, or a Save whose export was cancelled or failed: stay open.
-    if (answer == QMessageBox::Save) m_exporter->exportFigureDialog();
-    if (answer == QMessageBox::Cancel ||
-        (answer == QMessageBox::Save && m_exporter->hasUnexportedResult())) {
-      event->ignore();
-      return;
-    }
+  if (m_options.confirmClose && !m_options.screenshot && !m_exporter->confirmDiscard()) {
+    event->ignore();
+    return;
   }
   m_settings.setViewOptions(m_panes->viewOptions(), m_panes->sharedScale());
   m_settings.setKappa(kappa());

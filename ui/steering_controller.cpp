@@ -59,4 +59,22 @@ void SteeringController::generate() {
   emit message(tr("Generating with %1 steered positions…").arg(positions), 0);
 }
 
+void SteeringController::modelLoading() {
+  if (m_session.isRunning(JobKind::Steer))
+    m_panel.showFailure(tr("Cancelled: another model is loading."));
+}
+
+void SteeringController::setModel(const std::shared_ptr<const Model>& model) {
+  m_panel.setModel(model);
+  m_panel.setImage(m_session.image(), m_session.imageOrigin());
+  m_panel.setPrompt(m_input.prompt());
+}
+
+void SteeringController::setImage(const std::shared_ptr<const RgbImage>& image,
+                                  const QString& origin) {
+  // The session is about to drop the steered job with the rest of the old image's: stop waiting.
+  if (m_session.isRunning(JobKind::Steer)) m_panel.setBusy(false);
+  m_panel.setImage(image, origin);
+}
+
 }  // namespace atman::ui

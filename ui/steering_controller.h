@@ -1,9 +1,17 @@
 // What the steering dock does (docs/steering.md): checks that a steered generation has what it
 // needs, starts it, and shows its answer or why there is none. The prompt follows the input
-// panel. The window still hands the panel a new model or image, in step with the other parts.
+// panel. The window hands it a new model or image through setModel() and setImage(), so the
+// panel changes in step with the window's other parts.
 #pragma once
 
 #include <QObject>
+
+#include <memory>
+
+namespace atman {
+class Model;
+struct RgbImage;
+}  // namespace atman
 
 namespace atman::ui {
 
@@ -21,6 +29,12 @@ class SteeringController : public QObject {
   // The original and the steered answer for the panel's choices; the reason in failed() when
   // something is missing.
   void generate();
+  // A model is loading: a steered answer in flight is lost with the old one, so say so.
+  void modelLoading();
+  // The loaded model, once the input panel has its default prompt (which the panel steers).
+  void setModel(const std::shared_ptr<const Model>& model);
+  // A new image, before the session takes it (and drops the steered job about the old one).
+  void setImage(const std::shared_ptr<const RgbImage>& image, const QString& origin);
 
  signals:
   void message(const QString& text, int timeoutMs);  // for the status bar

@@ -9,6 +9,7 @@
 #include "atman/runtime.h"
 #include "conversions.h"
 #include "explain_session.h"
+#include "explanation_cache.h"
 
 namespace atman::ui {
 
@@ -39,6 +40,51 @@ StudioStatusBar::StudioStatusBar(const ExplainSession& session, QWidget* parent)
           [this] { showMessage(tr("Every κ is ready: the slider redraws instantly."), 4000); });
   connect(&session, &ExplainSession::jobsChanged, this,
           [this] { m_prefetchLabel->setVisible(m_session.isRunning(JobKind::Prefetch)); });
+  connect(&session, &ExplainSession::jobCancelled, this,
+          [this](JobKind kind) { jobEnded(kind, QString()); });
+  connect(&session, &ExplainSession::jobFailed, this,
+          [this](JobKind kind, JobId, const QString& failure) { jobEnded(kind, failure); });
+}
+
+void StudioStatusBar::postExplained(const Explanation& e) {
+  post(tr("Explained “%1”: %2 candidates, %3 forwards in %4 s")
+           .arg(toQString(e.target))
+           .arg(e.candidates.size())
+           .arg(e.timings.forwards)
+           .arg(e.timings.total_seconds, 0, 'f', 2),
+       8000);
+}
+
+void StudioStatusBar::postNeighbourhood(const Neighbourhood& neighbourhood) {
+  if (neighbourhood.centre >= 0 && !neighbourhood.members.empty())
+    post(tr("Correlated neighbourhood at κ = %1: %2 candidates suppressed together "
+            "(factors shown; Esc clears)")
+             .arg(kappaText(neighbourhood.kappa))
+             .arg(neighbourhood.members.size()));
+}
+
+void StudioStatusBar::jobEnded(JobKind kind, const QString& failure) {
+  const bool cancelled = failure.isNull();
+  // What each kind of job had put on the line while it ran, and why it ended. A failure that
+  // needs a dialog is the window's; the input and steering panels say their own.
+  switch (kind) {
+    case JobKind::LoadModel:
+      setBusy(false);
+      break;
+    case JobKind::Explain:
+      setBusy(false);
+      if (cancelled) post(tr("Cancelled."), 4000);
+      break;
+    case JobKind::Predict:  // the input panel shows why too (InputController)
+    case JobKind::Neighbours:
+      if (!cancelled) post(failure, 8000);
+      break;
+    case JobKind::Steer:  // SteeringController's
+      break;
+    case JobKind::Prefetch:
+      if (!cancelled) post(tr("Background κ sweep failed: %1").arg(failure), 8000);
+      break;
+  }
 }
 
 void StudioStatusBar::post(const QString& text, int timeoutMs) {

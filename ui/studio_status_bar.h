@@ -1,9 +1,12 @@
 // The window's status bar: passing messages, the progress of the running job, the background κ
 // sweep, and the device, threads and model the core runs on. It follows the session's progress
-// and sweep signals itself; the window tells it the rest.
+// and sweep signals, and the ends of its jobs, itself; the window tells it the rest.
 #pragma once
 
 #include <QStatusBar>
+
+#include "jobs.h"
+#include "view_options.h"
 
 class QLabel;
 class QProgressBar;
@@ -28,8 +31,15 @@ class StudioStatusBar : public QStatusBar {
   void setBusy(bool busy, const QString& what = {});
   // The device is the model's once one is loaded, else the one chosen for the next.
   void setRuntime(const Model* model, const QString& chosenDevice);
+  // What was explained and what it cost.
+  void postExplained(const Explanation& explanation);
+  // The neighbourhood a click shows, if any (nothing is posted for none).
+  void postNeighbourhood(const Neighbourhood& neighbourhood);
 
  private:
+  // A job ended without a result: cancelled (`failure` null) or failed.
+  void jobEnded(JobKind kind, const QString& failure);
+
   const ExplainSession& m_session;
   QProgressBar* m_progress = nullptr;
   QLabel* m_prefetchLabel = nullptr;
