@@ -52,9 +52,9 @@ Commands:
   eval shapes|facts|coco|squad [--model DIR] [--data PATH] [--limit N]
        [--methods M,...] [--kappa K] [--faithfulness-steps S] [--max-context-tokens T]
        [--prompt TEXT] [--json OUT] [--csv OUT]
+       M: {eval_methods}
                                localisation (mAP, mAR, IQ means, pointing) and faithfulness
-                               (deletion/insertion AUC) against ground truth; M is one of
-                               {eval_methods}
+                               (deletion/insertion AUC) against ground truth
   bench forward --model DIR    milliseconds per forward for batch sizes 1, 8, 32
   bench explain --model DIR    naive loop vs batched AtMan: time, peak memory, ratios
                [--random-lm llama --width 256 --seq 512]   ... on a small random LM (KV reuse)
@@ -102,7 +102,7 @@ std::string usage() {
       {"granularity", join(atman::enum_names<atman::Granularity>(), "|")},
       {"post", join(atman::enum_names<atman::PostProcess>(), "|")},
       {"method", join(methods, "|")},
-      {"eval_methods", join(atman::eval::method_names(), ", ")},
+      {"eval_methods", join(atman::eval::method_names(), "|")},
   };
   std::string text = kUsage;
   for (size_t open = text.find('{'); open != std::string::npos; open = text.find('{', open)) {
