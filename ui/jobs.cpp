@@ -3,7 +3,7 @@
 namespace atman::ui {
 
 ExplainRequest withImage(ExplainRequest request, const std::shared_ptr<const RgbImage>& image) {
-  if (image) request.image = *image;
+  if (image) request.image = image;
   return request;
 }
 

@@ -55,9 +55,9 @@ struct Prediction {
   double steeredSeconds = 0;
 };
 
-// The requests of the GUI carry no pixels: the one decoded image travels beside them, shared, and
-// the worker puts it into the request of the job that runs. A click answered from the cache copies
-// no image at all.
+// The requests the GUI keeps carry no image: the session's image travels beside them (its serial,
+// not its pixels, is what the GUI's caches key on) and the worker shares it into the request of the
+// job that runs. Nothing copies the pixels.
 ExplainRequest withImage(ExplainRequest request, const std::shared_ptr<const RgbImage>& image);
 
 // One press of Explain: the single-token run, the correlated run, or both (side by side).

@@ -183,7 +183,7 @@ int bench_explain(const Args& args) {
   if (model->target_is_label()) {
     auto data = model_root() / ".." / "data" / "shapes-eval";
     auto image = args.get("image", (data / "000.png").string());
-    r.image = load_image(image);
+    r.image = std::make_shared<const RgbImage>(load_image(image));
     auto item = nlohmann::json::parse(std::ifstream(data / "000.json"));
     r.labels =
         args.has("labels") ? args.all("labels") : item["labels"].get<std::vector<std::string>>();

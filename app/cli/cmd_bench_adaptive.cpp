@@ -95,7 +95,7 @@ int bench_adaptive(const Args& args) {
     for (const auto& item : eval::load_shapes_eval(data / "shapes-eval", limit)) {
       ExplainRequest r = base;
       r.model = model;
-      r.image = load_image(item.image);
+      r.image = std::make_shared<const RgbImage>(load_image(item.image));
       r.labels = item.labels;
       r.target = item.target;
       r.explain = ExplainWhat::ImagePatches;

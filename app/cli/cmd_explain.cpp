@@ -128,11 +128,11 @@ int run_explain(int argc, char** argv) {
   apply_common(args);
   ExplainRequest r;
   r.model = load_model_arg(args);
-  if (args.has("image")) r.image = load_image(args.get("image"));
+  if (args.has("image")) r.image = std::make_shared<const RgbImage>(load_image(args.get("image")));
   const bool clip = r.model->target_is_label();  // zero-shot labels instead of a prompt
   if (clip && args.has("question"))
     throw InputError("--question is for language models and LLaVA; CLIP takes --labels");
-  r.prompt = clip ? args.get("prompt") : prompt_arg(args, *r.model, r.image.has_value());
+  r.prompt = clip ? args.get("prompt") : prompt_arg(args, *r.model, r.image != nullptr);
   r.target = args.required("target");
   r.labels = args.all("labels");
   if (args.has("labels-file")) {

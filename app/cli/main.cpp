@@ -5,13 +5,20 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "atman/error.h"
+#include "atman/eval.h"
+#include "atman/names.h"
+#include "atman/registry.h"
 #include "atman/runtime.h"
 #include "commands.h"
 
 namespace {
 
+// {name} slots are filled from the core's tables (usage()), so the lists cannot drift from what
+// the options accept.
 constexpr const char* kUsage = R"(atman - explain transformer predictions with AtMan
 
 Usage: atman COMMAND [options]
@@ -26,14 +33,14 @@ Commands:
   forward --model DIR [--image PATH] [--text TEXT]...
                                CLIP: image/text embeddings and logits; LM: logits at the last position
   explain --model DIR [--image PATH] [--prompt TEXT | --question TEXT] --target TEXT [--labels L]...
-          [--explain patches|tokens|all] [--mode single|correlated] [--kappa K] [--factor F]
+          [--explain {explain}] [--mode {mode}] [--kappa K] [--factor F]
           [--log-additive] [--kappa-sweep FROM:TO:STEP] [--layers 0,1,..]
-          [--granularity token|word|sentence|delimiter] [--delimiter D] [--tile K]
-          [--post none|absolute|square] [--labels-file FILE] [--batch-size N]
+          [--granularity {granularity}] [--delimiter D] [--tile K]
+          [--post {post}] [--labels-file FILE] [--batch-size N]
           [--memory-budget-mb MB] [--max-neighbours K] [--no-kv-cache]
           [--adaptive] [--adaptive-threshold T (0.01)] [--adaptive-group K (4)]
           [--json OUT.json] [--csv OUT.csv] [--png OVERLAY.png] [--colormap jet] [--opacity A]
-          [--method atman|attention|rollout|ixg|ig|gradcam|chefer] [--ig-steps N]
+          [--method {method}] [--ig-steps N]
                                AtMan explanation (or a baseline); CLIP: target is one of the labels
   generate --model DIR [--image PATH] [--prompt TEXT | --question TEXT] [--max-new-tokens N]
            [--steer-text SUBSTRING=FACTOR]... [--steer-patches R0:R1,C0:C1=FACTOR]... [--log-additive]
@@ -43,8 +50,9 @@ Commands:
                                download a model from the Hugging Face Hub into its cache
                                (HF_HUB_CACHE); prints the snapshot folder
   eval shapes|facts|coco|squad [--model DIR] [--data PATH] [--limit N]
-       [--methods atman_single,atman_correlated,random,<explainer>...] [--kappa K]
-       [--faithfulness-steps S] [--max-context-tokens T] [--prompt TEXT] [--json OUT] [--csv OUT]
+       [--methods M,...] [--kappa K] [--faithfulness-steps S] [--max-context-tokens T]
+       [--prompt TEXT] [--json OUT] [--csv OUT]
+       M: {eval_methods}
                                localisation (mAP, mAR, IQ means, pointing) and faithfulness
                                (deletion/insertion AUC) against ground truth
   bench forward --model DIR    milliseconds per forward for batch sizes 1, 8, 32
@@ -79,12 +87,44 @@ one under the model root, e.g. --model shapes-clip, or a Hugging Face Hub repo i
 HF_HUB_OFFLINE=1 never downloads, HF_TOKEN for gated repos).
 )";
 
+std::string join(const std::vector<std::string>& names, std::string_view separator) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : std::string(separator)) + name;
+  return out;
+}
+
+std::string usage() {
+  std::vector<std::string> methods;
+  for (const auto& m : atman::explanation_methods()) methods.emplace_back(m.name);
+  const std::map<std::string, std::string, std::less<>> slots = {
+      {"explain", join(atman::enum_names<atman::ExplainWhat>(), "|")},
+      {"mode", join(atman::enum_names<atman::SuppressionMode>(), "|")},
+      {"granularity", join(atman::enum_names<atman::Granularity>(), "|")},
+      {"post", join(atman::enum_names<atman::PostProcess>(), "|")},
+      {"method", join(methods, "|")},
+      {"eval_methods", join(atman::eval::method_names(), "|")},
+  };
+  std::string text = kUsage;
+  for (size_t open = text.find('{'); open != std::string::npos; open = text.find('{', open)) {
+    const size_t close = text.find('}', open);
+    auto slot = close == std::string::npos ? slots.end()
+                                           : slots.find(text.substr(open + 1, close - open - 1));
+    if (slot == slots.end()) {
+      ++open;  // a literal brace, e.g. the "{question}" of the prompt text
+      continue;
+    }
+    text.replace(open, close + 1 - open, slot->second);
+    open += slot->second.size();
+  }
+  return text;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {
-    std::cout << kUsage;
+    std::cout << usage();
     return argc < 2 ? 2 : 0;
   }
   if (!std::strcmp(argv[1], "--version")) {
@@ -92,7 +132,7 @@ int main(int argc, char** argv) {
   }
   for (int i = 2; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::cout << kUsage;
+      std::cout << usage();
       return 0;
     }
   }

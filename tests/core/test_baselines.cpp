@@ -299,7 +299,7 @@ class TestBaselines : public QObject {
   ExplainRequest tiny_clip_request(ExplainWhat what) {
     ExplainRequest r;
     r.model = clip_;
-    r.image = image_;
+    r.image = std::make_shared<const RgbImage>(image_);
     r.labels = labels_;
     r.target = labels_[1];
     r.explain = what;
@@ -500,7 +500,8 @@ class TestBaselines : public QObject {
       ExplainRequest r;
       r.model = shared_model("shapes-clip");
       auto item = read_json(shared_dir() / "data/shapes-eval/000.json");
-      r.image = load_image(shared_dir() / "data/shapes-eval/000.png");
+      r.image =
+          std::make_shared<const RgbImage>(load_image(shared_dir() / "data/shapes-eval/000.png"));
       r.labels = read_json(shared_dir() / "data/shapes-eval/index.json")["labels"]
                      .get<std::vector<std::string>>();
       r.target = item["target"].get<std::string>();
@@ -519,7 +520,8 @@ class TestBaselines : public QObject {
     {
       ExplainRequest r;
       r.model = shared_model("shapes-llava");
-      r.image = load_image(golden_dir() / "images/shapes_003.png");
+      r.image =
+          std::make_shared<const RgbImage>(load_image(golden_dir() / "images/shapes_003.png"));
       r.prompt =
           read_json(models_dir() / "shapes-llava/prompt_format.json")["prompt"].get<std::string>();
       r.target = " a red star";

@@ -30,7 +30,7 @@ ExplainRequest shapes_request(const std::string& model, int index) {
   auto item = eval::load_shapes_eval(shared_dir() / "data/shapes-eval", index + 1).back();
   ExplainRequest r;
   r.model = shared_model(model);
-  r.image = load_image(item.image);
+  r.image = std::make_shared<const RgbImage>(load_image(item.image));
   if (r.model->kind() == ModelKind::Llava) {
     r.prompt = eval::llava_prompt(*r.model);
     r.target = eval::llava_target(item);

@@ -43,7 +43,7 @@ ExplainRequest facts_request() {
 ExplainRequest clip_request(const fs::path& image, const std::string& target) {
   ExplainRequest r;
   r.model = shared_model("shapes-clip");
-  r.image = load_image(image);
+  r.image = std::make_shared<const RgbImage>(load_image(image));
   r.labels = shapes_labels();
   r.target = target;
   r.explain = ExplainWhat::ImagePatches;
@@ -182,7 +182,7 @@ class TestExplainer : public QObject {
     RgbImage image{128, 128, std::vector<uint8_t>(128 * 128 * 3, 90)};
     for (int y = 32; y < 64; ++y)  // patches (2..3, 2..3)
       for (int x = 32; x < 64; ++x) image.pixels[(y * 128 + x) * 3] = 230;
-    c.image = image;
+    c.image = std::make_shared<const RgbImage>(image);
     auto background = explainer.neighbours(c, 0, 1.0);  // top-left patch: plain background
     qInfo("background patch 0 has %zu exact duplicates at κ = 1", background.size() - 1);
     QCOMPARE(background.size(), size_t(64 - 4));  // all but the 2x2 patches of the square

@@ -63,7 +63,8 @@ class TestGoldenAtman : public QObject {
     for (const auto& c : golden["cases"]) {
       ExplainRequest r;
       r.model = shared_model("shapes-clip");
-      r.image = load_image(golden_dir() / c["png"].get<std::string>());
+      r.image =
+          std::make_shared<const RgbImage>(load_image(golden_dir() / c["png"].get<std::string>()));
       r.labels = golden["labels"].get<std::vector<std::string>>();
       r.target = r.labels.at(c["target_index"].get<int>());
       r.explain = ExplainWhat::ImagePatches;
@@ -82,8 +83,8 @@ class TestGoldenAtman : public QObject {
     for (const auto& c : golden["cases"]) {
       ExplainRequest r;
       r.model = shared_model("shapes-clip");
-      r.image = load_image(golden_dir() /
-                           forward["images"][c["image"].get<int>()]["png"].get<std::string>());
+      r.image = std::make_shared<const RgbImage>(load_image(
+          golden_dir() / forward["images"][c["image"].get<int>()]["png"].get<std::string>()));
       r.labels = golden["labels"].get<std::vector<std::string>>();
       r.target = c["target"].get<std::string>();
       r.explain = ExplainWhat::PromptTokens;
@@ -126,7 +127,8 @@ class TestGoldenAtman : public QObject {
     for (const auto& c : golden["cases"]) {
       ExplainRequest r;
       r.model = shared_model("shapes-llava");
-      r.image = load_image(golden_dir() / c["png"].get<std::string>());
+      r.image =
+          std::make_shared<const RgbImage>(load_image(golden_dir() / c["png"].get<std::string>()));
       r.prompt = forward["images"][0]["prompt"].get<std::string>();
       r.target = c["target"].get<std::string>();
       r.explain = c["candidates"].get<std::string>() == "image" ? ExplainWhat::ImagePatches

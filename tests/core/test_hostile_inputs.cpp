@@ -187,7 +187,7 @@ class TestHostileInputs : public QObject {
     RgbImage image;
     image.width = image.height = 32;
     image.pixels.assign(32 * 32 * 3, 90);
-    r.image = image;
+    r.image = std::make_shared<const RgbImage>(image);
     r.labels = {"a photo of a red square", "a photo of a blue circle"};
     r.target = r.labels[0];
     r.explain = ExplainWhat::ImagePatches;
@@ -525,7 +525,7 @@ class TestHostileInputs : public QObject {
           "1x1 image: upscaled to the model's input, explained",
           [this, png] {
             ExplainRequest r = clip_request();
-            r.image = decode_image(png, "1x1.png");
+            r.image = std::make_shared<const RgbImage>(decode_image(png, "1x1.png"));
             const PixelTensor pixels = preprocess_clip(*r.image, m_clip->preprocess_config());
             expect(pixels.width == 32 && pixels.height == 32, "upscaled to 32x32");
             expect(AtmanExplainer().attribute(r).candidates.size() == 16, "16 patches");

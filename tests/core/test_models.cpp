@@ -810,7 +810,8 @@ class TestModels : public QObject {
     // CLIP labels longer than the text context.
     ExplainRequest c;
     c.model = model("clip");  // 24 text positions
-    c.image = RgbImage{32, 32, std::vector<uint8_t>(32 * 32 * 3, 128)};
+    c.image =
+        std::make_shared<const RgbImage>(RgbImage{32, 32, std::vector<uint8_t>(32 * 32 * 3, 128)});
     std::string long_label = "a photo";
     for (int i = 0; i < 30; ++i) long_label += " of a";
     c.labels = {long_label, "a photo of a cat"};
@@ -836,7 +837,8 @@ class TestModels : public QObject {
     QVERIFY_THROWS_EXCEPTION(InputError, AtmanExplainer().attribute(r));
     ExplainRequest c;
     c.model = model("clip");
-    c.image = RgbImage{32, 32, std::vector<uint8_t>(32 * 32 * 3, 128)};
+    c.image =
+        std::make_shared<const RgbImage>(RgbImage{32, 32, std::vector<uint8_t>(32 * 32 * 3, 128)});
     c.labels = kLabels;
     c.target = "";
     QVERIFY_THROWS_EXCEPTION(InputError, AtmanExplainer().attribute(c));

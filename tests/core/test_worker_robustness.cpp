@@ -186,7 +186,7 @@ class TestWorkerRobustness : public QObject {
     for (auto& p : image.pixels) p = static_cast<uint8_t>(rng());
     ExplainRequest r;
     r.model = slower ? m_slower : m_model;
-    r.image = std::move(image);
+    r.image = std::make_shared<const RgbImage>(std::move(image));
     r.labels = m_labels;
     r.target = m_labels[seed % m_labels.size()];
     r.explain = ExplainWhat::ImagePatches;

@@ -85,7 +85,7 @@ class TestGuiReliability : public QObject {
   ExplainJob clipJob(const std::string& target) const {
     ExplainRequest r;
     r.model = m_clip;
-    r.image = load_image(demoImage().toStdString());
+    r.image = std::make_shared<const RgbImage>(load_image(demoImage().toStdString()));
     r.labels = {"a photo of a blue square", "a photo of a red circle", "a photo of a green star"};
     r.target = target;
     r.explain = ExplainWhat::ImagePatches;

@@ -3,7 +3,7 @@
 //
 //   atman::ExplainRequest request;
 //   request.model = atman::Model::load("../shared/models/shapes-clip");
-//   request.image = atman::load_image("panda.jpg");
+//   request.image = std::make_shared<const atman::RgbImage>(atman::load_image("panda.jpg"));
 //   request.labels = {"a photo of a panda", "a photo of a cat"};
 //   request.target = "a photo of a panda";
 //   request.mode = atman::SuppressionMode::Correlated;
@@ -39,7 +39,9 @@ using ProgressFn = std::function<bool(int done, int total)>;
 
 struct ExplainRequest {
   std::shared_ptr<const Model> model;
-  std::optional<RgbImage> image;    // CLIP and LLaVA
+  // CLIP and LLaVA; shared, never copied: requests are copied per mode, per job and by the tasks
+  // that keep them, and the pixels may be megabytes.
+  std::shared_ptr<const RgbImage> image;
   std::string prompt;               // LM / LLaVA input text ("<image>" marks the image)
   std::string target;               // LM: the continuation; CLIP: one of `labels`
   std::vector<std::string> labels;  // CLIP zero-shot label set

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <optional>
+#include <memory>
 #include <random>
 #include <sstream>
 
@@ -44,17 +44,17 @@ struct Job {
 // The last image loaded: consecutive jobs often share one (COCO: one job per class present).
 class ImageCache {
  public:
-  const RgbImage& get(const std::filesystem::path& path) {
+  std::shared_ptr<const RgbImage> get(const std::filesystem::path& path) {
     if (!image_ || path != path_) {
-      image_ = load_image(path);
+      image_ = std::make_shared<const RgbImage>(load_image(path));
       path_ = path;
     }
-    return *image_;
+    return image_;
   }
 
  private:
   std::filesystem::path path_;
-  std::optional<RgbImage> image_;
+  std::shared_ptr<const RgbImage> image_;
 };
 
 std::vector<double> candidate_values(const Explanation& e) {
@@ -270,7 +270,7 @@ Report evaluate_coco(const std::shared_ptr<const Model>& model, const CocoSet& s
     job.labels = &labels;
     job.explain = ExplainWhat::ImagePatches;
     // The crop geometry of this image under the model's preprocessing maps the boxes to patches.
-    const PixelTensor pixels = preprocess_clip(images.get(item.image), model->preprocess_config());
+    const PixelTensor pixels = preprocess_clip(*images.get(item.image), model->preprocess_config());
     job.patch_truth = box_coverage(item.boxes, pixels.geometry, model->patch_grid());
     jobs.push_back(std::move(job));
   }

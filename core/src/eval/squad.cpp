@@ -6,7 +6,7 @@
 
 #include "atman/error.h"
 #include "atman/eval.h"
-#include "tokenizers/utf8.h"
+#include "text/utf8.h"
 
 namespace atman::eval {
 namespace {
@@ -16,11 +16,11 @@ using nlohmann::json;
 // Code points of UTF-8 text (SQuAD's answer_start counts code points, as Candidate::span does).
 // Malformed bytes become U+FFFD (Python's errors="replace") rather than stopping an evaluation.
 std::u32string decode(const std::string& s) {
-  return tokenizers::decode_utf8(tokenizers::repair_utf8(s));
+  return text::decode_utf8(text::repair_utf8(s));
 }
 
 std::string encode(const std::u32string& text) {
-  return tokenizers::encode_utf8(text);
+  return text::encode_utf8(text);
 }
 
 bool is_space(char32_t c) {

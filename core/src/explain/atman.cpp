@@ -31,6 +31,7 @@
 
 #include "atman/error.h"
 #include "atman/explainer.h"
+#include "explain/post_process.h"
 #include "explain/task.h"
 #include "models/loaded_model.h"
 
@@ -39,6 +40,7 @@ namespace {
 
 using detail::Mask;
 using detail::PerturbationTask;
+using detail::post_process;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
@@ -212,18 +214,6 @@ Plan plan_masks(const Prepared& p, const ExplainRequest& r, double kappa) {
     plan.suppressed.push_back(std::move(chosen));
   }
   return plan;
-}
-
-double post_process(double v, PostProcess post) {
-  switch (post) {
-    case PostProcess::Absolute:
-      return std::abs(v);
-    case PostProcess::Square:
-      return v * v;
-    case PostProcess::None:
-      break;
-  }
-  return v;
 }
 
 }  // namespace

@@ -16,11 +16,13 @@
 #include "atman/names.h"
 #include "explain/baseline_input.h"
 #include "explain/methods.h"
+#include "explain/post_process.h"
 
 namespace atman {
 namespace {
 
 using detail::BaselineInput;
+using detail::post_process;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
@@ -83,18 +85,6 @@ void reset_grad(at::Tensor& t) {
 void backward_target(const at::Tensor& log_probs, int64_t t) {
   const bool more = t + 1 < log_probs.size(1);
   log_probs.select(1, t).sum().backward({}, /*retain_graph=*/more);
-}
-
-double post_process(double v, PostProcess post) {
-  switch (post) {
-    case PostProcess::Absolute:
-      return std::abs(v);
-    case PostProcess::Square:
-      return v * v;
-    case PostProcess::None:
-      break;
-  }
-  return v;
 }
 
 class BaselineExplainer : public Explainer {

@@ -3,17 +3,17 @@
 
 #include "atman/error.h"
 #include "explain/task.h"
-#include "tokenizers/utf8.h"
+#include "text/utf8.h"
 
 namespace atman::detail {
 
 // The tokenizers' strict UTF-8 codec: one definition of "valid text" for the whole core.
 std::u32string to_u32(const std::string& utf8) {
-  return tokenizers::decode_utf8(utf8);
+  return text::decode_utf8(utf8);
 }
 
 std::string to_utf8(const std::u32string& text) {
-  return tokenizers::encode_utf8(text);
+  return text::encode_utf8(text);
 }
 
 PatchCandidates tile_patches(int grid, int tile, int patch_pixels, const CropGeometry& geometry,
