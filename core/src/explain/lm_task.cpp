@@ -212,6 +212,11 @@ class LmTask final : public PerturbationTask {
 }  // namespace
 
 std::unique_ptr<PerturbationTask> make_lm_task(const ExplainRequest& request) {
+  // Every other kind reaches this as the "not CLIP" branch; a SigLIP model has no decoder.
+  if (request.model && request.model->kind() == ModelKind::Siglip)
+    throw InputError(
+        "explaining SigLIP models is not supported yet; SigLIP loads for inference "
+        "through the core API only");
   return std::make_unique<LmTask>(request);
 }
 

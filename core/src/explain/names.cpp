@@ -54,8 +54,10 @@ constexpr Table<Granularity, 4> kGranularity{{{Granularity::Token, "token"},
                                               {Granularity::Delimiter, "delimiter"}}};
 constexpr Table<CandidateKind, 2> kCandidateKind{
     {{CandidateKind::Patch, "patch"}, {CandidateKind::Token, "token"}}};
-constexpr Table<ModelKind, 3> kModelKind{
-    {{ModelKind::Clip, "clip"}, {ModelKind::CausalLM, "causal_lm"}, {ModelKind::Llava, "llava"}}};
+constexpr Table<ModelKind, 4> kModelKind{{{ModelKind::Clip, "clip"},
+                                          {ModelKind::CausalLM, "causal_lm"},
+                                          {ModelKind::Llava, "llava"},
+                                          {ModelKind::Siglip, "siglip"}}};
 constexpr Table<ExplainMethod, 8> kExplainMethod{{{ExplainMethod::Atman, "atman"},
                                                   {ExplainMethod::Attention, "attention"},
                                                   {ExplainMethod::Rollout, "rollout"},
