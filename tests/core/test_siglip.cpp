@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/error.h"
+#include "atman/image.h"
 #include "atman/model.h"
 #include "core/tiny_models.h"
 #include "models/loaded_model.h"
@@ -419,6 +420,48 @@ class TestSiglip : public QObject {
       at::Tensor l = siglip.logits(siglip.image_embeds(pixels_.unsqueeze(0)), one);
       QVERIFY(max_abs_diff(l[0][0], batch[0][i]) < 1e-5);
     }
+  }
+
+  // SiglipImageProcessor: resize to size {height, width} with PIL bicubic (resample 3), no crop,
+  // x / 255, then (x - 0.5) / 0.5. The resize is resize_image, which test_image checks against PIL
+  // bit for bit; the rest is computed here in double.
+  void preprocessing() {
+    const ClipPreprocessConfig& config = model_->preprocess_config();
+    QVERIFY(!config.do_center_crop);
+    QCOMPARE(config.resize_height, kImage);
+    QCOMPARE(config.resize_width, kImage);
+    RgbImage image;  // 48 x 40: not square, so a crop or an aspect-keeping resize would show
+    image.width = 48;
+    image.height = 40;
+    for (int y = 0; y < image.height; ++y)
+      for (int x = 0; x < image.width; ++x)
+        for (int c = 0; c < 3; ++c)
+          image.pixels.push_back(static_cast<uint8_t>((x * 37 + y * 11 + c * 71 + x * y) % 256));
+    const PixelTensor got = preprocess_clip(image, config);
+    QCOMPARE(got.width, kImage);
+    QCOMPARE(got.height, kImage);
+    const RgbImage resized = resize_image(image, kImage, kImage, ResampleFilter::bicubic);
+    double worst = 0;
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < kImage; ++y)
+        for (int x = 0; x < kImage; ++x) {
+          const double v = resized.pixels[(y * kImage + x) * 3 + c] * (1.0 / 255.0);
+          const double want = (v - 0.5) / 0.5;
+          worst = std::max(worst, std::abs(got.values[(c * kImage + y) * kImage + x] - want));
+        }
+    std::printf("SigLIP pixels max |diff| vs reference: %.2e\n", worst);
+    QVERIFY(worst < 1e-6);
+
+    // The class defaults when the file names only the processor (transformers fills them in).
+    const fs::path file = fs::path(tmp_.path().toStdString()) / "siglip_defaults.json";
+    write_json(file, {{"image_processor_type", "SiglipImageProcessor"}});
+    const ClipPreprocessConfig defaults = load_preprocess_config(file);
+    QVERIFY(!defaults.do_center_crop);
+    QCOMPARE(defaults.resize_height, 224);
+    QCOMPARE(defaults.resize_width, 224);
+    QCOMPARE(defaults.mean[1], 0.5f);
+    QCOMPARE(defaults.std[2], 0.5f);
+    QCOMPARE(defaults.resample, ResampleFilter::bicubic);
   }
 
   void sentencepiece_only_is_refused() {
