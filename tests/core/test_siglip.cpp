@@ -16,8 +16,10 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/error.h"
+#include "atman/explainer.h"
 #include "atman/image.h"
 #include "atman/model.h"
+#include "atman/names.h"
 #include "core/tiny_models.h"
 #include "models/loaded_model.h"
 
@@ -462,6 +464,72 @@ class TestSiglip : public QObject {
     QCOMPARE(defaults.mean[1], 0.5f);
     QCOMPARE(defaults.std[2], 0.5f);
     QCOMPARE(defaults.resample, ResampleFilter::bicubic);
+  }
+
+  // AtMan on SigLIP (spec §4 with SigLIP's scores): candidates are the patches (no class token),
+  // the baseline loss is -log σ(target logit) by default or -log softmax over the labels, and a
+  // candidate's value is the loss with its patch suppressed (factor 1 - f = 0.1 in every encoder
+  // layer and the pooling head) minus the baseline, all from the float64 reference.
+  void explains() {
+    auto image = std::make_shared<RgbImage>();
+    image->width = 40;
+    image->height = 36;
+    for (int i = 0; i < 40 * 36 * 3; ++i)
+      image->pixels.push_back(static_cast<uint8_t>((i * 53 + (i / 120) * 29) % 256));
+    ExplainRequest r;
+    r.model = model_;
+    r.image = image;
+    r.labels = {"cat", "dog", "a cat"};
+    r.target = "dog";
+    r.batch_size = 4;
+
+    // The reference's inputs: the processed pixels and SiglipProcessor's padded ids.
+    const PixelTensor pixels = preprocess_clip(*image, model_->preprocess_config());
+    const at::Tensor x =
+        at::tensor(pixels.values, at::kFloat).view({3, kImage, kImage}).to(at::kDouble);
+    std::vector<at::Tensor> texts;
+    for (const auto& label : r.labels) {
+      std::vector<int64_t> ids = model_->tokenizer().encode(label).ids;
+      ids.resize(kPositions, 1);  // pad_token_id
+      texts.push_back(ref_text(ids, weights_, {}));
+    }
+    auto ref_loss = [&](const at::Tensor& m, SiglipLoss loss) {
+      const at::Tensor img = ref_image(x, weights_, m);
+      std::vector<double> logits;
+      for (const auto& t : texts) logits.push_back(ref_logit(img, t, weights_));
+      if (loss == SiglipLoss::Sigmoid) return std::log1p(std::exp(-logits[1]));  // -log σ(z)
+      double z = 0;
+      for (double l : logits) z += std::exp(l);
+      return std::log(z) - logits[1];
+    };
+
+    for (SiglipLoss loss : {SiglipLoss::Sigmoid, SiglipLoss::Softmax}) {
+      r.siglip_loss = loss;
+      const Explanation e = AtmanExplainer().attribute(r);
+      QCOMPARE(e.architecture, std::string("SigLIP"));
+      QCOMPARE(static_cast<int>(e.candidates.size()), kPatches);
+      QCOMPARE(e.grid_rows, kImage / kPatch);
+      QVERIFY(e.loss && *e.loss == loss);
+      const double base = ref_loss({}, loss);
+      double worst = std::abs(e.baseline_loss - base);
+      for (int patch : {0, 5, kPatches - 1}) {
+        QCOMPARE(e.candidates[patch].positions, std::vector<int>{patch});  // no class token
+        at::Tensor m = at::ones({kPatches}, at::kDouble);
+        m[patch] = 0.1;
+        const double want = ref_loss(m, loss) - base;
+        QVERIFY(std::abs(want) > 1e-6);  // suppressing a patch changes the loss
+        worst = std::max(worst, std::abs(e.candidates[patch].value - want));
+      }
+      std::printf("SigLIP AtMan (%s loss) max |diff| vs float64: %.2e (baseline %.4f)\n",
+                  std::string(to_string(loss)).c_str(), worst, base);
+      QVERIFY(worst < 1e-4);
+      const std::string json = to_json(e);
+      QVERIFY(json.find(std::string("\"loss\": \"") + std::string(to_string(loss)) + "\"") !=
+              std::string::npos);
+      QCOMPARE(explanation_from_json(json).loss, e.loss);
+    }
+    r.explain = ExplainWhat::PromptTokens;
+    QVERIFY_THROWS_EXCEPTION(InputError, AtmanExplainer().attribute(r));
   }
 
   void sentencepiece_only_is_refused() {

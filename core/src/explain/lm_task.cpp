@@ -212,12 +212,20 @@ class LmTask final : public PerturbationTask {
 }  // namespace
 
 std::unique_ptr<PerturbationTask> make_lm_task(const ExplainRequest& request) {
-  // Every other kind reaches this as the "not CLIP" branch; a SigLIP model has no decoder.
-  if (request.model && request.model->kind() == ModelKind::Siglip)
-    throw InputError(
-        "explaining SigLIP models is not supported yet; SigLIP loads for inference "
-        "through the core API only");
   return std::make_unique<LmTask>(request);
+}
+
+std::unique_ptr<PerturbationTask> make_task(const ExplainRequest& request) {
+  switch (request.model->kind()) {
+    case ModelKind::Clip:
+      return make_clip_task(request);
+    case ModelKind::Siglip:
+      return make_siglip_task(request);
+    case ModelKind::CausalLM:
+    case ModelKind::Llava:
+      break;
+  }
+  return make_lm_task(request);
 }
 
 }  // namespace atman::detail

@@ -20,7 +20,7 @@ class SiglipPoolingHead {
   SiglipPoolingHead(const ClipTowerConfig& config, const WeightReader& w);
   // hidden: (B, P, C) after post_layernorm -> (B, C). The head's attention is attention() with
   // layer index num_hidden_layers, so AtMan suppresses the pooled patches here too (spec §1: every
-  // attention over the input); a per-layer selection of the encoder layers leaves it out.
+  // attention over the input); in a per-layer selection (--layers) the head is that index.
   at::Tensor operator()(const at::Tensor& hidden, const Suppression* suppression) const;
 
  private:
