@@ -41,6 +41,7 @@ double ms_per_call(Fn&& fn) {
 int bench_forward(const Args& args) {
   auto model = load_model_arg(args);
   const auto& impl = model->impl();
+  if (impl.siglip) throw InputError("bench forward supports CLIP, LLaVA and causal LMs");
   c10::InferenceMode inference;
   std::cout << model->description() << "\n"
             << "threads: " << compute_threads() << "\n";
@@ -195,7 +196,7 @@ int bench_explain(const Args& args) {
     r.target = args.get("target", " Paris");
     r.explain = ExplainWhat::PromptTokens;
   }
-  if (model->reads_images() && model->generates())  // LLaVA
+  if ((model->reads_images() && model->generates()) || model->kind() == ModelKind::Siglip)
     throw InputError("bench explain supports CLIP and causal LMs");
 
   c10::InferenceMode inference;

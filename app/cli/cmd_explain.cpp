@@ -123,7 +123,8 @@ int run_explain(int argc, char** argv) {
                             "method",
                             "ig-steps",
                             "adaptive-threshold",
-                            "adaptive-group"}),
+                            "adaptive-group",
+                            "siglip-loss"}),
             {"log-additive", "no-kv-cache", "quiet", "nearest", "adaptive"});
   apply_common(args);
   ExplainRequest r;
@@ -157,6 +158,7 @@ int run_explain(int argc, char** argv) {
   if (args.has("delimiter") && !args.has("granularity")) r.granularity = Granularity::Delimiter;
   r.tile = args.integer("tile", 1);
   r.post = choose<PostProcess>(args, "post", "none");
+  r.siglip_loss = choose<SiglipLoss>(args, "siglip-loss", "sigmoid");
   r.batch_size = args.integer("batch-size", 0);
   r.memory_budget_bytes = static_cast<int64_t>(args.number("memory-budget-mb", 0) * (1 << 20));
   r.max_neighbours = args.integer("max-neighbours", 0);

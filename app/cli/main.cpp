@@ -41,7 +41,9 @@ Commands:
           [--adaptive] [--adaptive-threshold T (0.01)] [--adaptive-group K (4)]
           [--json OUT.json] [--csv OUT.csv] [--png OVERLAY.png] [--colormap jet] [--opacity A]
           [--method {method}] [--ig-steps N]
-                               AtMan explanation (or a baseline); CLIP: target is one of the labels
+          [--siglip-loss {siglip_loss}]
+                               AtMan explanation (or a baseline); CLIP: target is one of the labels;
+                               SigLIP: loss -log sigmoid(target logit) or softmax over the labels
   generate --model DIR [--image PATH] [--prompt TEXT | --question TEXT] [--max-new-tokens N]
            [--steer-text SUBSTRING=FACTOR]... [--steer-patches R0:R1,C0:C1=FACTOR]... [--log-additive]
                                greedy continuation of a language model (LLaVA: with the image);
@@ -101,6 +103,7 @@ std::string usage() {
       {"mode", join(atman::enum_names<atman::SuppressionMode>(), "|")},
       {"granularity", join(atman::enum_names<atman::Granularity>(), "|")},
       {"post", join(atman::enum_names<atman::PostProcess>(), "|")},
+      {"siglip_loss", join(atman::enum_names<atman::SiglipLoss>(), "|")},
       {"method", join(methods, "|")},
       {"eval_methods", join(atman::eval::method_names(), "|")},
   };

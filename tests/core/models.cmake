@@ -9,3 +9,7 @@ atman_add_test(test_families SOURCES core/test_families.cpp
                LABELS "core;model")
 target_compile_definitions(test_families PRIVATE ATMAN_CLI="$<TARGET_FILE:atman>")
 add_dependencies(test_families atman)
+# SigLIP (zero-shot, sigmoid) against float64 computations from the transformers source.
+atman_add_test(test_siglip SOURCES core/test_siglip.cpp
+               LIBS atman_core atman_test_support atman_internal nlohmann_json::nlohmann_json
+               LABELS "core;model")

@@ -119,7 +119,8 @@ class TestExplainApi : public QObject {
     check_round_trip<Granularity>(
         {Granularity::Token, Granularity::Word, Granularity::Sentence, Granularity::Delimiter});
     check_round_trip<CandidateKind>({CandidateKind::Patch, CandidateKind::Token});
-    check_round_trip<ModelKind>({ModelKind::Clip, ModelKind::CausalLM, ModelKind::Llava});
+    check_round_trip<ModelKind>(
+        {ModelKind::Clip, ModelKind::CausalLM, ModelKind::Llava, ModelKind::Siglip});
     check_round_trip<ExplainMethod>({ExplainMethod::Atman, ExplainMethod::Attention,
                                      ExplainMethod::Rollout, ExplainMethod::InputXGradient,
                                      ExplainMethod::IntegratedGradients, ExplainMethod::GradCam,
@@ -233,6 +234,9 @@ class TestExplainApi : public QObject {
     const ModelCapabilities llava = capabilities(ModelKind::Llava);
     QVERIFY(llava.reads_images && llava.generates && !llava.target_is_label);
     QVERIFY(llava.default_explained == ExplainWhat::ImagePatches);
+    const ModelCapabilities siglip = capabilities(ModelKind::Siglip);
+    QVERIFY(siglip.reads_images && !siglip.generates && siglip.target_is_label);
+    QVERIFY(siglip.default_explained == ExplainWhat::ImagePatches);
   }
 
   void label_alias() {

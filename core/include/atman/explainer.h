@@ -46,6 +46,7 @@ struct ExplainRequest {
   std::string target;               // LM: the continuation; CLIP: one of `labels`
   std::vector<std::string> labels;  // CLIP zero-shot label set
   ExplainWhat explain = ExplainWhat::ImagePatches;
+  SiglipLoss siglip_loss = SiglipLoss::Sigmoid;  // SigLIP: the target loss (ignored otherwise)
 
   SuppressionMode mode = SuppressionMode::Single;
   double kappa = 0.7;   // correlated mode: neighbours need cosine similarity >= kappa

@@ -81,6 +81,11 @@ struct Timings {
   int batches = 0;
 };
 
+// SigLIP's target loss (spec §4 for CLIP, with SigLIP's sigmoid scores): -log σ(logit of the
+// target label), the model's own reading of its logits and the default, or -log softmax over the
+// labels, CLIP's zero-shot loss.
+enum class SiglipLoss { Sigmoid, Softmax };
+
 // Enum fields are written to JSON by their names in atman/names.h; an empty optional is written as
 // "" (baselines have no suppression mode or variant).
 struct Explanation {
@@ -92,6 +97,7 @@ struct Explanation {
   double kappa = 0;
   double factor = 0.9;
   std::optional<SuppressionVariant> variant;  // empty for the baselines
+  std::optional<SiglipLoss> loss;             // SigLIP only; written to JSON only when set
   PostProcess post = PostProcess::None;
   std::string prompt, target;
   std::vector<std::string> labels;

@@ -136,7 +136,16 @@ struct LlavaConfig {
   int image_seq_length = 0;
 };
 
-using ModelConfig = std::variant<ClipConfig, Gpt2Config, LlamaConfig, LlavaConfig>;
+// SigLIP (HF SiglipModel): the towers reuse ClipTowerConfig's fields (the encoder layers are the
+// same); what differs is here.
+struct SiglipConfig {
+  ClipTowerConfig text;  // eos_token_id unused: SigLIP pools the last position
+  ClipTowerConfig vision;
+  int projection_size = 0;  // text_config.projection_size (text head output); null = hidden_size
+  int pad_token_id = 1;     // text_config.pad_token_id: what SiglipProcessor pads with
+};
+
+using ModelConfig = std::variant<ClipConfig, Gpt2Config, LlamaConfig, LlavaConfig, SiglipConfig>;
 
 // Reads <dir>/config.json. Throws ModelError for a missing/invalid file or an architecture that is
 // not supported; the message lists the supported ones (supported_architectures()).

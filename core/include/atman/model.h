@@ -19,6 +19,7 @@ enum class ModelKind {
   Clip,      // zero-shot image/text matching: explain image patches or label-prompt tokens
   CausalLM,  // GPT-2 / Llama-style: explain prompt tokens for a target continuation
   Llava,     // image-prefix LM: explain image tokens and prompt tokens for an answer
+  Siglip,    // zero-shot image/text matching with sigmoid scores: explain image patches
 };
 
 // What a kind of model can do, from one table (model.cpp), so that callers ask the model instead of

@@ -32,8 +32,10 @@ std::string_view to_string(PostProcess value);
 std::string_view to_string(Granularity value);
 // "patch", "token"
 std::string_view to_string(CandidateKind value);
-// "clip", "causal_lm", "llava"
+// "clip", "causal_lm", "llava", "siglip"
 std::string_view to_string(ModelKind value);
+// "sigmoid", "softmax"
+std::string_view to_string(SiglipLoss value);
 // "atman", "attention", "rollout", "ixg", "ig", "gradcam", "chefer", "random"
 std::string_view to_string(ExplainMethod value);
 
@@ -64,6 +66,7 @@ ATMAN_DECLARE_NAMES(Granularity)
 ATMAN_DECLARE_NAMES(CandidateKind)
 ATMAN_DECLARE_NAMES(ModelKind)
 ATMAN_DECLARE_NAMES(ExplainMethod)
+ATMAN_DECLARE_NAMES(SiglipLoss)
 #undef ATMAN_DECLARE_NAMES
 
 }  // namespace atman

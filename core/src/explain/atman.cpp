@@ -257,8 +257,7 @@ struct AtmanExplainer::State {
     if (auto found = find(key)) return found;
     auto start = Clock::now();
     auto p = std::make_shared<Prepared>();
-    p->task =
-        r.model->kind() == ModelKind::Clip ? detail::make_clip_task(r) : detail::make_lm_task(r);
+    p->task = detail::make_task(r);
     at::Tensor e = p->task->candidate_embeddings.to(at::kCPU, at::kDouble);
     e = e / e.norm(2, -1, true).clamp_min(1e-12);
     at::Tensor sim = at::matmul(e, e.t()).clamp(-1.0, 1.0);

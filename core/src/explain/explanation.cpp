@@ -157,6 +157,7 @@ std::string to_json(const Explanation& e, int indent) {
               {"forwards", e.timings.forwards},
               {"cache_hits", e.timings.cache_hits},
               {"batches", e.timings.batches}}}};
+  if (e.loss) j["loss"] = to_string(e.loss);  // SigLIP only: other explanations stay as they were
   if (e.adaptive.enabled)
     j["adaptive"] = {{"threshold", e.adaptive.threshold},
                      {"group_size", e.adaptive.group_size},
@@ -179,6 +180,7 @@ Explanation explanation_from_json(const std::string& text) {
     e.kappa = j.value("kappa", 0.0);
     e.factor = j.value("factor", 0.9);
     e.variant = optional_enum<SuppressionVariant>(j.value("variant", ""));
+    e.loss = optional_enum<SiglipLoss>(j.value("loss", ""));
     // "" too: what an Explanation built by hand wrote before `post` became an enum.
     e.post = optional_enum<PostProcess>(j.value("post", "none")).value_or(PostProcess::None);
     e.prompt = j.value("prompt", "");

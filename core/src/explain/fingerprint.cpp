@@ -39,6 +39,8 @@ std::string request_fingerprint(const ExplainRequest& r, FingerprintScope scope)
   f.integer(int(r.explain)).number(r.factor).integer(int(r.variant)).integer(int(r.granularity));
   f.text(r.delimiter).integer(r.tile).integer(static_cast<long long>(r.layers.size()));
   for (int layer : r.layers) f.integer(layer);
+  // Only a non-default loss is added, so that every other request keeps its fingerprint.
+  if (r.siglip_loss != SiglipLoss::Sigmoid) f.text("siglip_loss").integer(int(r.siglip_loss));
   if (scope == FingerprintScope::Result) {
     f.integer(int(r.post)).integer(r.max_neighbours).integer(r.adaptive ? 1 : 0);
     if (r.adaptive) f.number(r.adaptive_threshold).integer(r.adaptive_group);

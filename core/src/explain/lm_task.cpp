@@ -215,4 +215,17 @@ std::unique_ptr<PerturbationTask> make_lm_task(const ExplainRequest& request) {
   return std::make_unique<LmTask>(request);
 }
 
+std::unique_ptr<PerturbationTask> make_task(const ExplainRequest& request) {
+  switch (request.model->kind()) {
+    case ModelKind::Clip:
+      return make_clip_task(request);
+    case ModelKind::Siglip:
+      return make_siglip_task(request);
+    case ModelKind::CausalLM:
+    case ModelKind::Llava:
+      break;
+  }
+  return make_lm_task(request);
+}
+
 }  // namespace atman::detail

@@ -54,8 +54,12 @@ constexpr Table<Granularity, 4> kGranularity{{{Granularity::Token, "token"},
                                               {Granularity::Delimiter, "delimiter"}}};
 constexpr Table<CandidateKind, 2> kCandidateKind{
     {{CandidateKind::Patch, "patch"}, {CandidateKind::Token, "token"}}};
-constexpr Table<ModelKind, 3> kModelKind{
-    {{ModelKind::Clip, "clip"}, {ModelKind::CausalLM, "causal_lm"}, {ModelKind::Llava, "llava"}}};
+constexpr Table<ModelKind, 4> kModelKind{{{ModelKind::Clip, "clip"},
+                                          {ModelKind::CausalLM, "causal_lm"},
+                                          {ModelKind::Llava, "llava"},
+                                          {ModelKind::Siglip, "siglip"}}};
+constexpr Table<SiglipLoss, 2> kSiglipLoss{
+    {{SiglipLoss::Sigmoid, "sigmoid"}, {SiglipLoss::Softmax, "softmax"}}};
 constexpr Table<ExplainMethod, 8> kExplainMethod{{{ExplainMethod::Atman, "atman"},
                                                   {ExplainMethod::Attention, "attention"},
                                                   {ExplainMethod::Rollout, "rollout"},
@@ -87,6 +91,7 @@ ATMAN_DEFINE_NAMES(Granularity, kGranularity, "granularity")
 ATMAN_DEFINE_NAMES(CandidateKind, kCandidateKind, "candidate kind")
 ATMAN_DEFINE_NAMES(ModelKind, kModelKind, "model kind")
 ATMAN_DEFINE_NAMES(ExplainMethod, kExplainMethod, "explanation method")
+ATMAN_DEFINE_NAMES(SiglipLoss, kSiglipLoss, "SigLIP loss")
 #undef ATMAN_DEFINE_NAMES
 
 }  // namespace atman

@@ -22,8 +22,7 @@ std::vector<double> target_probabilities(
   if (request.batch_size < 0 || request.batch_size > 4096)
     throw InputError("batch size must be 0 (auto) .. 4096");
   c10::InferenceMode inference;
-  auto task = request.model->kind() == ModelKind::Clip ? detail::make_clip_task(request)
-                                                       : detail::make_lm_task(request);
+  auto task = detail::make_task(request);
   const int n = static_cast<int>(task->candidates.size());
 
   // Candidate factors -> position factors. Identical masks (deletion and insertion share their

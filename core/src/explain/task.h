@@ -55,6 +55,9 @@ Suppression make_suppression(const std::vector<const Mask*>& masks, int64_t posi
 
 std::unique_ptr<PerturbationTask> make_clip_task(const ExplainRequest& request);
 std::unique_ptr<PerturbationTask> make_lm_task(const ExplainRequest& request);
+std::unique_ptr<PerturbationTask> make_siglip_task(const ExplainRequest& request);
+// The task of the request's model kind: CLIP, SigLIP, or a (multimodal) language model.
+std::unique_ptr<PerturbationTask> make_task(const ExplainRequest& request);
 
 // Patch candidates of a grid x grid image in row-major order, each `tile` x `tile` patches (clipped
 // at the border), with their rectangles in the original image. `position_of_patch` maps a

@@ -1,5 +1,6 @@
 // CLIP preprocessing as Hugging Face's CLIPImageProcessor does it: resize (PIL bicubic) so the
 // shortest edge is `shortest_edge`, centre crop, rescale by 1/255, normalise with mean/std, CHW.
+// SiglipImageProcessor is the same steps with a square resize and no crop (its defaults below).
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -70,6 +71,15 @@ ClipPreprocessConfig parse_config(const json& root, const std::string& file) {
     throw ModelError(file + ": expected a JSON object, found " + std::string(root.type_name()));
   ConfigReader r{root, file};
   ClipPreprocessConfig config;
+  // SiglipImageProcessor (and its Fast variant) has other class defaults than CLIP's: a square
+  // resize to size {224, 224} without aspect ratio, no centre crop, mean = std = 0.5
+  // (IMAGENET_STANDARD_*). The fields in the file override them below, as in transformers.
+  if (const auto it = root.find("image_processor_type");
+      it != root.end() && it->is_string() && it->get<std::string>().starts_with("Siglip")) {
+    config.do_center_crop = false;
+    config.resize_height = config.resize_width = 224;
+    for (int c = 0; c < 3; ++c) config.mean[c] = config.std[c] = 0.5f;
+  }
 
   if (root.contains("size") && !root["size"].is_null()) {
     const json& size = root["size"];

@@ -244,6 +244,46 @@ ClipConfig parse_clip(const Fields& top) {
   return c;
 }
 
+// transformers' SiglipTextConfig / SiglipVisionConfig defaults (google/siglip-base-patch16-224).
+constexpr ClipDefaults kSiglipDefaults{768, 3072, 12, 12};
+
+void parse_siglip_common(const Fields& f, ClipTowerConfig& c) {
+  parse_clip_common(f, kSiglipDefaults, c);
+  c.hidden_act = f.get_activation("hidden_act", Activation::GeluTanh);
+  c.layer_norm_eps = f.get_positive_double("layer_norm_eps", 1e-6);
+}
+
+SiglipConfig parse_siglip(const Fields& top) {
+  SiglipConfig c;
+  const Fields text = top.object("text_config"), vision = top.object("vision_config");
+  for (const auto& [tower, expected] :
+       {std::pair{&text, "siglip_text_model"}, std::pair{&vision, "siglip_vision_model"}}) {
+    const std::string type = tower->get_string("model_type", expected);
+    if (type != expected)
+      tower->fail("model_type", "is '" + type + "' but a SigLIP tower must be '" + expected + "'");
+  }
+  parse_siglip_common(text, c.text);
+  c.text.vocab_size = text.get_int("vocab_size", 32000);
+  c.text.max_position_embeddings = text.get_int("max_position_embeddings", 64);
+  c.text.eos_token_id = text.get_int("eos_token_id", 49407, 0, kMaxSize);
+  c.pad_token_id = text.get_int("pad_token_id", 1, 0, kMaxSize);
+  c.projection_size = text.get_int("projection_size", c.text.hidden_size);
+  parse_siglip_common(vision, c.vision);
+  c.vision.image_size = vision.get_int("image_size", 224);
+  c.vision.patch_size = vision.get_int("patch_size", 16);
+  c.vision.num_channels = vision.get_int("num_channels", 3, 1, 64);
+  if (c.vision.patch_size > c.vision.image_size || c.vision.image_size % c.vision.patch_size != 0)
+    vision.fail("image_size", "is " + std::to_string(c.vision.image_size) +
+                                  ", which is not a multiple of '" + vision.path("patch_size") +
+                                  "' = " + std::to_string(c.vision.patch_size));
+  if (c.vision.image_size / c.vision.patch_size > 4096)
+    vision.fail("image_size", "makes more than 4096 patches per side");
+  // Without the attention-pooling head SiglipModel has no image embedding to compare.
+  if (!vision.get_bool("vision_use_head", true))
+    vision.fail("vision_use_head", "is false; zero-shot SigLIP needs the pooling head");
+  return c;
+}
+
 Gpt2Config parse_gpt2(const Fields& f) {
   Gpt2Config c;
   c.vocab_size = f.require_int("vocab_size");
@@ -576,6 +616,7 @@ std::string type_from_architectures(const Fields& top) {
   if (!archs || !archs->is_array() || archs->empty() || !(*archs)[0].is_string()) return "";
   const std::string arch = (*archs)[0].get<std::string>();
   if (arch == "CLIPModel") return "clip";
+  if (arch == "SiglipModel") return "siglip";
   if (arch == "GPT2LMHeadModel") return "gpt2";
   if (arch == "LlamaForCausalLM") return "llama";
   if (arch == "Qwen2ForCausalLM") return "qwen2";
@@ -605,7 +646,8 @@ Activation parse_activation(const std::string& name) {
 }
 
 std::string supported_architectures() {
-  return "clip (CLIPModel), gpt2 (GPT2LMHeadModel), llama (LlamaForCausalLM: Llama 2/3, SmolLM2), "
+  return "clip (CLIPModel), siglip (SiglipModel), gpt2 (GPT2LMHeadModel), llama (LlamaForCausalLM: "
+         "Llama 2/3, SmolLM2), "
          "qwen2 (Qwen2ForCausalLM), qwen3 (Qwen3ForCausalLM), mistral (MistralForCausalLM), "
          "gemma2 (Gemma2ForCausalLM), gemma3_text (Gemma3ForCausalLM), phi3 (Phi3ForCausalLM), "
          "olmo2 (Olmo2ForCausalLM), llava (LlavaForConditionalGeneration)";
@@ -629,6 +671,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
                      "unknown; supported: " +
                      supported_architectures());
   if (type == "clip") return parse_clip(top);
+  if (type == "siglip") return parse_siglip(top);
   if (type == "gpt2") return parse_gpt2(top);
   if (is_llama_family(type)) return parse_llama(top, type, /*required=*/true);
   if (type == "llava") return parse_llava(top);

@@ -18,8 +18,9 @@ const ClipModel& require_clip(const Model& model) {
 }
 
 const CausalLM& require_lm(const Model& model) {
-  if (model.kind() == ModelKind::Clip)
-    throw InputError("model '" + model.name() + "' is CLIP, not a language model");
+  if (model.kind() == ModelKind::Clip || model.kind() == ModelKind::Siglip)
+    throw InputError("model '" + model.name() + "' is " + model.architecture() +
+                     ", not a language model");
   return model.impl().language_model();
 }
 

@@ -11,6 +11,7 @@
 #include "models/gpt2.h"
 #include "models/llama.h"
 #include "models/llava.h"
+#include "models/siglip.h"
 
 namespace atman {
 
@@ -24,9 +25,10 @@ struct Model::Impl {
   int64_t parameters = 0;
   std::unique_ptr<Tokenizer> tokenizer;
   ClipPreprocessConfig preprocess;
-  std::unique_ptr<ClipModel> clip;    // kind == Clip
-  std::unique_ptr<CausalLM> lm;       // kind == CausalLM
-  std::unique_ptr<LlavaModel> llava;  // kind == Llava
+  std::unique_ptr<ClipModel> clip;      // kind == Clip
+  std::unique_ptr<CausalLM> lm;         // kind == CausalLM
+  std::unique_ptr<LlavaModel> llava;    // kind == Llava
+  std::unique_ptr<SiglipModel> siglip;  // kind == Siglip
 
   // The decoder of a CausalLM or LLaVA model.
   const CausalLM& language_model() const {

@@ -174,8 +174,20 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
                      (impl->dtype == at::kFloat
                           ? "; load it as bfloat16 (--dtype bfloat16) to halve that"
                           : "; close other programs or use a smaller model"));
+  if (std::holds_alternative<SiglipConfig>(impl->config) &&
+      !std::filesystem::is_regular_file(dir / "tokenizer.json", ec) &&
+      std::filesystem::is_regular_file(dir / "spiece.model", ec))
+    throw ModelError("model '" + dir.string() +
+                     "' is SigLIP with only a SentencePiece Unigram tokenizer (spiece.model), "
+                     "which is not supported; use a SigLIP repo that ships tokenizer.json (SigLIP "
+                     "2, Gemma-style BPE), or add one converted by Hugging Face tokenizers");
   impl->tokenizer = load_tokenizer(dir);
-  if (const auto* clip = std::get_if<ClipConfig>(&impl->config)) {
+  if (const auto* siglip = std::get_if<SiglipConfig>(&impl->config)) {
+    impl->kind = ModelKind::Siglip;
+    impl->architecture = "SigLIP";
+    impl->siglip = std::make_unique<SiglipModel>(*siglip, checkpoint, impl->device);
+    impl->preprocess = load_preprocess_config(dir);
+  } else if (const auto* clip = std::get_if<ClipConfig>(&impl->config)) {
     impl->kind = ModelKind::Clip;
     impl->architecture = "CLIP";
     impl->clip = std::make_unique<ClipModel>(*clip, checkpoint, impl->device);
@@ -215,6 +227,11 @@ ModelCapabilities capabilities(ModelKind kind) {
       return {.reads_images = true,
               .generates = true,
               .target_is_label = false,
+              .default_explained = ExplainWhat::ImagePatches};
+    case ModelKind::Siglip:
+      return {.reads_images = true,
+              .generates = false,
+              .target_is_label = true,
               .default_explained = ExplainWhat::ImagePatches};
   }
   return {};  // unreachable: every kind is listed (-Wswitch warns when one is added)
@@ -263,11 +280,13 @@ const ClipPreprocessConfig& Model::preprocess_config() const {
 int Model::patch_grid() const {
   if (impl_->clip) return impl_->clip->vision().grid_size();
   if (impl_->llava) return impl_->llava->vision_tower().grid_size();
+  if (impl_->siglip) return impl_->siglip->grid_size();
   return 0;
 }
 
 int64_t Model::max_text_tokens() const {
   if (impl_->clip) return impl_->clip->max_text_length();
+  if (impl_->siglip) return impl_->siglip->max_text_length();
   return impl_->language_model().max_positions();
 }
 

@@ -1,0 +1,77 @@
+// SigLIP (HF SiglipModel): a ViT vision tower without class token, pooled by a multi-head attention
+// head, and a bidirectional text tower pooled at its last position; zero-shot logits are
+// exp(logit_scale) * cos(image, text) + logit_bias, read through a sigmoid (not a softmax).
+#pragma once
+
+#include <vector>
+
+#include "atman/hf_config.h"
+#include "models/attention.h"
+#include "models/clip.h"
+#include "models/layers.h"
+
+namespace atman {
+
+// SiglipMultiheadAttentionPoolingHead: a learned probe attends over the encoder output
+// (torch.nn.MultiheadAttention), then a residual LayerNorm + MLP.
+class SiglipPoolingHead {
+ public:
+  SiglipPoolingHead() = default;
+  SiglipPoolingHead(const ClipTowerConfig& config, const WeightReader& w);
+  // hidden: (B, P, C) after post_layernorm -> (B, C). The head's attention is attention() with
+  // layer index num_hidden_layers, so AtMan suppresses the pooled patches here too (spec §1: every
+  // attention over the input); in a per-layer selection (--layers) the head is that index.
+  at::Tensor operator()(const at::Tensor& hidden, const Suppression* suppression) const;
+
+ private:
+  ClipTowerConfig config_;
+  at::Tensor probe_;                            // (1, 1, C)
+  Linear q_proj_, k_proj_, v_proj_, out_proj_;  // split from in_proj_weight / in_proj_bias
+  LayerNorm layernorm_;
+  Linear fc1_, fc2_;
+};
+
+class SiglipModel {
+ public:
+  SiglipModel(const SiglipConfig& config, const Checkpoint& checkpoint, at::Device device);
+
+  // Patch-embedding (conv, with bias) outputs before positions: (B, 3, H, W) -> (B, P, C).
+  at::Tensor patch_embeddings(const at::Tensor& pixels) const;
+  // Image embeddings (pooler_output, not normalised) for patch embeddings (B, P, C); suppression
+  // spans the P patches (there is no class token).
+  at::Tensor image_embeds_from_patches(const at::Tensor& patch_embeds,
+                                       const Suppression* suppression = nullptr) const;
+  at::Tensor image_embeds(const at::Tensor& pixels, const Suppression* suppression = nullptr) const;
+
+  // Token-embedding rows (no positions): (B, T) -> (B, T, C).
+  at::Tensor token_embeddings(const at::Tensor& ids) const;
+  // Text embeddings (pooler_output, not normalised) for ids (B, T), T <= max_position_embeddings
+  // (SiglipProcessor pads to 64 with the pad token; every position is attended, no mask).
+  at::Tensor text_embeds(const at::Tensor& ids, const Suppression* suppression = nullptr) const;
+
+  // exp(logit_scale) * cos(image_i, text_k) + logit_bias: (Bi, C), (Bt, C) -> (Bi, Bt)
+  // (HF logits_per_image).
+  at::Tensor logits(const at::Tensor& image_embeds, const at::Tensor& text_embeds) const;
+  double logit_scale_exp() const { return logit_scale_exp_; }
+  double logit_bias() const { return logit_bias_; }
+  int grid_size() const { return config_.vision.image_size / config_.vision.patch_size; }
+  const SiglipConfig& config() const { return config_; }
+  int64_t max_text_length() const { return config_.text.max_position_embeddings; }
+
+ private:
+  SiglipConfig config_;
+  // vision_model.*
+  at::Tensor patch_embedding_, patch_bias_;  // (C, 3, p, p), (C)
+  at::Tensor position_embedding_;            // (P, C)
+  ClipEncoder vision_encoder_;               // SiglipEncoderLayer = CLIPEncoderLayer
+  LayerNorm post_layernorm_;
+  SiglipPoolingHead head_;
+  // text_model.*
+  at::Tensor token_embedding_, text_position_embedding_;
+  ClipEncoder text_encoder_;
+  LayerNorm final_layer_norm_;
+  Linear text_head_;
+  double logit_scale_exp_ = 1.0, logit_bias_ = 0.0;
+};
+
+}  // namespace atman
