@@ -18,6 +18,7 @@
 #include "atman/error.h"
 #include "atman/explainer.h"
 #include "atman/image.h"
+#include "atman/inference.h"
 #include "atman/model.h"
 #include "atman/names.h"
 #include "core/tiny_models.h"
@@ -530,6 +531,33 @@ class TestSiglip : public QObject {
     }
     r.explain = ExplainWhat::PromptTokens;
     QVERIFY_THROWS_EXCEPTION(InputError, AtmanExplainer().attribute(r));
+  }
+
+  // What the GUI's "What the model says" shows: labels ranked by logit, each with its own sigmoid
+  // (SigLIP is trained per pair; the probabilities need not sum to 1).
+  void zero_shot_uses_sigmoids() {
+    RgbImage image;
+    image.width = 40;
+    image.height = 36;
+    for (int i = 0; i < 40 * 36 * 3; ++i)
+      image.pixels.push_back(static_cast<uint8_t>((i * 31 + (i / 120) * 7) % 256));
+    const std::vector<std::string> labels = {"cat", "dog", "a cat"};
+    const PixelTensor pixels = preprocess_clip(image, model_->preprocess_config());
+    const std::vector<LabelScore> ranked = zero_shot(*model_, pixels, labels);
+    QCOMPARE(ranked.size(), labels.size());
+
+    c10::InferenceMode guard;
+    const at::Tensor x =
+        at::tensor(pixels.values, at::kFloat).view({3, kImage, kImage}).to(at::kDouble);
+    const at::Tensor img = ref_image(x, weights_, {});
+    for (size_t i = 0; i < ranked.size(); ++i) {
+      if (i > 0) QVERIFY(ranked[i - 1].logit >= ranked[i].logit);
+      std::vector<int64_t> ids = model_->tokenizer().encode(ranked[i].label).ids;
+      ids.resize(kPositions, 1);  // pad_token_id
+      const double want = ref_logit(img, ref_text(ids, weights_, {}), weights_);
+      QVERIFY2(std::abs(ranked[i].logit - want) < 1e-4, ranked[i].label.c_str());
+      QVERIFY(std::abs(ranked[i].probability - 1.0 / (1.0 + std::exp(-want))) < 1e-5);
+    }
   }
 
   void sentencepiece_only_is_refused() {

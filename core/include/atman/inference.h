@@ -28,7 +28,8 @@ struct LabelScore {
   float probability = 0;
 };
 
-// Zero-shot classification: labels ranked by probability (softmax over the logits).
+// Zero-shot classification: labels ranked by logit; the probability is the softmax over the
+// logits (CLIP), or each logit's sigmoid (SigLIP, trained per pair).
 std::vector<LabelScore> zero_shot(const Model& model, const PixelTensor& pixels,
                                   const std::vector<std::string>& labels);
 

@@ -37,18 +37,10 @@ class SiglipTask final : public PerturbationTask {
 
     PixelTensor pixels = preprocess_clip(*request.image, model_.preprocess_config());
     patch_embeds_ = siglip_.patch_embeddings(pixels_to_tensor(pixels, device_));  // (1, P, C)
-    // SiglipProcessor pads every text to max_length (64) with the pad token, and the model pools
-    // the last position: the padding is part of the input, not masked.
-    const int64_t length = siglip_.max_text_length();
     std::vector<at::Tensor> text;
-    for (const auto& label : request.labels) {
-      std::vector<int64_t> ids = model_.tokenizer().encode(label).ids;
-      if (static_cast<int64_t>(ids.size()) > length)
-        throw InputError("label '" + label + "' has " + std::to_string(ids.size()) +
-                         " tokens; SigLIP reads at most " + std::to_string(length));
-      ids.resize(length, siglip_.config().pad_token_id);
-      text.push_back(siglip_.text_embeds(ids_to_tensor(ids, device_)));
-    }
+    for (const auto& label : request.labels)
+      text.push_back(siglip_.text_embeds(
+          ids_to_tensor(siglip_text_ids(siglip_, model_.tokenizer(), label), device_)));
     text_embeds_ = at::cat(text, 0);                                   // (K, C)
     image_embeds_ = siglip_.image_embeds_from_patches(patch_embeds_);  // (1, C)
 

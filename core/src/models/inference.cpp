@@ -76,15 +76,41 @@ ClipForward clip_forward(const Model& model, const PixelTensor* pixels,
   return out;
 }
 
+namespace {
+
+// SigLIP is trained with a sigmoid per (image, text) pair: each label's probability is its own.
+std::vector<LabelScore> siglip_zero_shot(const Model& model, const PixelTensor& pixels,
+                                         const std::vector<std::string>& labels) {
+  c10::InferenceMode inference;
+  const SiglipModel& siglip = *model.impl().siglip;
+  const at::Device device = model.impl().device;
+  at::Tensor image = siglip.image_embeds(pixels_to_tensor(pixels, device));
+  std::vector<at::Tensor> texts;
+  for (const auto& label : labels)
+    texts.push_back(siglip.text_embeds(
+        ids_to_tensor(siglip_text_ids(siglip, model.tokenizer(), label), device)));
+  at::Tensor logits = siglip.logits(image, at::cat(texts, 0)).squeeze(0);  // (K)
+  std::vector<float> values = to_vector(logits), probs = to_vector(at::sigmoid(logits));
+  std::vector<LabelScore> out;
+  for (size_t i = 0; i < labels.size(); ++i) out.push_back({labels[i], values[i], probs[i]});
+  return out;
+}
+
+}  // namespace
+
 std::vector<LabelScore> zero_shot(const Model& model, const PixelTensor& pixels,
                                   const std::vector<std::string>& labels) {
   if (labels.empty()) throw InputError("no labels given to rank");
-  ClipForward forward = clip_forward(model, &pixels, labels);
-  at::Tensor logits = at::tensor(forward.logits_per_image, at::kFloat);
-  std::vector<float> probs = to_vector(at::softmax(logits, 0));
   std::vector<LabelScore> out;
-  for (size_t i = 0; i < labels.size(); ++i)
-    out.push_back({labels[i], forward.logits_per_image[i], probs[i]});
+  if (model.kind() == ModelKind::Siglip) {
+    out = siglip_zero_shot(model, pixels, labels);
+  } else {
+    ClipForward forward = clip_forward(model, &pixels, labels);
+    at::Tensor logits = at::tensor(forward.logits_per_image, at::kFloat);
+    std::vector<float> probs = to_vector(at::softmax(logits, 0));
+    for (size_t i = 0; i < labels.size(); ++i)
+      out.push_back({labels[i], forward.logits_per_image[i], probs[i]});
+  }
   std::stable_sort(out.begin(), out.end(),
                    [](const LabelScore& a, const LabelScore& b) { return a.logit > b.logit; });
   return out;

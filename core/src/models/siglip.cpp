@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "atman/error.h"
+#include "atman/tokenizer.h"
 
 namespace atman {
 
@@ -114,6 +115,17 @@ at::Tensor SiglipModel::logits(const at::Tensor& image_embeds,
   at::Tensor img = image_embeds / image_embeds.norm(2, -1, true);
   at::Tensor txt = text_embeds / text_embeds.norm(2, -1, true);
   return at::matmul(img, txt.t()) * logit_scale_exp_ + logit_bias_;
+}
+
+std::vector<int64_t> siglip_text_ids(const SiglipModel& model, const Tokenizer& tokenizer,
+                                     const std::string& text) {
+  const int64_t length = model.max_text_length();
+  std::vector<int64_t> ids = tokenizer.encode(text).ids;
+  if (static_cast<int64_t>(ids.size()) > length)
+    throw InputError("label '" + text + "' has " + std::to_string(ids.size()) +
+                     " tokens; SigLIP reads at most " + std::to_string(length));
+  ids.resize(length, model.config().pad_token_id);
+  return ids;
 }
 
 }  // namespace atman

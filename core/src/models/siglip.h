@@ -31,6 +31,8 @@ class SiglipPoolingHead {
   Linear fc1_, fc2_;
 };
 
+class Tokenizer;
+
 class SiglipModel {
  public:
   SiglipModel(const SiglipConfig& config, const Checkpoint& checkpoint, at::Device device);
@@ -73,5 +75,10 @@ class SiglipModel {
   Linear text_head_;
   double logit_scale_exp_ = 1.0, logit_bias_ = 0.0;
 };
+
+// A text's ids as SiglipProcessor gives them: padded to max_length with the pad token. The model
+// pools the last position, so the padding is part of the input, not masked.
+std::vector<int64_t> siglip_text_ids(const SiglipModel& model, const Tokenizer& tokenizer,
+                                     const std::string& text);
 
 }  // namespace atman
