@@ -4,8 +4,6 @@
 // Tokens: the target label's text tower is perturbed (tokens between start and end), image fixed.
 #include <ATen/ATen.h>
 
-#include <algorithm>
-
 #include "atman/error.h"
 #include "explain/task.h"
 #include "models/inputs.h"
@@ -14,13 +12,6 @@
 namespace atman::detail {
 namespace {
 
-std::vector<std::vector<double>> rows_of(const at::Tensor& loss) {  // (B) -> B x [1]
-  at::Tensor cpu = loss.to(at::kCPU, at::kDouble).contiguous();
-  std::vector<std::vector<double>> out;
-  for (int64_t b = 0; b < cpu.size(0); ++b) out.push_back({cpu[b].item<double>()});
-  return out;
-}
-
 class ClipTask final : public PerturbationTask {
  public:
   explicit ClipTask(const ExplainRequest& request)
@@ -28,14 +19,7 @@ class ClipTask final : public PerturbationTask {
         model_(*request.model),
         clip_(*model_.impl().clip),
         device_(model_.impl().device) {
-    if (request.labels.empty())
-      throw InputError("CLIP needs a label set: give the labels to choose among (--labels)");
-    auto it = std::find(request.labels.begin(), request.labels.end(), request.target);
-    if (it == request.labels.end())
-      throw InputError("the target '" + request.target + "' is not one of the " +
-                       std::to_string(request.labels.size()) + " labels");
-    target_ = static_cast<int64_t>(it - request.labels.begin());
-    if (!request.image) throw InputError("CLIP explanations need an image");
+    target_ = target_label_index(request, "CLIP");
     if (request.explain == ExplainWhat::All)
       throw InputError("CLIP explains either image patches or label tokens, not both at once");
 
@@ -80,7 +64,7 @@ class ClipTask final : public PerturbationTask {
       // One input for all masks: the work before the first suppressed attention (embeddings,
       // pre-norm, layer 0's Q/K/V) is the same for every mask, so it runs once and broadcasts.
       at::Tensor images = clip_.image_embeds_from_patches(patch_embeds_, &s).expand({B, -1});
-      return rows_of(loss_of(clip_.logits(images, text_embeds_)));  // (B, K) -> (B)
+      return loss_rows(loss_of(clip_.logits(images, text_embeds_)));  // (B, K) -> (B)
     }
     const int64_t T = static_cast<int64_t>(target_encoding_.ids.size());
     Suppression s = make_suppression(masks, T, request_, clip_.config().text.num_hidden_layers,
@@ -92,17 +76,13 @@ class ClipTask final : public PerturbationTask {
     at::Tensor logits =
         clip_.logits(image_embeds_, text_embeds_).expand({B, -1}).clone();  // (B, K)
     logits.select(1, target_).copy_(clip_.logits(image_embeds_, perturbed).squeeze(0));
-    return rows_of(loss_of(logits));
+    return loss_rows(loss_of(logits));
   }
 
   int64_t bytes_per_item() const override {
-    const auto& cfg =
-        request_.explain == ExplainWhat::ImagePatches ? clip_.config().vision : clip_.config().text;
-    const int64_t T = request_.explain == ExplainWhat::ImagePatches
-                          ? patch_embeds_.size(1) + 1
-                          : (int64_t)target_encoding_.ids.size();
-    return 4 * (3 * cfg.num_attention_heads * T * T + 4 * T * cfg.intermediate_size +
-                8 * T * cfg.hidden_size);
+    if (request_.explain == ExplainWhat::ImagePatches)
+      return encoder_bytes_per_item(clip_.config().vision, patch_embeds_.size(1) + 1);
+    return encoder_bytes_per_item(clip_.config().text, (int64_t)target_encoding_.ids.size());
   }
 
  private:

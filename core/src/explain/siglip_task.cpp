@@ -7,8 +7,6 @@
 // pooling head are perturbed, the text embeddings fixed.
 #include <ATen/ATen.h>
 
-#include <algorithm>
-
 #include "atman/error.h"
 #include "explain/task.h"
 #include "models/inputs.h"
@@ -24,14 +22,7 @@ class SiglipTask final : public PerturbationTask {
         model_(*request.model),
         siglip_(*model_.impl().siglip),
         device_(model_.impl().device) {
-    if (request.labels.empty())
-      throw InputError("SigLIP needs a label set: give the labels to choose among (--labels)");
-    auto it = std::find(request.labels.begin(), request.labels.end(), request.target);
-    if (it == request.labels.end())
-      throw InputError("the target '" + request.target + "' is not one of the " +
-                       std::to_string(request.labels.size()) + " labels");
-    target_ = static_cast<int64_t>(it - request.labels.begin());
-    if (!request.image) throw InputError("SigLIP explanations need an image");
+    target_ = target_label_index(request, "SigLIP");
     if (request.explain != ExplainWhat::ImagePatches)
       throw InputError("SigLIP explains image patches only (--explain patches)");
 
@@ -74,17 +65,11 @@ class SiglipTask final : public PerturbationTask {
         make_suppression(masks, patch_embeds_.size(1), request_,
                          siglip_.config().vision.num_hidden_layers + 1, "tower", device_);
     at::Tensor images = siglip_.image_embeds_from_patches(patch_embeds_, &s).expand({B, -1});
-    at::Tensor loss = loss_of(siglip_.logits(images, text_embeds_)).to(at::kCPU, at::kDouble);
-    std::vector<std::vector<double>> out;
-    for (int64_t b = 0; b < B; ++b) out.push_back({loss[b].item<double>()});
-    return out;
+    return loss_rows(loss_of(siglip_.logits(images, text_embeds_)));
   }
 
   int64_t bytes_per_item() const override {
-    const auto& cfg = siglip_.config().vision;
-    const int64_t T = patch_embeds_.size(1);
-    return 4 * (3 * cfg.num_attention_heads * T * T + 4 * T * cfg.intermediate_size +
-                8 * T * cfg.hidden_size);
+    return encoder_bytes_per_item(siglip_.config().vision, patch_embeds_.size(1));
   }
 
  private:

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "atman/explainer.h"
+#include "atman/hf_config.h"
 #include "models/attention.h"
 
 namespace atman::detail {
@@ -52,6 +53,16 @@ class PerturbationTask {
 Suppression make_suppression(const std::vector<const Mask*>& masks, int64_t positions,
                              const ExplainRequest& request, int layers, const char* owner,
                              at::Device device);
+
+// The zero-shot label tasks (label_tasks.cpp). The index of the request's target among its labels,
+// after checking that there are labels, that the target is one, and that there is an image;
+// `family` ("CLIP", "SigLIP") names the model in the messages.
+int64_t target_label_index(const ExplainRequest& request, const std::string& family);
+// One loss per mask: (B) -> B rows of one value.
+std::vector<std::vector<double>> loss_rows(const at::Tensor& loss);
+// The memory of one perturbed forward of an encoder tower over `tokens` positions: attention
+// scores and weights, MLP and residual activations, in float32.
+int64_t encoder_bytes_per_item(const ClipTowerConfig& tower, int64_t tokens);
 
 std::unique_ptr<PerturbationTask> make_clip_task(const ExplainRequest& request);
 std::unique_ptr<PerturbationTask> make_lm_task(const ExplainRequest& request);
