@@ -174,13 +174,6 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
                      (impl->dtype == at::kFloat
                           ? "; load it as bfloat16 (--dtype bfloat16) to halve that"
                           : "; close other programs or use a smaller model"));
-  if (std::holds_alternative<SiglipConfig>(impl->config) &&
-      !std::filesystem::is_regular_file(dir / "tokenizer.json", ec) &&
-      std::filesystem::is_regular_file(dir / "spiece.model", ec))
-    throw ModelError("model '" + dir.string() +
-                     "' is SigLIP with only a SentencePiece Unigram tokenizer (spiece.model), "
-                     "which is not supported; use a SigLIP repo that ships tokenizer.json (SigLIP "
-                     "2, Gemma-style BPE), or add one converted by Hugging Face tokenizers");
   impl->tokenizer = load_tokenizer(dir);
   if (const auto* siglip = std::get_if<SiglipConfig>(&impl->config)) {
     impl->kind = ModelKind::Siglip;

@@ -108,6 +108,16 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir
     // SentencePiece-style BPE); for plain GPT-2 files it gives the same tokens as the files below.
     return load_tokenizer_json(model_dir, tokenizer_json, config, tokenizer_class);
   }
+  // SigLIP 1 repos ship only SentencePiece's spiece.model (SiglipTokenizer has no fast twin).
+  if (!clip && !has_vocab && std::filesystem::is_regular_file(model_dir / "spiece.model", ec)) {
+    if (tokenizer_class.empty() || tokenizer_class.starts_with("SiglipTokenizer") ||
+        model_type == "siglip" || model_type == "siglip_text_model")
+      return load_siglip_tokenizer(model_dir);
+    throw ModelError("The model folder '" + model_dir.string() + "' has only a SentencePiece " +
+                     "spiece.model for tokenizer_class '" + tokenizer_class +
+                     "'; only SigLIP's (SiglipTokenizer) is read from spiece.model. Add the "
+                     "model's tokenizer.json.");
+  }
   // (Worded as before tokenizer.json was read: docs/RELIABILITY.md and tests quote it.)
   const char* why = "the tokenizer needs vocab.json and merges.txt";
   const auto vocab_path = tokenizers::require_file(model_dir, "vocab.json", why);
