@@ -20,7 +20,9 @@ inline std::string pb_varint(uint64_t v) {
   out += static_cast<char>(v);
   return out;
 }
-inline std::string pb_key(uint32_t field, uint32_t wire) { return pb_varint((field << 3) | wire); }
+inline std::string pb_key(uint32_t field, uint32_t wire) {
+  return pb_varint((field << 3) | wire);
+}
 inline std::string pb_bytes(uint32_t field, const std::string& bytes) {
   return pb_key(field, 2) + pb_varint(bytes.size()) + bytes;
 }
@@ -62,8 +64,8 @@ inline std::string write_model_proto(const SpModel& m) {
     out += pb_bytes(1, piece);
   }
   std::string trainer = pb_int(3, m.model_type) + pb_int(4, int64_t(m.pieces.size())) +
-                        pb_int(35, m.byte_fallback) + pb_int(40, m.unk_id) +
-                        pb_int(41, m.bos_id) + pb_int(42, m.eos_id) + pb_int(43, m.pad_id);
+                        pb_int(35, m.byte_fallback) + pb_int(40, m.unk_id) + pb_int(41, m.bos_id) +
+                        pb_int(42, m.eos_id) + pb_int(43, m.pad_id);
   out += pb_bytes(2, trainer);
   std::string normalizer = pb_bytes(1, m.normalizer_name);
   if (!m.charsmap.empty()) normalizer += pb_bytes(2, m.charsmap);
@@ -84,7 +86,8 @@ inline std::string write_charsmap(const std::map<std::string, std::string>& rule
     std::set<uint8_t> next;
     const std::string* value = nullptr;
     for (const auto& [key, v] : rules) {
-      if (key == prefix) value = &v;
+      if (key == prefix)
+        value = &v;
       else if (key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0)
         next.insert(static_cast<uint8_t>(key[prefix.size()]));
     }

@@ -570,16 +570,24 @@ class TestSiglip : public QObject {
     fs::remove(dir / "tokenizer.json");
     const std::string u = "\xE2\x96\x81";
     test::SpModel sp;
-    sp.pieces = {{"<pad>", 0, test::kControl}, {"</s>", 0, test::kControl},
-                 {"<unk>", 0, test::kUnknown}, {u, -2.0f}, {u + "a", -1.5f}, {u + "cat", -2.0f},
-                 {u + "dog", -2.0f}, {"<", -4.0f}, {"u", -4.0f}, {"n", -4.0f}, {"k", -4.0f},
+    sp.pieces = {{"<pad>", 0, test::kControl},
+                 {"</s>", 0, test::kControl},
+                 {"<unk>", 0, test::kUnknown},
+                 {u, -2.0f},
+                 {u + "a", -1.5f},
+                 {u + "cat", -2.0f},
+                 {u + "dog", -2.0f},
+                 {"<", -4.0f},
+                 {"u", -4.0f},
+                 {"n", -4.0f},
+                 {"k", -4.0f},
                  {">", -4.0f}};
     sp.normalizer_name = "nmt_nfkc";
     sp.charsmap = test::write_charsmap({{u, " "}});
     std::ofstream(dir / "spiece.model", std::ios::binary) << test::write_model_proto(sp);
-    write_json(dir / "tokenizer_config.json",
-               {{"tokenizer_class", "SiglipTokenizer"}, {"do_lower_case", true},
-                {"model_max_length", kPositions}});
+    write_json(dir / "tokenizer_config.json", {{"tokenizer_class", "SiglipTokenizer"},
+                                               {"do_lower_case", true},
+                                               {"model_max_length", kPositions}});
     write_json(dir / "special_tokens_map.json",
                {{"eos_token", "</s>"}, {"pad_token", "</s>"}, {"unk_token", "<unk>"}});
     const auto model = Model::load(dir);
@@ -600,10 +608,10 @@ class TestSiglip : public QObject {
     const at::Tensor x =
         at::tensor(pixels.values, at::kFloat).view({3, kImage, kImage}).to(at::kDouble);
     std::vector<int64_t> dog = {4, 6, 1};
-    dog.resize(kPositions, 1);  // pad_token_id
+    dog.resize(kPositions, 1);              // pad_token_id
     auto loss = [&](const at::Tensor& m) {  // -log σ(logit of "a dog")
-      return std::log1p(std::exp(-ref_logit(ref_image(x, weights_, m), ref_text(dog, weights_, {}),
-                                            weights_)));
+      return std::log1p(
+          std::exp(-ref_logit(ref_image(x, weights_, m), ref_text(dog, weights_, {}), weights_)));
     };
     double worst = std::abs(e.baseline_loss - loss({}));
     at::Tensor m = at::ones({kPatches}, at::kDouble);

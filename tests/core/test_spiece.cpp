@@ -31,18 +31,42 @@ const std::string U = "\xE2\x96\x81";  // ▁
 SpModel base_model() {
   SpModel m;
   m.pieces = {
-      {"<pad>", 0, kControl},  {"</s>", 0, kControl},    {"<unk>", 0, kUnknown},  // 0-2
-      {U, -2.0f},              {U + "a", -1.5f},          {U + "ab", -3.0f},       // 3-5
-      {"bc", -2.0f},           {"c", -3.0f},              {U + "cat", -2.0f},      // 6-8
-      {U + "c", -3.0f},        {"at", -2.5f},             {"a", -3.0f},            // 9-11
-      {"t", -3.0f},            {"b", -3.0f},              {U + "dog", -2.0f},      // 12-14
-      {U + "photo", -2.5f},    {U + "of", -2.0f},         {"<ud>", 0, kUserDefined},  // 15-17
-      {U + "xyz", -0.5f, kUnused}, {"x", -4.0f},          {"y", -4.0f},            // 18-20
-      {"z", -4.0f},            {"<", -4.0f},              {">", -4.0f},            // 21-23
-      {"u", -4.0f},            {"n", -4.0f},              {"k", -4.0f},            // 24-26
-      {"d", -4.0f},            {"o", -4.0f},              {"g", -4.0f},            // 27-29
-      {"s", -4.0f},            {"1", -4.0f},              {"f", -4.0f},            // 30-32
-      {"i", -4.0f},            {"fi", -1.0f},             {"A", -4.0f},            // 33-35
+      {"<pad>", 0, kControl},
+      {"</s>", 0, kControl},
+      {"<unk>", 0, kUnknown},  // 0-2
+      {U, -2.0f},
+      {U + "a", -1.5f},
+      {U + "ab", -3.0f},  // 3-5
+      {"bc", -2.0f},
+      {"c", -3.0f},
+      {U + "cat", -2.0f},  // 6-8
+      {U + "c", -3.0f},
+      {"at", -2.5f},
+      {"a", -3.0f},  // 9-11
+      {"t", -3.0f},
+      {"b", -3.0f},
+      {U + "dog", -2.0f},  // 12-14
+      {U + "photo", -2.5f},
+      {U + "of", -2.0f},
+      {"<ud>", 0, kUserDefined},  // 15-17
+      {U + "xyz", -0.5f, kUnused},
+      {"x", -4.0f},
+      {"y", -4.0f},  // 18-20
+      {"z", -4.0f},
+      {"<", -4.0f},
+      {">", -4.0f},  // 21-23
+      {"u", -4.0f},
+      {"n", -4.0f},
+      {"k", -4.0f},  // 24-26
+      {"d", -4.0f},
+      {"o", -4.0f},
+      {"g", -4.0f},  // 27-29
+      {"s", -4.0f},
+      {"1", -4.0f},
+      {"f", -4.0f},  // 30-32
+      {"i", -4.0f},
+      {"fi", -1.0f},
+      {"A", -4.0f},  // 33-35
   };
   return m;
 }
@@ -50,12 +74,12 @@ SpModel base_model() {
 // Rules in the manner of nmt_nfkc (which maps U+2581 to a space, so SiglipTokenizer's "▁" prefix
 // becomes the normalizer's whitespace), plus one two-character rule to check the longest match.
 std::string test_charsmap() {
-  return write_charsmap({{"\xEF\xBC\xA1", "A"},           // Ａ FULLWIDTH A
-                         {"\xEF\xAC\x81", "fi"},          // ﬁ LIGATURE FI
-                         {U, " "},                        // ▁
-                         {"\xE2\x91\xA0", "1"},           // ①
+  return write_charsmap({{"\xEF\xBC\xA1", "A"},               // Ａ FULLWIDTH A
+                         {"\xEF\xAC\x81", "fi"},              // ﬁ LIGATURE FI
+                         {U, " "},                            // ▁
+                         {"\xE2\x91\xA0", "1"},               // ①
                          {"\xE2\x91\xA0\xE2\x91\xA0", "fi"},  // ①①
-                         {"\xE2\x80\x8B", ""}});          // ZERO WIDTH SPACE removed
+                         {"\xE2\x80\x8B", ""}});              // ZERO WIDTH SPACE removed
 }
 
 void dump(const std::string& name, const std::string& bytes) {
@@ -225,7 +249,10 @@ class TestSpiece : public QObject {
     QCOMPARE(p.normalize("\xE2\x91\xA0\xE2\x91\xA0\xE2\x91\xA0").text, U + "fi1");
     QCOMPARE(ids_of(p, "\xE2\x91\xA0\xE2\x91\xA0\xE2\x91\xA0"), (Ids{3, 34, 31}));
     // A rule may delete: a ZERO WIDTH SPACE inside "ab" leaves ▁ab (one piece, -3 > ▁a b).
-    QCOMPARE(ids_of(p, "a\xE2\x80\x8B" "b"), (Ids{5}));
+    QCOMPARE(ids_of(p,
+                    "a\xE2\x80\x8B"
+                    "b"),
+             (Ids{5}));
     // U+2581 typed by the user becomes a space, so a leading one is removed like a space.
     QCOMPARE(ids_of(p, U + "cat"), (Ids{8}));
     // Characters without a rule are copied.
@@ -282,8 +309,8 @@ class TestSpiece : public QObject {
     m.charsmap = std::string("\xFF\xFF\x00\x00", 4) + "abcd";
     expect_model_error(write_model_proto(m), "charsmap is broken");
     m.charsmap = test_charsmap();
-    const size_t strings = m.charsmap.size() - (std::string("A") + '\0' + "fi" + '\0' + " " +
-                                                '\0' + "1" + '\0' + "fi" + '\0' + '\0')
+    const size_t strings = m.charsmap.size() - (std::string("A") + '\0' + "fi" + '\0' + " " + '\0' +
+                                                "1" + '\0' + "fi" + '\0' + '\0')
                                                    .size();
     m.charsmap.resize(strings);  // the replacement strings cut off
     try {

@@ -31,8 +31,8 @@ const std::u32string kUnderline = U"\u2581";
 
 bool is_ascii_punctuation(char32_t c) {
   // Python's string.punctuation.
-  return c < 0x80 && ((c >= '!' && c <= '/') || (c >= ':' && c <= '@') ||
-                      (c >= '[' && c <= '`') || (c >= '{' && c <= '~'));
+  return c < 0x80 && ((c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') ||
+                      (c >= '{' && c <= '~'));
 }
 
 // canonicalize_text(text, keep_punctuation_exact_string=None): the stdlib `re` module's `\s`
@@ -180,7 +180,8 @@ class SiglipTokenizer final : public Tokenizer {
       chunk.text = t.text.substr(chunk_begin, end - chunk_begin);
       chunk.origin.assign(t.origin.begin() + std::ptrdiff_t(chunk_begin),
                           t.origin.begin() + std::ptrdiff_t(end));
-      for (auto& tok : tokenize_chunk(canonicalize(chunk))) tokens.push_back({tok.id, tok.text, tok.span, false});
+      for (auto& tok : tokenize_chunk(canonicalize(chunk)))
+        tokens.push_back({tok.id, tok.text, tok.span, false});
     };
     for (size_t i = 0; i < t.text.size();) {
       const AddedToken* s = added_at(t.text, i);
@@ -190,7 +191,8 @@ class SiglipTokenizer final : public Tokenizer {
       }
       flush(i);
       const size_t len = s->code_points.size();
-      tokens.push_back({s->id, s->content, {t.origin[i].first, t.origin[i + len - 1].second}, s->special});
+      tokens.push_back(
+          {s->id, s->content, {t.origin[i].first, t.origin[i + len - 1].second}, s->special});
       i += len;
       chunk_begin = i;
     }
@@ -307,10 +309,14 @@ class SiglipTokenizer final : public Tokenizer {
       const auto& p = pieces[k];
       const size_t cb = cp_at(p.begin), ce = std::max(cb, cp_at(p.end));
       text::Span span;
-      if (chunk.text.empty()) span = {0, 0};
-      else if (cb < ce) span = {chunk.origin[cb].first, chunk.origin[ce - 1].second};
-      else if (cb < chunk.text.size()) span = {chunk.origin[cb].first, chunk.origin[cb].first};
-      else span = {chunk.origin.back().second, chunk.origin.back().second};
+      if (chunk.text.empty())
+        span = {0, 0};
+      else if (cb < ce)
+        span = {chunk.origin[cb].first, chunk.origin[ce - 1].second};
+      else if (cb < chunk.text.size())
+        span = {chunk.origin[cb].first, chunk.origin[cb].first};
+      else
+        span = {chunk.origin.back().second, chunk.origin.back().second};
       out.push_back({p.id, p.piece, span});
     }
     return out;

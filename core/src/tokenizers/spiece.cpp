@@ -32,9 +32,12 @@ int piece_to_byte(std::string_view piece) {
   if (piece.size() != 6 || !piece.starts_with("<0x") || piece[5] != '>') return -1;
   int value = 0;
   for (char c : piece.substr(3, 2)) {
-    if (c >= '0' && c <= '9') value = value * 16 + (c - '0');
-    else if (c >= 'A' && c <= 'F') value = value * 16 + (c - 'A' + 10);
-    else return -1;  // ByteToPiece writes upper-case hex only
+    if (c >= '0' && c <= '9')
+      value = value * 16 + (c - '0');
+    else if (c >= 'A' && c <= 'F')
+      value = value * 16 + (c - 'A' + 10);
+    else
+      return -1;  // ByteToPiece writes upper-case hex only
   }
   return value;
 }
@@ -65,15 +68,15 @@ Processor::Processor(ModelProto model, const std::string& where)
   max_score_ = FLT_MIN;
   for (int32_t i = 0; i < size(); ++i) {
     const Piece& p = model_.pieces[size_t(i)];
-    if (p.text.size() >= kMaxPieceBytes) throw invalid("piece " + std::to_string(i) + " is too long");
+    if (p.text.size() >= kMaxPieceBytes)
+      throw invalid("piece " + std::to_string(i) + " is too long");
     if (p.text.empty()) throw invalid("piece " + std::to_string(i) + " is empty");
     if (p.text.find('\0') != std::string::npos)
       throw invalid("piece " + std::to_string(i) + " holds a NUL character");
     const bool normal = p.type == PieceType::Normal || p.type == PieceType::UserDefined ||
                         p.type == PieceType::Unused;
     auto& map = normal ? ids_ : reserved;
-    if (!map.emplace(p.text, i).second)
-      throw invalid("piece '" + p.text + "' is defined twice");
+    if (!map.emplace(p.text, i).second) throw invalid("piece '" + p.text + "' is defined twice");
     if (normal) insert(p.text, i);
     if (p.type == PieceType::UserDefined) {
       user_defined_.insert(p.text);
@@ -96,7 +99,8 @@ Processor::Processor(ModelProto model, const std::string& where)
     }
   }
   if (unk_id_ < 0) throw invalid("it has no unknown piece");
-  if (model_.byte_fallback && std::find(byte_found.begin(), byte_found.end(), false) != byte_found.end())
+  if (model_.byte_fallback &&
+      std::find(byte_found.begin(), byte_found.end(), false) != byte_found.end())
     throw invalid("byte_fallback is true but the 256 byte pieces <0x00>..<0xFF> are not all there");
   // Reserved pieces take precedence in PieceToId, as in the library.
   for (auto& [piece, id] : reserved) ids_[piece] = id;

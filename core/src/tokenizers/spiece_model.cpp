@@ -153,14 +153,29 @@ void parse_trainer_spec(std::string_view bytes, ModelProto& m, const std::string
         m.model_type = static_cast<ModelType>(type);
         break;
       }
-      case 24: m.treat_whitespace_as_suffix = read_bool(r, field, wire); break;
-      case 35: m.byte_fallback = read_bool(r, field, wire); break;
-      case 40: m.unk_id = read_int32(r, field, wire); break;
-      case 41: m.bos_id = read_int32(r, field, wire); break;
-      case 42: m.eos_id = read_int32(r, field, wire); break;
-      case 43: m.pad_id = read_int32(r, field, wire); break;
-      case 44: m.unk_surface = read_string(r, field, wire); break;
-      default: r.skip(wire);
+      case 24:
+        m.treat_whitespace_as_suffix = read_bool(r, field, wire);
+        break;
+      case 35:
+        m.byte_fallback = read_bool(r, field, wire);
+        break;
+      case 40:
+        m.unk_id = read_int32(r, field, wire);
+        break;
+      case 41:
+        m.bos_id = read_int32(r, field, wire);
+        break;
+      case 42:
+        m.eos_id = read_int32(r, field, wire);
+        break;
+      case 43:
+        m.pad_id = read_int32(r, field, wire);
+        break;
+      case 44:
+        m.unk_surface = read_string(r, field, wire);
+        break;
+      default:
+        r.skip(wire);
     }
   }
 }
@@ -170,12 +185,23 @@ void parse_normalizer_spec(std::string_view bytes, ModelProto& m, const std::str
   while (!r.done()) {
     const auto [field, wire] = r.tag();
     switch (field) {
-      case 1: m.normalizer_name = read_string(r, field, wire); break;
-      case 2: m.precompiled_charsmap = read_string(r, field, wire); break;
-      case 3: m.add_dummy_prefix = read_bool(r, field, wire); break;
-      case 4: m.remove_extra_whitespaces = read_bool(r, field, wire); break;
-      case 5: m.escape_whitespaces = read_bool(r, field, wire); break;
-      default: r.skip(wire);
+      case 1:
+        m.normalizer_name = read_string(r, field, wire);
+        break;
+      case 2:
+        m.precompiled_charsmap = read_string(r, field, wire);
+        break;
+      case 3:
+        m.add_dummy_prefix = read_bool(r, field, wire);
+        break;
+      case 4:
+        m.remove_extra_whitespaces = read_bool(r, field, wire);
+        break;
+      case 5:
+        m.escape_whitespaces = read_bool(r, field, wire);
+        break;
+      default:
+        r.skip(wire);
     }
   }
 }

@@ -12,10 +12,18 @@ namespace {
 const std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581 ▁
 
 // Darts-clone DoubleArrayUnit accessors.
-bool has_leaf(uint32_t unit) { return ((unit >> 8) & 1) == 1; }
-uint32_t value_of(uint32_t unit) { return unit & ((1u << 31) - 1); }
-uint32_t label_of(uint32_t unit) { return unit & ((1u << 31) | 0xFF); }
-uint32_t offset_of(uint32_t unit) { return (unit >> 10) << ((unit & (1u << 9)) >> 6); }
+bool has_leaf(uint32_t unit) {
+  return ((unit >> 8) & 1) == 1;
+}
+uint32_t value_of(uint32_t unit) {
+  return unit & ((1u << 31) - 1);
+}
+uint32_t label_of(uint32_t unit) {
+  return unit & ((1u << 31) | 0xFF);
+}
+uint32_t offset_of(uint32_t unit) {
+  return (unit >> 10) << ((unit & (1u << 9)) >> 6);
+}
 
 // Normalizer::kMaxTrieResultsSize: the library looks at the first (shortest) 32 matches only.
 constexpr size_t kMaxTrieResults = 32;
@@ -60,7 +68,8 @@ CharsMap::CharsMap(std::string_view blob, const std::string& where) : where_(whe
   uint32_t trie_bytes = 0;
   for (int i = 3; i >= 0; --i) trie_bytes = (trie_bytes << 8) | static_cast<uint8_t>(blob[i]);
   if (trie_bytes >= blob.size()) throw broken("the trie size exceeds the blob");
-  if (trie_bytes % 4 != 0 || trie_bytes == 0) throw broken("the trie is not a whole number of units");
+  if (trie_bytes % 4 != 0 || trie_bytes == 0)
+    throw broken("the trie is not a whole number of units");
   blob.remove_prefix(4);
   units_.resize(trie_bytes / 4);
   for (size_t u = 0; u < units_.size(); ++u) {
@@ -86,8 +95,9 @@ std::pair<size_t, std::string_view> CharsMap::longest_match(std::string_view inp
     node ^= offset_of(unit);
     if (has_leaf(unit)) {
       if (node >= units_.size())
-        throw ModelError(where_ + ": the normalizer's precompiled charsmap is broken (a leaf "
-                                  "outside the trie). Download the file again.");
+        throw ModelError(where_ +
+                         ": the normalizer's precompiled charsmap is broken (a leaf "
+                         "outside the trie). Download the file again.");
       longest = i + 1;
       value = value_of(units_[node]);
       ++results;
@@ -96,8 +106,9 @@ std::pair<size_t, std::string_view> CharsMap::longest_match(std::string_view inp
   if (longest == 0) return {0, {}};
   const size_t end = value < normalized_.size() ? normalized_.find('\0', value) : std::string::npos;
   if (end == std::string::npos)
-    throw ModelError(where_ + ": the normalizer's precompiled charsmap is broken (a replacement "
-                              "outside its strings). Download the file again.");
+    throw ModelError(where_ +
+                     ": the normalizer's precompiled charsmap is broken (a replacement "
+                     "outside its strings). Download the file again.");
   return {longest, std::string_view(normalized_).substr(value, end - value)};
 }
 
