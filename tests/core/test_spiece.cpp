@@ -260,6 +260,44 @@ class TestSpiece : public QObject {
     QCOMPARE(p.decode(ids_of(p, text)), std::string("fi A"));
   }
 
+  // BPE (Gemma / Llama tokenizer.model): adjacent symbols merge, best piece score first, the
+  // leftmost among equals; an UNUSED piece merges but is split back.
+  void bpe() {
+    SpModel m;
+    m.model_type = 2;
+    m.unk_id = 0;
+    m.bos_id = 1;
+    m.eos_id = 2;
+    m.pad_id = -1;
+    m.pieces = {{"<unk>", 0, kUnknown},
+                {"<s>", 0, kControl},
+                {"</s>", 0, kControl},
+                {U, -100},
+                {"a", -100},
+                {"b", -100},
+                {"c", -100},
+                {"x", -100},
+                {"y", -100},
+                {"z", -100},  // 3-9
+                {"ab", -1},
+                {"bc", -0.5f},
+                {U + "a", -2},
+                {"abc", -3},
+                {"aa", -1},  // 10-14
+                {"xy", 5, kUnused},
+                {"xyz", -1}};  // 15-16
+    const Processor p = processor(m, "bpe.model");
+    // ▁ a b c: bc (-0.5) first, then ▁a (-2) beats a+bc = abc (-3); ▁a+bc is no piece.
+    QCOMPARE(ids_of(p, "abc"), (Ids{12, 11}));
+    // ▁ a a a a: the leftmost aa first, then the next free aa.
+    QCOMPARE(ids_of(p, "aaaa"), (Ids{3, 14, 14}));
+    // xy merges (score 5) but is UNUSED, so it is split back; xyz is reached through it.
+    QCOMPARE(ids_of(p, "xy"), (Ids{3, 7, 8}));
+    QCOMPARE(ids_of(p, "xyz"), (Ids{3, 16}));
+    QCOMPARE(ids_of(p, "aq"), (Ids{12, 0}));  // no piece for q
+    QCOMPARE(p.decode(ids_of(p, "abc aaaa xyz")), std::string("abc aaaa xyz"));
+  }
+
   void decodes() {
     const Processor p = processor(base_model());
     for (const char* text : {"a cat", "abc", "a<ud>b", "xyz a photo of a dog"})
@@ -302,8 +340,8 @@ class TestSpiece : public QObject {
     m.pieces.push_back({"", -1.0f});
     expect_model_error(write_model_proto(m), "is empty");
     m = base_model();
-    m.model_type = 2;
-    expect_model_error(write_model_proto(m), "BPE model");
+    m.model_type = 3;
+    expect_model_error(write_model_proto(m), "WORD model");
     // Broken charsmaps: a trie size past the blob, a value outside the strings.
     m = base_model();
     m.charsmap = std::string("\xFF\xFF\x00\x00", 4) + "abcd";

@@ -338,7 +338,10 @@ std::unique_ptr<Tokenizer> load_siglip_tokenizer(const std::filesystem::path& mo
   tokenizers::spiece::ModelProto proto = tokenizers::spiece::read_model_proto(path);
   // SiglipTokenizer.get_spm_processor() loads the model with add_dummy_prefix = False.
   proto.add_dummy_prefix = false;
-  tokenizers::spiece::Processor sp(std::move(proto), "'" + path.string() + "'");
+  std::string where = "'";  // appends only: a false -Wrestrict in GCC 12 otherwise
+  where += path.string();
+  where += '\'';
+  tokenizers::spiece::Processor sp(std::move(proto), where);
   return std::make_unique<SiglipTokenizer>(std::move(sp), model_dir);
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cstdio>
+#include <queue>
 
 #include "atman/error.h"
 
@@ -49,13 +50,11 @@ Processor::Processor(ModelProto model, const std::string& where)
   auto invalid = [&](const std::string& why) {
     return ModelError(where_ + " is not a usable SentencePiece model: " + why + ".");
   };
-  if (model_.model_type != ModelType::Unigram) {
-    const char* name = model_.model_type == ModelType::Bpe    ? "BPE"
-                       : model_.model_type == ModelType::Word ? "WORD"
-                                                              : "CHAR";
-    throw ModelError(where_ + " is a SentencePiece " + name +
-                     " model; only Unigram models (SigLIP's spiece.model, T5-style) are "
-                     "supported. Use the model's tokenizer.json instead.");
+  if (model_.model_type != ModelType::Unigram && model_.model_type != ModelType::Bpe) {
+    throw ModelError(where_ + " is a SentencePiece " +
+                     (model_.model_type == ModelType::Word ? "WORD" : "CHAR") +
+                     " model; only Unigram and BPE models are supported. Use the model's "
+                     "tokenizer.json instead.");
   }
   if (!model_.precompiled_charsmap.empty())
     charsmap_ = CharsMap(model_.precompiled_charsmap, where_);
@@ -103,6 +102,7 @@ Processor::Processor(ModelProto model, const std::string& where)
       std::find(byte_found.begin(), byte_found.end(), false) != byte_found.end())
     throw invalid("byte_fallback is true but the 256 byte pieces <0x00>..<0xFF> are not all there");
   // Reserved pieces take precedence in PieceToId, as in the library.
+  normal_ids_ = ids_;
   for (auto& [piece, id] : reserved) ids_[piece] = id;
 }
 
@@ -194,12 +194,88 @@ std::vector<std::pair<std::string_view, int32_t>> Processor::viterbi(
   return out;
 }
 
+std::vector<std::pair<std::string_view, int32_t>> Processor::bpe(
+    std::string_view normalized) const {
+  // bpe::Model::SampleEncode without dropout. Characters (a user-defined piece is one frozen
+  // symbol) are merged pair by pair, the pair whose merged string is the best-scoring piece first
+  // (the leftmost among equal scores); an UNUSED piece merges but is split back into the two
+  // symbols it was made of.
+  struct Symbol {
+    int64_t prev, next;
+    bool freeze;
+    std::string_view piece;
+  };
+  struct Pair {
+    int64_t left, right;
+    float score;
+    size_t size;
+  };
+  const auto worse = [](const Pair& a, const Pair& b) {
+    return a.score < b.score || (a.score == b.score && a.left > b.left);
+  };
+  std::priority_queue<Pair, std::vector<Pair>, decltype(worse)> agenda(worse);
+  std::vector<Symbol> symbols;
+  std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>> rev_merge;
+  auto add_pair = [&](int64_t left, int64_t right) {
+    if (left == -1 || right == -1 || symbols[size_t(left)].freeze || symbols[size_t(right)].freeze)
+      return;
+    const std::string_view piece(
+        symbols[size_t(left)].piece.data(),
+        symbols[size_t(left)].piece.size() + symbols[size_t(right)].piece.size());
+    const auto it = normal_ids_.find(std::string(piece));
+    if (it == normal_ids_.end()) return;
+    const Piece& p = model_.pieces[size_t(it->second)];
+    agenda.push({left, right, p.score, piece.size()});
+    if (p.type == PieceType::Unused)
+      rev_merge[piece] = {symbols[size_t(left)].piece, symbols[size_t(right)].piece};
+  };
+  for (std::string_view rest = normalized; !rest.empty();) {
+    size_t n = user_defined_prefix(rest);
+    const bool freeze = n > 0;
+    if (!freeze) n = std::min(one_char_len(static_cast<uint8_t>(rest[0])), rest.size());
+    const auto index = static_cast<int64_t>(symbols.size());
+    symbols.push_back({index - 1, rest.size() == n ? -1 : index + 1, freeze, rest.substr(0, n)});
+    rest.remove_prefix(n);
+  }
+  for (size_t i = 1; i < symbols.size(); ++i) add_pair(int64_t(i) - 1, int64_t(i));
+  while (!agenda.empty()) {
+    const Pair top = agenda.top();
+    agenda.pop();
+    Symbol& left = symbols[size_t(top.left)];
+    Symbol& right = symbols[size_t(top.right)];
+    if (left.piece.empty() || right.piece.empty() ||
+        left.piece.size() + right.piece.size() != top.size)
+      continue;  // a stale pair: one side has been merged since
+    left.piece = std::string_view(left.piece.data(), left.piece.size() + right.piece.size());
+    left.next = right.next;
+    if (right.next >= 0) symbols[size_t(right.next)].prev = top.left;
+    right.piece = {};
+    add_pair(left.prev, top.left);
+    add_pair(top.left, left.next);
+  }
+  std::vector<std::pair<std::string_view, int32_t>> out;
+  const auto resegment = [&](const auto& self, std::string_view w) -> void {
+    const int32_t id = piece_to_id(w);
+    const auto it = rev_merge.find(w);
+    if (model_.pieces[size_t(id)].type != PieceType::Unused || it == rev_merge.end()) {
+      out.emplace_back(w, id);
+      return;
+    }
+    self(self, it->second.first);
+    self(self, it->second.second);
+  };
+  for (int64_t i = symbols.empty() ? -1 : 0; i != -1; i = symbols[size_t(i)].next)
+    resegment(resegment, symbols[size_t(i)].piece);
+  return out;
+}
+
 std::vector<EncodedPiece> Processor::encode(std::string_view input) const {
   const NormalizedText norm = normalize(input);
   std::vector<EncodedPiece> out;
   size_t consumed = 0;
   bool prev_unk = false;
-  for (const auto& [w, id] : viterbi(norm.text)) {
+  const auto segments = model_.model_type == ModelType::Bpe ? bpe(norm.text) : viterbi(norm.text);
+  for (const auto& [w, id] : segments) {
     const bool unk = id == unk_id_;
     const size_t begin = norm.to_input[consumed], end = norm.to_input[consumed + w.size()];
     if (unk && model_.byte_fallback) {

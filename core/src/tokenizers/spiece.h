@@ -1,7 +1,8 @@
 // A SentencePiece processor with the library's own semantics (sentencepiece_processor.cc,
-// normalizer.cc, unigram_model.cc): the precompiled-charsmap normalizer with whitespace escaping,
-// Unigram Viterbi encoding over the piece scores (the optimized encoder the library uses by
-// default), user-defined pieces, unknown characters, byte fallback, and decoding.
+// normalizer.cc, unigram_model.cc, bpe_model.cc): the precompiled-charsmap normalizer with
+// whitespace escaping, Unigram Viterbi encoding over the piece scores (the optimized encoder the
+// library uses by default) or BPE merges by piece score, user-defined pieces, unknown characters,
+// byte fallback, and decoding.
 #pragma once
 
 #include <cstdint>
@@ -55,7 +56,7 @@ class Processor {
  public:
   // Checks the model as SentencePiece does when it loads one (one unknown piece, no empty or
   // duplicate pieces, 256 byte pieces with byte_fallback, ...). Throws ModelError naming `where`.
-  // BPE, WORD and CHAR models are refused.
+  // WORD and CHAR models are refused.
   Processor(ModelProto model, const std::string& where);
 
   // The normalizer alone, as SentencePiece's Normalizer::Normalize.
@@ -85,12 +86,14 @@ class Processor {
   void insert(std::string_view piece, int32_t id);
   size_t user_defined_prefix(std::string_view input) const;
   std::vector<std::pair<std::string_view, int32_t>> viterbi(std::string_view normalized) const;
+  std::vector<std::pair<std::string_view, int32_t>> bpe(std::string_view normalized) const;
 
   ModelProto model_;
   std::string where_;
   CharsMap charsmap_;
   std::vector<TrieNode> trie_;  // NORMAL, USER_DEFINED and UNUSED pieces, as the library's trie
-  std::unordered_map<std::string, int32_t> ids_;
+  std::unordered_map<std::string, int32_t> ids_;         // PieceToId: reserved pieces first
+  std::unordered_map<std::string, int32_t> normal_ids_;  // NORMAL, USER_DEFINED, UNUSED
   std::set<std::string, std::less<>> user_defined_;
   size_t longest_user_defined_ = 0;
   int32_t unk_id_ = -1;
