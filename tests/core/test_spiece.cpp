@@ -421,6 +421,58 @@ class TestSpiece : public QObject {
       QVERIFY2(std::string(e.what()).find("T5Tokenizer") != std::string::npos, e.what());
     }
   }
+
+  // SigLIP 2 ships Gemma's tokenizer.json. transformers' Siglip2Tokenizer (named by a folder's
+  // tokenizer_config.json) puts a Lowercase normalizer in front of the file's; GemmaTokenizer (the
+  // FixRes checkpoints' tokenizer_config) does not lower-case.
+  void siglip2_lowercases() {
+    QTemporaryDir tmp;
+    const nlohmann::json tokenizer = {
+        {"version", "1.0"},
+        {"added_tokens",
+         {{{"id", 1}, {"content", "<eos>"}, {"special", true}, {"normalized", false}}}},
+        {"normalizer", {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", U}}},
+        {"pre_tokenizer", nullptr},
+        {"post_processor", nullptr},
+        {"decoder", nullptr},
+        {"model",
+         {{"type", "BPE"},
+          {"unk_token", "<unk>"},
+          {"byte_fallback", false},
+          {"fuse_unk", true},
+          {"vocab",
+           {{"<pad>", 0},
+            {"<eos>", 1},
+            {"<bos>", 2},
+            {"<unk>", 3},
+            {U, 4},
+            {"c", 5},
+            {"a", 6},
+            {"t", 7},
+            {"ca", 8},
+            {"cat", 9},
+            {U + "cat", 10},
+            {"C", 11},
+            {"A", 12},
+            {"T", 13}}},
+          {"merges", {"c a", "ca t", U + " cat"}}}}};
+    auto folder = [&](const char* name, const char* tokenizer_class) {
+      const fs::path dir = fs::path(tmp.path().toStdString()) / name;
+      fs::create_directories(dir);
+      std::ofstream(dir / "tokenizer.json") << tokenizer.dump();
+      std::ofstream(dir / "tokenizer_config.json") << nlohmann::json{
+          {"tokenizer_class", tokenizer_class},
+          {"do_lower_case", true},
+          {"add_bos_token", false}}.dump();
+      return load_tokenizer(dir);
+    };
+    const auto siglip2 = folder("siglip2", "Siglip2Tokenizer");
+    QCOMPARE(siglip2->encode("a CAT<eos>").ids, (Ids{6, 10, 1}));
+    const Encoding e = siglip2->encode("a CAT");
+    QCOMPARE(e.spans[1], (std::pair<int64_t, int64_t>{1, 5}));  // "▁cat" covers " CAT"
+    const auto gemma = folder("gemma", "GemmaTokenizer");
+    QCOMPARE(gemma->encode("a CAT").ids, (Ids{6, 4, 11, 12, 13}));
+  }
 };
 
 QTEST_GUILESS_MAIN(TestSpiece)

@@ -51,6 +51,11 @@ std::unique_ptr<Tokenizer> load_tokenizer_json(const std::filesystem::path& mode
                                                std::string tokenizer_class) {
   auto spec = tokenizers::hf::parse_tokenizer_json(tokenizer_json);
   if (tokenizer_class.ends_with("Fast")) tokenizer_class.resize(tokenizer_class.size() - 4);
+  // transformers' Siglip2Tokenizer (SigLIP 2 checkpoints that name it) is Gemma's tokenizer with a
+  // Lowercase normalizer put in front of the file's: SigLIP 2 was trained on lower-cased text.
+  if (tokenizer_class == "Siglip2Tokenizer")
+    spec.normalizer.insert(spec.normalizer.begin(),
+                           {tokenizers::hf::NormalizerStep::Kind::kLowercase, {}, {}});
   const bool gemma = tokenizer_class == "GemmaTokenizer";
   if (gemma || tokenizer_class == "LlamaTokenizer" || tokenizer_class == "CodeLlamaTokenizer") {
     const auto map = tokenizers::read_optional_json(model_dir / "special_tokens_map.json");
