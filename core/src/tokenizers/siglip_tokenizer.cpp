@@ -43,7 +43,8 @@ text::MappedText canonicalize(const text::MappedText& in) {
     const char32_t c = in.text[i];
     if (is_ascii_punctuation(c)) continue;
     if (text::is_python_space(c)) {
-      if (!out.text.empty() && out.text.back() == U' ' && text::is_python_space(in.text[i - 1])) {
+      // Punctuation is gone before `\s+` is collapsed, so "a , b" has one run of spaces.
+      if (!out.text.empty() && out.text.back() == U' ') {
         out.origin.back().second = in.origin[i].second;
         continue;
       }
@@ -149,7 +150,7 @@ class SiglipTokenizer final : public Tokenizer {
     t.text = kUnderline;
     t.origin.push_back({0, 0});
     for (size_t i = 0; i < original.size();) {
-      if (const AddedToken* s = lower_ ? special_at(original, i, true) : nullptr) {
+      if (const AddedToken* s = lower_ ? special_at(original, i) : nullptr) {
         for (size_t k = 0; k < s->code_points.size(); ++k) {
           t.text += s->code_points[k] == kUnderline[0] ? U' ' : s->code_points[k];
           t.origin.push_back({int64_t(i + k), int64_t(i + k + 1)});
@@ -274,9 +275,9 @@ class SiglipTokenizer final : public Tokenizer {
 
   // The special token that the lower-casing regex matches at `i` (the first listed wins, as in
   // an alternation), or null.
-  const AddedToken* special_at(const std::u32string& s, size_t i, bool special_only) const {
+  const AddedToken* special_at(const std::u32string& s, size_t i) const {
     for (const auto& t : added_) {
-      if (special_only && !t.special) continue;
+      if (!t.special) continue;
       if (s.compare(i, t.code_points.size(), t.code_points) == 0) return &t;
     }
     return nullptr;
