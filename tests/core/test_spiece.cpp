@@ -408,6 +408,17 @@ class TestSpiece : public QObject {
     QVERIFY_THROWS_EXCEPTION(InputError, tok->encode("\xFF"));
     QVERIFY_THROWS_EXCEPTION(InputError, tok->decode({36}));
 
+    // A special token missing from the vocabulary gets the next id and is matched whole.
+    const fs::path extra = fs::path(tmp.path().toStdString()) / "extra";
+    write_siglip_folder(extra, {{"tokenizer_class", "SiglipTokenizer"},
+                                {"additional_special_tokens", {"<sep>"}},
+                                {"added_tokens_decoder",
+                                 {{"1", {{"content", "</s>"}, {"special", "not a bool"}}}}}});
+    const auto with_sep = load_tokenizer(extra);
+    QCOMPARE(with_sep->encode("a<sep>cat").ids, (Ids{4, 36, 7, 10, 1}));
+    QCOMPARE(with_sep->vocab_size(), int64_t(37));
+    QCOMPARE(with_sep->special_token_id("<sep>"), int64_t(36));
+
     // do_lower_case false keeps the case: "A" is its own piece, with a lone "▁" before it.
     const fs::path cased = fs::path(tmp.path().toStdString()) / "cased";
     write_siglip_folder(cased, {{"tokenizer_class", "SiglipTokenizer"}, {"do_lower_case", false}});

@@ -119,10 +119,13 @@ class SiglipTokenizer final : public Tokenizer {
           throw ModelError("'" + (dir / "tokenizer_config.json").string() +
                            "': added_tokens_decoder entry '" + key +
                            "' needs an id up to 16M and a non-empty content.");
-        const bool is_special = !value.is_object() || value.value("special", true);
+        const bool is_special = !value.is_object() || !value.contains("special") ||
+                                !value["special"].is_boolean() || value["special"].get<bool>();
         named[*content] = {id, is_special};
       }
     }
+    vocab_size_ = sp_.size();
+    for (const auto& [content, entry] : named) vocab_size_ = std::max(vocab_size_, entry.first + 1);
     auto add = [&](const std::string& content, bool is_special) {
       for (auto& t : added_)
         if (t.content == content) return;
@@ -131,13 +134,13 @@ class SiglipTokenizer final : public Tokenizer {
       t.code_points = text::decode_utf8(content);
       const auto it = named.find(content);
       t.id = it != named.end() ? it->second.first : sp_.piece_to_id(content);
+      // A special token the vocabulary lacks gets the next id, as PreTrainedTokenizer adds it.
+      if (it == named.end() && t.id == sp_.unk_id() && content != unk_) t.id = vocab_size_++;
       t.special = is_special;
       added_.push_back(std::move(t));
     };
     for (const auto& s : specials) add(s, true);
     for (const auto& [content, entry] : named) add(content, entry.second);
-    vocab_size_ = sp_.size();
-    for (const auto& t : added_) vocab_size_ = std::max(vocab_size_, t.id + 1);
     eos_id_ = id_of(eos_);
     unk_length_ = static_cast<int64_t>(sp_.encode(unk_).size());
   }
