@@ -76,7 +76,7 @@ Processor::Processor(ModelProto model, const std::string& where)
                         p.type == PieceType::Unused;
     auto& map = normal ? ids_ : reserved;
     if (!map.emplace(p.text, i).second) throw invalid("piece '" + p.text + "' is defined twice");
-    if (normal) insert(p.text, i);
+    if (normal && model_.model_type == ModelType::Unigram) insert(p.text, i);  // BPE: no trie
     if (p.type == PieceType::UserDefined) {
       user_defined_.insert(p.text);
       longest_user_defined_ = std::max(longest_user_defined_, p.text.size());
