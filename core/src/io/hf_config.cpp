@@ -675,6 +675,11 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   if (type == "gpt2") return parse_gpt2(top);
   if (is_llama_family(type)) return parse_llama(top, type, /*required=*/true);
   if (type == "llava") return parse_llava(top);
+  if (type == "siglip2")
+    throw ModelError("unsupported architecture 'siglip2' in " + origin +
+                     ": SigLIP 2 NaFlex (variable patch counts, pixel attention mask) is not "
+                     "supported; the fixed-resolution SigLIP 2 checkpoints (e.g. "
+                     "google/siglip2-base-patch16-224, model_type 'siglip') are");
   throw ModelError("unsupported architecture '" + type + "' in " + origin +
                    "; supported: " + supported_architectures());
 }
