@@ -117,7 +117,8 @@ class Client : public std::enable_shared_from_this<Client> {
                                                   const MethodOptions& options = {});
 
   // atman/inference.h on the server: zero_shot (the image is preprocessed there with the model's
-  // config), generate (greedy, optionally steered), input_layout.
+  // config), generate (greedy, optionally steered), input_layout. (atman::input_layout of a view
+  // works locally for text models; LLaVA's image tokens need this one.)
   std::vector<LabelScore> zero_shot(const Model& model, const RgbImage& image,
                                     const std::vector<std::string>& labels);
   Generation generate(const Model& model, const std::string& prompt, int max_new_tokens,

@@ -132,7 +132,9 @@ LmForward lm_forward(const Model& model, const std::string& text, const PixelTen
 }
 
 std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt) {
-  require_weights(model);
+  // A text model's layout is its tokenizer's alone, so a remote view answers locally; LLaVA's
+  // image tokens come from its vision tower.
+  if (model.kind() == ModelKind::Llava) require_weights(model);
   Encoding enc = model.tokenizer().encode(prompt);
   const auto& impl = model.impl();
   const int64_t image_id = impl.llava ? impl.llava->config().image_token_index : -1;
