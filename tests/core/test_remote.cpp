@@ -378,6 +378,23 @@ class TestRemote : public QObject {
     QCOMPARE(serve.exitCode(), 0);
   }
 
+  void serverTimeLimit() {
+    // An explanation running past --timeout-s is stopped with a message naming the option.
+    ServerOptions so;
+    so.models_dir = test::models_dir();
+    so.listen = "127.0.0.1:0";
+    so.token = kToken;
+    so.timeout_s = 1e-6;
+    Server strict(so);
+    auto o = options();
+    o.address = "127.0.0.1:" + std::to_string(strict.port());
+    auto client = Client::connect(o);
+    const auto view = client->load_model("facts-gpt2");
+    QVERIFY(test::error_of<Error>([&] {
+              client->make_explainer()->attribute(lm_request(view.model, SuppressionMode::Single));
+            }).contains("--timeout-s"));
+  }
+
   void concurrencyLimitPerClient() {
     // A server allowing one call at a time per client refuses a second while the first runs.
     ServerOptions so;
@@ -751,7 +768,11 @@ class TestRemote : public QObject {
     QCOMPARE(failures.load(), 0);
     qInfo("resident memory over 200 requests: %ld -> %ld KiB (%+ld KiB)", before, after,
           after - before);
+#if defined(ATMAN_SANITIZED)
+    qInfo("ASan keeps freed memory in quarantine: the growth bound is checked in Release only");
+#else
     QVERIFY2(after - before < 8 * 1024, "more than 8 MiB of growth over 200 requests");
+#endif
   }
 };
 
