@@ -51,7 +51,8 @@ Commands:
   serve --models-dir DIR [--listen 127.0.0.1:7861] --token-file F | --insecure-no-token
         [--tls-cert CERT.pem --tls-key KEY.pem] [--max-concurrent-per-client N (4)]
         [--max-request-mb M (64)] [--timeout-s T (600)] [--hub-cache DIR]
-                               the core as a gRPC service (docs/remote.md); anything but loopback
+                               the core as a gRPC service (docs/remote.md; built with gRPC:
+                               ATMAN_WITH_SERVER); anything but loopback
                                needs TLS and a token. explain and generate take
                                --server HOST:PORT [--token-file F] [--ca CA.pem | --pinned-cert C]
                                [--tls-server-name NAME] to run there, with the same output
