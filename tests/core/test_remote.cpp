@@ -25,6 +25,7 @@
 #include "atman/prompt.h"
 #include "atman/registry.h"
 #include "atman/remote.h"
+#include "atman/v1/atman.grpc.pb.h"
 #include "core/test_support.h"
 #include "remote/server.h"
 
@@ -538,6 +539,36 @@ class TestRemote : public QObject {
     QCOMPARE(test::error_of<InputError>(
                  [&] { client_->make_explainer("no-such-method")->attribute(lm_remote); }),
              test::error_of<InputError>([&] { create_explainer("no-such-method"); }));
+  }
+
+  void encodedImageSameErrorAsLocal() {
+    // Encoded bytes go through the server's decoder: a file that is no image gets the local text.
+    const std::string bytes = "GIF89a, or rather not an image at all";
+    const QString want = test::error_of<InputError>(
+        [&] { decode_image(std::vector<uint8_t>(bytes.begin(), bytes.end()), "holiday.png"); });
+    QVERIFY(!want.startsWith("WRONG") && !want.startsWith("NO EXC"));
+    auto stub =
+        v1::Atman::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", std::string("Bearer ") + kToken);
+    v1::PredictRequest request;
+    request.set_model_id(clip_remote_.model->remote()->model_id);
+    request.mutable_image()->set_encoded(bytes);
+    request.mutable_image()->set_origin("holiday.png");
+    request.add_labels(labels_[0]);
+    v1::PredictReply reply;
+    const grpc::Status status = stub->Predict(&ctx, request, &reply);
+    QCOMPARE(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    QCOMPARE(QString::fromStdString(status.error_message()), want);
+    // A valid PNG decodes to the same ranking as the pixels do.
+    const std::vector<uint8_t> png = encode_png(*image_);
+    grpc::ClientContext ctx2;
+    ctx2.AddMetadata("authorization", std::string("Bearer ") + kToken);
+    request.mutable_image()->set_encoded(std::string(png.begin(), png.end()));
+    QVERIFY(stub->Predict(&ctx2, request, &reply).ok());
+    const auto local = client_->zero_shot(*clip_remote_.model, *image_, {labels_[0]});
+    QCOMPARE(reply.labels_size(), 1);
+    QVERIFY(reply.labels(0).logit() == local[0].logit);
   }
 
   void cancelMidRun() {
