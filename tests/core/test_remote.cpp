@@ -396,6 +396,28 @@ class TestRemote : public QObject {
             }).contains("--timeout-s"));
   }
 
+  void requestSizeLimit() {
+    // A request over --max-request-mb is refused before any handler runs; the server goes on.
+    ServerOptions so;
+    so.models_dir = test::models_dir();
+    so.listen = "127.0.0.1:0";
+    so.token = kToken;
+    so.max_request_mb = 1;
+    Server small(so);
+    auto o = options();
+    o.address = "127.0.0.1:" + std::to_string(small.port());
+    auto client = Client::connect(o);
+    const auto view = client->load_model("shapes-clip");
+    RgbImage big;
+    big.width = big.height = 1024;  // 3 MiB of pixels
+    big.pixels.assign(size_t(3) * 1024 * 1024, 128);
+    const QString message =
+        test::error_of<RemoteError>([&] { client->zero_shot(*view.model, big, labels_); });
+    QVERIFY2(message.contains(QString::fromStdString(o.address)), qPrintable(message));
+    QVERIFY2(message.contains("larger than max"), qPrintable(message));
+    QCOMPARE(client->zero_shot(*view.model, *image_, labels_).size(), labels_.size());
+  }
+
   void concurrencyLimitPerClient() {
     // A server allowing one call at a time per client refuses a second while the first runs.
     ServerOptions so;
