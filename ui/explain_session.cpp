@@ -12,12 +12,18 @@ ExplainSession::ExplainSession(QObject* parent)
     : QObject(parent), m_runner(std::make_unique<JobRunner>()) {
   // The κ sweep steps aside for user jobs (JobControl) and resumes from the core's cache after.
   slot(JobKind::Prefetch).retryWhenCancelled = true;
+  m_backend.where = tr("this computer");
   m_kappaTimer.setSingleShot(true);
   m_kappaTimer.setInterval(150);
   connect(&m_kappaTimer, &QTimer::timeout, this, &ExplainSession::showOrCompute);
 
   const CoreWorker* worker = m_runner->worker();
   connect(worker, &CoreWorker::modelLoaded, this, &ExplainSession::onModelLoaded);
+  connect(worker, &CoreWorker::backendChanged, this, &ExplainSession::onBackendChanged);
+  connect(worker, &CoreWorker::connectionLost, this, [this](const QString& message) {
+    m_connectionLost = true;
+    emit connectionLost(message);
+  });
   connect(worker, &CoreWorker::predicted, this, &ExplainSession::onPredicted);
   connect(worker, &CoreWorker::explained, this, &ExplainSession::onExplained);
   connect(worker, &CoreWorker::prefetched, this, &ExplainSession::onPrefetched);
@@ -40,6 +46,8 @@ QString ExplainSession::failureTitle(JobKind kind) {
       return tr("Cannot explain");
     case JobKind::Steer:
       return tr("Cannot generate the steered answer");
+    case JobKind::Connect:
+      return tr("Cannot connect to the server");
     case JobKind::Predict:     // the input panel says it where the answer would be
     case JobKind::Prefetch:    // background work
     case JobKind::Neighbours:  // a hover detail
@@ -91,6 +99,26 @@ void ExplainSession::onModelLoaded(JobId job, const LoadedModel& loaded) {
   m_request.reset();
   m_neighbourhood = {};
   emit modelLoaded(loaded);
+}
+
+void ExplainSession::connectServer(const std::optional<ServerChoice>& server) {
+  m_kappaTimer.stop();
+  for (JobSlot& s : m_jobs) s.id = 0;  // superseded, as by loading a model
+  start(JobKind::Connect, m_runner->connectServer(server));
+}
+
+void ExplainSession::onBackendChanged(JobId job, const BackendInfo& info) {
+  if (!finish(job)) return;
+  m_backend = info;
+  m_connectionLost = false;
+  // The model lived at the old place: the window loads one again where the jobs run now.
+  m_model.reset();
+  m_modelDir.clear();
+  ++m_modelSerial;
+  m_cache.clear();
+  m_request.reset();
+  m_neighbourhood = {};
+  emit backendChanged(info);
 }
 
 void ExplainSession::setImage(std::shared_ptr<const RgbImage> image, const QString& origin) {

@@ -4,6 +4,7 @@
 #include "atman/error.h"
 #include "atman/image.h"
 #include "atman/prompt.h"
+#include "atman/runtime.h"
 #include "conversions.h"
 #include "worker_backend.h"
 
