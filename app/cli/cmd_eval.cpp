@@ -33,9 +33,15 @@ int run_eval(int argc, char** argv) {
   Args args(argc, argv, 2,
             common_options({"model", "data", "limit", "methods", "kappa", "batch-size", "csv",
                             "faithfulness-steps", "max-context-tokens", "prompt",
-                            "adaptive-threshold", "adaptive-group"}),
+                            "adaptive-threshold", "adaptive-group", "server"}),
             {"quiet", "adaptive"});
   apply_common(args);
+  // The runner reads the data and scores deletion / insertion curves with the weights in this
+  // process; a remote run would need both on the server (docs/remote.md says what to do instead).
+  if (args.has("server"))
+    throw InputError(
+        "eval --server is not supported: an evaluation reads its data set and runs the model's "
+        "faithfulness curves where the weights are; run `atman eval` on the server machine");
   if (args.positional().size() != 1) throw InputError(kUsage);
   const std::string set = args.positional()[0];
   if (set != "shapes" && set != "facts" && set != "coco" && set != "squad")

@@ -48,6 +48,13 @@ Commands:
            [--steer-text SUBSTRING=FACTOR]... [--steer-patches R0:R1,C0:C1=FACTOR]... [--log-additive]
                                greedy continuation of a language model (LLaVA: with the image);
                                steering scales attention to those tokens (<1 suppresses, >1 amplifies)
+  serve --models-dir DIR [--listen 127.0.0.1:7861] --token-file F | --insecure-no-token
+        [--tls-cert CERT.pem --tls-key KEY.pem] [--max-concurrent-per-client N (4)]
+        [--max-request-mb M (64)] [--timeout-s T (600)] [--hub-cache DIR]
+                               the core as a gRPC service (docs/remote.md); anything but loopback
+                               needs TLS and a token. explain and generate take
+                               --server HOST:PORT [--token-file F] [--ca CA.pem | --pinned-cert C]
+                               [--tls-server-name NAME] to run there, with the same output
   fetch REPO_ID [--revision R] [--cache-dir DIR] [--endpoint URL] [--offline]
                                download a model from the Hugging Face Hub into its cache
                                (HF_HUB_CACHE); prints the snapshot folder
@@ -144,6 +151,9 @@ int main(int argc, char** argv) {
       {"forward", atman::cli::run_forward}, {"bench", atman::cli::run_bench},
       {"explain", atman::cli::run_explain}, {"generate", atman::cli::run_generate},
       {"eval", atman::cli::run_eval},       {"fetch", atman::cli::run_fetch},
+#ifdef ATMAN_WITH_SERVER
+      {"serve", atman::cli::run_serve},
+#endif
   };
   auto command = commands.find(argv[1]);
   if (command == commands.end()) {

@@ -15,8 +15,8 @@
 // (InputError, ModelError, Cancelled); a server that cannot be reached, refuses the token or the
 // certificate, or runs out of time is a RemoteError naming the address and the cause.
 //
-// Thread-safety: a Client may be used from several threads at once (each call is its own RPC).
-// A RemoteExplainer serialises its calls like AtmanExplainer does.
+// Thread-safety: a Client and its RemoteExplainers may be used from several threads at once (each
+// call is its own RPC); the server's AtMan explainer of a model serialises explanations of it.
 #pragma once
 
 #include <cstdint>
@@ -66,8 +66,8 @@ struct ConnectOptions {
 };
 
 struct ServerInfo {
-  std::string version;       // atman::version() of the server
-  int protocol_version = 0;  // kProtocolVersion of the server
+  std::string version;               // atman::version() of the server
+  int protocol_version = 0;          // kProtocolVersion of the server
   std::vector<std::string> devices;  // "cpu", "cuda:0", ...
   std::vector<std::string> models;   // bare names under the server's --models-dir
   std::string runtime;               // runtime_report() of the server (threads, BLAS, devices)
@@ -82,8 +82,9 @@ struct RemoteModel {
   // weights (zero_shot, generate, explain with a local explainer) throw ModelError for it: use
   // the Client's functions and make_explainer().
   std::shared_ptr<const Model> model;
-  // The prompt the GUI pre-fills (prompt_format.json, else the chat template around a question),
-  // as the server renders it for the model's folder; empty for CLIP or a model without either.
+  // default_prompt(model->dir(), "", reads_images) of atman/prompt.h: the prompt and template
+  // files come with the view, so any other question renders locally the same way. Empty for
+  // CLIP and SigLIP, or a model with neither prompt_format.json nor a chat template.
   std::string default_prompt;
 };
 
@@ -116,7 +117,8 @@ class Client : public std::enable_shared_from_this<Client> {
                                                   const MethodOptions& options = {});
 
   // atman/inference.h on the server: zero_shot (the image is preprocessed there with the model's
-  // config), generate (greedy, optionally steered), input_layout.
+  // config), generate (greedy, optionally steered), input_layout. (atman::input_layout of a view
+  // works locally for text models; LLaVA's image tokens need this one.)
   std::vector<LabelScore> zero_shot(const Model& model, const RgbImage& image,
                                     const std::vector<std::string>& labels);
   Generation generate(const Model& model, const std::string& prompt, int max_new_tokens,
@@ -147,7 +149,7 @@ class RemoteExplainer final : public Explainer {
                                        const std::vector<double>& kappas,
                                        const ProgressFn& progress = {}) override;
   std::vector<NeighbourFactor> neighbours(const ExplainRequest& request, int index, double kappa);
-  // Frees the server's AtMan cache of every model this client loaded.
+  // Frees the server's AtMan caches (of every model it has loaded).
   void clear_cache();
 
  private:

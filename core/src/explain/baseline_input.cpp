@@ -111,6 +111,7 @@ BaselineInput prepare_lm(const ExplainRequest& r, BaselineInput in) {
 
 BaselineInput prepare_baseline_input(const ExplainRequest& r) {
   if (!r.model) throw InputError("no model loaded");
+  require_weights(*r.model);
   if (r.tile < 1 || r.tile > 64) throw InputError("the tile size must be 1..64 patches");
   if (r.batch_size < 0 || r.batch_size > 4096)
     throw InputError("batch size must be 0 (auto) .. 4096");

@@ -212,6 +212,7 @@ class LmTask final : public PerturbationTask {
 }  // namespace
 
 std::unique_ptr<PerturbationTask> make_lm_task(const ExplainRequest& request) {
+  if (request.model) require_weights(*request.model);
   return std::make_unique<LmTask>(request);
 }
 

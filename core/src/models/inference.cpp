@@ -11,6 +11,7 @@ namespace atman {
 namespace {
 
 const ClipModel& require_clip(const Model& model) {
+  require_weights(model);
   if (!model.impl().clip)
     throw InputError("model '" + model.name() + "' is a " + model.architecture() +
                      " model, not CLIP");
@@ -18,6 +19,7 @@ const ClipModel& require_clip(const Model& model) {
 }
 
 const CausalLM& require_lm(const Model& model) {
+  require_weights(model);
   if (model.kind() == ModelKind::Clip || model.kind() == ModelKind::Siglip)
     throw InputError("model '" + model.name() + "' is " + model.architecture() +
                      ", not a language model");
@@ -100,6 +102,7 @@ std::vector<LabelScore> siglip_zero_shot(const Model& model, const PixelTensor& 
 
 std::vector<LabelScore> zero_shot(const Model& model, const PixelTensor& pixels,
                                   const std::vector<std::string>& labels) {
+  require_weights(model);
   if (labels.empty()) throw InputError("no labels given to rank");
   std::vector<LabelScore> out;
   if (model.kind() == ModelKind::Siglip) {
@@ -129,6 +132,9 @@ LmForward lm_forward(const Model& model, const std::string& text, const PixelTen
 }
 
 std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt) {
+  // A text model's layout is its tokenizer's alone, so a remote view answers locally; LLaVA's
+  // image tokens come from its vision tower.
+  if (model.kind() == ModelKind::Llava) require_weights(model);
   Encoding enc = model.tokenizer().encode(prompt);
   const auto& impl = model.impl();
   const int64_t image_id = impl.llava ? impl.llava->config().image_token_index : -1;

@@ -4,6 +4,7 @@
 #include <c10/core/Device.h>
 
 #include <memory>
+#include <optional>
 
 #include "atman/hf_config.h"
 #include "atman/model.h"
@@ -25,15 +26,21 @@ struct Model::Impl {
   int64_t parameters = 0;
   std::unique_ptr<Tokenizer> tokenizer;
   ClipPreprocessConfig preprocess;
-  std::unique_ptr<ClipModel> clip;      // kind == Clip
-  std::unique_ptr<CausalLM> lm;         // kind == CausalLM
-  std::unique_ptr<LlavaModel> llava;    // kind == Llava
-  std::unique_ptr<SiglipModel> siglip;  // kind == Siglip
+  std::unique_ptr<ClipModel> clip;        // kind == Clip
+  std::unique_ptr<CausalLM> lm;           // kind == CausalLM
+  std::unique_ptr<LlavaModel> llava;      // kind == Llava
+  std::unique_ptr<SiglipModel> siglip;    // kind == Siglip
+  std::optional<RemoteModelInfo> remote;  // a weight-less view of a server's model (load_view)
 
   // The decoder of a CausalLM or LLaVA model.
   const CausalLM& language_model() const {
     return llava ? static_cast<const CausalLM&>(llava->language_model()) : *lm;
   }
 };
+
+// Throws ModelError when `model` is a weight-less view of a server's model: every core function
+// that runs the weights calls it first, so a remote model given to a local explainer or forward
+// fails with a message instead of reaching a null architecture.
+void require_weights(const Model& model);
 
 }  // namespace atman

@@ -211,6 +211,42 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }
 
+std::shared_ptr<const Model> Model::load_view(const std::filesystem::path& dir,
+                                              RemoteModelInfo info) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    throw ModelError("model folder '" + dir.string() + "' does not exist or is not a folder");
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->config = load_model_config(dir);
+  impl->tokenizer = load_tokenizer(dir);
+  if (std::holds_alternative<SiglipConfig>(impl->config)) {
+    impl->kind = ModelKind::Siglip;
+  } else if (std::holds_alternative<ClipConfig>(impl->config)) {
+    impl->kind = ModelKind::Clip;
+  } else if (std::holds_alternative<LlavaConfig>(impl->config)) {
+    impl->kind = ModelKind::Llava;
+  } else {
+    impl->kind = ModelKind::CausalLM;
+  }
+  if (impl->kind != ModelKind::CausalLM) impl->preprocess = load_preprocess_config(dir);
+  impl->architecture = info.architecture;
+  impl->parameters = info.parameters;
+  impl->remote = std::move(info);
+  return std::shared_ptr<const Model>(new Model(std::move(impl)));
+}
+
+const RemoteModelInfo* Model::remote() const {
+  return impl_->remote ? &*impl_->remote : nullptr;
+}
+
+void require_weights(const Model& model) {
+  if (const RemoteModelInfo* remote = model.remote())
+    throw ModelError("model '" + model.name() + "' runs on the server " + remote->address +
+                     ": use the remote client's explainer and predictions (atman/remote.h), not "
+                     "the local core");
+}
+
 ModelCapabilities capabilities(ModelKind kind) {
   switch (kind) {
     case ModelKind::Clip:
@@ -247,6 +283,7 @@ const std::filesystem::path& Model::dir() const {
   return impl_->dir;
 }
 std::string Model::name() const {
+  if (impl_->remote) return impl_->remote->name;
   auto normal = impl_->dir.lexically_normal();
   if (normal.filename().empty()) normal = normal.parent_path();
   // A Hub cache snapshot (.../models--ORG--NAME/snapshots/<commit>) is named by its repo id.
@@ -265,9 +302,11 @@ int64_t Model::parameter_count() const {
   return impl_->parameters;
 }
 std::string Model::device() const {
+  if (impl_->remote) return impl_->remote->device;
   return impl_->device.str();
 }
 std::string Model::dtype() const {
+  if (impl_->remote) return impl_->remote->dtype;
   return dtype_name(impl_->dtype);
 }
 const Tokenizer& Model::tokenizer() const {
@@ -278,6 +317,7 @@ const ClipPreprocessConfig& Model::preprocess_config() const {
 }
 
 int Model::patch_grid() const {
+  if (impl_->remote) return impl_->remote->patch_grid;
   if (impl_->clip) return impl_->clip->vision().grid_size();
   if (impl_->llava) return impl_->llava->vision_tower().grid_size();
   if (impl_->siglip) return impl_->siglip->grid_size();
@@ -285,6 +325,7 @@ int Model::patch_grid() const {
 }
 
 int64_t Model::max_text_tokens() const {
+  if (impl_->remote) return impl_->remote->max_text_tokens;
   if (impl_->clip) return impl_->clip->max_text_length();
   if (impl_->siglip) return impl_->siglip->max_text_length();
   return impl_->language_model().max_positions();
@@ -296,7 +337,8 @@ std::string Model::description() const {
       << parameter_count() / 1e6 << "M parameters";
   if (int grid = patch_grid()) out << ", " << grid << "x" << grid << " patches";
   out << ", on " << device();
-  if (impl_->dtype != at::kFloat) out << " in " << dtype();
+  if (dtype() != "float32") out << " in " << dtype();
+  if (impl_->remote) out << " of " << impl_->remote->address;
   return out.str();
 }
 
