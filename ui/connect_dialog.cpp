@@ -72,8 +72,9 @@ ConnectDialog::ConnectDialog(TokenStore& tokens, QWidget* parent)
 
   if (!serverSupport()) {
     m_connect->setEnabled(false);
-    m_status->setText(tr("This AtMan Studio was built without server support "
-                         "(ATMAN_WITH_SERVER)."));
+    m_status->setText(
+        tr("This AtMan Studio was built without server support "
+           "(ATMAN_WITH_SERVER)."));
   }
   connect(m_address, &QLineEdit::editingFinished, this, [this] {
     if (m_token->text().isEmpty()) m_token->setText(m_tokens.token(m_address->text().trimmed()));

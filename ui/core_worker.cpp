@@ -10,9 +10,7 @@
 namespace atman::ui {
 
 CoreWorker::CoreWorker(std::shared_ptr<const JobControl> control, QObject* parent)
-    : QObject(parent),
-      m_control(std::move(control)),
-      m_backend(std::make_shared<LocalBackend>()) {}
+    : QObject(parent), m_control(std::move(control)), m_backend(std::make_shared<LocalBackend>()) {}
 
 CoreWorker::~CoreWorker() = default;
 
@@ -103,11 +101,11 @@ void CoreWorker::explain(JobId job, const ExplainJob& request) {
     if (request.single)
       result.single = std::make_shared<const Explanation>(
           m_backend->explain(withImage(*request.single, request.image),
-                                 progressFor(job, JobKind::Explain, phase++, phases)));
+                             progressFor(job, JobKind::Explain, phase++, phases)));
     if (request.correlated)
       result.correlated = std::make_shared<const Explanation>(
           m_backend->explain(withImage(*request.correlated, request.image),
-                                 progressFor(job, JobKind::Explain, phase++, phases)));
+                             progressFor(job, JobKind::Explain, phase++, phases)));
     emit explained(job, result);
   });
 }

@@ -216,7 +216,8 @@ void InputPanel::setDevices(const QStringList& devices) {
   } else {
     for (const QString& device : devices)
       m_device->addItem(device == QLatin1String("cpu") ? tr("CPU") : device.toUpper(), device);
-    m_device->setToolTip(tr("The server's device the model runs on; changing it reloads the model"));
+    m_device->setToolTip(
+        tr("The server's device the model runs on; changing it reloads the model"));
   }
   if (!current.isEmpty()) setDevice(current);
 }

@@ -196,7 +196,8 @@ ConnectDialog* MainWindow::openConnectDialog() {
   m_connectDialog->setChoice(last, m_settings.rememberServerToken());
   m_connectDialog->setConnected(m_session->backend());
   if (m_session->serverUnreachable())
-    m_connectDialog->showError(tr("The server at %1 does not answer.").arg(m_session->backend().where));
+    m_connectDialog->showError(
+        tr("The server at %1 does not answer.").arg(m_session->backend().where));
   m_connectDialog->open();
   return m_connectDialog;
 }
@@ -347,6 +348,10 @@ void MainWindow::explain() {
   const auto& model = m_session->model();
   if (m_session->isRunning(JobKind::LoadModel)) {
     m_status->post(tr("The model is still loading; press Explain again when it is ready."), 5000);
+    return;
+  }
+  if (m_session->isRunning(JobKind::Connect)) {
+    m_status->post(tr("Still connecting; press Explain again when the model is loaded."), 5000);
     return;
   }
   if (!model) {

@@ -150,8 +150,8 @@ class MainWindow : public QMainWindow {
   WindowSettings m_settings;
   std::unique_ptr<TokenStore> m_tokens;
   std::unique_ptr<ExplainSession> m_session;
-  ServerChoice m_server;        // the last server asked for (its token in memory only)
-  QString m_modelName;          // of the model loaded, to load it again at a new place
+  ServerChoice m_server;  // the last server asked for (its token in memory only)
+  QString m_modelName;    // of the model loaded, to load it again at a new place
   ConnectDialog* m_connectDialog = nullptr;
 
   // Parts and widgets (owned by their Qt parents).

@@ -55,7 +55,8 @@ void MainWindow::createActions() {
   connect(m_runHereAction, &QAction::triggered, this, &MainWindow::runHere);
   if (!serverSupport()) {
     // Still in the menu, so the person learns why it is not there to use.
-    const QString why = tr("This AtMan Studio was built without server support (ATMAN_WITH_SERVER)");
+    const QString why =
+        tr("This AtMan Studio was built without server support (ATMAN_WITH_SERVER)");
     for (QAction* a : {m_connectAction, m_reconnectAction, m_runHereAction}) {
       a->setEnabled(false);
       a->setToolTip(why);

@@ -58,9 +58,10 @@ void ModelPicker::setServerModels(const QStringList& names, const QString& where
   m_server = where;
   m_serverModels = names;
   m_browse->setEnabled(where.isEmpty());
-  m_combo->setToolTip(where.isEmpty() ? tr("Models under %1 and recently used folders")
-                                            .arg(toQString(model_root().string()))
-                                      : tr("The models the server at %1 offers").arg(where));
+  m_combo->setToolTip(
+      where.isEmpty()
+          ? tr("Models under %1 and recently used folders").arg(toQString(model_root().string()))
+          : tr("The models the server at %1 offers").arg(where));
   const QSignalBlocker blocker(m_combo);
   m_combo->clear();  // the current model belonged to the other place
   refresh();

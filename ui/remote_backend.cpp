@@ -56,8 +56,7 @@ class RemoteBackend final : public WorkerBackend {
   }
 
   Generation generate(const Model& model, const std::string& prompt, int maxNewTokens,
-                      const RgbImage* image,
-                      const std::vector<SteeringFactor>& steering) override {
+                      const RgbImage* image, const std::vector<SteeringFactor>& steering) override {
     return remoteCall(
         [&] { return m_client->generate(model, prompt, maxNewTokens, image, steering); });
   }

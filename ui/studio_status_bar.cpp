@@ -49,7 +49,8 @@ StudioStatusBar::StudioStatusBar(const ExplainSession& session, QWidget* parent)
   });
   connect(&session, &ExplainSession::connectionLost, this, [this](const QString& message) {
     updateRuntime();
-    post(tr("Lost the server: %1").arg(QString(message).replace(QLatin1Char('\n'), QLatin1Char(' '))));
+    post(tr("Lost the server: %1")
+             .arg(QString(message).replace(QLatin1Char('\n'), QLatin1Char(' '))));
   });
   connect(&session, &ExplainSession::jobCancelled, this,
           [this](JobKind kind) { jobEnded(kind, QString()); });
@@ -120,7 +121,8 @@ void StudioStatusBar::setBusy(bool busy, const QString& what) {
 
 void StudioStatusBar::setRuntime(const Model* model, const QString& chosenDevice) {
   m_device = model ? toQString(model->device()) : chosenDevice;
-  if (model && model->dtype() != "float32") m_device += QLatin1Char(' ') + toQString(model->dtype());
+  if (model && model->dtype() != "float32")
+    m_device += QLatin1Char(' ') + toQString(model->dtype());
   m_modelName = model ? toQString(model->name()) : QString();
   updateRuntime();
 }

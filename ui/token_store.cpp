@@ -35,7 +35,10 @@ bool runJob(QKeychain::Job& job, QString& error) {
     return false;
   }
   if (job.error() == QKeychain::NoError) return true;
-  error = job.errorString();
+  // QtKeychain's own text is often just "Unknown error": say what it means here.
+  error = QCoreApplication::translate(
+              "TokenStore", "no Secret Service, wallet or keychain answered; QtKeychain: %1")
+              .arg(job.errorString());
   return false;
 }
 #endif
