@@ -18,4 +18,8 @@ if(ATMAN_WITH_SERVER)
   atman_add_test(test_gui_remote SOURCES ui/test_gui_remote.cpp
                  LIBS atman_ui atman_remote atman_internal LABELS gui)
   set_tests_properties(test_gui_remote PROPERTIES ENVIRONMENT "QT_QPA_PLATFORM=offscreen" TIMEOUT 180)
+  # Every kind of worker job on the server equals the same job here (no widgets).
+  atman_add_test(test_gui_remote_jobs SOURCES ui/test_gui_remote_jobs.cpp
+                 LIBS atman_ui atman_remote atman_internal LABELS gui)
+  set_tests_properties(test_gui_remote_jobs PROPERTIES TIMEOUT 180)
 endif()
