@@ -3,6 +3,9 @@
 // and steered generation, an explanation, a κ sweep and a neighbourhood must give the same values,
 // bit for bit. Also: a connect with a wrong token fails without changing where the jobs run, and
 // a cancelled remote explanation ends as cancelled.
+#include <QProcess>
+#include <QStandardPaths>
+#include <QTemporaryDir>
 #include <QtTest/QtTest>
 
 #include <atomic>
@@ -290,6 +293,68 @@ class TestGuiRemoteJobs : public QObject {
     const JobId again = m_remote->explain(job);
     QVERIFY(waitFor([&] { return ended(again); }));
     QVERIFY(m_remoteResults->explained.count(again));
+  }
+
+  // The Connect dialog's CA file: TLS with a CA made here; another CA and a missing file fail
+  // with their reasons, and the jobs stay where they were.
+  void tlsWithCaFile() {
+    if (QStandardPaths::findExecutable(QStringLiteral("openssl")).isEmpty())
+      QSKIP("openssl is not installed");
+    QTemporaryDir dir;
+    const auto run = [&](const QStringList& arguments) {
+      QProcess p;
+      p.setWorkingDirectory(dir.path());
+      p.start(QStringLiteral("openssl"), arguments);
+      return p.waitForFinished(60000) && p.exitCode() == 0;
+    };
+    QVERIFY(run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+                 "ca.pem", "-days", "1", "-subj", "/CN=atman gui test CA"}));
+    QVERIFY(run({"req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
+                 "server.csr", "-subj", "/CN=localhost"}));
+    {
+      QFile ext(dir.filePath(QStringLiteral("ext.cnf")));
+      QVERIFY(ext.open(QIODevice::WriteOnly));
+      ext.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+    }
+    QVERIFY(run({"x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-out", "server.pem", "-days", "1", "-extfile", "ext.cnf"}));
+    QVERIFY(run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out",
+                 "other.pem", "-days", "1", "-subj", "/CN=another CA"}));
+    const auto read = [&](const char* name) {
+      QFile file(dir.filePath(QLatin1String(name)));
+      return file.open(QIODevice::ReadOnly) ? file.readAll().toStdString() : std::string();
+    };
+    remote::ServerOptions options;
+    options.models_dir = toStd(sharedDir() + QStringLiteral("/models"));
+    options.listen = "127.0.0.1:0";
+    options.token = toStd(kToken);
+    options.tls_cert_pem = read("server.pem");
+    options.tls_key_pem = read("server.key");
+    remote::Server tls(options);
+    const QString address = QStringLiteral("localhost:%1").arg(tls.port());
+
+    JobRunner runner;
+    Results results(runner);
+    const auto connectWith = [&](const QString& caFile) {
+      const JobId job = runner.connectServer(ServerChoice{address, kToken, caFile});
+      if (!waitForJob(results.backends, results, job)) qFatal("connect timed out");
+      return job;
+    };
+    const JobId missing = connectWith(dir.filePath(QStringLiteral("absent.pem")));
+    QVERIFY2(results.failed[missing].contains(QStringLiteral("absent.pem")),
+             qPrintable(results.failed[missing]));
+    const JobId wrong = connectWith(dir.filePath(QStringLiteral("other.pem")));
+    QVERIFY(results.failed.count(wrong));
+    qInfo("wrong CA: %s", qPrintable(results.failed[wrong]));
+    QVERIFY(results.backends.empty());  // nothing changed
+    const JobId good = connectWith(dir.filePath(QStringLiteral("ca.pem")));
+    QVERIFY2(!results.failed.count(good), qPrintable(results.failed[good]));
+    QVERIFY(results.backends.at(good).remote);
+    const JobId load = runner.loadModel(QStringLiteral("facts-gpt2"), QStringLiteral("cpu"));
+    QVERIFY(waitForJob(results.loaded, results, load));
+    QVERIFY2(results.loaded.count(load), qPrintable(results.failed[load]));
+    QCOMPARE(toQString(results.loaded.at(load).model->remote()->address), address);
+    runner.shutdown();  // before the server goes
   }
 };
 
