@@ -55,6 +55,7 @@ ConnectDialog::ConnectDialog(TokenStore& tokens, QWidget* parent)
   auto* buttons = new QDialogButtonBox(this);
   m_connect = buttons->addButton(tr("&Connect"), QDialogButtonBox::AcceptRole);
   m_connect->setObjectName(QStringLiteral("connectButton"));
+  m_connect->setDefault(true);
   m_disconnect = buttons->addButton(tr("&Run Here"), QDialogButtonBox::ResetRole);
   m_disconnect->setObjectName(QStringLiteral("disconnectButton"));
   m_disconnect->setToolTip(tr("Disconnect and run the jobs on this computer"));

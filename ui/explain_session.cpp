@@ -91,6 +91,7 @@ void ExplainSession::loadModel(const QString& dirOrName, const QString& device,
 }
 
 void ExplainSession::onModelLoaded(JobId job, const LoadedModel& loaded) {
+  noteAnswer();
   if (!finish(job)) return;
   m_model = loaded.model;
   m_modelDir = loaded.dir;
@@ -99,6 +100,12 @@ void ExplainSession::onModelLoaded(JobId job, const LoadedModel& loaded) {
   m_request.reset();
   m_neighbourhood = {};
   emit modelLoaded(loaded);
+}
+
+void ExplainSession::noteAnswer() {
+  if (!m_connectionLost) return;
+  m_connectionLost = false;
+  emit connectionRestored();
 }
 
 void ExplainSession::connectServer(const std::optional<ServerChoice>& server) {
@@ -151,6 +158,7 @@ void ExplainSession::predict(PredictRequest request) {
 }
 
 void ExplainSession::onPredicted(JobId job, const Prediction& prediction) {
+  noteAnswer();
   const std::optional<JobKind> kind = finish(job);
   if (kind == JobKind::Steer) {
     emit steered(prediction);
@@ -244,6 +252,7 @@ void ExplainSession::showOrCompute() {
 }
 
 void ExplainSession::onExplained(JobId job, const ExplainResult& result) {
+  noteAnswer();
   if (!finish(job)) return;  // superseded: a newer request owns the results
   m_cache.store(result.single);
   m_cache.store(result.correlated);
@@ -285,6 +294,7 @@ void ExplainSession::maybePrefetch() {
 }
 
 void ExplainSession::onPrefetched(JobId job, const ExplanationList& sweep) {
+  noteAnswer();
   if (!finish(job)) return;
   if (m_prefetchInput != m_cache.input()) return;
   const bool wasMissing = !m_cache.correlated(m_kappaStep);
@@ -320,6 +330,7 @@ void ExplainSession::setNeighbourhoodCentre(int candidate) {
 }
 
 void ExplainSession::onNeighbours(JobId job, const NeighbourResult& result) {
+  noteAnswer();
   if (!finish(job)) return;
   if (result.candidate == m_neighbourhood.centre && std::abs(result.kappa - kappa()) < 1e-9) {
     m_neighbourhood.members = result.factors;

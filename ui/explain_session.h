@@ -101,6 +101,8 @@ class ExplainSession : public QObject {
   // A job failed because the server could not be reached (after its jobFailed()); the results
   // shown stay.
   void connectionLost(const QString& message);
+  // A job was answered again after connectionLost() (the server came back on its own).
+  void connectionRestored();
   void predicted(const atman::ui::Prediction& prediction);
   void steered(const atman::ui::Prediction& prediction);
   void explainStarted(atman::ui::JobId job, bool single, bool correlated);
@@ -131,6 +133,8 @@ class ExplainSession : public QObject {
   // The kind whose current job `job` is, with its slot emptied; nothing for a stale job.
   std::optional<JobKind> finish(JobId job);
 
+  // Every result: proof that the server answers again, if it had been lost.
+  void noteAnswer();
   void onModelLoaded(JobId job, const LoadedModel& loaded);
   void onBackendChanged(JobId job, const BackendInfo& info);
   void onPredicted(JobId job, const Prediction& prediction);

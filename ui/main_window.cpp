@@ -137,6 +137,7 @@ void MainWindow::connectSession() {
   connect(s, &ExplainSession::modelLoaded, this, &MainWindow::onModelLoaded);
   connect(s, &ExplainSession::backendChanged, this, &MainWindow::onBackendChanged);
   connect(s, &ExplainSession::connectionLost, this, [this] { updateActions(); });
+  connect(s, &ExplainSession::connectionRestored, this, [this] { updateActions(); });
   connect(s, &ExplainSession::explainStarted, this, &MainWindow::onExplainStarted);
   connect(s, &ExplainSession::explained, this, &MainWindow::onExplained);
   connect(s, &ExplainSession::resultsChanged, this, &MainWindow::showResults);

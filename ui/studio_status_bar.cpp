@@ -52,6 +52,7 @@ StudioStatusBar::StudioStatusBar(const ExplainSession& session, QWidget* parent)
     post(tr("Lost the server: %1")
              .arg(QString(message).replace(QLatin1Char('\n'), QLatin1Char(' '))));
   });
+  connect(&session, &ExplainSession::connectionRestored, this, &StudioStatusBar::updateRuntime);
   connect(&session, &ExplainSession::jobCancelled, this,
           [this](JobKind kind) { jobEnded(kind, QString()); });
   connect(&session, &ExplainSession::jobFailed, this,
