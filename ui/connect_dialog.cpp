@@ -48,9 +48,10 @@ ConnectDialog::ConnectDialog(TokenStore& tokens, QWidget* parent)
   auto* form = new QFormLayout;
   form->addRow(tr("&Address:"), m_address);
   form->addRow(tr("&Token:"), m_token);
-  form->addRow(tr("&CA certificate:"), caRow);
+  auto* caLabel = new QLabel(tr("&CA certificate:"), this);
+  caLabel->setBuddy(m_caFile);  // a row of a layout gets no buddy of its own
+  form->addRow(caLabel, caRow);
   form->addRow(QString(), m_remember);
-  form->addRow(QString(), m_tokenStatus);
 
   auto* buttons = new QDialogButtonBox(this);
   m_connect = buttons->addButton(tr("&Connect"), QDialogButtonBox::AcceptRole);
@@ -67,7 +68,10 @@ ConnectDialog::ConnectDialog(TokenStore& tokens, QWidget* parent)
   connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
 
   auto* layout = new QVBoxLayout(this);
+  // The wrapped messages (a refusal can take three lines) grow the dialog instead of being cut.
+  layout->setSizeConstraint(QLayout::SetMinimumSize);
   layout->addLayout(form);
+  layout->addWidget(m_tokenStatus);
   layout->addWidget(m_status);
   layout->addWidget(buttons);
 
@@ -153,6 +157,7 @@ void ConnectDialog::browseCa() {
 
 void ConnectDialog::updateTokenStatus() {
   m_tokenStatus->setText(m_tokens.status());
+  m_tokenStatus->setToolTip(m_tokens.keychainError());
   // A keychain that is not there cannot be asked to remember: say so rather than pretend.
   m_remember->setEnabled(m_tokens.keychainWorks());
   if (!m_tokens.keychainWorks()) m_remember->setChecked(false);

@@ -115,10 +115,13 @@ QString TokenStore::status() const {
     return QCoreApplication::translate("TokenStore",
                                        "A remembered token is kept in the system keychain.");
   return QCoreApplication::translate(
-             "TokenStore",
-             "No keychain is available (%1): the token is kept for this session only, never in "
-             "the settings.")
-      .arg(m_keychainError);
+      "TokenStore",
+      "No keychain is available: the token is kept for this session only, never in the "
+      "settings.");
+}
+
+QString TokenStore::keychainError() const {
+  return m_keychainError;
 }
 
 }  // namespace atman::ui

@@ -29,6 +29,8 @@ class TokenStore {
   bool keychainWorks() const { return m_keychainWorks; }
   // One line for the Connect dialog: where a remembered token is kept.
   QString status() const;
+  // Why there is no keychain (empty while it works), for a tooltip.
+  QString keychainError() const;
 
  private:
   QString m_service;

@@ -179,8 +179,9 @@ class TestGuiRemote : public QObject {
     // With no keychain (a headless machine), the dialog says the token lives for the session only
     // and does not offer to remember it.
     ConnectDialog* dialog = m_window->openConnectDialog();
-    const QString status = dialog->findChild<QLabel*>(QStringLiteral("tokenStatus"))->text();
-    qInfo("token storage: %s", qPrintable(status));
+    const QLabel* tokenStatus = dialog->findChild<QLabel*>(QStringLiteral("tokenStatus"));
+    const QString status = tokenStatus->text();
+    qInfo("token storage: %s (%s)", qPrintable(status), qPrintable(tokenStatus->toolTip()));
     TokenStore probe(QStringLiteral("AtMan Studio test_gui_remote"));
     probe.token(address());
     if (!probe.keychainWorks()) {
