@@ -223,7 +223,12 @@ void InputPanel::setDevices(const QStringList& devices) {
 }
 
 void InputPanel::setDevice(const QString& device) {
-  const int index = m_device->findData(device);
+  int index = m_device->findData(device);
+  // "cuda" here and "cuda:0" on a server (or the other way round) mean the same choice.
+  for (int i = 0; index < 0 && i < m_device->count(); ++i)
+    if (device.startsWith(QLatin1String("cuda")) &&
+        m_device->itemData(i).toString().startsWith(QLatin1String("cuda")))
+      index = i;
   m_device->setCurrentIndex(index >= 0 ? index : 0);
 }
 

@@ -118,6 +118,8 @@ class TestGuiRemote : public QObject {
   }
 
   void cleanupTestCase() {
+    // Where a keychain works, leave no entry of this test behind.
+    TokenStore(QStringLiteral("AtMan Studio test_gui_remote")).forget(address());
     m_window.reset();
     m_server.reset();
   }
@@ -233,6 +235,22 @@ class TestGuiRemote : public QObject {
     QVERIFY(!m_window->studioStatusBar()->runtimeText().contains(QStringLiteral("unreachable")));
     QVERIFY(explainDemo());
     checkSameAsLocal();
+  }
+
+  void settingsRemembered() {
+    // A new window on the same settings offers the same server; the token comes back only from
+    // a keychain, never from the settings.
+    StudioOptions options;
+    options.settingsFile = m_dir.filePath(QStringLiteral("settings.ini"));
+    options.confirmClose = false;
+    options.keychainService = QStringLiteral("AtMan Studio test_gui_remote");
+    MainWindow second(options);
+    ConnectDialog* dialog = second.openConnectDialog();
+    QCOMPARE(dialog->choice().address, address());
+    TokenStore probe(options.keychainService);
+    QCOMPARE(dialog->choice().token, probe.token(address()));
+    if (!probe.keychainWorks()) QVERIFY(dialog->choice().token.isEmpty());
+    dialog->reject();
   }
 
   void runHereAgain() {
