@@ -7,6 +7,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -44,10 +45,16 @@ struct BackendInfo {
   QStringList models;   // the model names the server offers (remote only)
 };
 
+// The model input positions of a prompt (input_layout() of atman/inference.h), for the steering
+// panel, on the GUI thread. Null: input_layout() here. A server's LLaVA sets it (its image tokens
+// come from the vision tower, whose weights are there): a short call to the server.
+using InputLayoutFn = std::function<std::vector<InputPosition>(const std::string& prompt)>;
+
 struct LoadedModel {
   std::shared_ptr<const Model> model;
   QString dir;
   QString defaultPrompt;  // prompt_format.json or the chat template (atman/prompt.h); may be empty
+  InputLayoutFn inputLayout;
 };
 
 // "What does the model say?": ranked labels for CLIP, a greedy continuation for LMs. With

@@ -172,7 +172,7 @@ void MainWindow::onModelLoaded(const LoadedModel& loaded) {
   }
   m_input->modelPicker()->setCurrentModel(loaded.dir);
   m_input->setModel(model, loaded.defaultPrompt);
-  m_steeringController->setModel(model);
+  m_steeringController->setModel(model, loaded.inputLayout);
   // Steering is for models that generate; the person may still close the dock.
   m_steeringDock->setVisible(model->generates());
   m_panes->clear();

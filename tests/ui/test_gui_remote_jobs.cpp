@@ -12,7 +12,9 @@
 #include <functional>
 #include <map>
 
+#include "atman/error.h"
 #include "atman/explanation.h"
+#include "atman/inference.h"
 #include "conversions.h"
 #include "job_runner.h"
 #include "remote/server.h"
@@ -254,6 +256,24 @@ class TestGuiRemoteJobs : public QObject {
     QCOMPARE(pr.generation.text, pl.generation.text);
     QVERIFY(pr.steered && pl.steered);
     QVERIFY(pr.steered->ids == pl.steered->ids);
+  }
+
+  // The steering panel's token layout of a server's LLaVA comes from the server (its image tokens
+  // need the vision tower) and equals the local one.
+  void llavaInputLayoutFromServer() {
+    const auto [local, remote] = loadBoth(QStringLiteral("shapes-llava"));
+    QVERIFY(!local.inputLayout);
+    QVERIFY(remote.inputLayout);
+    const std::string prompt = "<image>\nQuestion: What is in the picture? Answer:";
+    QVERIFY_THROWS_EXCEPTION(ModelError, input_layout(*remote.model, prompt));
+    const std::vector<InputPosition> want = input_layout(*local.model, prompt);
+    const std::vector<InputPosition> got = remote.inputLayout(prompt);
+    QVERIFY(want.size() > 10);
+    QCOMPARE(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i)
+      QVERIFY(got[i].is_image == want[i].is_image && got[i].text == want[i].text &&
+              got[i].span == want[i].span && got[i].row == want[i].row &&
+              got[i].col == want[i].col);
   }
 
   void cancelledRemoteExplanation() {
