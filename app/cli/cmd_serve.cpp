@@ -1,7 +1,6 @@
 // `atman serve`: the core worker as a gRPC service for `--server` clients and the GUI
 // (docs/remote.md). Runs until SIGINT or SIGTERM.
-#include <pthread.h>
-
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -24,6 +23,12 @@ std::string read_pem(const std::string& path, const char* option) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+volatile std::sig_atomic_t g_stop = 0;
+
+extern "C" void on_stop_signal(int) {
+  g_stop = 1;
 }
 
 }  // namespace
@@ -58,14 +63,6 @@ int run_serve(int argc, char** argv) {
     throw InputError(
         "--max-concurrent-per-client, --max-request-mb and --timeout-s must be positive");
 
-  // Signals are waited for on a thread of their own, so that the handler is not a signal
-  // handler: shutting gRPC down from one is not allowed.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   remote::Server server(options);
   const bool tls = !options.tls_cert_pem.empty();
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
@@ -74,9 +71,12 @@ int run_serve(int argc, char** argv) {
   std::cerr << "models: " << options.models_dir.string() << "; "
             << (tls ? "TLS" : "plain TCP (loopback)") << ", "
             << (options.token.empty() ? "no token" : "bearer token required") << "\n";
+  // The handler only raises a flag: shutting gRPC down is not allowed inside a signal handler, and
+  // the signal may arrive on any of the process's threads (LibTorch's and OpenMP's included).
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
   std::thread waiter([&] {
-    int signal = 0;
-    sigwait(&signals, &signal);
+    while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::cerr << "atman serve: shutting down\n";
     server.shutdown();
   });

@@ -22,6 +22,7 @@
 #include "atman/image.h"
 #include "atman/inference.h"
 #include "atman/model.h"
+#include "atman/prompt.h"
 #include "atman/registry.h"
 #include "atman/remote.h"
 #include "core/test_support.h"
@@ -300,6 +301,119 @@ class TestRemote : public QObject {
     }
   }
 
+  void llavaEqualsLocal() {
+    // An image-prefix LM: image and prompt tokens explained together, its prompt and its layout.
+    const auto local_model = test::shared_model("shapes-llava");
+    const RemoteModel view = client_->load_model("shapes-llava");
+    QVERIFY(!view.default_prompt.empty());
+    QCOMPARE(view.default_prompt, default_prompt(local_model->dir(), "", true));
+    QCOMPARE(view.model->patch_grid(), local_model->patch_grid());
+    auto request = [&](std::shared_ptr<const Model> model) {
+      ExplainRequest r;
+      r.model = std::move(model);
+      r.image = image_;
+      r.prompt = view.default_prompt;
+      r.target = " a red circle";
+      r.explain = ExplainWhat::All;
+      r.mode = SuppressionMode::Correlated;
+      return r;
+    };
+    AtmanExplainer local;
+    require_equal(client_->make_explainer()->attribute(request(view.model)),
+                  local.attribute(request(local_model)));
+    const auto layout = client_->input_layout(*view.model, view.default_prompt);
+    const auto want = input_layout(*local_model, view.default_prompt);
+    QCOMPARE(layout.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      QCOMPARE(layout[i].is_image, want[i].is_image);
+      QCOMPARE(layout[i].row, want[i].row);
+      QCOMPARE(layout[i].col, want[i].col);
+    }
+    const auto pixels = preprocess_clip(*image_, local_model->preprocess_config());
+    QVERIFY(client_->generate(*view.model, view.default_prompt, 5, image_.get()).ids ==
+            generate(*local_model, view.default_prompt, 5, &pixels).ids);
+  }
+
+  void serveCommand() {
+    // The `atman serve` executable: refuses an open address without TLS, prints its port, serves,
+    // and stops on SIGTERM.
+    QTemporaryDir dir;
+    const QString token_file = dir.filePath("token");
+    {
+      std::ofstream out(token_file.toStdString());
+      out << "  " << kToken << "  \nsecond line ignored\n";
+    }
+    const QString models = QString::fromStdString(test::models_dir().string());
+    QProcess refused;
+    refused.start(ATMAN_CLI, {"serve", "--models-dir", models, "--listen", "0.0.0.0:0",
+                              "--token-file", token_file});
+    QVERIFY(refused.waitForFinished(30000));
+    QCOMPARE(refused.exitCode(), 1);
+    QVERIFY(refused.readAllStandardError().contains("without TLS and a token"));
+
+    QProcess serve;
+    serve.start(ATMAN_CLI, {"serve", "--models-dir", models, "--listen", "127.0.0.1:0",
+                            "--token-file", token_file});
+    QVERIFY(serve.waitForStarted());
+    QElapsedTimer timer;
+    timer.start();
+    QByteArray out;
+    while (timer.elapsed() < 30000 && !out.contains('\n')) {
+      serve.waitForReadyRead(100);
+      out += serve.readAllStandardOutput();
+    }
+    const QByteArray prefix = "atman serve: listening on ";
+    QVERIFY2(out.startsWith(prefix), out.constData());
+    ConnectOptions o = options();
+    o.address = out.mid(prefix.size()).trimmed().toStdString();
+    auto client = Client::connect(o);
+    const auto view = client->load_model("facts-gpt2");
+    AtmanExplainer local;
+    require_equal(
+        client->make_explainer()->attribute(lm_request(view.model, SuppressionMode::Single)),
+        local.attribute(lm_request(lm_local_, SuppressionMode::Single)));
+    serve.terminate();  // SIGTERM
+    QVERIFY(serve.waitForFinished(30000));
+    QCOMPARE(serve.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(serve.exitCode(), 0);
+  }
+
+  void concurrencyLimitPerClient() {
+    // A server allowing one call at a time per client refuses a second while the first runs.
+    ServerOptions so;
+    so.models_dir = test::models_dir();
+    so.listen = "127.0.0.1:0";
+    so.token = kToken;
+    so.max_concurrent_per_client = 1;
+    Server one(so);
+    auto o = options();
+    o.address = "127.0.0.1:" + std::to_string(one.port());
+    auto client = Client::connect(o);
+    const auto view = client->load_model("shapes-clip");
+    auto request = clip_request(view.model, SuppressionMode::Correlated);
+    request.batch_size = 1;
+    QString second;
+    QCOMPARE(test::error_of<Cancelled>([&] {
+               client->make_explainer()->attribute(request, [&](int, int) {
+                 second = test::error_of<RemoteError>([&] { client->info(); });
+                 return false;  // then cancel: the point was the second call
+               });
+             }),
+             QString("cancelled"));
+    QVERIFY2(second.contains("too many calls at once"), qPrintable(second));
+    // The slot is free again once the server has ended the first call.
+    QString after = "not tried";
+    for (int i = 0; i < 50 && !after.isEmpty(); ++i) {
+      after = {};
+      try {
+        client->info();
+      } catch (const RemoteError& e) {
+        after = e.what();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    QVERIFY2(after.isEmpty(), qPrintable(after));
+  }
   void tokenRequired() {
     QVERIFY(test::error_of<RemoteError>([&] {
               Client::connect(options(""));
@@ -353,6 +467,39 @@ class TestRemote : public QObject {
             }).contains("outside the server's model folder"));
   }
 
+  void hubIdsFromTheServersCache() {
+    // A Hub cache laid out as huggingface_hub does (refs/main -> snapshots/<commit>), holding
+    // facts-gpt2 as "atman-test/tiny-gpt2": a repo id is served from there, and only from there.
+    QTemporaryDir cache;
+    const std::filesystem::path repo =
+        std::filesystem::path(cache.path().toStdString()) / "models--atman-test--tiny-gpt2";
+    const std::filesystem::path snapshot = repo / "snapshots" / "0123456789abcdef";
+    std::filesystem::create_directories(snapshot);
+    std::filesystem::create_directories(repo / "refs");
+    std::ofstream(repo / "refs" / "main") << "0123456789abcdef";
+    for (const auto& file : std::filesystem::directory_iterator(test::models_dir() / "facts-gpt2"))
+      std::filesystem::create_symlink(file.path(), snapshot / file.path().filename());
+    ServerOptions so;
+    so.models_dir = test::models_dir();
+    so.hub_cache = cache.path().toStdString();
+    so.listen = "127.0.0.1:0";
+    so.token = kToken;
+    Server hub(so);
+    auto o = options();
+    o.address = "127.0.0.1:" + std::to_string(hub.port());
+    auto client = Client::connect(o);
+    const RemoteModel view = client->load_model("atman-test/tiny-gpt2");
+    QCOMPARE(view.model->name(), std::string("atman-test/tiny-gpt2"));
+    const auto local_model = Model::load(snapshot);
+    AtmanExplainer local;
+    require_equal(
+        client->make_explainer()->attribute(lm_request(view.model, SuppressionMode::Single)),
+        local.attribute(lm_request(local_model, SuppressionMode::Single)));
+    QVERIFY(test::error_of<ModelError>([&] {
+              client->load_model("atman-test/other");
+            }).contains("not in the server's Hub cache"));
+  }
+
   void badInputSameErrorAsLocal() {
     // An empty image and an empty prompt: the same InputError text as the local core gives.
     auto empty = std::make_shared<const RgbImage>();
@@ -379,7 +526,10 @@ class TestRemote : public QObject {
   void cancelMidRun() {
     auto remote = client_->make_explainer("atman");
     auto request = clip_request(clip_remote_.model, SuppressionMode::Correlated);
-    request.kappa = 0.55;  // not cached by the tests before
+    // An input no other test explains: the server's mask cache holds nothing of it yet, so every
+    // value below is computed at batch size 1, as the local reference is.
+    request.target = labels_[2];
+    request.kappa = 0.55;
     request.batch_size = 1;
     int calls = 0;
     QVERIFY(test::error_of<Cancelled>([&] {
@@ -390,6 +540,7 @@ class TestRemote : public QObject {
     // before the cancel (at the same batch size, so the values are those of an uncancelled run).
     AtmanExplainer local;
     auto local_request = clip_request(clip_local_, SuppressionMode::Correlated);
+    local_request.target = labels_[2];
     local_request.kappa = 0.55;
     local_request.batch_size = 1;
     const Explanation resumed = remote->attribute(request);
