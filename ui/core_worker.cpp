@@ -144,6 +144,9 @@ void CoreWorker::connectServer(JobId job, const std::optional<ServerChoice>& ser
       backend = std::make_shared<LocalBackend>();
       info.where = backend->where();
     }
+    // Connecting takes a while: a model load or another connect asked for meanwhile supersedes
+    // this one, and then the jobs stay where they were.
+    if (m_control->isCancelled(JobKind::Connect, job)) throw Cancelled();
     // The old backend's models and caches go with it.
     m_backend = std::move(backend);
     emit backendChanged(job, info);

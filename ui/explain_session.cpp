@@ -115,7 +115,9 @@ void ExplainSession::connectServer(const std::optional<ServerChoice>& server) {
 }
 
 void ExplainSession::onBackendChanged(JobId job, const BackendInfo& info) {
-  if (!finish(job)) return;
+  // Even a connect superseded at its very end has moved the worker: follow it, so what the
+  // window says is where the jobs run.
+  finish(job);
   m_backend = info;
   m_connectionLost = false;
   // The model lived at the old place: the window loads one again where the jobs run now.

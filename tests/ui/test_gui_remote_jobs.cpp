@@ -16,6 +16,7 @@
 #include "atman/explanation.h"
 #include "atman/inference.h"
 #include "conversions.h"
+#include "explain_session.h"
 #include "job_runner.h"
 #include "remote/server.h"
 
@@ -161,6 +162,19 @@ class TestGuiRemoteJobs : public QObject {
     QVERIFY(info.devices.contains(QStringLiteral("cpu")));
     QVERIFY(info.models.contains(QStringLiteral("shapes-clip")));
     QVERIFY(info.models.contains(QStringLiteral("facts-gpt2")));
+  }
+
+  // A model chosen while connecting supersedes the connect: the jobs stay here, and the session
+  // says so.
+  void loadWhileConnectingStaysLocal() {
+    ExplainSession session;
+    QSignalSpy loaded(&session, &ExplainSession::modelLoaded);
+    session.connectServer(ServerChoice{m_address, kToken, {}});
+    session.loadModel(sharedDir() + QStringLiteral("/models/shapes-clip"), QStringLiteral("cpu"));
+    QVERIFY(loaded.wait(kTimeoutMs));
+    QVERIFY(session.model() && !session.model()->remote());
+    QVERIFY(!session.backend().remote);
+    QVERIFY(!session.isRunning(JobKind::Connect));
   }
 
   void clipJobsMatchLocal() {
