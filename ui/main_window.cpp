@@ -243,7 +243,7 @@ void MainWindow::onBackendChanged(const BackendInfo& info) {
   updateActions();
   // Load the same model at the new place when it has one of that name.
   const QString name = std::exchange(m_modelName, QString());
-  if (name.isEmpty()) return;
+  if (name.isEmpty() || m_session->isRunning(JobKind::LoadModel)) return;  // one was chosen since
   if (info.remote) {
     if (info.models.contains(name)) openModel(name);
     return;
