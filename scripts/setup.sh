@@ -12,6 +12,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev   # Hugging Face Hub downloads (atman fetch), sha256 checks
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler openssl  # atman serve (docs/remote.md)
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev xvfb xauth
+  qtkeychain-qt6-dev               # AtMan Studio keeps server tokens in the platform keychain
   libjpeg-dev                      # test_hostile_inputs writes a CMYK JPEG, which OpenCV cannot
   clang libclang-rt-14-dev         # libFuzzer's runtime for the fuzz harnesses (docs/fuzzing.md)
   python3                          # scripts/gen/ table generators; test generated_tables

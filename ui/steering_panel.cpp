@@ -144,8 +144,9 @@ SteeringPanel::SteeringPanel(QWidget* parent) : QWidget(parent) {
 // ---------------------------------------------------------------------------------------------
 // Input
 
-void SteeringPanel::setModel(std::shared_ptr<const Model> model) {
+void SteeringPanel::setModel(std::shared_ptr<const Model> model, InputLayoutFn layout) {
   m_model = std::move(model);
+  m_layoutFn = std::move(layout);
   m_entries.clear();
   m_lastClicked = -1;
   m_imageBox->setVisible(m_model && m_model->reads_images());
@@ -189,7 +190,7 @@ void SteeringPanel::rebuildLayout() {
   const bool lm = m_model && m_model->generates();
   if (lm && !m_prompt.isEmpty()) {
     try {
-      m_layout = input_layout(*m_model, toStd(m_prompt));
+      m_layout = m_layoutFn ? m_layoutFn(toStd(m_prompt)) : input_layout(*m_model, toStd(m_prompt));
     } catch (const Error& e) {
       emit message(toQString(e.what()));  // e.g. an over-long prompt; Generate reports it too
     }
