@@ -19,7 +19,8 @@ constexpr const char* kUsage =
     "usage: atman eval shapes|facts|coco|squad --model DIR --data PATH [--limit N] "
     "[--methods atman_single,atman_correlated,...] [--kappa K] [--faithfulness-steps S (0 = off)] "
     "[--max-context-tokens T] [--prompt TEXT] [--batch-size N] [--adaptive] [--adaptive-threshold "
-    "T] [--adaptive-group K] [--json OUT] [--csv OUT] [--quiet] [--results FILE.jsonl] [--shard I/N]";
+    "T] [--adaptive-group K] [--json OUT] [--csv OUT] [--quiet] [--results FILE.jsonl] [--shard "
+    "I/N]";
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path);
@@ -31,11 +32,12 @@ void write_file(const std::string& path, const std::string& text) {
 }  // namespace
 
 int run_eval(int argc, char** argv) {
-  std::vector<std::string> own = {"model", "data", "limit", "methods", "kappa", "batch-size", "csv",
-                                  "faithfulness-steps", "max-context-tokens", "prompt",
-                                  "adaptive-threshold", "adaptive-group"};
-  for (auto& name : eval_shard_options()) own.push_back(name);
-  Args args(argc, argv, 2, common_options(own), {"quiet", "adaptive"});
+  Args args(
+      argc, argv, 2,
+      common_options(with_eval_shard_options(
+          {"model", "data", "limit", "methods", "kappa", "batch-size", "csv", "faithfulness-steps",
+           "max-context-tokens", "prompt", "adaptive-threshold", "adaptive-group"})),
+      {"quiet", "adaptive"});
   apply_common(args);
   EvalShards shards(args);  // MPI ranks or --shard, --results (docs/cluster.md)
   if (args.positional().size() != 1) throw InputError(kUsage);

@@ -8,8 +8,9 @@
 
 namespace atman::cli {
 
-std::vector<std::string> eval_shard_options() {
-  return {"results", "shard", "stop-after"};
+std::vector<std::string> with_eval_shard_options(std::vector<std::string> own) {
+  for (const char* name : {"results", "shard", "stop-after"}) own.push_back(name);
+  return own;
 }
 
 std::pair<int, int> parse_shard(const std::string& text) {
@@ -36,7 +37,8 @@ std::string rank_device(const std::string& requested, int local_rank,
     visible = 1;
     for (char c : visible_devices) visible += c == ',';
   }
-  // A launcher that gives each rank its own GPU (srun --gpus-per-task=1) leaves one visible: cuda:0.
+  // A launcher that gives each rank its own GPU (srun --gpus-per-task=1) leaves one visible:
+  // cuda:0.
   return "cuda:" + std::to_string(visible > 0 ? local_rank % visible : local_rank);
 }
 
@@ -46,8 +48,8 @@ nlohmann::json eval_config(const Args& args, const std::string& set, const Model
                            const eval::RunOptions& options) {
   nlohmann::json method_list = nlohmann::json::array();
   for (const auto& m : methods)
-    method_list.push_back({{"name", m.name},
-                           {"kappa", m.mode == SuppressionMode::Correlated ? m.kappa : 0.0}});
+    method_list.push_back(
+        {{"name", m.name}, {"kappa", m.mode == SuppressionMode::Correlated ? m.kappa : 0.0}});
   const std::string device = args.get("device", "cpu");
   return {{"set", set},
           {"model", std::filesystem::weakly_canonical(model.dir()).string()},

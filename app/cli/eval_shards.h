@@ -19,9 +19,9 @@
 
 namespace atman::cli {
 
-// The options this adds to `atman eval`. --stop-after N is a test hook (docs/cluster.md): the
-// process exits like a killed one after appending N new results.
-std::vector<std::string> eval_shard_options();
+// `own` and the options this adds to `atman eval`. --stop-after N is a test hook (docs/cluster.md):
+// the process exits like a killed one after appending N new results.
+std::vector<std::string> with_eval_shard_options(std::vector<std::string> own);
 
 class EvalShards {
  public:

@@ -206,7 +206,8 @@ class TestEvalShards : public QObject {
 
     // Another configuration is refused, naming what differs.
     try {
-      eval::ResultsLog other(base, eval::results_files(base), {{"model", "shapes-clip"}, {"steps", 3}});
+      eval::ResultsLog other(base, eval::results_files(base),
+                             {{"model", "shapes-clip"}, {"steps", 3}});
       QFAIL("a results file of another configuration was accepted");
     } catch (const InputError& e) {
       QVERIFY2(QString(e.what()).contains("differs in: steps"), e.what());
@@ -225,8 +226,8 @@ class TestEvalShards : public QObject {
     QCOMPARE(eval::results_part_path(base, 3), root / "run.rank3.jsonl");
     QCOMPARE(eval::results_part_path(base, -1), base);
     QVERIFY(eval::results_files(base).empty());
-    for (const char* name :
-         {"run.rank0.jsonl", "run.rank12.jsonl", "run.rankx.jsonl", "run.rank1.json", "other.rank1.jsonl"})
+    for (const char* name : {"run.rank0.jsonl", "run.rank12.jsonl", "run.rankx.jsonl",
+                             "run.rank1.json", "other.rank1.jsonl"})
       std::ofstream(root / name) << "";
     QCOMPARE(eval::results_files(base),
              (std::vector<fs::path>{root / "run.rank0.jsonl", root / "run.rank12.jsonl"}));
