@@ -52,6 +52,7 @@ int run_eval(int argc, char** argv) {
 
   LoadOptions load;
   load.device = shards.device(args.get("device", "cpu"));
+  load.dtype = args.get("dtype", "auto");
   const bool text = set == "facts" || set == "squad";
   if (!args.has("model") && (set == "coco" || set == "squad"))
     throw InputError(

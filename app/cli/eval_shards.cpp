@@ -62,7 +62,8 @@ nlohmann::json eval_config(const Args& args, const std::string& set, const Model
           {"adaptive_group", options.adaptive ? options.adaptive_group : 0},
           {"prompt", options.llava_prompt},
           {"max_context_tokens", args.integer("max-context-tokens", 0)},
-          {"device", device.substr(0, device.find(':'))}};
+          {"device", device.substr(0, device.find(':'))},
+          {"dtype", args.get("dtype", "auto")}};
 }
 
 EvalShards::EvalShards(const Args& args) : mpi_(start_mpi()) {
