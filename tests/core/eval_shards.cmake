@@ -3,6 +3,8 @@
 # `mpirun -n 2` against `-n 1` (eval_mpi; skipped, code 77, without mpirun or an MPI build).
 atman_add_test(test_eval_shards SOURCES core/test_eval_shards.cpp
                LIBS atman_core atman_test_support nlohmann_json::nlohmann_json LABELS "core;model")
+# The script tests run the CLI: building the tests builds it (as for test_families).
+add_dependencies(test_eval_shards atman)
 find_program(ATMAN_MPIRUN NAMES mpirun mpiexec)
 find_package(Python3 COMPONENTS Interpreter)
 if(Python3_FOUND)
