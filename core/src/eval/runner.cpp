@@ -71,10 +71,11 @@ std::vector<int> selected_items(int n, const RunOptions& options) {
   if (options.shards < 1 || options.shard < 0 || options.shard >= options.shards)
     throw InputError("shard " + std::to_string(options.shard) + " of " +
                      std::to_string(options.shards) + " does not exist: give 0 <= i < n");
+  std::vector<int> listed = options.items;
+  std::sort(listed.begin(), listed.end());
   std::vector<int> selected;
   for (int i = options.shard; i < n; i += options.shards)
-    if (options.items.empty() ||
-        std::find(options.items.begin(), options.items.end(), i) != options.items.end())
+    if (listed.empty() || std::binary_search(listed.begin(), listed.end(), i))
       selected.push_back(i);
   return selected;
 }
