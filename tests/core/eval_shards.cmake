@@ -3,6 +3,13 @@
 # `mpirun -n 2` against `-n 1` (eval_mpi; skipped, code 77, without mpirun or an MPI build).
 atman_add_test(test_eval_shards SOURCES core/test_eval_shards.cpp
                LIBS atman_core atman_test_support nlohmann_json::nlohmann_json LABELS "core;model")
+# The CLI's side without MPI (--shard, the GPU of a rank, the stub's refusal of an MPI launch).
+atman_add_test(test_eval_shard_args
+               SOURCES core/test_eval_shard_args.cpp ${PROJECT_SOURCE_DIR}/app/cli/eval_shards.cpp
+                       ${PROJECT_SOURCE_DIR}/app/cli/cli_args.cpp
+                       ${PROJECT_SOURCE_DIR}/app/cli/mpi_shards_off.cpp
+               LIBS atman_core nlohmann_json::nlohmann_json LABELS "core")
+target_include_directories(test_eval_shard_args PRIVATE "${PROJECT_SOURCE_DIR}/app/cli")
 # The script tests run the CLI: building the tests builds it (as for test_families).
 add_dependencies(test_eval_shards atman)
 find_program(ATMAN_MPIRUN NAMES mpirun mpiexec)
