@@ -97,13 +97,14 @@ void EvalShards::prepare(eval::RunOptions& options, const nlohmann::json& config
   }
   const bool sharded = mpi_ || count_ > 1;
   const std::filesystem::path own = eval::results_part_path(results_, sharded ? index_ : -1);
-  log_ = std::make_unique<eval::ResultsLog>(own, eval::results_files(results_), config);
+  const auto files = eval::results_files(results_);
+  log_ = std::make_unique<eval::ResultsLog>(own, files, config);
   // Every rank has read the files before any appends, so none reads a line being written.
   if (mpi_) mpi_->barrier();
   options.finished = log_->finished();
   if (!quiet && root() && !options.finished.empty())
-    std::cerr << "resuming: " << options.finished.size() << " results already in "
-              << results_.string() << (sharded ? " and its .rank<N> files" : "") << "\n";
+    std::cerr << "resuming: " << options.finished.size() << " results already finished in "
+              << files.size() << " file(s) of " << results_.string() << "\n";
   options.on_result = [this](const eval::ItemResult& result) {
     log_->append(result);
     if (stop_after_ > 0 && ++appended_ == stop_after_) {
