@@ -82,7 +82,12 @@ if [ "$(id -u)" = 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
-mpi=("$mpirun" --oversubscribe --bind-to none --mca btl self,vader)
+# The sanitizer build (scripts/test.sh): Open MPI's runtime keeps hwloc, PMIx and plugin allocations
+# until exit, and it unloads the plugins before LeakSanitizer reports, so their frames have no module
+# name a suppression could match. The ranks check everything else; leaks of our own code are
+# checked by the runs without MPI (here "one", and eval_shards_cli).
+mpi=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+     "$mpirun" --oversubscribe --bind-to none --mca btl self,vader)
 
 run n1 "${mpi[@]}" -n 1 --
 "$python" "$compare" same one n1
