@@ -17,6 +17,7 @@ packages=(
   clang libclang-rt-14-dev         # libFuzzer's runtime for the fuzz harnesses (docs/fuzzing.md)
   python3                          # scripts/gen/ table generators; test generated_tables
   clang-format                     # scripts/check_format.sh (the .clang-format of clang-format 14)
+  libopenmpi-dev openmpi-bin       # mpirun -n N atman eval (ATMAN_WITH_MPI, docs/cluster.md)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -61,10 +61,11 @@ Commands:
                                (HF_HUB_CACHE); prints the snapshot folder
   eval shapes|facts|coco|squad [--model DIR] [--data PATH] [--limit N]
        [--methods M,...] [--kappa K] [--faithfulness-steps S] [--max-context-tokens T]
-       [--prompt TEXT] [--json OUT] [--csv OUT]
+       [--prompt TEXT] [--json OUT] [--csv OUT] [--results FILE.jsonl] [--shard I/N]
        M: {eval_methods}
                                localisation (mAP, mAR, IQ means, pointing) and faithfulness
-                               (deletion/insertion AUC) against ground truth
+                               (deletion/insertion AUC) against ground truth; --results: resumable,
+                               --shard or mpirun -n N: split over processes (docs/cluster.md)
   bench forward --model DIR    milliseconds per forward for batch sizes 1, 8, 32
   bench explain --model DIR    naive loop vs batched AtMan: time, peak memory, ratios
                [--random-lm llama --width 256 --seq 512]   ... on a small random LM (KV reuse)
