@@ -103,15 +103,16 @@ json tiny_config() {
 json tiny_config_nested() {
   json top = tiny_config();
   json text = {{"model_type", "qwen2_5_vl_text"}};
-  for (const char* key : {"hidden_act", "hidden_size", "intermediate_size",
-                          "max_position_embeddings", "max_window_layers", "num_attention_heads",
-                          "num_hidden_layers", "num_key_value_heads", "rms_norm_eps", "rope_theta",
-                          "sliding_window", "use_sliding_window", "vocab_size", "bos_token_id",
-                          "eos_token_id"}) {
+  for (const char* key :
+       {"hidden_act", "hidden_size", "intermediate_size", "max_position_embeddings",
+        "max_window_layers", "num_attention_heads", "num_hidden_layers", "num_key_value_heads",
+        "rms_norm_eps", "rope_theta", "sliding_window", "use_sliding_window", "vocab_size",
+        "bos_token_id", "eos_token_id"}) {
     text[key] = top[key];
     top.erase(key);
   }
-  text["rope_scaling"] = {{"mrope_section", {2, 3, 3}}, {"rope_type", "default"}, {"type", "default"}};
+  text["rope_scaling"] = {
+      {"mrope_section", {2, 3, 3}}, {"rope_type", "default"}, {"type", "default"}};
   top.erase("rope_scaling");
   top["text_config"] = text;
   top["tie_word_embeddings"] = false;
@@ -140,8 +141,10 @@ json added(int id, const std::string& content) {
 json tiny_tokenizer() {
   json vocab = json::object();
   for (int b = 0; b < 256; ++b) vocab[tokenizers::alphabet_string(std::string(1, char(b)))] = b;
-  json byte_level = {
-      {"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", true}};
+  json byte_level = {{"type", "ByteLevel"},
+                     {"add_prefix_space", false},
+                     {"trim_offsets", false},
+                     {"use_regex", true}};
   return {{"version", "1.0"},
           {"added_tokens",
            {added(kImStart, "<|im_start|>"), added(kImEnd, "<|im_end|>"),
@@ -291,11 +294,11 @@ at::Tensor ref_patches(const RgbImage& resized) {
   at::Tensor img = at::empty({resized.height, resized.width, 3}, at::kDouble);
   for (size_t i = 0; i < resized.pixels.size(); ++i)
     img.data_ptr<double>()[i] = resized.pixels[i] / 255.0;
-  for (int c = 0; c < 3; ++c)
-    img.select(2, c).sub_(double(kMean[c])).div_(double(kStd[c]));
+  for (int c = 0; c < 3; ++c) img.select(2, c).sub_(double(kMean[c])).div_(double(kStd[c]));
   at::Tensor patches = img.permute({2, 0, 1}).unsqueeze(0).expand({kTemporal, -1, -1, -1});
   const int64_t gh = resized.height / kPatch, gw = resized.width / kPatch;
-  return patches.reshape({1, kTemporal, 3, gh / kMerge, kMerge, kPatch, gw / kMerge, kMerge, kPatch})
+  return patches
+      .reshape({1, kTemporal, 3, gh / kMerge, kMerge, kPatch, gw / kMerge, kMerge, kPatch})
       .permute({0, 3, 6, 4, 7, 2, 1, 5, 8})
       .reshape({gh * gw, 3 * kTemporal * kPatch * kPatch});
 }
@@ -307,7 +310,8 @@ std::pair<at::Tensor, std::vector<int64_t>> ref_window_index(int64_t gh, int64_t
   const int64_t pad_h = ws - h % ws, pad_w = ws - w % ws;
   const int64_t nh = (h + pad_h) / ws, nw = (w + pad_w) / ws;
   at::Tensor padded = at::constant_pad_nd(index, {0, pad_w, 0, pad_h}, -100);
-  padded = padded.reshape({1, nh, ws, nw, ws}).permute({0, 1, 3, 2, 4}).reshape({1, nh * nw, ws, ws});
+  padded =
+      padded.reshape({1, nh, ws, nw, ws}).permute({0, 1, 3, 2, 4}).reshape({1, nh * nw, ws, ws});
   at::Tensor seqlens = (padded != -100).sum({2, 3}).reshape(-1);
   padded = padded.reshape(-1);
   at::Tensor window_index = padded.masked_select(padded != -100);
@@ -343,29 +347,33 @@ at::Tensor ref_vision(const Weights& w, const at::Tensor& patches, int64_t gh, i
       for (int64_t i = cu[s]; i < cu[s + 1]; ++i) segment[i] = int64_t(s);
     at::Tensor seg = at::tensor(segment, at::kLong);
     return at::zeros({N, N}, at::kDouble)
-        .masked_fill(seg.unsqueeze(0) != seg.unsqueeze(1), -std::numeric_limits<double>::infinity());
+        .masked_fill(seg.unsqueeze(0) != seg.unsqueeze(1),
+                     -std::numeric_limits<double>::infinity());
   };
   const at::Tensor window_mask = mask_of(cu_window), full_mask = mask_of({0, N});
   for (int l = 0; l < kDepth; ++l) {
     const std::string b = "visual.blocks." + std::to_string(l) + ".";
     const bool full = l == 1 || l == 3;
     at::Tensor h = rms(x, w[b + "norm1.weight"], 1e-6);
-    at::Tensor qkv = linear(w, b + "attn.qkv", h, true).reshape({N, 3, H, hd}).permute({1, 0, 2, 3});
+    at::Tensor qkv =
+        linear(w, b + "attn.qkv", h, true).reshape({N, 3, H, hd}).permute({1, 0, 2, 3});
     at::Tensor q = qkv[0] * cos + rotate_half(qkv[0]) * sin;
     at::Tensor k = qkv[1] * cos + rotate_half(qkv[1]) * sin;
     at::Tensor v = qkv[2];
-    at::Tensor scores = at::matmul(q.permute({1, 0, 2}), k.permute({1, 2, 0})) / std::sqrt(double(hd));
+    at::Tensor scores =
+        at::matmul(q.permute({1, 0, 2}), k.permute({1, 2, 0})) / std::sqrt(double(hd));
     scores = scores + (full ? full_mask : window_mask);
     at::Tensor y = at::matmul(at::softmax(scores, -1), v.permute({1, 0, 2}));  // (H, N, hd)
     x = x + linear(w, b + "attn.proj", y.permute({1, 0, 2}).reshape({N, C}), true);
     h = rms(x, w[b + "norm2.weight"], 1e-6);
     x = x + linear(w, b + "mlp.down_proj",
-                   at::silu(linear(w, b + "mlp.gate_proj", h, true)) * linear(w, b + "mlp.up_proj", h, true),
+                   at::silu(linear(w, b + "mlp.gate_proj", h, true)) *
+                       linear(w, b + "mlp.up_proj", h, true),
                    true);
   }
   at::Tensor merged = rms(x, w["visual.merger.ln_q.weight"], 1e-6).reshape({N / unit, -1});
-  merged = linear(w, "visual.merger.mlp.2", at::gelu(linear(w, "visual.merger.mlp.0", merged, true)),
-                  true);
+  merged = linear(w, "visual.merger.mlp.2",
+                  at::gelu(linear(w, "visual.merger.mlp.0", merged, true)), true);
   return merged.index({at::argsort(window_index)});
 }
 
@@ -426,9 +434,12 @@ at::Tensor ref_logits(const Weights& w, const at::Tensor& embeds, const at::Tens
   for (int l = 0; l < kLayers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     at::Tensor h = rms(x, w[p + "input_layernorm.weight"], 1e-6);
-    at::Tensor q = linear(w, p + "self_attn.q_proj", h, true).reshape({T, kHeads, hd}).transpose(0, 1);
-    at::Tensor k = linear(w, p + "self_attn.k_proj", h, true).reshape({T, kKvHeads, hd}).transpose(0, 1);
-    at::Tensor v = linear(w, p + "self_attn.v_proj", h, true).reshape({T, kKvHeads, hd}).transpose(0, 1);
+    at::Tensor q =
+        linear(w, p + "self_attn.q_proj", h, true).reshape({T, kHeads, hd}).transpose(0, 1);
+    at::Tensor k =
+        linear(w, p + "self_attn.k_proj", h, true).reshape({T, kKvHeads, hd}).transpose(0, 1);
+    at::Tensor v =
+        linear(w, p + "self_attn.v_proj", h, true).reshape({T, kKvHeads, hd}).transpose(0, 1);
     q = q * cos + rotate_half(q) * sin;
     k = k * cos + rotate_half(k) * sin;
     k = k.repeat_interleave(kHeads / kKvHeads, 0);
@@ -439,7 +450,8 @@ at::Tensor ref_logits(const Weights& w, const at::Tensor& embeds, const at::Tens
     x = x + linear(w, p + "self_attn.o_proj", y, false);
     h = rms(x, w[p + "post_attention_layernorm.weight"], 1e-6);
     x = x + linear(w, p + "mlp.down_proj",
-                   at::silu(linear(w, p + "mlp.gate_proj", h, false)) * linear(w, p + "mlp.up_proj", h, false),
+                   at::silu(linear(w, p + "mlp.gate_proj", h, false)) *
+                       linear(w, p + "mlp.up_proj", h, false),
                    false);
   }
   x = rms(x, w["model.norm.weight"], 1e-6);
@@ -485,13 +497,20 @@ class TestQwen25VL : public QObject {
     real["num_hidden_layers"] = 36;
     real["num_attention_heads"] = 16;
     real["vocab_size"] = 151936;
-    real["vision_config"] = {{"depth", 32},          {"hidden_act", "silu"},
-                             {"hidden_size", 1280},  {"intermediate_size", 3420},
-                             {"num_heads", 16},      {"in_chans", 3},
-                             {"out_hidden_size", 2048}, {"patch_size", 14},
-                             {"spatial_merge_size", 2}, {"spatial_patch_size", 14},
-                             {"window_size", 112},   {"fullatt_block_indexes", {7, 15, 23, 31}},
-                             {"tokens_per_second", 2}, {"temporal_patch_size", 2}};
+    real["vision_config"] = {{"depth", 32},
+                             {"hidden_act", "silu"},
+                             {"hidden_size", 1280},
+                             {"intermediate_size", 3420},
+                             {"num_heads", 16},
+                             {"in_chans", 3},
+                             {"out_hidden_size", 2048},
+                             {"patch_size", 14},
+                             {"spatial_merge_size", 2},
+                             {"spatial_patch_size", 14},
+                             {"window_size", 112},
+                             {"fullatt_block_indexes", {7, 15, 23, 31}},
+                             {"tokens_per_second", 2},
+                             {"temporal_patch_size", 2}};
     real["rope_scaling"] = {{"type", "mrope"}, {"mrope_section", {16, 24, 24}}};
     const auto config = std::get<Qwen2_5_VLConfig>(parse_model_config(real.dump(), "3B"));
     QCOMPARE(config.vision.depth, 32);
@@ -544,8 +563,8 @@ class TestQwen25VL : public QObject {
     QCOMPARE(px.merged_cols(), 8);
     QCOMPARE(px.patch_values, int64_t{3 * kTemporal * kPatch * kPatch});
     const at::Tensor ref = ref_patches(resize_image(image_, 224, 140, ResampleFilter::bicubic));
-    const at::Tensor ours =
-        at::from_blob(const_cast<float*>(px.patches.data()), {px.rows(), px.patch_values}, at::kFloat);
+    const at::Tensor ours = at::from_blob(const_cast<float*>(px.patches.data()),
+                                          {px.rows(), px.patch_values}, at::kFloat);
     const double err = max_abs(ours, ref);
     qInfo("processor: max |pixel value difference| %.3g", err);
     QVERIFY(err < 1e-5);
@@ -588,8 +607,9 @@ class TestQwen25VL : public QObject {
     QCOMPARE(ids, expected);
     // The same prompt written with the model's own tokens.
     const Encoding own = qwen().encode_prompt(
-        tok, "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>What is it?<|im_end|>\n"
-             "<|im_start|>assistant\n");
+        tok,
+        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>What is it?<|im_end|>\n"
+        "<|im_start|>assistant\n");
     QCOMPARE(own.ids, enc.ids);
     const at::Tensor ours = qwen().rope_index(ids, 5, 8), ref = ref_rope_index(ids, 5, 8);
     QVERIFY(at::equal(ours, ref));
@@ -616,7 +636,8 @@ class TestQwen25VL : public QObject {
     const at::Tensor ours = sequence.lm_logits(
         sequence.forward_embeds(qwen().input_embeds(ids, features), nullptr, nullptr))[0];
 
-    const at::Tensor ref_features = ref_vision(w_, ref_patches(resize_image(image_, 224, 140)), 10, 16);
+    const at::Tensor ref_features =
+        ref_vision(w_, ref_patches(resize_image(image_, 224, 140)), 10, 16);
     at::Tensor embeds = w_["model.embed_tokens.weight"].index_select(
         0, at::tensor(ids, at::kLong).clamp_max(kVocab - 1));
     int64_t k = 0;
@@ -629,9 +650,9 @@ class TestQwen25VL : public QObject {
     QVERIFY(err < 2e-4 * std::max(1.0, scale));
 
     // 1-D RoPE would give other logits: the positions matter.
-    const at::Tensor plain = qwen().language_model().lm_logits(
-        qwen().language_model().forward_embeds(qwen().input_embeds(ids, features), nullptr,
-                                               nullptr))[0];
+    const at::Tensor plain =
+        qwen().language_model().lm_logits(qwen().language_model().forward_embeds(
+            qwen().input_embeds(ids, features), nullptr, nullptr))[0];
     QVERIFY(max_abs(plain, ref) > 1e-3);
 
     // The public forward (identity preprocessing carries the original pixels) gives the last row.
@@ -647,8 +668,7 @@ class TestQwen25VL : public QObject {
 
     // Generation continues the positions after the prompt as text (rope_deltas).
     const Generation g = generate(*model_, kPrompt, 3, &pixels);
-    if (!g.ids.empty())
-      QCOMPARE(g.ids[0], ref[ref.size(0) - 1].argmax().item<int64_t>());
+    if (!g.ids.empty()) QCOMPARE(g.ids[0], ref[ref.size(0) - 1].argmax().item<int64_t>());
     const auto layout = input_layout(*model_, kPrompt, &pixels);
     QCOMPARE(static_cast<int64_t>(layout.size()), static_cast<int64_t>(ids.size()));
     int images = 0;

@@ -118,8 +118,8 @@ struct LlamaConfig {
   // Qwen2-VL / Qwen2.5-VL multimodal RoPE: how many of the rotary frequency pairs follow the
   // temporal, height and width position (sums to rotary_dim / 2); empty = 1-D RoPE.
   std::vector<int> mrope_section;
-  int eos_token_id = -1;             // the first of eos_token_ids; -1 when the config has none
-  std::vector<int> eos_token_ids;    // all end tokens (Llama 3 lists several)
+  int eos_token_id = -1;           // the first of eos_token_ids; -1 when the config has none
+  std::vector<int> eos_token_ids;  // all end tokens (Llama 3 lists several)
   int bos_token_id = -1;
 
   bool is_sliding(int layer) const {
@@ -175,8 +175,8 @@ struct Qwen2_5_VLConfig {
   int vision_end_token_id = 151653;
 };
 
-using ModelConfig = std::variant<ClipConfig, Gpt2Config, LlamaConfig, LlavaConfig, SiglipConfig,
-                                 Qwen2_5_VLConfig>;
+using ModelConfig =
+    std::variant<ClipConfig, Gpt2Config, LlamaConfig, LlavaConfig, SiglipConfig, Qwen2_5_VLConfig>;
 
 // Reads <dir>/config.json. Throws ModelError for a missing/invalid file or an architecture that is
 // not supported; the message lists the supported ones (supported_architectures()).

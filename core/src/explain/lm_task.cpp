@@ -100,7 +100,7 @@ class LmTask final : public PerturbationTask {
       embeds_ = impl.llava ? impl.llava->input_embeds(input_ids, image_features)
                            : lm_->embed_tokens(ids_to_tensor(input_ids, impl.device));  // (1, T, C)
     }
-    at::Tensor rows = embeds_.squeeze(0);                                             // (T, C)
+    at::Tensor rows = embeds_.squeeze(0);  // (T, C)
 
     std::vector<std::vector<int64_t>> groups;
     const bool want_image = request.explain != ExplainWhat::PromptTokens;
@@ -239,8 +239,8 @@ class LmTask final : public PerturbationTask {
             cand.positions.push_back(static_cast<int>(image_positions[int64_t(rr) * cols + cc]));
         const RectF first = qwen_pixels_.merged_rect(r, c);
         const RectF last = qwen_pixels_.merged_rect(r + cand.rows - 1, c + cand.cols - 1);
-        cand.rect = RectF{first.x, first.y, last.x + last.width - first.x,
-                          last.y + last.height - first.y};
+        cand.rect =
+            RectF{first.x, first.y, last.x + last.width - first.x, last.y + last.height - first.y};
         cand.index = static_cast<int>(candidates.size());
         groups.emplace_back(cand.positions.begin(), cand.positions.end());
         candidates.push_back(std::move(cand));

@@ -35,8 +35,7 @@ void read_triple(const json& root, const char* key, float (&out)[3], const std::
     out[0] = out[1] = out[2] = v.get<float>();
     return;
   }
-  if (!v.is_array() || v.size() != 3 || !v[0].is_number() || !v[1].is_number() ||
-      !v[2].is_number())
+  if (!v.is_array() || v.size() != 3 || !v[0].is_number() || !v[1].is_number() || !v[2].is_number())
     throw ModelError(file + ": field \"" + key + "\" must be a list of 3 numbers, found " +
                      v.dump());
   for (int c = 0; c < 3; ++c) out[c] = v[c].get<float>();
@@ -77,9 +76,8 @@ Qwen2VLImageConfig load_qwen2_vl_image_config(const std::filesystem::path& model
   if (root.contains("do_rescale") && root["do_rescale"] == false) c.rescale_factor = 1.0;
   if (root.contains("do_normalize") && root["do_normalize"].is_boolean())
     c.do_normalize = root["do_normalize"].get<bool>();
-  c.resample =
-      static_cast<ResampleFilter>(read_int(root, "resample", int(ResampleFilter::bicubic), 0, 5,
-                                           file));
+  c.resample = static_cast<ResampleFilter>(
+      read_int(root, "resample", int(ResampleFilter::bicubic), 0, 5, file));
   return c;
 }
 

@@ -41,7 +41,7 @@ struct Qwen2VLPixels {
   // processor's order: rows by (t, h / merge, w / merge, merge row, merge column), values by
   // (channel, frame, y, x).
   std::vector<float> patches;
-  int64_t patch_values = 0;  // values per row
+  int64_t patch_values = 0;                // values per row
   int grid_t = 1, grid_h = 0, grid_w = 0;  // in patches
   int resized_width = 0, resized_height = 0;
   int original_width = 0, original_height = 0;

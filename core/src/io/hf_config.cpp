@@ -690,9 +690,9 @@ Qwen2_5_VLConfig parse_qwen2_5_vl(const Fields& top, const json& root) {
   int sum = 0;
   for (int n : section) sum += n;
   if (sum * 2 != c.text.head_dim)
-    top.fail("rope_scaling.mrope_section",
-             "sums to " + std::to_string(sum) + " but must be half the head size (" +
-                 std::to_string(c.text.head_dim / 2) + ")");
+    top.fail("rope_scaling.mrope_section", "sums to " + std::to_string(sum) +
+                                               " but must be half the head size (" +
+                                               std::to_string(c.text.head_dim / 2) + ")");
   c.text.mrope_section = section;
   if (c.vision.out_hidden_size != c.text.hidden_size)
     top.fail("vision_config.out_hidden_size",

@@ -121,9 +121,10 @@ std::vector<InputPosition> qwen_layout(const Model& model, const std::string& pr
   const Encoding enc = qwen.encode_prompt(model.tokenizer(), prompt);
   int rows = 1, cols = 1;
   if (pixels) {
-    const auto [h, w] = smart_resize(pixels->height, pixels->width,
-                                     qwen.image_config().patch_size * qwen.image_config().merge_size,
-                                     qwen.image_config().min_pixels, qwen.image_config().max_pixels);
+    const auto [h, w] =
+        smart_resize(pixels->height, pixels->width,
+                     qwen.image_config().patch_size * qwen.image_config().merge_size,
+                     qwen.image_config().min_pixels, qwen.image_config().max_pixels);
     rows = h / (qwen.image_config().patch_size * qwen.image_config().merge_size);
     cols = w / (qwen.image_config().patch_size * qwen.image_config().merge_size);
   }

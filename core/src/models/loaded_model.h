@@ -26,11 +26,11 @@ struct Model::Impl {
   int64_t parameters = 0;
   std::unique_ptr<Tokenizer> tokenizer;
   ClipPreprocessConfig preprocess;
-  std::unique_ptr<ClipModel> clip;      // kind == Clip
-  std::unique_ptr<CausalLM> lm;         // kind == CausalLM
-  std::unique_ptr<LlavaModel> llava;    // kind == Llava
+  std::unique_ptr<ClipModel> clip;           // kind == Clip
+  std::unique_ptr<CausalLM> lm;              // kind == CausalLM
+  std::unique_ptr<LlavaModel> llava;         // kind == Llava
   std::unique_ptr<Qwen2_5_VLModel> qwen_vl;  // kind == Llava too: an image-prefix LM
-  std::unique_ptr<SiglipModel> siglip;  // kind == Siglip
+  std::unique_ptr<SiglipModel> siglip;       // kind == Siglip
 
   // The decoder of a CausalLM, LLaVA or Qwen2.5-VL model. Qwen2.5-VL's needs the multimodal
   // positions of its input: run it through an MropeSequence.

@@ -39,7 +39,8 @@ Qwen2_5_VisionTower::Qwen2_5_VisionTower(const Qwen2_5_VLVisionConfig& config,
     : config_(config) {
   const int64_t C = config.hidden_size, I = config.intermediate_size;
   const int64_t p = config.patch_size, tp = config.temporal_patch_size;
-  patch_weight_ = w.get("patch_embed.proj.weight", {C, config.in_channels, tp, p, p}).reshape({C, -1});
+  patch_weight_ =
+      w.get("patch_embed.proj.weight", {C, config.in_channels, tp, p, p}).reshape({C, -1});
   for (int i = 0; i < config.depth; ++i) {
     const WeightReader b = w.sub("blocks." + std::to_string(i) + ".");
     Block block;
@@ -125,9 +126,8 @@ at::Tensor Qwen2_5_VisionTower::attention(const Block& block, const at::Tensor& 
   for (size_t i = 0; i + 1 < cu_seqlens.size(); ++i) {
     const int64_t b = cu_seqlens[i], n = cu_seqlens[i + 1] - b;
     const at::Tensor qi = q.narrow(1, b, n), ki = k.narrow(1, b, n), vi = v.narrow(1, b, n);
-    at::Tensor weights =
-        at::softmax(at::matmul(qi, ki.transpose(-2, -1)) * scale, -1, at::kFloat)
-            .to(x.scalar_type());
+    at::Tensor weights = at::softmax(at::matmul(qi, ki.transpose(-2, -1)) * scale, -1, at::kFloat)
+                             .to(x.scalar_type());
     outs.push_back(at::matmul(weights, vi));  // (H, n, D)
   }
   const at::Tensor y = at::cat(outs, 1).transpose(0, 1).reshape({N, C});
@@ -177,16 +177,16 @@ Qwen2_5_VLModel::Qwen2_5_VLModel(const Qwen2_5_VLConfig& config, const Checkpoin
   const auto& v = config.vision;
   if (image_config.patch_size != v.patch_size || image_config.merge_size != v.spatial_merge_size ||
       image_config.temporal_patch_size != v.temporal_patch_size)
-    throw ModelError("preprocessor_config.json in " + checkpoint.dir().string() +
-                     " (patch_size " + std::to_string(image_config.patch_size) + ", merge_size " +
+    throw ModelError("preprocessor_config.json in " + checkpoint.dir().string() + " (patch_size " +
+                     std::to_string(image_config.patch_size) + ", merge_size " +
                      std::to_string(image_config.merge_size) + ", temporal_patch_size " +
                      std::to_string(image_config.temporal_patch_size) +
                      ") does not match the vision tower in config.json");
   vision_ = std::make_unique<Qwen2_5_VisionTower>(
       v, WeightReader(checkpoint, modern ? "model.visual." : "visual.", device));
-  language_model_ = std::make_unique<LlamaModel>(
-      config.text, checkpoint, device, modern ? "model.language_model." : "model.",
-      "lm_head.weight");
+  language_model_ =
+      std::make_unique<LlamaModel>(config.text, checkpoint, device,
+                                   modern ? "model.language_model." : "model.", "lm_head.weight");
 }
 
 Qwen2VLPixels Qwen2_5_VLModel::preprocess(const RgbImage& image) const {
@@ -194,10 +194,9 @@ Qwen2VLPixels Qwen2_5_VLModel::preprocess(const RgbImage& image) const {
 }
 
 at::Tensor Qwen2_5_VLModel::image_features(const Qwen2VLPixels& pixels) const {
-  const at::Tensor patches =
-      at::from_blob(const_cast<float*>(pixels.patches.data()), {pixels.rows(), pixels.patch_values},
-                    at::kFloat)
-          .to(device_);
+  const at::Tensor patches = at::from_blob(const_cast<float*>(pixels.patches.data()),
+                                           {pixels.rows(), pixels.patch_values}, at::kFloat)
+                                 .to(device_);
   return (*vision_)(patches.clone(), pixels.grid_t, pixels.grid_h, pixels.grid_w);
 }
 
@@ -243,9 +242,10 @@ std::vector<int64_t> Qwen2_5_VLModel::expand_image_tokens(const std::vector<int6
     }
   }
   if (images != 1)
-    throw InputError("the prompt must contain exactly one image (<image> or "
-                     "<|vision_start|><|image_pad|><|vision_end|>), found " +
-                     std::to_string(images));
+    throw InputError(
+        "the prompt must contain exactly one image (<image> or "
+        "<|vision_start|><|image_pad|><|vision_end|>), found " +
+        std::to_string(images));
   return out;
 }
 
@@ -260,8 +260,8 @@ at::Tensor Qwen2_5_VLModel::rope_index(const std::vector<int64_t>& ids, int merg
   auto p = positions.accessor<int64_t, 2>();
   int64_t next = 0;
   for (int64_t i = 0; i < T;) {
-    const bool image = ids[i] == config_.image_token_id && i > 0 &&
-                       ids[i - 1] == config_.vision_start_token_id;
+    const bool image =
+        ids[i] == config_.image_token_id && i > 0 && ids[i - 1] == config_.vision_start_token_id;
     if (!image) {
       p[0][i] = p[1][i] = p[2][i] = next++;
       ++i;
@@ -309,8 +309,9 @@ at::Tensor MropeSequence::positions(int64_t start, int64_t T) const {
   const int64_t from = std::max(start, n);
   if (start + T > from) {
     // Past the sequence: text positions, position i at i - n + next (rope_deltas).
-    parts.push_back(
-        at::arange(from - n + next_, start + T - n + next_, at::kLong).unsqueeze(0).expand({3, -1}));
+    parts.push_back(at::arange(from - n + next_, start + T - n + next_, at::kLong)
+                        .unsqueeze(0)
+                        .expand({3, -1}));
   }
   return at::cat(parts, 1);
 }

@@ -153,8 +153,8 @@ std::pair<at::Tensor, at::Tensor> RopeSpec::mrope_cos_sin(const at::Tensor& posi
   // transformers: (inv_freq @ positions) per component in float32, emb = cat(freqs, freqs), then
   // the sections [t, h, w, t, h, w] of emb are taken from components 0, 1, 2, 0, 1, 2: the same
   // as choosing, per frequency pair, the component of its section before duplicating.
-  const at::Tensor pos = positions.to(at::kCPU).to(at::kFloat);              // (3, T)
-  const at::Tensor freqs = pos.unsqueeze(2) * f.inv_freq.view({1, 1, -1});   // (3, T, R/2)
+  const at::Tensor pos = positions.to(at::kCPU).to(at::kFloat);             // (3, T)
+  const at::Tensor freqs = pos.unsqueeze(2) * f.inv_freq.view({1, 1, -1});  // (3, T, R/2)
   std::vector<int64_t> component;
   for (size_t s = 0; s < section.size(); ++s) component.insert(component.end(), section[s], s % 3);
   if (static_cast<int64_t>(component.size()) != f.inv_freq.size(0))
