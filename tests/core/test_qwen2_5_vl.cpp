@@ -26,6 +26,7 @@
 #include "atman/image.h"
 #include "atman/inference.h"
 #include "atman/model.h"
+#include "atman/prompt.h"
 #include "core/tiny_models.h"
 #include "image/qwen2_vl_image.h"
 #include "models/loaded_model.h"
@@ -228,6 +229,22 @@ std::map<std::string, at::Tensor> nested_tensors(const std::map<std::string, at:
   return out;
 }
 
+// Qwen2.5-VL-3B-Instruct's chat template (tokenizer_config.json), verbatim.
+const char* kChatTemplate =
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for "
+    "message in messages %}{% if loop.first and message['role'] != 'system' "
+    "%}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif "
+    "%}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ "
+    "message['content'] }}<|im_end|>\n{% else %}{% for content in message['content'] %}{% if "
+    "content['type'] == 'image' or 'image' in content or 'image_url' in content %}{% set "
+    "image_count.value = image_count.value + 1 %}{% if add_vision_id %}Picture {{ "
+    "image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>{% elif "
+    "content['type'] == 'video' or 'video' in content %}{% set video_count.value = "
+    "video_count.value + 1 %}{% if add_vision_id %}Video {{ video_count.value }}: {% endif "
+    "%}<|vision_start|><|video_pad|><|vision_end|>{% elif 'text' in content %}{{ content['text'] "
+    "}}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt "
+    "%}<|im_start|>assistant\n{% endif %}";
+
 void write_json(const fs::path& path, const json& value) {
   std::ofstream(path) << value.dump(2);
 }
@@ -238,6 +255,8 @@ fs::path write_model(const fs::path& dir, const json& config,
   write_json(dir / "config.json", config);
   write_json(dir / "preprocessor_config.json", preprocessor_config());
   write_json(dir / "tokenizer.json", tiny_tokenizer());
+  write_json(dir / "tokenizer_config.json",
+             {{"chat_template", kChatTemplate}, {"eos_token", "<|im_end|>"}});
   test::write_weights(dir, tensors, test::TinyDType::F32, false);
   return dir;
 }
@@ -622,6 +641,20 @@ class TestQwen25VL : public QObject {
     QCOMPARE(ours[2][last].item<int64_t>(), s + 7);
     QCOMPARE(ours[0][last + 1].item<int64_t>(), s + 8);  // <|vision_end|>
     QCOMPARE(ours[2][last + 1].item<int64_t>(), s + 8);
+  }
+
+  // The checkpoint's chat template puts the image as its vision tokens; that prompt is the same
+  // input as our <image> marker.
+  void chat_template_prompt() {
+    const std::string prompt = default_prompt(dir_, "What is it?", /*with_image=*/true);
+    QCOMPARE(prompt, std::string("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+                                 "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>"
+                                 "What is it?<|im_end|>\n<|im_start|>assistant\n"));
+    const Tokenizer& tok = model_->tokenizer();
+    const std::string with_marker =
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<image>"
+        "What is it?<|im_end|>\n<|im_start|>assistant\n";
+    QCOMPARE(qwen().encode_prompt(tok, prompt).ids, qwen().encode_prompt(tok, with_marker).ids);
   }
 
   // Logits of the whole model under M-RoPE against the float64 reference; both key layouts.
