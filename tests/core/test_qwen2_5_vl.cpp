@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -702,6 +703,8 @@ class TestQwen25VL : public QObject {
     // Generation continues the positions after the prompt as text (rope_deltas).
     const Generation g = generate(*model_, kPrompt, 3, &pixels);
     if (!g.ids.empty()) QCOMPARE(g.ids[0], ref[ref.size(0) - 1].argmax().item<int64_t>());
+    // Without the image the number of image tokens is unknown: refused, not guessed.
+    QVERIFY_THROWS_EXCEPTION(InputError, input_layout(*model_, kPrompt));
     const auto layout = input_layout(*model_, kPrompt, &pixels);
     QCOMPARE(static_cast<int64_t>(layout.size()), static_cast<int64_t>(ids.size()));
     int images = 0;
@@ -758,6 +761,28 @@ class TestQwen25VL : public QObject {
     const Explanation tiled = AtmanExplainer().attribute(r);
     QCOMPARE(static_cast<int>(tiled.candidates.size()), 2 * 3);
     QCOMPARE(tiled.candidates.back().rect.x + tiled.candidates.back().rect.width, 300.0);
+  }
+
+  // The command line explains and generates with the image (the preprocessing it runs is the
+  // identity for this model; the processor does the rest).
+  void command_line() {
+    const QString image = tmp_.filePath("photo.png"), out = tmp_.filePath("qwen.json");
+    save_png(image_, image.toStdString());
+    QProcess cli;
+    cli.start(ATMAN_CLI, {"explain", "--model", QString::fromStdString(dir_.string()), "--image",
+                          image, "--prompt", kPrompt, "--target", "A red", "--json", out});
+    QVERIFY(cli.waitForFinished(120000));
+    const QString output = cli.readAllStandardOutput() + cli.readAllStandardError();
+    QVERIFY2(cli.exitStatus() == QProcess::NormalExit && cli.exitCode() == 0, qPrintable(output));
+    std::ifstream in(out.toStdString());
+    const json e = json::parse(in);
+    QVERIFY2(e.dump().find("Qwen2.5-VL") != std::string::npos, qPrintable(output));
+    QCOMPARE(e["candidates"].size(), size_t{40});
+    cli.start(ATMAN_CLI, {"generate", "--model", QString::fromStdString(dir_.string()), "--image",
+                          image, "--prompt", kPrompt, "--max-new-tokens", "2"});
+    QVERIFY(cli.waitForFinished(120000));
+    QVERIFY2(cli.exitCode() == 0,
+             qPrintable(cli.readAllStandardOutput() + cli.readAllStandardError()));
   }
 
   // The left half of the image is a solid colour: every merged token whose rectangle lies there,

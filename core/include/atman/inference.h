@@ -51,8 +51,8 @@ struct InputPosition {
 };
 
 // The model input positions of `prompt` (with LLaVA's <image> expanded), for steering and display.
-// Qwen2.5-VL's number of image tokens depends on the image's size: give its `pixels` (else its
-// image is laid out as one position).
+// Qwen2.5-VL's number of image tokens depends on the image's size: a prompt with an image needs
+// its `pixels` (InputError without them).
 std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt,
                                         const PixelTensor* pixels = nullptr);
 

@@ -113,13 +113,19 @@ Encoding qwen_encode(const Model& model, const std::string& prompt) {
                       : model.tokenizer().encode(prompt);
 }
 
-// Qwen2.5-VL's input positions: the image's merged tokens row by row when the image is known
-// (their number depends on its size), else the one <|image_pad|> as a single image position.
+// Qwen2.5-VL's input positions: the image's merged tokens row by row. Their number depends on the
+// image's size, so a prompt with an image needs it: positions guessed without it would put every
+// token after the image at the wrong place.
 std::vector<InputPosition> qwen_layout(const Model& model, const std::string& prompt,
                                        const PixelTensor* pixels) {
   const Qwen2_5_VLModel& qwen = *model.impl().qwen_vl;
   const Encoding enc = qwen.encode_prompt(model.tokenizer(), prompt);
   int rows = 1, cols = 1;
+  const auto& ids = enc.ids;
+  if (!pixels && std::find(ids.begin(), ids.end(), qwen.config().image_token_id) != ids.end())
+    throw InputError(
+        "Qwen2.5-VL's number of image tokens depends on the image's size: give the "
+        "image to lay out this prompt");
   if (pixels) {
     const auto [h, w] =
         smart_resize(pixels->height, pixels->width,
@@ -134,7 +140,7 @@ std::vector<InputPosition> qwen_layout(const Model& model, const std::string& pr
       for (int k = 0; k < rows * cols; ++k) {
         InputPosition p;
         p.is_image = true;
-        if (pixels) p.row = k / cols, p.col = k % cols;
+        p.row = k / cols, p.col = k % cols;
         out.push_back(p);
       }
       continue;
