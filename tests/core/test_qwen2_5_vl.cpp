@@ -700,6 +700,14 @@ class TestQwen25VL : public QObject {
     const LmForward nested_forward = lm_forward(*nested, kPrompt, &pixels);
     QCOMPARE(nested_forward.last_logits, forward.last_logits);
 
+    // In bfloat16 (the checkpoints' dtype) the same model, to bfloat16's precision.
+    LoadOptions bf16;
+    bf16.dtype = "bfloat16";
+    const LmForward half = lm_forward(*Model::load(dir_, bf16), kPrompt, &pixels);
+    const double half_err = max_abs(at::tensor(half.last_logits, at::kFloat), last);
+    qInfo("bfloat16 last logits: max |diff| to float32 %.3g", half_err);
+    QVERIFY(std::isfinite(half_err) && half_err < 0.05 * std::max(1.0, scale));
+
     // Generation continues the positions after the prompt as text (rope_deltas).
     const Generation g = generate(*model_, kPrompt, 3, &pixels);
     if (!g.ids.empty()) QCOMPARE(g.ids[0], ref[ref.size(0) - 1].argmax().item<int64_t>());
