@@ -1,7 +1,7 @@
 // Perturbation task of causal LMs (GPT-2, Llama-style) and image-prefix LMs (LLaVA, Qwen2.5-VL),
-// input = prompt + target[:-1]; L_t = cross-entropy of target token t at position n_prompt - 1 + t.
-// Keys/values of the positions before a batch's first suppressed position are reused from the
-// unperturbed pass (spec §5), and the LM head runs only at the target positions.
+// spec §4: input = prompt + target[:-1]; L_t = cross-entropy of target token t at position
+// n_prompt - 1 + t. Keys/values of the positions before a batch's first suppressed position are
+// reused from the unperturbed pass (spec §5), and the LM head runs only at the target positions.
 #include <ATen/ATen.h>
 
 #include <algorithm>
