@@ -28,8 +28,10 @@ Backend open_backend(const Args& args) {
     if (image) pixels = preprocess_clip(*image, model.preprocess_config());
     return generate(model, prompt, max_new, pixels ? &*pixels : nullptr, steering, variant);
   };
-  backend.input_layout = [&model](const std::string& prompt) {
-    return input_layout(model, prompt);
+  backend.input_layout = [&model](const std::string& prompt, const RgbImage* image) {
+    std::optional<PixelTensor> pixels;
+    if (image) pixels = preprocess_clip(*image, model.preprocess_config());
+    return input_layout(model, prompt, pixels ? &*pixels : nullptr);
   };
   return backend;
 }

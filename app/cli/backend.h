@@ -23,7 +23,9 @@ struct Backend {
   std::function<Generation(const std::string& prompt, int max_new_tokens, const RgbImage* image,
                            const std::vector<SteeringFactor>& steering, SuppressionVariant)>
       generate;
-  std::function<std::vector<InputPosition>(const std::string& prompt)> input_layout;
+  // The image (may be null) counts Qwen2.5-VL's image tokens; a server answers without it.
+  std::function<std::vector<InputPosition>(const std::string& prompt, const RgbImage* image)>
+      input_layout;
 };
 
 // The options a command that can run remotely adds to its own.

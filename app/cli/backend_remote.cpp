@@ -52,7 +52,7 @@ Backend open_remote_backend(const Args& args) {
                                      SuppressionVariant variant) {
     return client->generate(*model, prompt, max_new, image, steering, variant);
   };
-  backend.input_layout = [client, model](const std::string& prompt) {
+  backend.input_layout = [client, model](const std::string& prompt, const RgbImage*) {
     return client->input_layout(*model, prompt);
   };
   return backend;

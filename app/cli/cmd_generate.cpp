@@ -39,10 +39,11 @@ std::vector<std::pair<int64_t, int64_t>> find_all(const std::string& text,
 }
 
 std::vector<SteeringFactor> steering_from(const Args& args, const Backend& backend,
-                                          const std::string& prompt) {
+                                          const std::string& prompt, const RgbImage* image) {
   std::vector<SteeringFactor> steering;
   if (args.all("steer-text").empty() && args.all("steer-patches").empty()) return steering;
-  auto layout = backend.input_layout(prompt);
+  // The image tells Qwen2.5-VL how many image tokens the prompt holds.
+  auto layout = backend.input_layout(prompt, image);
   for (const auto& spec : args.all("steer-text")) {
     auto [needle, factor] = split_factor(spec, "steer-text");
     auto hits = find_all(prompt, needle);
@@ -83,7 +84,7 @@ int run_generate(int argc, char** argv) {
   const RgbImage* input = image ? &*image : nullptr;
   const std::string prompt = prompt_arg(args, *backend.model, image.has_value());
   const int max_new = args.integer("max-new-tokens", 32);
-  auto steering = steering_from(args, backend, prompt);
+  auto steering = steering_from(args, backend, prompt, input);
   const auto variant = args.has("log-additive") ? SuppressionVariant::LogAdditive
                                                 : SuppressionVariant::Multiplicative;
   Generation plain =

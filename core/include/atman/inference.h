@@ -51,7 +51,10 @@ struct InputPosition {
 };
 
 // The model input positions of `prompt` (with LLaVA's <image> expanded), for steering and display.
-std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt);
+// Qwen2.5-VL's number of image tokens depends on the image's size: a prompt with an image needs
+// its `pixels` (InputError without them).
+std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt,
+                                        const PixelTensor* pixels = nullptr);
 
 // Steering (the hosted API's control): attention to `position` scaled by `factor` in every layer
 // while generating; < 1 suppresses, > 1 amplifies.

@@ -193,6 +193,17 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
     impl->kind = ModelKind::CausalLM;
     impl->architecture = llama->architecture.empty() ? "Llama" : llama->architecture;
     impl->lm = std::make_unique<LlamaModel>(*llama, checkpoint, impl->device);
+  } else if (const auto* qwen = std::get_if<Qwen2_5_VLConfig>(&impl->config)) {
+    // An image-prefix LM like LLaVA (same kind and capabilities), with its own tower and processor.
+    impl->kind = ModelKind::Llava;
+    impl->architecture = "Qwen2.5-VL";
+    impl->qwen_vl = std::make_unique<Qwen2_5_VLModel>(*qwen, checkpoint, impl->device,
+                                                      load_qwen2_vl_image_config(dir));
+    // Its processor resizes by its own rule (smart_resize): the CLIP-style preprocessing every
+    // caller runs is made the identity, so a PixelTensor carries the original pixels to it.
+    impl->preprocess.do_resize = impl->preprocess.do_center_crop = false;
+    impl->preprocess.do_normalize = false;
+    impl->preprocess.rescale_factor = 1.0;
   } else {
     const auto& llava = std::get<LlavaConfig>(impl->config);
     impl->kind = ModelKind::Llava;
