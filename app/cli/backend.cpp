@@ -37,7 +37,7 @@ Backend open_backend(const Args& args) {
 }
 
 #ifndef ATMAN_WITH_SERVER
-Backend open_remote_backend(const Args&) {
+Backend open_remote_backend(const Args&, const std::string&) {
   throw InputError(
       "--server: this atman was built without the remote client (configure with gRPC installed, "
       "ATMAN_WITH_SERVER=ON)");

@@ -35,9 +35,10 @@ std::vector<std::string> server_options(std::vector<std::string> own);
 // --tls-server-name).
 Backend open_backend(const Args& args);
 
-// The remote half of open_backend (backend_remote.cpp); without ATMAN_WITH_SERVER an InputError
-// saying this atman was built without it.
-Backend open_remote_backend(const Args& args);
+// The remote half of open_backend (backend_remote.cpp): the model is --model, else
+// `default_model`, a name on the server. Without ATMAN_WITH_SERVER an InputError saying this atman
+// was built without it.
+Backend open_remote_backend(const Args& args, const std::string& default_model = "");
 
 // A token file's first line without surrounding white space (--token-file of the client and of
 // `atman serve`). ATMAN_WITH_SERVER only.

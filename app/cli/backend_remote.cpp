@@ -29,7 +29,7 @@ std::string read_token_file(const std::string& path) {
   return first == std::string::npos ? "" : token.substr(first, last - first + 1);
 }
 
-Backend open_remote_backend(const Args& args) {
+Backend open_remote_backend(const Args& args, const std::string& default_model) {
   remote::ConnectOptions options;
   options.address = args.get("server");
   if (args.has("token-file")) options.token = read_token_file(args.get("token-file"));
@@ -42,7 +42,11 @@ Backend open_remote_backend(const Args& args) {
   load.device = args.get("device", "cpu");
   load.dtype = args.get("dtype", "auto");
   Backend backend;
-  backend.model = client->load_model(args.required("model"), load).model;
+  backend.model = client
+                      ->load_model(default_model.empty() ? args.required("model")
+                                                         : args.get("model", default_model),
+                                   load)
+                      .model;
   backend.make_explainer = [client](const std::string& method, const MethodOptions& options) {
     return std::unique_ptr<Explainer>(client->make_explainer(method, options));
   };

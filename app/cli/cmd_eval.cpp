@@ -8,6 +8,7 @@
 #include "atman/error.h"
 #include "atman/eval.h"
 #include "atman/runtime.h"
+#include "backend.h"
 #include "commands.h"
 #include "common.h"
 #include "eval_shards.h"
@@ -20,7 +21,9 @@ constexpr const char* kUsage =
     "[--methods atman_single,atman_correlated,...] [--kappa K] [--faithfulness-steps S (0 = off)] "
     "[--max-context-tokens T] [--prompt TEXT] [--batch-size N] [--adaptive] [--adaptive-threshold "
     "T] [--adaptive-group K] [--json OUT] [--csv OUT] [--quiet] [--results FILE.jsonl] [--shard "
-    "I/N]";
+    "I/N] [--server HOST:PORT [--token-file F] [--ca CA.pem | --pinned-cert CERT.pem] "
+    "[--tls-server-name NAME]] (with --server the explanations run on the server, the model is "
+    "a name there, and the faithfulness curves are off)";
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path);
@@ -34,17 +37,19 @@ void write_file(const std::string& path, const std::string& text) {
 int run_eval(int argc, char** argv) {
   Args args(
       argc, argv, 2,
-      common_options(with_eval_shard_options(
+      common_options(with_eval_shard_options(server_options(
           {"model", "data", "limit", "methods", "kappa", "batch-size", "csv", "faithfulness-steps",
-           "max-context-tokens", "prompt", "adaptive-threshold", "adaptive-group", "server"})),
+           "max-context-tokens", "prompt", "adaptive-threshold", "adaptive-group"}))),
       {"quiet", "adaptive"});
   apply_common(args);
-  // The runner reads the data and scores deletion / insertion curves with the weights in this
-  // process; a remote run would need both on the server (docs/remote.md says what to do instead).
-  if (args.has("server"))
+  // --server: the data set is read and scored here, every explanation runs on the server. The
+  // deletion / insertion curves need the weights, so they are off unless run on the server itself.
+  const bool remote = args.has("server");
+  if (remote && args.integer("faithfulness-steps", 0) != 0)
     throw InputError(
-        "eval --server is not supported: an evaluation reads its data set and runs the model's "
-        "faithfulness curves where the weights are; run `atman eval` on the server machine");
+        "--faithfulness-steps: the deletion / insertion curves run forward passes with the "
+        "weights, which are on the server; leave it out (or 0) with --server, or run `atman eval` "
+        "on the server machine for the curves");
   EvalShards shards(args);  // MPI ranks or --shard, --results (docs/cluster.md)
   if (args.positional().size() != 1) throw InputError(kUsage);
   const std::string set = args.positional()[0];
@@ -64,8 +69,10 @@ int run_eval(int argc, char** argv) {
     throw InputError(
         "give --model: coco needs a CLIP model, squad a causal LM (the bundled "
         "shapes-clip / facts-gpt2 only check the plumbing)");
-  auto model =
-      Model::load(resolve_model_dir(args.get("model", text ? "facts-gpt2" : "shapes-clip")), load);
+  const std::string model_name = args.get("model", text ? "facts-gpt2" : "shapes-clip");
+  Backend backend;  // --server: a view of the server's model and its explainers
+  if (remote) backend = open_remote_backend(args, model_name);
+  auto model = remote ? backend.model : Model::load(resolve_model_dir(model_name), load);
   // Default data: next to the bundled models (../shared/data).
   const std::filesystem::path data_root = model_root().parent_path() / "data";
   std::filesystem::path data = args.get("data", "");
@@ -84,7 +91,11 @@ int run_eval(int argc, char** argv) {
       args.has("adaptive") || args.has("adaptive-threshold") || args.has("adaptive-group");
   options.adaptive_threshold = args.number("adaptive-threshold", 0.01);
   options.adaptive_group = args.integer("adaptive-group", 4);
-  options.faithfulness_steps = args.integer("faithfulness-steps", 20);
+  options.faithfulness_steps = args.integer("faithfulness-steps", remote ? 0 : 20);
+  if (remote)
+    options.make_explainer = [&backend](const std::string& method) {
+      return backend.make_explainer(method, {});
+    };
   options.llava_prompt = args.get("prompt", "");
   const bool quiet = args.has("quiet") || !shards.root();
   options.progress = [&](int done, int total, const std::string& method) {

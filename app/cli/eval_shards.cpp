@@ -52,7 +52,9 @@ nlohmann::json eval_config(const Args& args, const std::string& set, const Model
         {{"name", m.name}, {"kappa", m.mode == SuppressionMode::Correlated ? m.kappa : 0.0}});
   const std::string device = args.get("device", "cpu");
   return {{"set", set},
-          {"model", std::filesystem::weakly_canonical(model.dir()).string()},
+          // A remote model's folder is a temporary view: the server and the name identify it.
+          {"model", model.remote() ? "server " + model.remote()->address + ": " + model.name()
+                                   : std::filesystem::weakly_canonical(model.dir()).string()},
           {"data", std::filesystem::weakly_canonical(data).string()},
           {"methods", method_list},
           {"faithfulness_steps", options.faithfulness_steps},

@@ -53,9 +53,10 @@ Commands:
         [--max-request-mb M (64)] [--timeout-s T (600)] [--hub-cache DIR]
                                the core as a gRPC service (docs/remote.md; built with gRPC:
                                ATMAN_WITH_SERVER); anything but loopback
-                               needs TLS and a token. explain and generate take
+                               needs TLS and a token. explain, generate and eval take
                                --server HOST:PORT [--token-file F] [--ca CA.pem | --pinned-cert C]
                                [--tls-server-name NAME] to run there, with the same output
+                               (eval: data here, explanations there, no faithfulness curves)
   fetch REPO_ID [--revision R] [--cache-dir DIR] [--endpoint URL] [--offline]
                                download a model from the Hugging Face Hub into its cache
                                (HF_HUB_CACHE); prints the snapshot folder
@@ -65,7 +66,8 @@ Commands:
        M: {eval_methods}
                                localisation (mAP, mAR, IQ means, pointing) and faithfulness
                                (deletion/insertion AUC) against ground truth; --results: resumable,
-                               --shard or mpirun -n N: split over processes (docs/cluster.md)
+                               --shard or mpirun -n N: split over processes (docs/cluster.md);
+                               --server HOST:PORT: explanations on a server (docs/remote.md)
   bench forward --model DIR    milliseconds per forward for batch sizes 1, 8, 32
   bench explain --model DIR    naive loop vs batched AtMan: time, peak memory, ratios
                [--random-lm llama --width 256 --seq 512]   ... on a small random LM (KV reuse)

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "atman/error.h"
+#include "atman/eval.h"
 #include "atman/explainer.h"
 #include "atman/image.h"
 #include "atman/inference.h"
@@ -773,6 +774,101 @@ class TestRemote : public QObject {
     local.erase("timings");
     remote.erase("timings");
     QCOMPARE(QString::fromStdString(remote.dump()), QString::fromStdString(local.dump()));
+  }
+
+  void evalRunnerRemoteMatchesLocal() {
+    // The evaluation runner with the explainers on the server (RunOptions::make_explainer) scores
+    // every item as a local run does: the same explanations, bit for bit.
+    const auto items = eval::load_shapes_eval(test::shared_dir() / "data" / "shapes-eval", 3);
+    const auto methods = eval::parse_methods("atman_single,attention,random");
+    eval::RunOptions options;
+    options.faithfulness_steps = 0;
+    const eval::Report local = eval::evaluate_shapes(clip_local_, items, methods, options);
+    options.make_explainer = [this](const std::string& name) {
+      return std::unique_ptr<Explainer>(client_->make_explainer(name));
+    };
+    const eval::Report remote = eval::evaluate_shapes(clip_remote_.model, items, methods, options);
+    QCOMPARE(remote.model, local.model);
+    QCOMPARE(remote.n, 3);
+    QCOMPARE(remote.items.size(), size_t(9));
+    QCOMPARE(remote.items.size(), local.items.size());
+    for (size_t k = 0; k < local.items.size(); ++k) {
+      const eval::ItemResult& a = remote.items[k];
+      const eval::ItemResult& b = local.items[k];
+      QCOMPARE(a.item, b.item);
+      QCOMPARE(a.key, b.key);
+      QCOMPARE(a.method, b.method);
+      QVERIFY(a.score.precision == b.score.precision);
+      QVERIFY(a.score.recall == b.score.recall);
+      QCOMPARE(a.score.hit, b.score.hit);
+      QVERIFY(a.score.chance == b.score.chance);
+      QCOMPARE(a.forwards, b.forwards);
+    }
+    for (size_t m = 0; m < local.methods.size(); ++m) {
+      QVERIFY(remote.methods[m].mAP == local.methods[m].mAP);
+      QVERIFY(remote.methods[m].mAR == local.methods[m].mAR);
+      QVERIFY(remote.methods[m].pointing == local.methods[m].pointing);
+    }
+    // The deletion / insertion curves need the weights: refused for a remote model, with a message.
+    options.faithfulness_steps = 2;
+    QVERIFY(test::error_of<InputError>([&] {
+              eval::evaluate_shapes(clip_remote_.model, items, methods, options);
+            }).contains("faithfulness steps to 0"));
+    // So is a remote model without remote explainers.
+    options.faithfulness_steps = 0;
+    options.make_explainer = {};
+    QVERIFY(test::error_of<InputError>([&] {
+              eval::evaluate_shapes(clip_remote_.model, items, methods, options);
+            }).contains("RunOptions::make_explainer"));
+  }
+
+  void cliEvalServerMatchesLocal() {
+    // `atman eval --server` writes the same JSON as a local run, seconds aside; it refuses
+    // --faithfulness-steps.
+    QTemporaryDir dir;
+    const QString token_file = dir.filePath("token");
+    {
+      std::ofstream out(token_file.toStdString());
+      out << kToken << "\n";
+    }
+    QString error;
+    auto run = [&](const QStringList& extra, const QString& out) {
+      QProcess p;
+      QStringList args = {
+          "eval",
+          "shapes",
+          "--model",
+          "shapes-clip",
+          "--data",
+          QString::fromStdString((test::shared_dir() / "data" / "shapes-eval").string()),
+          "--limit",
+          "2",
+          "--methods",
+          "atman_single,random",
+          "--quiet",
+          "--json",
+          dir.filePath(out)};
+      p.start(ATMAN_CLI, args + extra);
+      p.waitForFinished(120000);
+      error = QString(p.readAllStandardError());
+      return p.exitCode() == 0 ? test::read_json(dir.filePath(out).toStdString())
+                               : nlohmann::json(error.toStdString());
+    };
+    const QStringList server = {"--server", QString::fromStdString(address_), "--token-file",
+                                token_file};
+    nlohmann::json local = run({"--models-dir", QString::fromStdString(test::models_dir().string()),
+                                "--faithfulness-steps", "0"},
+                               "local.json");
+    nlohmann::json remote = run(server, "remote.json");  // the curves are off by default
+    QVERIFY2(local.is_object(), local.dump().c_str());
+    QVERIFY2(remote.is_object(), remote.dump().c_str());
+    QCOMPARE(remote["n"].get<int>(), 2);
+    for (auto* report : {&local, &remote})
+      for (auto& [name, method] : (*report)["methods"].items()) method.erase("seconds");
+    QCOMPARE(QString::fromStdString(remote.dump()), QString::fromStdString(local.dump()));
+    const nlohmann::json refused = run(server + QStringList{"--faithfulness-steps", "5"}, "x.json");
+    QVERIFY2(refused.is_string(), refused.dump().c_str());
+    QVERIFY2(error.contains("run `atman eval` on the server machine"), qPrintable(error));
   }
 
   void concurrentClientsAndMemory() {

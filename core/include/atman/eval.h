@@ -232,12 +232,19 @@ struct RunOptions {
   bool adaptive = false;
   double adaptive_threshold = 0.01;
   int adaptive_group = 4;
-  // Deletion / insertion curves with at most this many steps per item; 0 = not measured.
+  // Deletion / insertion curves with at most this many steps per item; 0 = not measured. They run
+  // forward passes with the weights here: InputError for a remote model unless 0.
   int faithfulness_steps = 20;
   // LLaVA prompt for shapes-eval; empty = the model folder's prompt_format.json.
   std::string llava_prompt;
   // Called after each item with (items done, items total, method name); return false to cancel.
   std::function<bool(int, int, const std::string&)> progress;
+  // Makes the explainer of a method (its Method::explainer: "atman", "ig", ...); empty:
+  // make_explainer(). A remote model (Model::remote(), atman/remote.h) needs one that runs where
+  // its weights are, e.g. remote::Client::make_explainer: the runner then reads the data and scores
+  // here while every explanation runs on the server. The random reference takes the unperturbed
+  // pass (AtMan with factor 0) from it too and draws its random values here.
+  std::function<std::unique_ptr<Explainer>(const std::string& explainer)> make_explainer;
 
   // A subset of the items (sharded and resumed runs). The run covers the items with index
   // i % shards == shard (round-robin, so that long and short items spread over the shards), and of

@@ -85,6 +85,18 @@ Report run(const std::string& dataset, const std::shared_ptr<const Model>& model
            const RunOptions& options) {
   if (methods.empty()) throw InputError("no evaluation methods given");
   if (options.faithfulness_steps < 0) throw InputError("faithfulness steps must be >= 0 (0 = off)");
+  if (const RemoteModelInfo* remote = model->remote()) {
+    if (options.faithfulness_steps > 0)
+      throw InputError(
+          "the deletion / insertion curves run forward passes with the weights, and model '" +
+          model->name() + "' has them on the server " + remote->address +
+          ": set the faithfulness steps to 0 (--faithfulness-steps 0), or run `atman eval` on "
+          "the server machine for the curves");
+    if (!options.make_explainer)
+      throw InputError("model '" + model->name() + "' runs on the server " + remote->address +
+                       ": evaluate it with explainers that run there (RunOptions::make_explainer, "
+                       "remote::Client::make_explainer)");
+  }
   const int n = static_cast<int>(jobs.size());
   const std::vector<int> selected = selected_items(n, options);
   Report header;
@@ -105,8 +117,11 @@ Report run(const std::string& dataset, const std::shared_ptr<const Model>& model
     header.methods.push_back(named);
     // A fresh explainer (and cache) per method: its timing owes nothing to another's.
     const bool random = method.explainer == kRandom;
-    std::unique_ptr<Explainer> explainer =
-        random ? std::make_unique<AtmanExplainer>() : make_explainer(method.explainer);
+    // The random reference's unperturbed pass is AtMan's with factor 0 (below).
+    const std::string name = random ? "atman" : method.explainer;
+    std::unique_ptr<Explainer> explainer = options.make_explainer ? options.make_explainer(name)
+                                           : random ? std::make_unique<AtmanExplainer>()
+                                                    : make_explainer(name);
     auto* atman = dynamic_cast<AtmanExplainer*>(explainer.get());
     int done = 0;
     for (const int i : selected) {
