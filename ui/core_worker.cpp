@@ -94,7 +94,7 @@ void CoreWorker::predict(JobId job, const PredictRequest& request) {
     if (!request.model) throw InputError(tr("No model loaded.").toStdString());
     Prediction prediction;
     std::optional<PixelTensor> pixels;
-    if (request.image) pixels = preprocess_clip(*request.image, request.model->preprocess_config());
+    if (request.image) pixels = request.model->preprocess(*request.image);
     if (request.model->target_is_label()) {
       if (!request.steering.empty())
         throw InputError(tr("CLIP does not generate text: nothing to steer.").toStdString());

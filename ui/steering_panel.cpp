@@ -158,6 +158,7 @@ void SteeringPanel::setModel(std::shared_ptr<const Model> model) {
 void SteeringPanel::setImage(std::shared_ptr<const RgbImage> image, const QString& origin) {
   m_image = std::move(image);
   m_imageOrigin = origin;
+  if (m_model && m_model->reads_images() && m_model->generates()) rebuildLayout();
   updatePatchCells();
   updateMarks();
   if (m_report) clearResult(tr("The image changed: press Generate Steered again."));
@@ -189,7 +190,9 @@ void SteeringPanel::rebuildLayout() {
   const bool lm = m_model && m_model->generates();
   if (lm && !m_prompt.isEmpty()) {
     try {
-      m_layout = input_layout(*m_model, toStd(m_prompt));
+      // Anyres LLaVA: the number of image tokens depends on the image's size.
+      m_layout = m_image ? input_layout(*m_model, toStd(m_prompt), m_image->width, m_image->height)
+                         : input_layout(*m_model, toStd(m_prompt));
     } catch (const Error& e) {
       emit message(toQString(e.what()));  // e.g. an over-long prompt; Generate reports it too
     }
@@ -207,8 +210,7 @@ void SteeringPanel::updatePatchCells() {
     // The model's resize and crop decide which pixels a patch covers: the core's own geometry,
     // worked out from the image size alone (no resampling on this thread).
     try {
-      const ClipInputGeometry input =
-          clip_input_geometry(m_image->width, m_image->height, m_model->preprocess_config());
+      const ClipInputGeometry input = m_model->input_geometry(m_image->width, m_image->height);
       const double w = double(input.width) / grid, h = double(input.height) / grid;
       for (int row = 0; row < grid; ++row)
         for (int col = 0; col < grid; ++col) {
@@ -331,7 +333,7 @@ void SteeringPanel::updateMarks() {
     const InputPosition& p = m_layout[s.position];
     if (!p.is_image)
       chips.insert(static_cast<int>(s.position), steeringChipColour(s.factor));
-    else if (p.row >= 0)
+    else if (p.row >= 0 && p.view == 0)  // the base view's grid is the one drawn
       patches[{p.row, p.col}] = s.factor;
   }
   m_promptView->setMarks(chips);

@@ -38,9 +38,11 @@ std::vector<std::pair<int64_t, int64_t>> find_all(const std::string& text,
 }
 
 std::vector<SteeringFactor> steering_from(const Args& args, const Model& model,
-                                          const std::string& prompt) {
+                                          const std::string& prompt, const PixelTensor* pixels) {
   std::vector<SteeringFactor> steering;
-  auto layout = input_layout(model, prompt);
+  auto layout = pixels ? input_layout(model, prompt, pixels->geometry.original_width,
+                                      pixels->geometry.original_height)
+                       : input_layout(model, prompt);
   for (const auto& spec : args.all("steer-text")) {
     auto [needle, factor] = split_factor(spec, "steer-text");
     auto hits = find_all(prompt, needle);
@@ -77,11 +79,10 @@ int run_generate(int argc, char** argv) {
   apply_common(args);
   auto model = load_model_arg(args);
   std::optional<PixelTensor> pixels;
-  if (args.has("image"))
-    pixels = preprocess_clip(load_image(args.get("image")), model->preprocess_config());
+  if (args.has("image")) pixels = model->preprocess(load_image(args.get("image")));
   const std::string prompt = prompt_arg(args, *model, pixels.has_value());
   const int max_new = args.integer("max-new-tokens", 32);
-  auto steering = steering_from(args, *model, prompt);
+  auto steering = steering_from(args, *model, prompt, pixels ? &*pixels : nullptr);
   const auto variant = args.has("log-additive") ? SuppressionVariant::LogAdditive
                                                 : SuppressionVariant::Multiplicative;
   Generation plain = generate(*model, prompt, max_new, pixels ? &*pixels : nullptr);

@@ -48,10 +48,14 @@ struct InputPosition {
   std::string text;                          // text tokens: the text the token covers
   std::pair<int64_t, int64_t> span{-1, -1};  // text tokens: code points of the prompt
   int row = -1, col = -1;                    // image tokens: patch grid position
+  int view = 0;  // image tokens: 0 the (base) view's grid; 1 LLaVA-NeXT / OneVision tiles' grid
 };
 
 // The model input positions of `prompt` (with LLaVA's <image> expanded), for steering and display.
-std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt);
+// Anyres LLaVA (LLaVA-NeXT, OneVision) needs the image's size (InputError without it): its number
+// of image tokens depends on it.
+std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt,
+                                        int image_width = 0, int image_height = 0);
 
 // Steering (the hosted API's control): attention to `position` scaled by `factor` in every layer
 // while generating; < 1 suppresses, > 1 amplifies.

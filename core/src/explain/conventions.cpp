@@ -16,7 +16,9 @@ std::vector<int64_t> patch_region_positions(const std::vector<InputPosition>& la
   std::vector<int64_t> out;
   for (size_t p = 0; p < layout.size(); ++p) {
     const InputPosition& x = layout[p];
-    if (x.is_image && x.row >= row0 && x.row <= row1 && x.col >= col0 && x.col <= col1)
+    // The base view's grid (anyres tiles have a grid of their own).
+    if (x.is_image && x.view == 0 && x.row >= row0 && x.row <= row1 && x.col >= col0 &&
+        x.col <= col1)
       out.push_back(static_cast<int64_t>(p));
   }
   return out;

@@ -30,8 +30,9 @@ at::Tensor prompt_embeds(const Model& model, const std::vector<int64_t>& ids,
   const auto& impl = model.impl();
   if (impl.llava) {
     if (!pixels) throw InputError("LLaVA model '" + model.name() + "' needs an image");
-    *model_ids = impl.llava->expand_image_tokens(ids);
-    at::Tensor features = impl.llava->image_features(pixels_to_tensor(*pixels, impl.device));
+    at::Tensor features =
+        impl.llava->image_features(pixels_to_tensor(*pixels, impl.device), pixels->geometry);
+    *model_ids = impl.llava->expand_image_tokens(ids, features.size(1));
     return impl.llava->input_embeds(*model_ids, features);
   }
   *model_ids = ids;
@@ -128,19 +129,29 @@ LmForward lm_forward(const Model& model, const std::string& text, const PixelTen
   return out;
 }
 
-std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt) {
+std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt,
+                                        int image_width, int image_height) {
   Encoding enc = model.tokenizer().encode(prompt);
   const auto& impl = model.impl();
   const int64_t image_id = impl.llava ? impl.llava->config().image_token_index : -1;
   std::vector<InputPosition> out;
   for (size_t i = 0; i < enc.ids.size(); ++i) {
     if (enc.ids[i] == image_id) {
-      const int grid = impl.llava->vision_tower().grid_size();
-      const int extra = impl.llava->image_tokens() - grid * grid;  // "full" strategy: CLS first
-      for (int k = 0; k < impl.llava->image_tokens(); ++k) {
+      // Anyres models have as many image tokens as the image's size gives; plain LLaVA a fixed
+      // number, whatever the size.
+      const bool anyres = impl.llava->config().anyres();
+      if (anyres && (image_width <= 0 || image_height <= 0))
+        throw InputError(model.architecture() +
+                         " has as many image tokens as the image's size gives: open the image "
+                         "first");
+      const CropGeometry geometry =
+          anyres ? model.input_geometry(image_width, image_height).geometry : CropGeometry{};
+      for (const ImageToken& token : impl.llava->image_layout(geometry)) {
         InputPosition p;
         p.is_image = true;
-        if (k >= extra) p.row = (k - extra) / grid, p.col = (k - extra) % grid;
+        p.view = token.view;
+        p.row = token.newline ? -1 : token.row;
+        p.col = token.col;
         out.push_back(p);
       }
       continue;
