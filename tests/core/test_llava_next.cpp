@@ -38,6 +38,7 @@
 #include "atman/model.h"
 #include "core/test_support.h"
 #include "core/tiny_models.h"
+#include "image/anyres.h"
 #include "models/inputs.h"
 #include "models/loaded_model.h"
 
@@ -547,7 +548,7 @@ class TestLlavaNext : public QObject {
   }
 
   // The model's image features against the float64 reference, and the processor's pixels.
-  double parity(const Loaded& l, const RgbImage& image, int64_t expected_tokens) {
+  void parity(const Loaded& l, const RgbImage& image, int64_t expected_tokens, double& err) {
     c10::InferenceMode guard;
     const PixelTensor pixels = l.model->preprocess(image);
     const ClipPreprocessConfig& pre = l.model->preprocess_config();
@@ -566,14 +567,13 @@ class TestLlavaNext : public QObject {
         anyres ? ref_pack(f, ref_plan(image.width, image.height, l.spec), l.weights, l.spec) : f[0];
     [&] { QCOMPARE(got.size(0), expected_tokens); }();
     [&] { QCOMPARE(want.size(0), expected_tokens); }();
-    const double err = max_abs_diff(got, want);
+    err = max_abs_diff(got, want);
     QVERIFY(std::isfinite(err));
     // The layout has one entry per image position.
     [&] {
       QCOMPARE(int64_t(l.model->impl().llava->image_layout(pixels.geometry).size()),
                expected_tokens);
     }();
-    return err;
   }
 
  private slots:
@@ -589,7 +589,8 @@ class TestLlavaNext : public QObject {
     QVERIFY(!l.model->preprocess_config().do_center_crop);
     QCOMPARE(l.model->preprocess_config().mean[0], 0.5f);
     // "full" with a SigLIP tower: every patch, no class token to keep.
-    const double err = parity(l, *half_solid(40, 30), kGrid * kGrid);
+    double err = 0;
+    parity(l, *half_solid(40, 30), kGrid * kGrid, err);
     std::printf("interleave (SigLIP tower) features max |diff| vs float64: %.2e\n", err);
     QVERIFY(err < 1e-4);
   }
@@ -598,8 +599,9 @@ class TestLlavaNext : public QObject {
     // Hidden states of layers -1 and 1 concatenated along features: the projector reads 2 x C.
     const auto& l = load("interleave_list", interleave_spec(json::array({-1, 1})), 12);
     const auto& config = std::get<LlavaConfig>(l.model->impl().config);
-    QCOMPARE(config.vision_feature_layers, (std::vector<int>{-1, 1}));
-    const double err = parity(l, *half_solid(40, 30), kGrid * kGrid);
+    QVERIFY(config.vision_feature_layers == (std::vector<int>{-1, 1}));
+    double err = 0;
+    parity(l, *half_solid(40, 30), kGrid * kGrid, err);
     std::printf("vision_feature_layer [-1, 1] features max |diff| vs float64: %.2e\n", err);
     QVERIFY(err < 1e-4);
     // A CLIP tower with "default" and a list: CLS dropped after the concatenation.
@@ -607,7 +609,8 @@ class TestLlavaNext : public QObject {
     clip.model_type = "llava";
     clip.feature_layer = json::array({-2, 0, 3});
     const auto& lc = load("clip_list", clip, 13);
-    const double err2 = parity(lc, *half_solid(50, 37), kGrid * kGrid);
+    double err2 = 0;
+    parity(lc, *half_solid(50, 37), kGrid * kGrid, err2);
     std::printf("CLIP tower, layers [-2, 0, 3] max |diff| vs float64: %.2e\n", err2);
     QVERIFY(err2 < 1e-4);
   }
@@ -619,7 +622,9 @@ class TestLlavaNext : public QObject {
     // newlines + 16 base = 52.
     const auto& l = load("next", next_spec(false), 21);
     const auto& config = std::get<LlavaConfig>(l.model->impl().config);
-    QCOMPARE(ref_best(180, 300, config.image_grid_pinpoints), std::make_pair(64, 64));
+    QVERIFY(ref_best(180, 300, config.image_grid_pinpoints) == std::make_pair(64, 64));
+    QVERIFY(select_best_resolution(180, 300, config.image_grid_pinpoints) ==
+            std::make_pair(64, 64));
     const Plan p = ref_plan(300, 180, l.spec);
     QCOMPARE(p.nh, 39);
     QCOMPARE(p.top, 12);
@@ -627,14 +632,16 @@ class TestLlavaNext : public QObject {
     QCOMPARE(p.r1, 6);
     auto image = half_solid(300, 180);
     QCOMPARE(l.model->preprocess(*image).views, 5);
-    const double err = parity(l, *image, 52);
+    double err = 0;
+    parity(l, *image, 52, err);
     std::printf("LLaVA-NeXT 300x180 features max |diff| vs float64: %.2e\n", err);
     QVERIFY(err < 1e-4);
     // Tall, wide, tiny and exactly-a-pinpoint images, each against the reference's count.
     for (auto [W, H] : std::vector<std::pair<int, int>>{{60, 200}, {500, 90}, {7, 5}, {64, 32}}) {
       const Plan q = ref_plan(W, H, l.spec);
       const int64_t tokens = kGrid * kGrid + int64_t(q.oh) * (q.ow + 1);
-      const double e = parity(l, *half_solid(W, H), tokens);
+      double e = 0;
+      parity(l, *half_solid(W, H), tokens, e);
       std::printf("LLaVA-NeXT %dx%d: best %dx%d, %lld tokens, max |diff| %.2e\n", W, H, q.bh, q.bw,
                   static_cast<long long>(tokens), e);
       QVERIFY(e < 1e-4);
@@ -665,13 +672,14 @@ class TestLlavaNext : public QObject {
     QVERIFY(p.scaled);
     QCOMPARE(p.oh, 12);
     QCOMPARE(p.ow, 12);
-    double err = parity(l, *half_solid(200, 200), kGrid * kGrid + 12 * 13);
+    double err = 0;
+    parity(l, *half_solid(200, 200), kGrid * kGrid + 12 * 13, err);
     std::printf("OneVision 200x200 (downscaled) max |diff| vs float64: %.2e\n", err);
     QVERIFY(err < 1e-4);
     // Small enough not to be downscaled.
     const Plan q = ref_plan(40, 70, l.spec);
     QVERIFY(!q.scaled);
-    err = parity(l, *half_solid(40, 70), kGrid * kGrid + int64_t(q.oh) * (q.ow + 1));
+    parity(l, *half_solid(40, 70), kGrid * kGrid + int64_t(q.oh) * (q.ow + 1), err);
     std::printf("OneVision 40x70 max |diff| vs float64: %.2e\n", err);
     QVERIFY(err < 1e-4);
   }
@@ -817,18 +825,29 @@ class TestLlavaNext : public QObject {
       o.colormap = Colormap::Gray;
       o.opacity = 1.0;
       o.smooth = false;
+      // The reference: the same overlay with every value 0 (pixels no shown token covers keep the
+      // picture, e.g. the rows unpadding left to the base view alone in the tiles view).
+      Explanation zero = e;
+      o.scale_max = 1.0;
+      for (Candidate& c : zero.candidates) c.value = 0;
       for (OverlayView view : {OverlayView::All, OverlayView::Base, OverlayView::Tiles}) {
         o.view = view;
         const RgbImage out = render_overlay(*image, e, o);
+        const RgbImage ref = render_overlay(*image, zero, o);
         int lit_left = 0;
         for (int y = 0; y < H; ++y)
-          for (int x = 0; x < W; ++x) {
-            const uint8_t v = out.pixels[(size_t(y) * W + x) * 3];
-            if (x >= W / 2) QVERIFY2(v == 0, "evidence of a left-half token on the right half");
-            lit_left += v > 0;
-          }
+          for (int x = 0; x < W; ++x)
+            for (int k = 0; k < 3; ++k) {
+              const size_t at = (size_t(y) * W + x) * 3 + k;
+              if (x >= W / 2)
+                QVERIFY2(out.pixels[at] == ref.pixels[at],
+                         "evidence of a left-half token on the right half");
+              else
+                lit_left += out.pixels[at] != ref.pixels[at];
+            }
         QVERIFY(lit_left > 0);
       }
+      o.scale_max = 0;
       // All = base + tiles per pixel: where both views' left tokens cover a pixel it is brighter
       // than where one does.
       QVERIFY(max_patch_value(e, OverlayView::All) >= 2.0 - 1e-12);
