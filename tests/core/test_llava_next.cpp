@@ -33,10 +33,12 @@
 #include "atman/error.h"
 #include "atman/explainer.h"
 #include "atman/heatmap.h"
+#include "atman/hf_config.h"
 #include "atman/image.h"
 #include "atman/inference.h"
 #include "atman/model.h"
 #include "core/test_support.h"
+#include "core/tiny_llava.h"
 #include "core/tiny_models.h"
 #include "image/anyres.h"
 #include "models/inputs.h"
@@ -45,191 +47,9 @@
 using namespace atman;
 using nlohmann::json;
 namespace fs = std::filesystem;
+using namespace atman::test::llava;
 
 namespace {
-
-constexpr int kC = 32, kHeads = 4, kInter = 64, kVLayers = 3;
-constexpr int kImage = 32, kPatch = 8, kGrid = kImage / kPatch;
-constexpr int kVocab = 50258, kImageId = 50257;
-
-using Weights = std::map<std::string, at::Tensor>;
-
-enum class Tower { Clip, Siglip };
-
-// What one tiny checkpoint is.
-struct Spec {
-  std::string model_type;  // llava, llava_next, llava_onevision
-  Tower tower = Tower::Clip;
-  std::string text_type = "qwen2";
-  json feature_layer = -2;
-  std::string strategy = "default";
-  bool modern_keys = false;  // model.language_model.* / model.vision_tower.* / lm_head.weight
-  std::vector<std::pair<int, int>> pinpoints;
-  int max_tiles = 0;  // OneVision: anyres_max_N
-};
-
-int feature_layer_count(const Spec& s) {
-  return s.feature_layer.is_array() ? static_cast<int>(s.feature_layer.size()) : 1;
-}
-
-json text_config(const Spec& s) {
-  json t = {{"model_type", s.text_type}, {"vocab_size", kVocab},
-            {"hidden_size", kC},         {"intermediate_size", kInter},
-            {"num_hidden_layers", 2},    {"num_attention_heads", kHeads},
-            {"num_key_value_heads", 2},  {"max_position_embeddings", 1024},
-            {"rms_norm_eps", 1e-6},      {"tie_word_embeddings", false}};
-  if (s.text_type == "qwen2") {
-    t["rope_theta"] = 1000000.0;
-    t["use_sliding_window"] = false;
-  } else {  // mistral, as llava-v1.6-mistral-7b-hf
-    t["rope_theta"] = 1000000.0;
-    t["sliding_window"] = nullptr;
-  }
-  return t;
-}
-
-json config_of(const Spec& s) {
-  json vision = {{"hidden_size", kC},
-                 {"intermediate_size", kInter},
-                 {"num_hidden_layers", kVLayers},
-                 {"num_attention_heads", kHeads},
-                 {"image_size", kImage},
-                 {"patch_size", kPatch}};
-  if (s.tower == Tower::Siglip) {
-    vision["model_type"] = "siglip_vision_model";
-    vision["vision_use_head"] = false;
-  } else {
-    vision["model_type"] = "clip_vision_model";
-    vision["hidden_act"] = "quick_gelu";
-    vision["projection_dim"] = 16;
-  }
-  const std::map<std::string, std::string> archs = {
-      {"llava", "LlavaForConditionalGeneration"},
-      {"llava_next", "LlavaNextForConditionalGeneration"},
-      {"llava_onevision", "LlavaOnevisionForConditionalGeneration"}};
-  json c = {{"architectures", {archs.at(s.model_type)}},
-            {"model_type", s.model_type},
-            {"image_token_index", kImageId},
-            {"projector_hidden_act", "gelu"},
-            {"vision_feature_layer", s.feature_layer},
-            {"vision_feature_select_strategy", s.strategy},
-            {"tie_word_embeddings", false},
-            {"torch_dtype", "float32"},
-            {"transformers_version", "4.45.0"},
-            {"text_config", text_config(s)},
-            {"vision_config", vision}};
-  if (s.model_type != "llava") {
-    json points = json::array();
-    for (auto [h, w] : s.pinpoints) points.push_back({h, w});
-    c["image_grid_pinpoints"] = points;
-    c["use_image_newline_parameter"] = true;
-  }
-  if (s.model_type == "llava_onevision")
-    c["vision_aspect_ratio"] = "anyres_max_" + std::to_string(s.max_tiles);
-  return c;
-}
-
-json preprocessor_of(const Spec& s) {
-  if (s.model_type == "llava_next")  // LlavaNextImageProcessor, CLIP normalisation
-    return {{"image_processor_type", "LlavaNextImageProcessor"},
-            {"do_center_crop", true},
-            {"do_normalize", true},
-            {"do_pad", true},
-            {"do_resize", true},
-            {"do_rescale", true},
-            {"crop_size", {{"height", kImage}, {"width", kImage}}},
-            {"size", {{"shortest_edge", kImage}}},
-            {"image_mean", {0.48145466, 0.4578275, 0.40821073}},
-            {"image_std", {0.26862954, 0.26130258, 0.27577711}},
-            {"resample", 3},
-            {"rescale_factor", 1.0 / 255}};
-  json p = {
-      {"image_processor_type",
-       s.model_type == "llava_onevision" ? "LlavaOnevisionImageProcessor" : "SiglipImageProcessor"},
-      {"do_normalize", true},
-      {"do_resize", true},
-      {"do_rescale", true},
-      {"size", {{"height", kImage}, {"width", kImage}}},
-      {"image_mean", {0.5, 0.5, 0.5}},
-      {"image_std", {0.5, 0.5, 0.5}},
-      {"resample", 3},
-      {"rescale_factor", 1.0 / 255}};
-  if (s.model_type == "llava_onevision") p["do_pad"] = true;
-  return p;
-}
-
-Weights tensors_of(const Spec& s, uint64_t seed) {
-  at::manual_seed(static_cast<int64_t>(seed));
-  Weights t;
-  const bool m = s.modern_keys;
-  const std::string v = m ? "model.vision_tower.vision_model." : "vision_tower.vision_model.";
-  const int P = kGrid * kGrid;
-  if (s.tower == Tower::Siglip) {
-    t[v + "embeddings.patch_embedding.weight"] = 0.1 * at::randn({kC, 3, kPatch, kPatch});
-    t[v + "embeddings.patch_embedding.bias"] = 0.1 * at::randn({kC});
-    t[v + "embeddings.position_embedding.weight"] = 0.5 * at::randn({P, kC});
-  } else {
-    t[v + "embeddings.class_embedding"] = 0.5 * at::randn({kC});
-    t[v + "embeddings.patch_embedding.weight"] = 0.1 * at::randn({kC, 3, kPatch, kPatch});
-    t[v + "embeddings.position_embedding.weight"] = 0.5 * at::randn({P + 1, kC});
-    t[v + "pre_layrnorm.weight"] = 1 + 0.1 * at::randn({kC});
-    t[v + "pre_layrnorm.bias"] = 0.1 * at::randn({kC});
-  }
-  for (int l = 0; l < kVLayers; ++l) {
-    const std::string p = v + "encoder.layers." + std::to_string(l) + ".";
-    for (const char* n : {"layer_norm1", "layer_norm2"}) {
-      t[p + n + ".weight"] = 1 + 0.1 * at::randn({kC});
-      t[p + n + ".bias"] = 0.1 * at::randn({kC});
-    }
-    for (const char* n : {"q_proj", "k_proj", "v_proj", "out_proj"}) {
-      t[p + "self_attn." + n + ".weight"] = 0.2 * at::randn({kC, kC});
-      t[p + "self_attn." + n + ".bias"] = 0.1 * at::randn({kC});
-    }
-    t[p + "mlp.fc1.weight"] = 0.2 * at::randn({kInter, kC});
-    t[p + "mlp.fc1.bias"] = 0.1 * at::randn({kInter});
-    t[p + "mlp.fc2.weight"] = 0.2 * at::randn({kC, kInter});
-    t[p + "mlp.fc2.bias"] = 0.1 * at::randn({kC});
-  }
-  // In the checkpoints though LLaVA never reads it.
-  t[v + "post_layernorm.weight"] = at::ones({kC});
-  t[v + "post_layernorm.bias"] = at::zeros({kC});
-  const std::string mp = m ? "model.multi_modal_projector." : "multi_modal_projector.";
-  const int Cin = kC * feature_layer_count(s);
-  t[mp + "linear_1.weight"] = 0.3 * at::randn({kC, Cin});
-  t[mp + "linear_1.bias"] = 0.1 * at::randn({kC});
-  t[mp + "linear_2.weight"] = 0.3 * at::randn({kC, kC});
-  t[mp + "linear_2.bias"] = 0.1 * at::randn({kC});
-  if (s.model_type != "llava") t[m ? "model.image_newline" : "image_newline"] = at::randn({kC});
-  // The language model, renamed into LLaVA's layout.
-  test::TinyDecoder lm;
-  lm.config = text_config(s);
-  lm.seed = seed + 1;
-  for (auto& [name, tensor] : test::tiny_decoder_tensors(lm)) {
-    std::string key = name;
-    if (key == "lm_head.weight")
-      key = m ? "lm_head.weight" : "language_model.lm_head.weight";
-    else
-      key = (m ? "model.language_model." : "language_model.model.") + key.substr(6);  // "model."
-    t[key] = tensor;
-  }
-  return t;
-}
-
-void write_json(const fs::path& path, const json& value) {
-  std::ofstream(path) << value.dump(2);
-}
-
-fs::path write_model(const fs::path& dir, const Spec& s, const Weights& w) {
-  fs::create_directories(dir);
-  write_json(dir / "config.json", config_of(s));
-  write_json(dir / "preprocessor_config.json", preprocessor_of(s));
-  const fs::path source = test::models_dir() / "shapes-llava";
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                        "added_tokens.json", "vocab.json", "merges.txt", "prompt_format.json"})
-    if (fs::exists(source / f)) fs::copy_file(source / f, dir / f);
-  test::write_weights(dir, w, test::TinyDType::F32, false);
-  return dir;
-}
 
 // ---- float64 reference, from modeling_clip.py / modeling_siglip.py / modeling_llava*.py -------
 
@@ -369,8 +189,8 @@ Plan ref_plan(int W, int H, const Spec& s) {
   }
   p.top = (p.bh - p.nh) / 2;
   p.left = (p.bw - p.nw) / 2;
-  p.tr = p.bh / kImage;
-  p.tc = p.bw / kImage;
+  p.tr = p.bh / s.image_size;
+  p.tc = p.bw / s.image_size;
   // unpad_image on the (tr * g) x (tc * g) grid
   const int gh = p.tr * kGrid, gw = p.tc * kGrid;
   p.r0 = 0, p.r1 = gh, p.c0 = 0, p.c1 = gw;
@@ -399,11 +219,12 @@ Plan ref_plan(int W, int H, const Spec& s) {
 at::Tensor ref_pixels(const RgbImage& image, const Spec& s, const float mean[3],
                       const float stdv[3]) {
   const Plan p = ref_plan(image.width, image.height, s);
+  const int T = s.image_size;
   auto normalised = [&](const RgbImage& img, int x0, int y0) {
-    at::Tensor out = at::zeros({3, kImage, kImage}, at::kDouble);
+    at::Tensor out = at::zeros({3, T, T}, at::kDouble);
     auto a = out.accessor<double, 3>();
-    for (int y = 0; y < kImage; ++y)
-      for (int x = 0; x < kImage; ++x) {
+    for (int y = 0; y < T; ++y)
+      for (int x = 0; x < T; ++x) {
         const int sx = x0 + x, sy = y0 + y;
         const bool in = sx >= 0 && sy >= 0 && sx < img.width && sy < img.height;
         for (int c = 0; c < 3; ++c) {
@@ -413,11 +234,11 @@ at::Tensor ref_pixels(const RgbImage& image, const Spec& s, const float mean[3],
       }
     return out;
   };
-  std::vector<at::Tensor> views = {normalised(resize_image(image, kImage, kImage), 0, 0)};
+  std::vector<at::Tensor> views = {normalised(resize_image(image, T, T), 0, 0)};
   const RgbImage resized = resize_image(image, p.nw, p.nh);
   for (int i = 0; i < p.tr; ++i)
     for (int j = 0; j < p.tc; ++j)
-      views.push_back(normalised(resized, j * kImage - p.left, i * kImage - p.top));
+      views.push_back(normalised(resized, j * T - p.left, i * T - p.top));
   return at::stack(views);
 }
 
@@ -462,6 +283,18 @@ at::Tensor ref_pack(const at::Tensor& f, const Plan& p, const Weights& w, const 
   return at::cat(rows, 0);
 }
 
+// OneVision with a 36 px tower of 8 px patches: 4 x 4 patches read 32 of the 36 pixels, as
+// so400m-patch14-384 reads 378 of 384. No downscaling, so every tile token is one patch.
+Spec onevision_36_spec() {
+  Spec s = onevision_spec();
+  s.image_size = 36;
+  s.pinpoints.clear();
+  for (int h = 1; h <= 6; ++h)
+    for (int w = 1; w <= 6; ++w) s.pinpoints.emplace_back(h * 36, w * 36);
+  s.max_tiles = 64;
+  return s;
+}
+
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
 }
@@ -479,49 +312,6 @@ std::shared_ptr<RgbImage> half_solid(int W, int H) {
       image->pixels.push_back(left ? 90 : static_cast<uint8_t>((x * 11 + y * 5) % 256));
     }
   return image;
-}
-
-std::vector<std::pair<int, int>> scaled_points(const std::vector<std::pair<int, int>>& real,
-                                               int real_tile) {
-  std::vector<std::pair<int, int>> out;
-  for (auto [h, w] : real) out.emplace_back(h / real_tile * kImage, w / real_tile * kImage);
-  return out;
-}
-
-Spec next_spec(bool modern) {
-  Spec s;
-  s.model_type = "llava_next";
-  s.tower = Tower::Clip;
-  s.text_type = "mistral";
-  s.feature_layer = -2;
-  s.strategy = "default";
-  s.modern_keys = modern;
-  s.pinpoints = scaled_points({{336, 672}, {672, 336}, {672, 672}, {1008, 336}, {336, 1008}}, 336);
-  return s;
-}
-
-Spec onevision_spec() {
-  Spec s;
-  s.model_type = "llava_onevision";
-  s.tower = Tower::Siglip;
-  s.text_type = "qwen2";
-  s.feature_layer = -1;
-  s.strategy = "full";
-  s.modern_keys = true;
-  for (int h = 1; h <= 6; ++h)
-    for (int w = 1; w <= 6; ++w) s.pinpoints.emplace_back(h * kImage, w * kImage);
-  s.max_tiles = 9;
-  return s;
-}
-
-Spec interleave_spec(json layers) {
-  Spec s;
-  s.model_type = "llava";
-  s.tower = Tower::Siglip;
-  s.text_type = "qwen2";
-  s.feature_layer = std::move(layers);
-  s.strategy = "full";
-  return s;
 }
 
 }  // namespace
@@ -684,22 +474,39 @@ class TestLlavaNext : public QObject {
     QVERIFY(err < 1e-4);
   }
 
+  void tower_wider_than_its_patches() {
+    const auto& l = load("onevision36", onevision_36_spec(), 41);
+    QCOMPARE(l.model->patch_grid(), kGrid);
+    const Plan p = ref_plan(300, 180, l.spec);
+    QVERIFY(!p.scaled);
+    double err = 0;
+    parity(l, *half_solid(300, 180), kGrid * kGrid + int64_t(p.oh) * (p.ow + 1), err);
+    std::printf("OneVision, 36 px tower / 8 px patches, 300x180 max |diff| vs float64: %.2e\n",
+                err);
+    QVERIFY(err < 1e-4);
+  }
+
   // The rectangle of every image token, against the reference plan, and the pixels under it:
   // a token whose rectangle lies inside the solid left half sees only that colour.
   void rect_map() {
-    for (const std::string name : {"next", "onevision"}) {
-      const auto& l = name == "next" ? load("next", next_spec(false), 21)
-                                     : load("onevision", onevision_spec(), 31);
+    for (const std::string name : {"next", "onevision", "onevision36"}) {
+      const auto& l = name == "next"        ? load("next", next_spec(false), 21)
+                      : name == "onevision" ? load("onevision", onevision_spec(), 31)
+                                            : load("onevision36", onevision_36_spec(), 41);
       const int W = 300, H = 180;
       auto image = half_solid(W, H);
       const PixelTensor pixels = l.model->preprocess(*image);
       const auto layout = l.model->impl().llava->image_layout(pixels.geometry);
       const Plan p = ref_plan(W, H, l.spec);
-      const double sx = double(W) / kImage, sy = double(H) / kImage;  // base view
-      const double tx = double(W) / p.nw, ty = double(H) / p.nh;      // tiles
+      const int T = l.spec.image_size;
+      // Grid cell u of the tile grid is patch u % g of tile u / g (tiles may be wider than g
+      // patches: 36 / 8 leaves 4 pixels, as 384 / 14 leaves 6).
+      auto cell_px = [&](int u) { return (u / kGrid) * T + (u % kGrid) * kPatch; };
+      const double sx = double(W) / T, sy = double(H) / T;        // base view
+      const double tx = double(W) / p.nw, ty = double(H) / p.nh;  // tiles
       const double rs = double(p.r1 - p.r0) / p.oh, cs = double(p.c1 - p.c0) / p.ow;
       int solid_checked = 0;
-      const size_t plane = size_t(kImage) * kImage;
+      const size_t plane = size_t(T) * T;
       for (size_t k = 0; k < layout.size(); ++k) {
         const ImageToken& t = layout[k];
         RectF want;
@@ -715,9 +522,16 @@ class TestLlavaNext : public QObject {
           if (t.newline) continue;
           QCOMPARE(t.row, i);
           QCOMPARE(t.col, j);
-          const double y = (p.r0 + i * rs) * kPatch, x = (p.c0 + j * cs) * kPatch;
-          double x0 = (x - p.left) * tx, y0 = (y - p.top) * ty;
-          double x1 = x0 + cs * kPatch * tx, y1 = y0 + rs * kPatch * ty;
+          double x0, y0, x1, y1;
+          if (p.scaled) {  // a share of the unpadded grid (tiles of exactly g patches here)
+            QCOMPARE(T, kGrid * kPatch);
+            const double y = (p.r0 + i * rs) * kPatch, x = (p.c0 + j * cs) * kPatch;
+            x0 = (x - p.left) * tx, y0 = (y - p.top) * ty;
+            x1 = x0 + cs * kPatch * tx, y1 = y0 + rs * kPatch * ty;
+          } else {
+            x0 = (cell_px(p.c0 + j) - p.left) * tx, y0 = (cell_px(p.r0 + i) - p.top) * ty;
+            x1 = x0 + kPatch * tx, y1 = y0 + kPatch * ty;
+          }
           x0 = std::clamp(x0, 0.0, double(W)), x1 = std::clamp(x1, 0.0, double(W));
           y0 = std::clamp(y0, 0.0, double(H)), y1 = std::clamp(y1, 0.0, double(H));
           want = {x0, y0, x1 - x0, y1 - y0};
@@ -754,7 +568,7 @@ class TestLlavaNext : public QObject {
           for (int y = 0; y < kPatch; ++y)
             for (int x = 0; x < kPatch; ++x) {
               const float v = pixels.values[size_t(view) * 3 * plane + c * plane +
-                                            size_t(py * kPatch + y) * kImage + px * kPatch + x];
+                                            size_t(py * kPatch + y) * T + px * kPatch + x];
               QVERIFY2(std::abs(v - want_v) < 1e-5, "a left-half token sees other pixels");
             }
         }
@@ -855,6 +669,59 @@ class TestLlavaNext : public QObject {
       std::printf("%s: %d candidates (%d on tiles), baseline loss %.3f, overlay views checked\n",
                   name.c_str(), patches, tiles, e.baseline_loss);
     }
+  }
+
+  // The configuration classes' defaults, as real configs rely on them (fields equal to a default
+  // are left out of config.json).
+  void config_defaults() {
+    // A nested vision_config dict takes SiglipVisionConfig's own defaults (224 px, patch 16), not
+    // the 384 px tower LlavaOnevisionConfig builds when vision_config is None: real configs write
+    // image_size.
+    const json onevision = {{"model_type", "llava_onevision"},
+                            {"text_config", json::object()},
+                            {"vision_config", {{"image_size", 384}, {"patch_size", 14}}}};
+    const auto ov = std::get<LlavaConfig>(parse_model_config(onevision.dump(), "test"));
+    QVERIFY(ov.vision_type == LlavaVision::Siglip);  // SiglipVisionConfig
+    QCOMPARE(ov.text.model_type, std::string("qwen2"));
+    QCOMPARE(ov.image_token_index, 151646);
+    QVERIFY(ov.vision_feature_layers == std::vector<int>{-1});
+    QCOMPARE(ov.vision_feature_select_strategy, std::string("full"));
+    QCOMPARE(ov.anyres_max_tiles, 9);
+    QCOMPARE(ov.image_grid_pinpoints.size(), size_t(36));
+    QVERIFY(ov.image_grid_pinpoints.back() == std::make_pair(2304, 2304));
+    const json next = {{"architectures", {"LlavaNextForConditionalGeneration"}},
+                       {"text_config", {{"model_type", "mistral"}}},
+                       {"vision_config", {{"image_size", 336}, {"patch_size", 14}}}};
+    const auto nx = std::get<LlavaConfig>(parse_model_config(next.dump(), "test"));
+    QCOMPARE(nx.model_type, std::string("llava_next"));
+    QVERIFY(nx.vision_type == LlavaVision::Clip);
+    QVERIFY(nx.vision_feature_layers == std::vector<int>{-2});
+    QCOMPARE(nx.anyres_max_tiles, 0);
+    QVERIFY(nx.image_grid_pinpoints ==
+            (std::vector<std::pair<int, int>>{
+                {336, 672}, {672, 336}, {672, 672}, {1008, 336}, {336, 1008}}));
+    // Refused with the field named: pinpoints off the tile size, a bad aspect-ratio rule, an
+    // unknown tower, a layer outside the tower.
+    auto fails = [](json c, const std::string& field) {
+      try {
+        parse_model_config(c.dump(), "test");
+      } catch (const ModelError& e) {
+        return std::string(e.what()).find(field) != std::string::npos;
+      }
+      return false;
+    };
+    json bad = next;
+    bad["image_grid_pinpoints"] = {{336, 600}};
+    QVERIFY(fails(bad, "image_grid_pinpoints"));
+    bad = onevision;
+    bad["vision_aspect_ratio"] = "anyres";
+    QVERIFY(fails(bad, "vision_aspect_ratio"));
+    bad = next;
+    bad["vision_config"]["model_type"] = "dinov2";
+    QVERIFY(fails(bad, "vision_config.model_type"));
+    bad = next;
+    bad["vision_feature_layer"] = {-2, 40};
+    QVERIFY(fails(bad, "vision_feature_layer"));
   }
 
   void input_layout_and_errors() {

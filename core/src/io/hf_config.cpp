@@ -272,9 +272,11 @@ SiglipConfig parse_siglip(const Fields& top) {
   c.vision.image_size = vision.get_int("image_size", 224);
   c.vision.patch_size = vision.get_int("patch_size", 16);
   c.vision.num_channels = vision.get_int("num_channels", 3, 1, 64);
-  if (c.vision.patch_size > c.vision.image_size || c.vision.image_size % c.vision.patch_size != 0)
-    vision.fail("image_size", "is " + std::to_string(c.vision.image_size) +
-                                  ", which is not a multiple of '" + vision.path("patch_size") +
+  // Not necessarily a multiple: so400m-patch14-384 has 27 x 27 patches (the conv drops the last 6
+  // pixels; HF's num_patches = (image_size // patch_size) ** 2).
+  if (c.vision.patch_size > c.vision.image_size)
+    vision.fail("image_size", "is " + std::to_string(c.vision.image_size) + ", smaller than '" +
+                                  vision.path("patch_size") +
                                   "' = " + std::to_string(c.vision.patch_size));
   if (c.vision.image_size / c.vision.patch_size > 4096)
     vision.fail("image_size", "makes more than 4096 patches per side");
@@ -583,9 +585,10 @@ ClipTowerConfig parse_siglip_vision(const Fields& vision) {
   c.image_size = vision.get_int("image_size", 224);
   c.patch_size = vision.get_int("patch_size", 16);
   c.num_channels = vision.get_int("num_channels", 3, 1, 64);
-  if (c.patch_size > c.image_size || c.image_size % c.patch_size != 0)
-    vision.fail("image_size", "is " + std::to_string(c.image_size) +
-                                  ", which is not a multiple of '" + vision.path("patch_size") +
+  // 384 / 14 leaves 6 pixels no patch reads (27 x 27 patches), as in transformers.
+  if (c.patch_size > c.image_size)
+    vision.fail("image_size", "is " + std::to_string(c.image_size) + ", smaller than '" +
+                                  vision.path("patch_size") +
                                   "' = " + std::to_string(c.patch_size));
   if (c.image_size / c.patch_size > 4096)
     vision.fail("image_size", "makes more than 4096 patches per side");
@@ -747,9 +750,10 @@ std::string supported_architectures() {
          "Llama 2/3, SmolLM2), "
          "qwen2 (Qwen2ForCausalLM), qwen3 (Qwen3ForCausalLM), mistral (MistralForCausalLM), "
          "gemma2 (Gemma2ForCausalLM), gemma3_text (Gemma3ForCausalLM), phi3 (Phi3ForCausalLM), "
-         "olmo2 (Olmo2ForCausalLM), llava (LlavaForConditionalGeneration: CLIP or SigLIP tower), "
-         "llava_next (LlavaNextForConditionalGeneration), llava_onevision "
-         "(LlavaOnevisionForConditionalGeneration)";
+         "olmo2 (Olmo2ForCausalLM), llava (LlavaForConditionalGeneration), llava_next "
+         "(LlavaNextForConditionalGeneration), llava_onevision "
+         "(LlavaOnevisionForConditionalGeneration); LLaVA towers: clip_vision_model, "
+         "siglip_vision_model";
 }
 
 ModelConfig parse_model_config(const std::string& json_text, const std::string& origin) {

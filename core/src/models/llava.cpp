@@ -219,18 +219,33 @@ std::vector<ImageToken> LlavaModel::image_layout(const CropGeometry& geometry) c
   const AnyresLayout l = anyres_layout(geometry.original_width, geometry.original_height,
                                        config_.image_grid_pinpoints, config_.vision.image_size);
   const TileGrid t = tile_grid(l, g, config_.anyres_max_tiles);
-  // Each surviving (or downscaled) feature covers its share of the unpadded grid; one grid cell is
-  // one patch of the padded best-resolution image.
+  // Each surviving (or downscaled) feature covers its share of the unpadded grid. Grid cell u is
+  // patch u % g of tile u / g; a tile may be wider than its g patches (384 / 14: 6 pixels no patch
+  // reads), so cells map to best-resolution pixels tile by tile.
   const double row_step = double(t.row1 - t.row0) / t.out_rows;
   const double col_step = double(t.col1 - t.col0) / t.out_cols;
+  const int tile = config_.vision.image_size;
+  // A range's start lies in the tile the cell begins (cell k·g: tile k); its end in the tile the
+  // cell before it ends (cell k·g: tile k - 1, after its last patch).
+  auto start_px = [&](double cell) {
+    const double tile_index = std::floor(cell / g);
+    return tile_index * tile + (cell - tile_index * g) * p;
+  };
+  auto end_px = [&](double cell) {
+    const double tile_index = std::max(0.0, std::ceil(cell / g) - 1);
+    return tile_index * tile + (cell - tile_index * g) * p;
+  };
   for (int r = 0; r < t.out_rows; ++r) {
     for (int c = 0; c < t.out_cols; ++c) {
       ImageToken token;
       token.view = 1;
       token.row = r;
       token.col = c;
-      const double y = (t.row0 + r * row_step) * p, x = (t.col0 + c * col_step) * p;
-      token.rect = l.to_original(RectF{x, y, col_step * p, row_step * p});
+      const double y0 = start_px(t.row0 + r * row_step);
+      const double y1 = end_px(t.row0 + (r + 1) * row_step);
+      const double x0 = start_px(t.col0 + c * col_step);
+      const double x1 = end_px(t.col0 + (c + 1) * col_step);
+      token.rect = l.to_original(RectF{x0, y0, x1 - x0, y1 - y0});
       out.push_back(token);
     }
     ImageToken newline;
