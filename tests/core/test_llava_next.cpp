@@ -700,6 +700,25 @@ class TestLlavaNext : public QObject {
     QVERIFY(nx.image_grid_pinpoints ==
             (std::vector<std::pair<int, int>>{
                 {336, 672}, {672, 336}, {672, 672}, {1008, 336}, {336, 1008}}));
+    // llava-interleave-qwen-0.5b-hf's tower at its real size: 384 / 14 gives 27 x 27 = 729
+    // patches (6 pixels no patch reads), as transformers' num_patches; no pooling head.
+    const json interleave = {{"model_type", "llava"},
+                             {"vision_feature_layer", -1},
+                             {"vision_feature_select_strategy", "full"},
+                             {"text_config", {{"model_type", "qwen2"}, {"hidden_size", 896}}},
+                             {"vision_config",
+                              {{"model_type", "siglip_vision_model"},
+                               {"hidden_size", 1152},
+                               {"image_size", 384},
+                               {"intermediate_size", 4304},
+                               {"num_attention_heads", 16},
+                               {"num_hidden_layers", 26},
+                               {"patch_size", 14},
+                               {"vision_use_head", false}}}};
+    const auto il = std::get<LlavaConfig>(parse_model_config(interleave.dump(), "test"));
+    QCOMPARE(il.vision.image_size / il.vision.patch_size, 27);
+    QCOMPARE(il.image_seq_length, 729);
+    QVERIFY(!il.anyres());
     // Refused with the field named: pinpoints off the tile size, a bad aspect-ratio rule, an
     // unknown tower, a layer outside the tower.
     auto fails = [](json c, const std::string& field) {
