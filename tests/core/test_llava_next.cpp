@@ -665,6 +665,19 @@ class TestLlavaNext : public QObject {
       // All = base + tiles per pixel: where both views' left tokens cover a pixel it is brighter
       // than where one does.
       QVERIFY(max_patch_value(e, OverlayView::All) >= 2.0 - 1e-12);
+      // The colour scale is the largest per-pixel sum: brute force over the pixel centres.
+      double brute = 0;
+      for (int y = 0; y < H; ++y)
+        for (int x = 0; x < W; ++x) {
+          double sum = 0;
+          for (const Candidate& c : e.candidates)
+            if (c.kind == CandidateKind::Patch && x + 0.5 >= c.rect.x &&
+                x + 0.5 < c.rect.x + c.rect.width && y + 0.5 >= c.rect.y &&
+                y + 0.5 < c.rect.y + c.rect.height)
+              sum += c.value;
+          brute = std::max(brute, sum);
+        }
+      QCOMPARE(max_patch_value(e, OverlayView::All), brute);
       QCOMPARE(max_patch_value(e, OverlayView::Base), 1.0);
       std::printf("%s: %d candidates (%d on tiles), baseline loss %.3f, overlay views checked\n",
                   name.c_str(), patches, tiles, e.baseline_loss);

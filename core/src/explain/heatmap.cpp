@@ -140,16 +140,47 @@ EvidenceMap evidence_map(const Explanation& e, OverlayView view, int width, int 
   return m;
 }
 
+// The largest per-pixel sum render_summed draws, without a full-resolution map: the sum is
+// constant between the rectangles' pixel bounds, so one value per cell of those bounds suffices
+// (every cell holds a pixel: the bounds are whole pixels).
+double max_summed(const Explanation& e, OverlayView view, int width, int height) {
+  struct Span {
+    int x0, x1, y0, y1;
+    double v;
+  };
+  std::vector<Span> spans;
+  std::vector<int> xs = {0, width}, ys = {0, height};
+  for (const auto& c : e.candidates) {
+    if (!shown(c, view)) continue;
+    const auto [x0, x1] = pixel_span(c.rect.x, c.rect.width, width);
+    const auto [y0, y1] = pixel_span(c.rect.y, c.rect.height, height);
+    if (x0 >= x1 || y0 >= y1) continue;
+    spans.push_back({x0, x1, y0, y1, std::isfinite(c.value) ? c.value : 0.0});
+    xs.insert(xs.end(), {x0, x1});
+    ys.insert(ys.end(), {y0, y1});
+  }
+  for (auto* v : {&xs, &ys}) {
+    std::sort(v->begin(), v->end());
+    v->erase(std::unique(v->begin(), v->end()), v->end());
+  }
+  const size_t nx = xs.size() - 1;
+  std::vector<double> cells(nx * (ys.size() - 1), 0.0);
+  auto index = [](const std::vector<int>& v, int x) {
+    return static_cast<size_t>(std::lower_bound(v.begin(), v.end(), x) - v.begin());
+  };
+  for (const Span& s : spans)
+    for (size_t iy = index(ys, s.y0); iy < index(ys, s.y1); ++iy)
+      for (size_t ix = index(xs, s.x0); ix < index(xs, s.x1); ++ix) cells[iy * nx + ix] += s.v;
+  double m = 0;
+  for (double v : cells) m = std::max(m, v);
+  return m;
+}
+
 }  // namespace
 
 double max_patch_value(const Explanation& e, OverlayView view) {
-  if (has_tile_view(e) && e.image_width > 0 && e.image_height > 0 &&
-      int64_t{e.image_width} * e.image_height <= int64_t{kMaxImagePixels}) {
-    const EvidenceMap m = evidence_map(e, view, e.image_width, e.image_height);
-    double lo = 0, hi = 0;
-    cv::minMaxLoc(m.sum, &lo, &hi);
-    return std::max(hi, 0.0);
-  }
+  if (has_tile_view(e) && e.image_width > 0 && e.image_height > 0)
+    return max_summed(e, view, e.image_width, e.image_height);
   double m = 0;
   for (const auto& c : e.candidates)
     if (shown(c, view) && std::isfinite(c.value)) m = std::max(m, c.value);
