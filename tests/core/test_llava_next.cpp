@@ -756,6 +756,44 @@ class TestLlavaNext : public QObject {
     QVERIFY(fails(bad, "vision_feature_layer"));
   }
 
+  // --tile 2: blocks of 2 x 2 tokens on each view's grid, each block's rectangle the bounding box
+  // of its tokens'.
+  void tiled_candidates() {
+    const auto& l = load("next", next_spec(false), 21);
+    auto image = half_solid(300, 180);
+    ExplainRequest r;
+    r.model = l.model;
+    r.image = image;
+    r.prompt = "<image>\nWhat is in the picture?";
+    r.target = " a red square";
+    r.tile = 2;
+    r.batch_size = 16;
+    const Explanation e = AtmanExplainer().attribute(r);
+    const Plan p = ref_plan(300, 180, l.spec);
+    const PixelTensor pixels = l.model->preprocess(*image);
+    const auto layout = l.model->impl().llava->image_layout(pixels.geometry);
+    int base = 0, tiles = 0;
+    for (const Candidate& c : e.candidates) {
+      if (c.kind != CandidateKind::Patch) continue;
+      (c.view == 0 ? base : tiles) += 1;
+      QVERIFY(c.positions.size() >= 1 && c.positions.size() <= 4);
+      QVERIFY(std::isfinite(c.value));
+      QCOMPARE(c.row % 2, 0);
+      QCOMPARE(c.col % 2, 0);
+      double x0 = 1e9, y0 = 1e9, x1 = -1e9, y1 = -1e9;
+      for (const ImageToken& t : layout)
+        if (!t.newline && t.view == c.view && t.row / 2 == c.row / 2 && t.col / 2 == c.col / 2) {
+          x0 = std::min(x0, t.rect.x), y0 = std::min(y0, t.rect.y);
+          x1 = std::max(x1, t.rect.x + t.rect.width), y1 = std::max(y1, t.rect.y + t.rect.height);
+        }
+      QVERIFY(std::abs(c.rect.x - x0) < 1e-9 && std::abs(c.rect.y - y0) < 1e-9);
+      QVERIFY(std::abs(c.rect.x + c.rect.width - x1) < 1e-9);
+      QVERIFY(std::abs(c.rect.y + c.rect.height - y1) < 1e-9);
+    }
+    QCOMPARE(base, (kGrid / 2) * (kGrid / 2));
+    QCOMPARE(tiles, ((p.oh + 1) / 2) * ((p.ow + 1) / 2));
+  }
+
   void input_layout_and_errors() {
     const auto& l = load("next", next_spec(false), 21);
     const std::string prompt = "<image>\nWhat is it?";
