@@ -30,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "atman/conventions.h"
 #include "atman/error.h"
 #include "atman/explainer.h"
 #include "atman/heatmap.h"
@@ -806,6 +807,27 @@ class TestLlavaNext : public QObject {
     }
     QCOMPARE(image, 52);
     QCOMPARE(base, kGrid * kGrid);
+    // Steering the top-left 2 x 2 base patches (the picture's top-left quarter) reaches the tile
+    // tokens of that quarter too, and no others.
+    const auto region = patch_region_positions(layout, 0, 1, 0, 1);
+    int in_tiles = 0;
+    for (int64_t p : region) {
+      const InputPosition& x = layout[p];
+      QVERIFY(x.is_image);
+      if (x.view == 0) {
+        QVERIFY(x.row <= 1 && x.col <= 1);
+      } else {
+        ++in_tiles;
+        QVERIFY(x.rect.x + x.rect.width / 2 < 150 && x.rect.y + x.rect.height / 2 < 90);
+      }
+    }
+    int want_tiles = 0;
+    for (const auto& x : layout)
+      want_tiles += x.is_image && x.view == 1 && x.row >= 0 && x.col >= 0 &&
+                    x.rect.x + x.rect.width / 2 < 150 && x.rect.y + x.rect.height / 2 < 90;
+    QVERIFY(want_tiles > 0);
+    QCOMPARE(in_tiles, want_tiles);
+    QVERIFY(std::is_sorted(region.begin(), region.end()));
     // A SigLIP tower with "default" cannot fill anyres tiles (HF's view() fails there too).
     Spec bad = onevision_spec();
     bad.strategy = "default";

@@ -152,6 +152,7 @@ std::vector<InputPosition> input_layout(const Model& model, const std::string& p
         p.view = token.view;
         p.row = token.newline ? -1 : token.row;
         p.col = token.col;
+        if (anyres) p.rect = token.rect;
         out.push_back(p);
       }
       continue;
