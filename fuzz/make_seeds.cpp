@@ -18,6 +18,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "../tests/core/spiece_writer.h"
 #include "atman/error.h"
 #include "atman/explanation.h"
 #include "io/safetensors.h"
@@ -645,6 +646,52 @@ void chat_template_seeds() {
 }
 }  // namespace
 
+// ---- SentencePiece models ------------------------------------------------------------------
+
+// Written by the tests' protobuf writer: a T5/SigLIP-style Unigram vocabulary, with and without an
+// nmt_nfkc-like charsmap, user-defined and unused pieces, and byte fallback.
+void spiece_seeds() {
+  using namespace atman::test;
+  const std::string sep = "\n##\n", u = "\xE2\x96\x81";
+  SpModel m;
+  m.pieces = {{"<pad>", 0, kControl},
+              {"</s>", 0, kControl},
+              {"<unk>", 0, kUnknown},
+              {u, -2},
+              {u + "a", -1.5f},
+              {u + "cat", -2},
+              {"at", -2.5f},
+              {"c", -3},
+              {"<ud>", 0, kUserDefined},
+              {u + "x", -0.5f, kUnused},
+              {"<", -4},
+              {">", -4},
+              {"u", -4},
+              {"n", -4},
+              {"k", -4},
+              {"fi", -1}};
+  const std::string config = R"({"tokenizer_class":"SiglipTokenizer","do_lower_case":true})";
+  seed("fuzz_spiece", "unigram",
+       std::string(1, '\1') + write_model_proto(m) + sep + "A cat!  <ud> \xE5\xA4\x9A</s>" + sep +
+           config);
+  m.normalizer_name = "nmt_nfkc";
+  m.charsmap = write_charsmap(
+      {{u, " "}, {"\xEF\xAC\x81", "fi"}, {"\xEF\xBC\xA1", "A"}, {"\xE2\x80\x8B", ""}});
+  seed("fuzz_spiece", "charsmap",
+       std::string(1, '\1') + write_model_proto(m) + sep + "\xEF\xAC\x81 \xEF\xBC\xA1\xE2\x80\x8B" +
+           u + "cat" + sep);
+  m.add_dummy_prefix = false;
+  m.remove_extra_whitespaces = false;
+  m.byte_fallback = true;
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    m.pieces.push_back({name, 0, kByte});
+  }
+  seed("fuzz_spiece", "byte-fallback",
+       std::string(1, '\0') + write_model_proto(m) + sep + "a  \xE5\xA4\x9A\xFF cat");
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: atman_fuzz_seeds OUT_DIR [SHARED_DIR]\n";
@@ -660,6 +707,7 @@ int main(int argc, char** argv) {
     tokenizer_seeds();
     bpe_seeds();
     tokenizer_json_seeds();
+    spiece_seeds();
     chat_template_seeds();
     image_seeds();
     explanation_seeds();

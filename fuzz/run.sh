@@ -19,7 +19,7 @@ shift $(( $# < 2 ? $# : 2 ))
 harnesses=("$@")
 if ((${#harnesses[@]} == 0)); then
   harnesses=(fuzz_safetensors fuzz_checkpoint_index fuzz_config fuzz_tokenizer_files fuzz_bpe_encode
-             fuzz_tokenizer_json fuzz_chat_template fuzz_image fuzz_explanation_json)
+             fuzz_tokenizer_json fuzz_spiece fuzz_chat_template fuzz_image fuzz_explanation_json)
 fi
 
 work="$build/fuzz-work"

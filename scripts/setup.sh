@@ -10,11 +10,14 @@ packages=(
   libtorch-dev libopenblas0-pthread   # without OpenBLAS, LibTorch runs on the 25x slower reference BLAS
   libopencv-dev nlohmann-json3-dev libpcre2-dev
   libcurl4-openssl-dev libssl-dev   # Hugging Face Hub downloads (atman fetch), sha256 checks
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler openssl  # atman serve (docs/remote.md)
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev xvfb xauth
+  qtkeychain-qt6-dev               # AtMan Studio keeps server tokens in the platform keychain
   libjpeg-dev                      # test_hostile_inputs writes a CMYK JPEG, which OpenCV cannot
   clang libclang-rt-14-dev         # libFuzzer's runtime for the fuzz harnesses (docs/fuzzing.md)
   python3                          # scripts/gen/ table generators; test generated_tables
   clang-format                     # scripts/check_format.sh (the .clang-format of clang-format 14)
+  libopenmpi-dev openmpi-bin       # mpirun -n N atman eval (ATMAN_WITH_MPI, docs/cluster.md)
 )
 missing=()
 for p in "${packages[@]}"; do

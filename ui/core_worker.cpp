@@ -1,40 +1,16 @@
 #include "core_worker.h"
 
-#include <QDir>
-#include <QFileInfo>
-
 #include <chrono>
 #include <exception>
 
 #include "atman/error.h"
-#include "atman/image.h"
-#include "atman/prompt.h"
-#include "atman/runtime.h"
 #include "conversions.h"
+#include "remote_backend.h"
 
 namespace atman::ui {
-namespace {
-
-// The prompt the GUI pre-fills: the folder's prompt_format.json, else its chat template rendered
-// around a question (LLaVA: the image question the bundled model was trained on; an LM: an empty
-// user turn the person fills in). Shown in full so the person sees and may edit what the model
-// reads. A broken template only costs the pre-fill: the model itself loaded fine.
-QString readDefaultPrompt(const Model& model, const QString& dir) {
-  if (!model.generates()) return {};        // CLIP: no prompt
-  const bool llava = model.reads_images();  // LLaVA: the prompt has an image
-  try {
-    return toQString(default_prompt(toStd(dir), llava ? "What is in the picture?" : "", llava));
-  } catch (const Error&) {  // also: a folder with neither prompt_format.json nor a template
-    return {};
-  }
-}
-
-}  // namespace
 
 CoreWorker::CoreWorker(std::shared_ptr<const JobControl> control, QObject* parent)
-    : QObject(parent),
-      m_control(std::move(control)),
-      m_explainer(std::make_unique<AtmanExplainer>()) {}
+    : QObject(parent), m_control(std::move(control)), m_backend(std::make_shared<LocalBackend>()) {}
 
 CoreWorker::~CoreWorker() = default;
 
@@ -47,6 +23,9 @@ void CoreWorker::guarded(JobId job, JobKind kind, Body&& body) {
   }
   try {
     body();
+  } catch (const ConnectionLost& e) {
+    emit failed(job, toQString(e.what()));
+    emit connectionLost(toQString(e.what()));
   } catch (const Cancelled&) {
     emit cancelled(job);
   } catch (const Error& e) {
@@ -72,18 +51,7 @@ ProgressFn CoreWorker::progressFor(JobId job, JobKind kind, int phase, int phase
 void CoreWorker::loadModel(JobId job, const QString& dirOrName, const QString& device,
                            const QString& dtype) {
   guarded(job, JobKind::LoadModel, [&] {
-    // Resolved here, not on the GUI thread: a name may go through the model root or a cache.
-    const QString dir = QDir::cleanPath(
-        QFileInfo(toQString(resolve_model_dir(toStd(dirOrName)).string())).absoluteFilePath());
-    LoadedModel loaded;
-    LoadOptions options;
-    options.device = toStd(device);
-    options.dtype = toStd(dtype);
-    loaded.model = Model::load(toStd(dir), options);
-    loaded.dir = dir;
-    loaded.defaultPrompt = readDefaultPrompt(*loaded.model, dir);
-    // Cached inputs keep their model alive; a new model makes them useless, so free the memory.
-    m_explainer->clear_cache();
+    const LoadedModel loaded = m_backend->loadModel(dirOrName, device, dtype);
     emit modelLoaded(job, loaded);
   });
 }
@@ -93,20 +61,21 @@ void CoreWorker::predict(JobId job, const PredictRequest& request) {
   guarded(job, kind, [&] {
     if (!request.model) throw InputError(tr("No model loaded.").toStdString());
     Prediction prediction;
-    std::optional<PixelTensor> pixels;
-    if (request.image) pixels = request.model->preprocess(*request.image);
-    if (request.model->target_is_label()) {
+    const Model& model = *request.model;
+    if (model.target_is_label()) {
       if (!request.steering.empty())
         throw InputError(tr("CLIP does not generate text: nothing to steer.").toStdString());
-      if (!pixels) throw InputError(tr("Open an image to see what the model says.").toStdString());
-      prediction.labels = zero_shot(*request.model, *pixels, request.labels);
+      if (!request.image)
+        throw InputError(tr("Open an image to see what the model says.").toStdString());
+      prediction.labels = m_backend->zeroShot(model, *request.image, request.labels);
       emit predicted(job, prediction);
       return;
     }
     using Clock = std::chrono::steady_clock;
-    const PixelTensor* input = pixels ? &*pixels : nullptr;
+    const RgbImage* image = request.image.get();
     auto start = Clock::now();
-    prediction.generation = generate(*request.model, request.prompt, request.maxNewTokens, input);
+    prediction.generation =
+        m_backend->generate(model, request.prompt, request.maxNewTokens, image, {});
     prediction.plainSeconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (!request.steering.empty()) {
       // A generation cannot stop half-way (the core takes no callback there), so a cancel or a
@@ -115,7 +84,7 @@ void CoreWorker::predict(JobId job, const PredictRequest& request) {
       if (m_control->isCancelled(kind, job)) throw Cancelled();
       start = Clock::now();
       prediction.steered =
-          generate(*request.model, request.prompt, request.maxNewTokens, input, request.steering);
+          m_backend->generate(model, request.prompt, request.maxNewTokens, image, request.steering);
       prediction.steeredSeconds = std::chrono::duration<double>(Clock::now() - start).count();
       prediction.steering = request.steering;
       emit progress(job, 1.0);
@@ -131,12 +100,12 @@ void CoreWorker::explain(JobId job, const ExplainJob& request) {
     int phase = 0;
     if (request.single)
       result.single = std::make_shared<const Explanation>(
-          m_explainer->attribute(withImage(*request.single, request.image),
-                                 progressFor(job, JobKind::Explain, phase++, phases)));
+          m_backend->explain(withImage(*request.single, request.image),
+                             progressFor(job, JobKind::Explain, phase++, phases)));
     if (request.correlated)
       result.correlated = std::make_shared<const Explanation>(
-          m_explainer->attribute(withImage(*request.correlated, request.image),
-                                 progressFor(job, JobKind::Explain, phase++, phases)));
+          m_backend->explain(withImage(*request.correlated, request.image),
+                             progressFor(job, JobKind::Explain, phase++, phases)));
     emit explained(job, result);
   });
 }
@@ -145,10 +114,9 @@ void CoreWorker::prefetch(JobId job, const ExplainRequest& request,
                           const std::shared_ptr<const RgbImage>& image,
                           const std::vector<double>& kappas) {
   guarded(job, JobKind::Prefetch, [&] {
-    // Work done before a cancel stays in the explainer's cache, so a restarted sweep resumes.
     ExplanationList sweep;
-    for (Explanation& e : m_explainer->kappa_sweep(withImage(request, image), kappas,
-                                                   progressFor(job, JobKind::Prefetch)))
+    for (Explanation& e : m_backend->kappaSweep(withImage(request, image), kappas,
+                                                progressFor(job, JobKind::Prefetch)))
       sweep.push_back(std::make_shared<const Explanation>(std::move(e)));
     emit prefetched(job, sweep);
   });
@@ -161,8 +129,27 @@ void CoreWorker::neighbours(JobId job, const ExplainRequest& request,
     NeighbourResult result;
     result.candidate = candidate;
     result.kappa = kappa;
-    result.factors = m_explainer->neighbours(withImage(request, image), candidate, kappa);
+    result.factors = m_backend->neighbours(withImage(request, image), candidate, kappa);
     emit neighboursFound(job, result);
+  });
+}
+
+void CoreWorker::connectServer(JobId job, const std::optional<ServerChoice>& server) {
+  guarded(job, JobKind::Connect, [&] {
+    BackendInfo info;
+    std::shared_ptr<WorkerBackend> backend;
+    if (server) {
+      backend = connectRemote(*server, info);  // throws when the server cannot be reached
+    } else {
+      backend = std::make_shared<LocalBackend>();
+      info.where = backend->where();
+    }
+    // Connecting takes a while: a model load or another connect asked for meanwhile supersedes
+    // this one, and then the jobs stay where they were.
+    if (m_control->isCancelled(JobKind::Connect, job)) throw Cancelled();
+    // The old backend's models and caches go with it.
+    m_backend = std::move(backend);
+    emit backendChanged(job, info);
   });
 }
 

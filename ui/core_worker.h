@@ -2,6 +2,8 @@
 // the κ-sweep prefetch and neighbourhoods. It lives on JobRunner's QThread; its slots run one after
 // another there, and every result goes back as a value type tagged with its job id. Receivers
 // connect to its signals directly (JobRunner::worker()); Qt queues them to the receiver's thread.
+// The work itself is its backend's (worker_backend.h): this process, or an `atman serve` server
+// after a Connect job; the signals are the same either way.
 #pragma once
 
 #include <QObject>
@@ -11,6 +13,7 @@
 
 #include "job_control.h"
 #include "jobs.h"
+#include "worker_backend.h"
 
 namespace atman::ui {
 
@@ -32,6 +35,9 @@ class CoreWorker : public QObject {
                 const std::shared_ptr<const RgbImage>& image, const std::vector<double>& kappas);
   void neighbours(JobId job, const ExplainRequest& request,
                   const std::shared_ptr<const RgbImage>& image, int candidate, double kappa);
+  // Jobs after this one run on `server` (nullopt: in this process). On failure the backend stays
+  // as it was.
+  void connectServer(JobId job, const std::optional<ServerChoice>& server);
 
  signals:
   void progress(atman::ui::JobId job, double fraction);
@@ -40,7 +46,11 @@ class CoreWorker : public QObject {
   void explained(atman::ui::JobId job, const atman::ui::ExplainResult& result);
   void prefetched(atman::ui::JobId job, const atman::ui::ExplanationList& sweep);
   void neighboursFound(atman::ui::JobId job, const atman::ui::NeighbourResult& result);
+  void backendChanged(atman::ui::JobId job, const atman::ui::BackendInfo& info);
   void failed(atman::ui::JobId job, const QString& message);
+  // A job failed because the server could not be reached (after its failed()): the results shown
+  // stay, and jobs keep failing until the connection is made again.
+  void connectionLost(const QString& message);
   void cancelled(atman::ui::JobId job);
 
  private:
@@ -52,7 +62,7 @@ class CoreWorker : public QObject {
   ProgressFn progressFor(JobId job, JobKind kind, int phase = 0, int phases = 1);
 
   std::shared_ptr<const JobControl> m_control;
-  std::unique_ptr<AtmanExplainer> m_explainer;  // its caches make κ changes cheap
+  std::shared_ptr<WorkerBackend> m_backend;
 };
 
 }  // namespace atman::ui

@@ -12,12 +12,18 @@ ExplainSession::ExplainSession(QObject* parent)
     : QObject(parent), m_runner(std::make_unique<JobRunner>()) {
   // The κ sweep steps aside for user jobs (JobControl) and resumes from the core's cache after.
   slot(JobKind::Prefetch).retryWhenCancelled = true;
+  m_backend.where = tr("this computer");
   m_kappaTimer.setSingleShot(true);
   m_kappaTimer.setInterval(150);
   connect(&m_kappaTimer, &QTimer::timeout, this, &ExplainSession::showOrCompute);
 
   const CoreWorker* worker = m_runner->worker();
   connect(worker, &CoreWorker::modelLoaded, this, &ExplainSession::onModelLoaded);
+  connect(worker, &CoreWorker::backendChanged, this, &ExplainSession::onBackendChanged);
+  connect(worker, &CoreWorker::connectionLost, this, [this](const QString& message) {
+    m_connectionLost = true;
+    emit connectionLost(message);
+  });
   connect(worker, &CoreWorker::predicted, this, &ExplainSession::onPredicted);
   connect(worker, &CoreWorker::explained, this, &ExplainSession::onExplained);
   connect(worker, &CoreWorker::prefetched, this, &ExplainSession::onPrefetched);
@@ -40,6 +46,8 @@ QString ExplainSession::failureTitle(JobKind kind) {
       return tr("Cannot explain");
     case JobKind::Steer:
       return tr("Cannot generate the steered answer");
+    case JobKind::Connect:
+      return tr("Cannot connect to the server");
     case JobKind::Predict:     // the input panel says it where the answer would be
     case JobKind::Prefetch:    // background work
     case JobKind::Neighbours:  // a hover detail
@@ -83,6 +91,7 @@ void ExplainSession::loadModel(const QString& dirOrName, const QString& device,
 }
 
 void ExplainSession::onModelLoaded(JobId job, const LoadedModel& loaded) {
+  noteAnswer();
   if (!finish(job)) return;
   m_model = loaded.model;
   m_modelDir = loaded.dir;
@@ -91,6 +100,34 @@ void ExplainSession::onModelLoaded(JobId job, const LoadedModel& loaded) {
   m_request.reset();
   m_neighbourhood = {};
   emit modelLoaded(loaded);
+}
+
+void ExplainSession::noteAnswer() {
+  if (!m_connectionLost) return;
+  m_connectionLost = false;
+  emit connectionRestored();
+}
+
+void ExplainSession::connectServer(const std::optional<ServerChoice>& server) {
+  m_kappaTimer.stop();
+  for (JobSlot& s : m_jobs) s.id = 0;  // superseded, as by loading a model
+  start(JobKind::Connect, m_runner->connectServer(server));
+}
+
+void ExplainSession::onBackendChanged(JobId job, const BackendInfo& info) {
+  // Even a connect superseded at its very end has moved the worker: follow it, so what the
+  // window says is where the jobs run.
+  finish(job);
+  m_backend = info;
+  m_connectionLost = false;
+  // The model lived at the old place: the window loads one again where the jobs run now.
+  m_model.reset();
+  m_modelDir.clear();
+  ++m_modelSerial;
+  m_cache.clear();
+  m_request.reset();
+  m_neighbourhood = {};
+  emit backendChanged(info);
 }
 
 void ExplainSession::setImage(std::shared_ptr<const RgbImage> image, const QString& origin) {
@@ -123,6 +160,7 @@ void ExplainSession::predict(PredictRequest request) {
 }
 
 void ExplainSession::onPredicted(JobId job, const Prediction& prediction) {
+  noteAnswer();
   const std::optional<JobKind> kind = finish(job);
   if (kind == JobKind::Steer) {
     emit steered(prediction);
@@ -216,6 +254,7 @@ void ExplainSession::showOrCompute() {
 }
 
 void ExplainSession::onExplained(JobId job, const ExplainResult& result) {
+  noteAnswer();
   if (!finish(job)) return;  // superseded: a newer request owns the results
   m_cache.store(result.single);
   m_cache.store(result.correlated);
@@ -257,6 +296,7 @@ void ExplainSession::maybePrefetch() {
 }
 
 void ExplainSession::onPrefetched(JobId job, const ExplanationList& sweep) {
+  noteAnswer();
   if (!finish(job)) return;
   if (m_prefetchInput != m_cache.input()) return;
   const bool wasMissing = !m_cache.correlated(m_kappaStep);
@@ -292,6 +332,7 @@ void ExplainSession::setNeighbourhoodCentre(int candidate) {
 }
 
 void ExplainSession::onNeighbours(JobId job, const NeighbourResult& result) {
+  noteAnswer();
   if (!finish(job)) return;
   if (result.candidate == m_neighbourhood.centre && std::abs(result.kappa - kappa()) < 1e-9) {
     m_neighbourhood.members = result.factors;

@@ -40,6 +40,14 @@ class ExplainSession : public QObject {
                  const QString& dtype = QStringLiteral("auto"));
   const std::shared_ptr<const Model>& model() const { return m_model; }
   const QString& modelDir() const { return m_modelDir; }
+  // Where the jobs run: an `atman serve` server, or this process (nullopt). Every job stops;
+  // backendChanged() (the model is unloaded: it lives where it was loaded) or jobFailed(Connect)
+  // (nothing changed) follows.
+  void connectServer(const std::optional<ServerChoice>& server);
+  const BackendInfo& backend() const { return m_backend; }
+  // Set when a job failed because the server could not be reached; cleared by a connect.
+  bool serverUnreachable() const { return m_connectionLost; }
+
   // A new image drops the results and jobs about the old one (explanations, sweep, neighbours,
   // a steered answer). The image is shared with the panes and the jobs, never copied here.
   void setImage(std::shared_ptr<const RgbImage> image, const QString& origin);
@@ -89,6 +97,12 @@ class ExplainSession : public QObject {
 
  signals:
   void modelLoaded(const atman::ui::LoadedModel& loaded);
+  void backendChanged(const atman::ui::BackendInfo& info);
+  // A job failed because the server could not be reached (after its jobFailed()); the results
+  // shown stay.
+  void connectionLost(const QString& message);
+  // A job was answered again after connectionLost() (the server came back on its own).
+  void connectionRestored();
   void predicted(const atman::ui::Prediction& prediction);
   void steered(const atman::ui::Prediction& prediction);
   void explainStarted(atman::ui::JobId job, bool single, bool correlated);
@@ -119,7 +133,10 @@ class ExplainSession : public QObject {
   // The kind whose current job `job` is, with its slot emptied; nothing for a stale job.
   std::optional<JobKind> finish(JobId job);
 
+  // Every result: proof that the server answers again, if it had been lost.
+  void noteAnswer();
   void onModelLoaded(JobId job, const LoadedModel& loaded);
+  void onBackendChanged(JobId job, const BackendInfo& info);
   void onPredicted(JobId job, const Prediction& prediction);
   void onExplained(JobId job, const ExplainResult& result);
   void onPrefetched(JobId job, const ExplanationList& sweep);
@@ -138,6 +155,8 @@ class ExplainSession : public QObject {
   std::unique_ptr<JobRunner> m_runner;
   std::array<JobSlot, kJobKindCount> m_jobs{};
 
+  BackendInfo m_backend;
+  bool m_connectionLost = false;
   std::shared_ptr<const Model> m_model;
   QString m_modelDir;
   quint64 m_modelSerial = 0;

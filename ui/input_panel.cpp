@@ -56,10 +56,8 @@ InputPanel::InputPanel(QWidget* parent) : QWidget(parent) {
   // Model and device.
   m_modelPicker = new ModelPicker(this);
   m_device = new QComboBox(this);
-  m_device->addItem(tr("CPU"), QStringLiteral("cpu"));
-  if (toQString(runtime_report()).contains(QStringLiteral("CUDA: available")))
-    m_device->addItem(tr("CUDA"), QStringLiteral("cuda"));
-  m_device->setToolTip(tr("Where the model runs; changing it reloads the model"));
+  m_device->setObjectName(QStringLiteral("deviceCombo"));
+  setDevices({});
   m_dtype = new QComboBox(this);
   m_dtype->addItem(tr("Automatic"), QStringLiteral("auto"));
   m_dtype->addItem(tr("float32"), QStringLiteral("float32"));
@@ -207,8 +205,30 @@ void InputPanel::setDtype(const QString& dtype) {
   m_dtype->setCurrentIndex(index >= 0 ? index : 0);
 }
 
+void InputPanel::setDevices(const QStringList& devices) {
+  const QString current = m_device->currentData().toString();
+  m_device->clear();
+  if (devices.isEmpty()) {
+    m_device->addItem(tr("CPU"), QStringLiteral("cpu"));
+    if (toQString(runtime_report()).contains(QStringLiteral("CUDA: available")))
+      m_device->addItem(tr("CUDA"), QStringLiteral("cuda"));
+    m_device->setToolTip(tr("Where the model runs; changing it reloads the model"));
+  } else {
+    for (const QString& device : devices)
+      m_device->addItem(device == QLatin1String("cpu") ? tr("CPU") : device.toUpper(), device);
+    m_device->setToolTip(
+        tr("The server's device the model runs on; changing it reloads the model"));
+  }
+  if (!current.isEmpty()) setDevice(current);
+}
+
 void InputPanel::setDevice(const QString& device) {
-  const int index = m_device->findData(device);
+  int index = m_device->findData(device);
+  // "cuda" here and "cuda:0" on a server (or the other way round) mean the same choice.
+  for (int i = 0; index < 0 && i < m_device->count(); ++i)
+    if (device.startsWith(QLatin1String("cuda")) &&
+        m_device->itemData(i).toString().startsWith(QLatin1String("cuda")))
+      index = i;
   m_device->setCurrentIndex(index >= 0 ? index : 0);
 }
 

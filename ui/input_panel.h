@@ -37,6 +37,8 @@ class InputPanel : public QWidget {
   QComboBox* deviceCombo() const { return m_device; }
   QString device() const;
   void setDevice(const QString& device);
+  // The devices offered: a server's ("cpu", "cuda:0", …); empty: this computer's.
+  void setDevices(const QStringList& devices);
   // The compute dtype: "auto", "float32", "bfloat16", "float16" (LoadOptions::dtype).
   QComboBox* dtypeCombo() const { return m_dtype; }
   QString dtype() const;

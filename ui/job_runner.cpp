@@ -77,6 +77,13 @@ JobId JobRunner::neighbours(const ExplainRequest& request, std::shared_ptr<const
               });
 }
 
+JobId JobRunner::connectServer(const std::optional<ServerChoice>& server) {
+  // The models and caches of the old place are no use at the new one.
+  m_control->cancelAllBelow(m_nextId);
+  return post(JobKind::Connect,
+              [server](CoreWorker* w, JobId id) { w->connectServer(id, server); });
+}
+
 void JobRunner::cancel(JobKind kind) {
   m_control->supersede(kind, m_nextId);
 }

@@ -8,6 +8,7 @@
 #include <QThread>
 
 #include <memory>
+#include <optional>
 
 #include "core_worker.h"
 #include "job_control.h"
@@ -33,6 +34,10 @@ class JobRunner : public QObject {
                  const std::vector<double>& kappas);
   JobId neighbours(const ExplainRequest& request, std::shared_ptr<const RgbImage> image,
                    int candidate, double kappa);
+
+  // Where the jobs after this one run: `server`, or this process (nullopt). Like loading a model,
+  // it supersedes everything.
+  JobId connectServer(const std::optional<ServerChoice>& server);
 
   void cancel(JobKind kind);  // running and queued jobs of this kind
   void cancelAll();

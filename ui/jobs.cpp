@@ -10,6 +10,8 @@ ExplainRequest withImage(ExplainRequest request, const std::shared_ptr<const Rgb
 void registerJobTypes() {
   qRegisterMetaType<JobId>("atman::ui::JobId");
   qRegisterMetaType<LoadedModel>();
+  qRegisterMetaType<ServerChoice>();
+  qRegisterMetaType<BackendInfo>();
   qRegisterMetaType<PredictRequest>();
   qRegisterMetaType<Prediction>();
   qRegisterMetaType<ExplainJob>();

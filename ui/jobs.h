@@ -5,7 +5,9 @@
 
 #include <QMetaType>
 #include <QString>
+#include <QStringList>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -22,14 +24,39 @@ namespace atman::ui {
 using JobId = quint64;
 
 // Steer is a Predict with steering factors: its own kind, so a plain Generate (or a new image's
-// prediction) and a steered run do not supersede each other.
-enum class JobKind { LoadModel, Predict, Explain, Prefetch, Neighbours, Steer };
-inline constexpr int kJobKindCount = 6;
+// prediction) and a steered run do not supersede each other. Connect changes where the jobs run
+// (this process or an `atman serve` server).
+enum class JobKind { LoadModel, Predict, Explain, Prefetch, Neighbours, Steer, Connect };
+inline constexpr int kJobKindCount = 7;
+
+// An `atman serve` server to run the jobs on (File → Connect to Server…, docs/remote.md).
+struct ServerChoice {
+  QString address;  // host:port
+  QString token;    // the bearer token; kept in memory or the keychain, never in settings
+  QString caFile;   // PEM file of the CA that signed the server's certificate; empty: no TLS
+};
+
+// Where the jobs run now, as the worker reports it after a Connect job.
+struct BackendInfo {
+  bool remote = false;
+  QString where;        // "this computer", or the server's address
+  QString version;      // the server's version (remote only)
+  QStringList devices;  // the server's devices; empty: this computer's
+  QStringList models;   // the model names the server offers (remote only)
+};
+
+// The model input positions of a prompt (input_layout() of atman/inference.h), for the steering
+// panel, on the GUI thread; `image` (may be null) sizes anyres LLaVA's and Qwen2.5-VL's image
+// tokens. Null: input_layout() here. A server's LLaVA sets it (its image tokens come from the
+// vision tower, whose weights are there): a short call to the server.
+using InputLayoutFn =
+    std::function<std::vector<InputPosition>(const std::string& prompt, const RgbImage* image)>;
 
 struct LoadedModel {
   std::shared_ptr<const Model> model;
   QString dir;
   QString defaultPrompt;  // prompt_format.json or the chat template (atman/prompt.h); may be empty
+  InputLayoutFn inputLayout;
 };
 
 // "What does the model say?": ranked labels for CLIP, a greedy continuation for LMs. With
@@ -85,6 +112,8 @@ struct NeighbourResult {
 }  // namespace atman::ui
 
 Q_DECLARE_METATYPE(atman::ui::LoadedModel)
+Q_DECLARE_METATYPE(atman::ui::ServerChoice)
+Q_DECLARE_METATYPE(atman::ui::BackendInfo)
 Q_DECLARE_METATYPE(atman::ui::PredictRequest)
 Q_DECLARE_METATYPE(atman::ui::Prediction)
 Q_DECLARE_METATYPE(atman::ui::ExplainJob)

@@ -13,9 +13,11 @@
 #include <QSlider>
 
 #include <algorithm>
+#include <utility>
 
 #include "about_dialog.h"
 #include "atman/error.h"
+#include "connect_dialog.h"
 #include "conversions.h"
 #include "explain_session.h"
 #include "explanation_pane.h"
@@ -27,9 +29,11 @@
 #include "input_requests.h"
 #include "model_picker.h"
 #include "panel_dock.h"
+#include "remote_backend.h"
 #include "steering_controller.h"
 #include "steering_panel.h"
 #include "studio_status_bar.h"
+#include "token_store.h"
 #include "view_tool_bar.h"
 
 // Resources live in the static atman_ui library; their initialiser must be referenced explicitly
@@ -44,6 +48,7 @@ MainWindow::MainWindow(const StudioOptions& options, QWidget* parent)
     : QMainWindow(parent),
       m_options(options),
       m_settings(options.settingsFile, /*frozen=*/options.screenshot),
+      m_tokens(std::make_unique<TokenStore>(options.keychainService)),
       m_session(std::make_unique<ExplainSession>()) {
   initStudioResources();
   setWindowTitle(tr("AtMan Studio"));
@@ -130,6 +135,9 @@ void MainWindow::readSettings() {
 void MainWindow::connectSession() {
   ExplainSession* s = m_session.get();
   connect(s, &ExplainSession::modelLoaded, this, &MainWindow::onModelLoaded);
+  connect(s, &ExplainSession::backendChanged, this, &MainWindow::onBackendChanged);
+  connect(s, &ExplainSession::connectionLost, this, [this] { updateActions(); });
+  connect(s, &ExplainSession::connectionRestored, this, [this] { updateActions(); });
   connect(s, &ExplainSession::explainStarted, this, &MainWindow::onExplainStarted);
   connect(s, &ExplainSession::explained, this, &MainWindow::onExplained);
   connect(s, &ExplainSession::resultsChanged, this, &MainWindow::showResults);
@@ -157,11 +165,14 @@ void MainWindow::openModel(const QString& dirOrName) {
 void MainWindow::onModelLoaded(const LoadedModel& loaded) {
   m_status->setBusy(false);
   const std::shared_ptr<const Model>& model = loaded.model;
-  m_settings.addModel(loaded.dir);
-  m_input->modelPicker()->setRecent(m_settings.recentModels());
+  m_modelName = toQString(model->name());
+  if (!m_session->backend().remote) {  // a server's model is a name there, not a folder here
+    m_settings.addModel(loaded.dir);
+    m_input->modelPicker()->setRecent(m_settings.recentModels());
+  }
   m_input->modelPicker()->setCurrentModel(loaded.dir);
   m_input->setModel(model, loaded.defaultPrompt);
-  m_steeringController->setModel(model);
+  m_steeringController->setModel(model, loaded.inputLayout);
   // Steering is for models that generate; the person may still close the dock.
   m_steeringDock->setVisible(model->generates());
   m_panes->clear();
@@ -171,6 +182,79 @@ void MainWindow::onModelLoaded(const LoadedModel& loaded) {
   updateActions();
   m_status->post(tr("Loaded %1").arg(toQString(model->description())), 6000);
   m_inputController->requestPrediction();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where the jobs run
+
+ConnectDialog* MainWindow::openConnectDialog() {
+  if (!m_connectDialog) {
+    m_connectDialog = new ConnectDialog(*m_tokens, this);
+    connect(m_connectDialog, &ConnectDialog::connectRequested, this, &MainWindow::connectServer);
+    connect(m_connectDialog, &ConnectDialog::disconnectRequested, this, &MainWindow::runHere);
+  }
+  const ServerChoice last = m_server.address.isEmpty() ? m_settings.server() : m_server;
+  m_connectDialog->setChoice(last, m_settings.rememberServerToken());
+  m_connectDialog->setConnected(m_session->backend());
+  if (m_session->serverUnreachable())
+    m_connectDialog->showError(
+        tr("The server at %1 does not answer.").arg(m_session->backend().where));
+  m_connectDialog->open();
+  return m_connectDialog;
+}
+
+void MainWindow::connectServer(const ServerChoice& server, bool rememberToken) {
+  m_server = server;
+  m_settings.setServer(server, rememberToken);  // address and CA only: TokenStore has the token
+  m_session->connectServer(server);
+  m_status->setBusy(true, tr("Connecting to %1…").arg(server.address));
+  updateActions();
+}
+
+void MainWindow::reconnect() {
+  ServerChoice server = m_server.address.isEmpty() ? m_settings.server() : m_server;
+  if (server.address.isEmpty()) {
+    openConnectDialog();
+    return;
+  }
+  if (server.token.isEmpty()) server.token = m_tokens->token(server.address);
+  connectServer(server, m_settings.rememberServerToken());
+}
+
+void MainWindow::runHere() {
+  m_session->connectServer(std::nullopt);
+  updateActions();
+}
+
+void MainWindow::onBackendChanged(const BackendInfo& info) {
+  m_status->setBusy(false);
+  if (m_connectDialog) {
+    m_connectDialog->setConnected(info);
+    if (info.remote) m_connectDialog->accept();
+  }
+  m_input->setDevices(info.devices);
+  m_input->modelPicker()->setServerModels(info.models, info.remote ? info.where : QString());
+  if (!info.remote) m_input->modelPicker()->setRecent(m_settings.recentModels());
+  // The model lived at the old place; the results on screen stay until the next explanation.
+  m_input->setModel(nullptr, {});
+  m_steeringController->setModel(nullptr);
+  m_status->setRuntime(nullptr, m_input->device());
+  setWindowTitle(tr("AtMan Studio"));
+  updateActions();
+  // Load the same model at the new place when it has one of that name.
+  const QString name = std::exchange(m_modelName, QString());
+  if (name.isEmpty() || m_session->isRunning(JobKind::LoadModel)) return;  // one was chosen since
+  if (info.remote) {
+    if (info.models.contains(name)) openModel(name);
+    return;
+  }
+  QStringList candidates = m_settings.recentModels();
+  candidates << ModelPicker::bundledModels();
+  for (const QString& dir : candidates)
+    if (QFileInfo(dir).fileName() == name) {
+      openModel(dir);
+      return;
+    }
 }
 
 bool MainWindow::openImage(const QString& path) {
@@ -267,6 +351,10 @@ void MainWindow::explain() {
     m_status->post(tr("The model is still loading; press Explain again when it is ready."), 5000);
     return;
   }
+  if (m_session->isRunning(JobKind::Connect)) {
+    m_status->post(tr("Still connecting; press Explain again when the model is loaded."), 5000);
+    return;
+  }
   if (!model) {
     showError(tr("Nothing to explain"), tr("Choose a model first."));
     return;
@@ -316,6 +404,14 @@ void MainWindow::onJobEnded(JobKind kind, JobId, const QString& failure) {
   // The status bar says why on its own line (StudioStatusBar); the panes stop saying "computing…".
   if (kind == JobKind::Explain) m_panes->setBusy(false);
   updateActions();
+  if (kind == JobKind::Connect && m_connectDialog && m_connectDialog->isVisible()) {
+    // The dialog is still open: it says why there, beside the fields to correct.
+    if (!failure.isNull()) {
+      m_connectDialog->showError(failure);
+      m_status->showMessage(QString(failure).replace(QLatin1Char('\n'), QLatin1Char(' ')), 10000);
+    }
+    return;
+  }
   if (const QString title = ExplainSession::failureTitle(kind);
       !failure.isNull() && !title.isEmpty())
     showError(title, failure);

@@ -39,6 +39,7 @@ class QSlider;
 
 namespace atman::ui {
 
+class ConnectDialog;
 class ExplainSession;
 class ExplanationPane;
 class ExplanationPanes;
@@ -49,6 +50,7 @@ enum class MimePreference;
 class SteeringController;
 class SteeringPanel;
 class StudioStatusBar;
+class TokenStore;
 class ViewToolBar;
 
 // How the window behaves; what it opens at start is app/gui/startup.h's business.
@@ -57,6 +59,8 @@ struct StudioOptions {
   bool screenshot = false;   // no dialogs, no prefetch, settings left as they are
   bool confirmClose = true;  // ask before discarding an unexported result
   bool prefetch = true;      // sweep every κ in the background after a correlated run
+  // The keychain entry server tokens are kept under (TokenStore); tests use their own.
+  QString keychainService = QStringLiteral("AtMan Studio");
 };
 
 class MainWindow : public QMainWindow {
@@ -75,10 +79,19 @@ class MainWindow : public QMainWindow {
   void setViewOptions(const ViewOptions& options);
   ViewOptions viewOptions() const;
   void setConfirmClose(bool confirm) { m_options.confirmClose = confirm; }
+  // Where the jobs run (docs/remote.md): File → Connect to Server… opens the dialog (returned, for
+  // tests); connectServer() is what its Connect button asks for; reconnect() connects again to
+  // the last server with the token kept; runHere() goes back to this computer. The model loaded
+  // before is loaded again at the new place when it offers the same name.
+  ConnectDialog* openConnectDialog();
+  void connectServer(const ServerChoice& server, bool rememberToken);
+  void reconnect();
+  void runHere();
 
   // The parts: what is loaded and computed, the widgets that show it, and its export.
   ExplainSession* session() const { return m_session.get(); }
   ExplanationPane* pane(Pane pane) const;
+  StudioStatusBar* studioStatusBar() const { return m_status; }
   InputPanel* inputPanel() const { return m_input; }
   SteeringPanel* steeringPanel() const { return m_steering; }
   Exporter* exporter() const { return m_exporter; }
@@ -117,6 +130,7 @@ class MainWindow : public QMainWindow {
 
   // What the session reports.
   void onModelLoaded(const LoadedModel& loaded);
+  void onBackendChanged(const BackendInfo& info);
   void onExplainStarted(JobId job, bool single, bool correlated);
   void onExplained(JobId job, const ExplainResult& result);
   // A job ended without a result: cancelled (`failure` null) or failed.
@@ -134,7 +148,11 @@ class MainWindow : public QMainWindow {
 
   StudioOptions m_options;
   WindowSettings m_settings;
+  std::unique_ptr<TokenStore> m_tokens;
   std::unique_ptr<ExplainSession> m_session;
+  ServerChoice m_server;  // the last server asked for (its token in memory only)
+  QString m_modelName;    // of the model loaded, to load it again at a new place
+  ConnectDialog* m_connectDialog = nullptr;
 
   // Parts and widgets (owned by their Qt parents).
   InputPanel* m_input = nullptr;
@@ -155,6 +173,9 @@ class MainWindow : public QMainWindow {
 
   QAction* m_openImageAction = nullptr;
   QAction* m_openModelAction = nullptr;
+  QAction* m_connectAction = nullptr;
+  QAction* m_reconnectAction = nullptr;
+  QAction* m_runHereAction = nullptr;
   QAction* m_exportFigureAction = nullptr;
   QAction* m_exportDataAction = nullptr;
   QAction* m_copyFigureAction = nullptr;

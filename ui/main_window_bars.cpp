@@ -16,6 +16,7 @@
 #include "exporter.h"
 #include "input_panel.h"
 #include "main_window.h"
+#include "remote_backend.h"
 #include "studio_status_bar.h"
 #include "view_tool_bar.h"
 
@@ -42,6 +43,26 @@ void MainWindow::createActions() {
   m_openModelAction->setStatusTip(
       tr("Open a Hugging Face model folder (CLIP, GPT-2, Llama-style, LLaVA)"));
   connect(m_openModelAction, &QAction::triggered, this, &MainWindow::openModelDialog);
+
+  m_connectAction = new QAction(tr("&Connect to Server…"), this);
+  m_connectAction->setStatusTip(tr("Run the jobs on an atman serve server"));
+  connect(m_connectAction, &QAction::triggered, this, [this] { openConnectDialog(); });
+  m_reconnectAction = new QAction(tr("&Reconnect"), this);
+  m_reconnectAction->setStatusTip(tr("Connect again to the last server"));
+  connect(m_reconnectAction, &QAction::triggered, this, &MainWindow::reconnect);
+  m_runHereAction = new QAction(tr("Run on &This Computer"), this);
+  m_runHereAction->setStatusTip(tr("Disconnect from the server and run the jobs here"));
+  connect(m_runHereAction, &QAction::triggered, this, &MainWindow::runHere);
+  if (!serverSupport()) {
+    // Still in the menu, so the person learns why it is not there to use.
+    const QString why =
+        tr("This AtMan Studio was built without server support (ATMAN_WITH_SERVER)");
+    for (QAction* a : {m_connectAction, m_reconnectAction, m_runHereAction}) {
+      a->setEnabled(false);
+      a->setToolTip(why);
+      a->setStatusTip(why);
+    }
+  }
 
   m_exportFigureAction =
       new QAction(studioIcon("document-save", "export"), tr("&Export Figure…"), this);
@@ -123,6 +144,11 @@ void MainWindow::createMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   file->addAction(m_openImageAction);
   file->addAction(m_openModelAction);
+  file->addSeparator();
+  file->addAction(m_connectAction);
+  file->addAction(m_reconnectAction);
+  file->addAction(m_runHereAction);
+  file->setToolTipsVisible(true);
   file->addSeparator();
   file->addAction(m_exportFigureAction);
   file->addAction(m_exportDataAction);
@@ -232,6 +258,12 @@ void MainWindow::updateActions() {
   m_explainAction->setEnabled(model != nullptr);
   m_generateAction->setEnabled(model && model->generates());
   m_generateSteeredAction->setEnabled(model && model->generates());
+  if (serverSupport()) {
+    const BackendInfo& backend = m_session->backend();
+    m_reconnectAction->setEnabled(backend.remote || !m_server.address.isEmpty() ||
+                                  !m_settings.server().address.isEmpty());
+    m_runHereAction->setEnabled(backend.remote);
+  }
 }
 
 }  // namespace atman::ui

@@ -25,6 +25,7 @@ ModelPicker::ModelPicker(QWidget* parent) : QWidget(parent), m_combo(new QComboB
   m_combo->setToolTip(
       tr("Models under %1 and recently used folders").arg(toQString(model_root().string())));
   auto* browseButton = new QToolButton(this);
+  m_browse = browseButton;
   browseButton->setText(tr("…"));
   browseButton->setToolTip(tr("Open a Hugging Face model folder"));
   auto* layout = new QHBoxLayout(this);
@@ -53,10 +54,28 @@ void ModelPicker::setRecent(const QStringList& recent) {
   refresh();
 }
 
+void ModelPicker::setServerModels(const QStringList& names, const QString& where) {
+  m_server = where;
+  m_serverModels = names;
+  m_browse->setEnabled(where.isEmpty());
+  m_combo->setToolTip(
+      where.isEmpty()
+          ? tr("Models under %1 and recently used folders").arg(toQString(model_root().string()))
+          : tr("The models the server at %1 offers").arg(where));
+  const QSignalBlocker blocker(m_combo);
+  m_combo->clear();  // the current model belonged to the other place
+  refresh();
+}
+
 void ModelPicker::refresh() {
   const QString current = currentModel();
   const QSignalBlocker blocker(m_combo);
   m_combo->clear();
+  if (!m_server.isEmpty()) {
+    for (const QString& name : m_serverModels) m_combo->addItem(name, name);
+    if (!current.isEmpty()) setCurrentModel(current);
+    return;
+  }
   const QStringList bundled = bundledModels();
   for (const QString& dir : bundled) m_combo->addItem(QFileInfo(dir).fileName(), dir);
   bool separated = false;
@@ -72,11 +91,12 @@ void ModelPicker::refresh() {
 }
 
 void ModelPicker::setCurrentModel(const QString& dir) {
-  const QString clean = normalised(dir);
+  // A server's model is a name, not a folder here.
+  const QString clean = m_server.isEmpty() ? normalised(dir) : dir;
   const QSignalBlocker blocker(m_combo);
   int index = m_combo->findData(clean);
   if (index < 0) {
-    m_combo->addItem(QFileInfo(clean).fileName(), clean);
+    m_combo->addItem(m_server.isEmpty() ? QFileInfo(clean).fileName() : clean, clean);
     m_combo->setItemData(m_combo->count() - 1, clean, Qt::ToolTipRole);
     index = m_combo->count() - 1;
   }
@@ -88,6 +108,7 @@ QString ModelPicker::currentModel() const {
 }
 
 void ModelPicker::browse() {
+  if (!m_server.isEmpty()) return;  // the server loads only what it offers
   const QString start =
       currentModel().isEmpty() ? toQString(model_root().string()) : currentModel();
   const QString dir = QFileDialog::getExistingDirectory(this, tr("Open Model Folder"), start);

@@ -1,5 +1,6 @@
 // Choosing a model: the folders under the model root (atman::model_root()) and the recently used
-// ones in a combo box, plus "Browse…" for any Hugging Face folder on disk.
+// ones in a combo box, plus "Browse…" for any Hugging Face folder on disk. Connected to a server,
+// it lists the server's model names instead (the server loads only those).
 #pragma once
 
 #include <QComboBox>
@@ -21,6 +22,8 @@ class ModelPicker : public QWidget {
   // Shows `dir` as the current model (adding it when new) without emitting modelChosen.
   void setCurrentModel(const QString& dir);
   QString currentModel() const;
+  // Lists `names`, the models of the server at `where`; an empty `where`: this computer's again.
+  void setServerModels(const QStringList& names, const QString& where);
   // The folders found under the model root that look like models (they hold a config.json).
   static QStringList bundledModels();
 
@@ -32,7 +35,10 @@ class ModelPicker : public QWidget {
 
  private:
   QComboBox* m_combo = nullptr;
+  QWidget* m_browse = nullptr;
   QStringList m_recent;
+  QString m_server;  // empty: local folders
+  QStringList m_serverModels;
 };
 
 }  // namespace atman::ui

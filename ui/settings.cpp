@@ -57,6 +57,25 @@ void Settings::setDtype(const QString& dtype) {
   m_settings->setValue("model/dtype", dtype);
 }
 
+QString Settings::serverAddress() const {
+  return m_settings->value("server/address").toString();
+}
+void Settings::setServerAddress(const QString& address) {
+  m_settings->setValue("server/address", address);
+}
+QString Settings::serverCaFile() const {
+  return m_settings->value("server/ca").toString();
+}
+void Settings::setServerCaFile(const QString& path) {
+  m_settings->setValue("server/ca", path);
+}
+bool Settings::rememberServerToken() const {
+  return m_settings->value("server/rememberToken", true).toBool();
+}
+void Settings::setRememberServerToken(bool remember) {
+  m_settings->setValue("server/rememberToken", remember);
+}
+
 QString Settings::colormap() const {
   return m_settings->value("view/colormap", "jet").toString();
 }

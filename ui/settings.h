@@ -31,6 +31,15 @@ class Settings {
   void setDevice(const QString& device);
   QString dtype() const;  // "auto" unless chosen
   void setDtype(const QString& dtype);
+  // The last server connected to (File → Connect to Server…). Never the token: that lives in the
+  // platform keychain (TokenStore) or in memory.
+  QString serverAddress() const;
+  void setServerAddress(const QString& address);
+  QString serverCaFile() const;
+  void setServerCaFile(const QString& path);
+  bool rememberServerToken() const;  // keep the token in the keychain (true unless declined)
+  void setRememberServerToken(bool remember);
+
   QString colormap() const;
   void setColormap(const QString& name);
   double opacity() const;

@@ -64,8 +64,9 @@ void SteeringController::modelLoading() {
     m_panel.showFailure(tr("Cancelled: another model is loading."));
 }
 
-void SteeringController::setModel(const std::shared_ptr<const Model>& model) {
-  m_panel.setModel(model);
+void SteeringController::setModel(const std::shared_ptr<const Model>& model,
+                                  const InputLayoutFn& layout) {
+  m_panel.setModel(model, layout);
   m_panel.setImage(m_session.image(), m_session.imageOrigin());
   m_panel.setPrompt(m_input.prompt());
 }

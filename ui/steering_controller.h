@@ -8,6 +8,8 @@
 
 #include <memory>
 
+#include "jobs.h"
+
 namespace atman {
 class Model;
 struct RgbImage;
@@ -32,7 +34,7 @@ class SteeringController : public QObject {
   // A model is loading: a steered answer in flight is lost with the old one, so say so.
   void modelLoading();
   // The loaded model, once the input panel has its default prompt (which the panel steers).
-  void setModel(const std::shared_ptr<const Model>& model);
+  void setModel(const std::shared_ptr<const Model>& model, const InputLayoutFn& layout = {});
   // A new image, before the session takes it (and drops the steered job about the old one).
   void setImage(const std::shared_ptr<const RgbImage>& image, const QString& origin);
 

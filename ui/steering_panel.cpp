@@ -11,6 +11,7 @@
 #include <QTableWidget>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <optional>
 
 #include <algorithm>
 #include <map>
@@ -144,8 +145,9 @@ SteeringPanel::SteeringPanel(QWidget* parent) : QWidget(parent) {
 // ---------------------------------------------------------------------------------------------
 // Input
 
-void SteeringPanel::setModel(std::shared_ptr<const Model> model) {
+void SteeringPanel::setModel(std::shared_ptr<const Model> model, InputLayoutFn layout) {
   m_model = std::move(model);
+  m_layoutFn = std::move(layout);
   m_entries.clear();
   m_lastClicked = -1;
   m_imageBox->setVisible(m_model && m_model->reads_images());
@@ -190,9 +192,16 @@ void SteeringPanel::rebuildLayout() {
   const bool lm = m_model && m_model->generates();
   if (lm && !m_prompt.isEmpty()) {
     try {
-      // Anyres LLaVA: the number of image tokens depends on the image's size.
-      m_layout = m_image ? input_layout(*m_model, toStd(m_prompt), m_image->width, m_image->height)
-                         : input_layout(*m_model, toStd(m_prompt));
+      // Anyres LLaVA and Qwen2.5-VL: the number of image tokens depends on the image's size.
+      const std::string prompt = toStd(m_prompt);
+      if (m_layoutFn) {
+        m_layout = m_layoutFn(prompt, m_image.get());
+      } else {
+        std::optional<PixelTensor> shape;  // size and geometry only: no resampling on this thread
+        if (m_image && m_model->reads_images())
+          shape = m_model->input_shape(m_image->width, m_image->height);
+        m_layout = input_layout(*m_model, prompt, shape ? &*shape : nullptr);
+      }
     } catch (const Error& e) {
       emit message(toQString(e.what()));  // e.g. an over-long prompt; Generate reports it too
     }

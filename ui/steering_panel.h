@@ -37,7 +37,8 @@ class SteeringPanel : public QWidget {
   // A new model clears everything (its grid and tokenizer differ); a new image keeps the choices
   // (regions are patch rows and columns) but drops the answers; a new prompt keeps the token
   // choices only while the prompt's tokens stay the same.
-  void setModel(std::shared_ptr<const Model> model);
+  // `layout`: where the prompt's input positions come from (LoadedModel::inputLayout).
+  void setModel(std::shared_ptr<const Model> model, InputLayoutFn layout = {});
   void setImage(std::shared_ptr<const RgbImage> image, const QString& origin);
   void setPrompt(const QString& prompt);
 
@@ -82,6 +83,7 @@ class SteeringPanel : public QWidget {
   void clearResult(const QString& why = {});
 
   std::shared_ptr<const Model> m_model;
+  InputLayoutFn m_layoutFn;
   std::shared_ptr<const RgbImage> m_image;
   QString m_imageOrigin;
   QString m_prompt;

@@ -40,6 +40,19 @@ StudioStatusBar::StudioStatusBar(const ExplainSession& session, QWidget* parent)
           [this] { showMessage(tr("Every κ is ready: the slider redraws instantly."), 4000); });
   connect(&session, &ExplainSession::jobsChanged, this,
           [this] { m_prefetchLabel->setVisible(m_session.isRunning(JobKind::Prefetch)); });
+  connect(&session, &ExplainSession::backendChanged, this, [this](const BackendInfo& info) {
+    m_modelName.clear();
+    updateRuntime();
+    post(info.remote ? tr("Connected to %1: the jobs run there.").arg(info.where)
+                     : tr("The jobs run on this computer."),
+         6000);
+  });
+  connect(&session, &ExplainSession::connectionLost, this, [this](const QString& message) {
+    updateRuntime();
+    post(tr("Lost the server: %1")
+             .arg(QString(message).replace(QLatin1Char('\n'), QLatin1Char(' '))));
+  });
+  connect(&session, &ExplainSession::connectionRestored, this, &StudioStatusBar::updateRuntime);
   connect(&session, &ExplainSession::jobCancelled, this,
           [this](JobKind kind) { jobEnded(kind, QString()); });
   connect(&session, &ExplainSession::jobFailed, this,
@@ -69,6 +82,7 @@ void StudioStatusBar::jobEnded(JobKind kind, const QString& failure) {
   // needs a dialog is the window's; the input and steering panels say their own.
   switch (kind) {
     case JobKind::LoadModel:
+    case JobKind::Connect:  // the window (or the Connect dialog) says why
       setBusy(false);
       break;
     case JobKind::Explain:
@@ -107,13 +121,38 @@ void StudioStatusBar::setBusy(bool busy, const QString& what) {
 }
 
 void StudioStatusBar::setRuntime(const Model* model, const QString& chosenDevice) {
-  QString device = model ? toQString(model->device()) : chosenDevice;
-  if (model && model->dtype() != "float32") device += QLatin1Char(' ') + toQString(model->dtype());
-  m_runtimeLabel->setText(tr("%1 · %2 threads · %3")
-                              .arg(device)
-                              .arg(compute_threads())
-                              .arg(model ? toQString(model->name()) : tr("no model")));
-  m_runtimeLabel->setToolTip(toQString(runtime_report()));
+  m_device = model ? toQString(model->device()) : chosenDevice;
+  if (model && model->dtype() != "float32")
+    m_device += QLatin1Char(' ') + toQString(model->dtype());
+  m_modelName = model ? toQString(model->name()) : QString();
+  updateRuntime();
+}
+
+QString StudioStatusBar::runtimeText() const {
+  return m_runtimeLabel->text();
+}
+
+void StudioStatusBar::updateRuntime() {
+  const BackendInfo& backend = m_session.backend();
+  const QString model = m_modelName.isEmpty() ? tr("no model") : m_modelName;
+  if (!backend.remote) {
+    m_runtimeLabel->setText(
+        tr("%1 · %2 threads · %3").arg(m_device).arg(compute_threads()).arg(model));
+    m_runtimeLabel->setToolTip(toQString(runtime_report()));
+    m_runtimeLabel->setStyleSheet(QString());
+  } else if (m_session.serverUnreachable()) {
+    m_runtimeLabel->setText(tr("%1 unreachable · %2").arg(backend.where, model));
+    m_runtimeLabel->setToolTip(
+        tr("The server at %1 does not answer; the results shown stay. File → Reconnect tries "
+           "again.")
+            .arg(backend.where));
+    m_runtimeLabel->setStyleSheet(QStringLiteral("color: #b2182b;"));
+  } else {
+    m_runtimeLabel->setText(tr("%1 on %2 · %3").arg(m_device, backend.where, model));
+    m_runtimeLabel->setToolTip(
+        tr("The jobs run on the server at %1 (AtMan %2).").arg(backend.where, backend.version));
+    m_runtimeLabel->setStyleSheet(QString());
+  }
 }
 
 }  // namespace atman::ui

@@ -66,6 +66,26 @@ int WindowSettings::exportDpi() const {
   return m_settings.exportDpi();
 }
 
+ServerChoice WindowSettings::server() const {
+  ServerChoice server;
+  if (m_frozen) return server;
+  server.address = m_settings.serverAddress();
+  server.caFile = m_settings.serverCaFile();
+  return server;
+}
+
+bool WindowSettings::rememberServerToken() const {
+  return m_frozen || m_settings.rememberServerToken();
+}
+
+void WindowSettings::setServer(const ServerChoice& server, bool rememberToken) {
+  if (m_frozen) return;
+  m_settings.setServerAddress(server.address);
+  m_settings.setServerCaFile(server.caFile);
+  m_settings.setRememberServerToken(rememberToken);
+  m_settings.sync();
+}
+
 void WindowSettings::setDevice(const QString& device) {
   if (!m_frozen) m_settings.setDevice(device);
 }

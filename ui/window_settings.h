@@ -7,6 +7,7 @@
 #include <QString>
 #include <QStringList>
 
+#include "jobs.h"
 #include "settings.h"
 #include "view_mode.h"
 #include "view_options.h"
@@ -25,6 +26,9 @@ class WindowSettings {
   QStringList recentModels() const;
   QString device() const;
   QString dtype() const;
+  // The server last connected to: address and CA file, no token (empty when frozen).
+  ServerChoice server() const;
+  bool rememberServerToken() const;
   ViewOptions viewOptions() const;
   bool sharedScale() const;
   double factor() const;
@@ -38,6 +42,8 @@ class WindowSettings {
 
   // Each choice is kept as it is made, so a crash loses nothing; frozen, none is.
   void setDevice(const QString& device);
+  // The server last connected to, without its token (TokenStore keeps that).
+  void setServer(const ServerChoice& server, bool rememberToken);
   void setDtype(const QString& dtype);
   void addModel(const QString& dir);  // the last one opened, and the first of the recent ones
   void setViewOptions(const ViewOptions& options, bool sharedScale);

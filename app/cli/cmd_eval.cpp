@@ -10,6 +10,7 @@
 #include "atman/runtime.h"
 #include "commands.h"
 #include "common.h"
+#include "eval_shards.h"
 
 namespace atman::cli {
 namespace {
@@ -18,7 +19,8 @@ constexpr const char* kUsage =
     "usage: atman eval shapes|facts|coco|squad --model DIR --data PATH [--limit N] "
     "[--methods atman_single,atman_correlated,...] [--kappa K] [--faithfulness-steps S (0 = off)] "
     "[--max-context-tokens T] [--prompt TEXT] [--batch-size N] [--adaptive] [--adaptive-threshold "
-    "T] [--adaptive-group K] [--json OUT] [--csv OUT] [--quiet]";
+    "T] [--adaptive-group K] [--json OUT] [--csv OUT] [--quiet] [--results FILE.jsonl] [--shard "
+    "I/N]";
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path);
@@ -30,12 +32,20 @@ void write_file(const std::string& path, const std::string& text) {
 }  // namespace
 
 int run_eval(int argc, char** argv) {
-  Args args(argc, argv, 2,
-            common_options({"model", "data", "limit", "methods", "kappa", "batch-size", "csv",
-                            "faithfulness-steps", "max-context-tokens", "prompt",
-                            "adaptive-threshold", "adaptive-group"}),
-            {"quiet", "adaptive"});
+  Args args(
+      argc, argv, 2,
+      common_options(with_eval_shard_options(
+          {"model", "data", "limit", "methods", "kappa", "batch-size", "csv", "faithfulness-steps",
+           "max-context-tokens", "prompt", "adaptive-threshold", "adaptive-group", "server"})),
+      {"quiet", "adaptive"});
   apply_common(args);
+  // The runner reads the data and scores deletion / insertion curves with the weights in this
+  // process; a remote run would need both on the server (docs/remote.md says what to do instead).
+  if (args.has("server"))
+    throw InputError(
+        "eval --server is not supported: an evaluation reads its data set and runs the model's "
+        "faithfulness curves where the weights are; run `atman eval` on the server machine");
+  EvalShards shards(args);  // MPI ranks or --shard, --results (docs/cluster.md)
   if (args.positional().size() != 1) throw InputError(kUsage);
   const std::string set = args.positional()[0];
   if (set != "shapes" && set != "facts" && set != "coco" && set != "squad")
@@ -47,7 +57,8 @@ int run_eval(int argc, char** argv) {
       eval::parse_methods(args.get("methods", "atman_single,atman_correlated"), kappa);
 
   LoadOptions load;
-  load.device = args.get("device", "cpu");
+  load.device = shards.device(args.get("device", "cpu"));
+  load.dtype = args.get("dtype", "auto");
   const bool text = set == "facts" || set == "squad";
   if (!args.has("model") && (set == "coco" || set == "squad"))
     throw InputError(
@@ -75,12 +86,13 @@ int run_eval(int argc, char** argv) {
   options.adaptive_group = args.integer("adaptive-group", 4);
   options.faithfulness_steps = args.integer("faithfulness-steps", 20);
   options.llava_prompt = args.get("prompt", "");
-  const bool quiet = args.has("quiet");
+  const bool quiet = args.has("quiet") || !shards.root();
   options.progress = [&](int done, int total, const std::string& method) {
     if (!quiet) std::cerr << "\r" << method << ": " << done << "/" << total << std::flush;
     if (!quiet && done == total) std::cerr << "\n";
     return true;
   };
+  shards.prepare(options, eval_config(args, set, *model, data, methods, options), quiet);
   auto need_items = [&](size_t count) {
     if (count == 0) throw InputError("no items in " + data.string());
   };
@@ -111,6 +123,9 @@ int run_eval(int argc, char** argv) {
     report = eval::evaluate_squad(model, selection.items, methods, options);
     report.skipped = selection.skipped;
   }
+  auto all = shards.gather(report);
+  if (!all) return 0;  // another rank prints the report
+  report = std::move(*all);
   std::cout << eval::to_markdown(report);
   if (args.has("json")) emit_json(args, eval::to_json(report));
   if (args.has("csv")) write_file(args.get("csv"), eval::to_csv(report));

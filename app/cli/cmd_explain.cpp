@@ -10,6 +10,7 @@
 #include "atman/heatmap.h"
 #include "atman/names.h"
 #include "atman/registry.h"
+#include "backend.h"
 #include "commands.h"
 #include "common.h"
 
@@ -96,40 +97,41 @@ void print_summary(const Explanation& e) {
 
 int run_explain(int argc, char** argv) {
   Args args(argc, argv, 2,
-            common_options({"model",
-                            "image",
-                            "prompt",
-                            "question",
-                            "target",
-                            "labels",
-                            "labels-file",
-                            "explain",
-                            "mode",
-                            "kappa",
-                            "factor",
-                            "kappa-sweep",
-                            "csv",
-                            "png",
-                            "layers",
-                            "granularity",
-                            "delimiter",
-                            "tile",
-                            "post",
-                            "batch-size",
-                            "memory-budget-mb",
-                            "max-neighbours",
-                            "colormap",
-                            "opacity",
-                            "overlay-view",
-                            "method",
-                            "ig-steps",
-                            "adaptive-threshold",
-                            "adaptive-group",
-                            "siglip-loss"}),
+            server_options(common_options({"model",
+                                           "image",
+                                           "prompt",
+                                           "question",
+                                           "target",
+                                           "labels",
+                                           "labels-file",
+                                           "explain",
+                                           "mode",
+                                           "kappa",
+                                           "factor",
+                                           "kappa-sweep",
+                                           "csv",
+                                           "png",
+                                           "layers",
+                                           "granularity",
+                                           "delimiter",
+                                           "tile",
+                                           "post",
+                                           "batch-size",
+                                           "memory-budget-mb",
+                                           "max-neighbours",
+                                           "colormap",
+                                           "opacity",
+                                           "overlay-view",
+                                           "method",
+                                           "ig-steps",
+                                           "adaptive-threshold",
+                                           "adaptive-group",
+                                           "siglip-loss"})),
             {"log-additive", "no-kv-cache", "quiet", "nearest", "adaptive"});
   apply_common(args);
   ExplainRequest r;
-  r.model = load_model_arg(args);
+  const Backend backend = open_backend(args);  // local, or on --server
+  r.model = backend.model;
   if (args.has("image")) r.image = std::make_shared<const RgbImage>(load_image(args.get("image")));
   const bool clip = r.model->target_is_label();  // zero-shot labels instead of a prompt
   if (clip && args.has("question"))
@@ -173,7 +175,8 @@ int run_explain(int argc, char** argv) {
   MethodOptions method_options;
   method_options.ig_steps = args.integer("ig-steps", 20);
   // InputError listing the available methods for an unknown one.
-  std::unique_ptr<Explainer> chosen = create_explainer(args.get("method", "atman"), method_options);
+  std::unique_ptr<Explainer> chosen =
+      backend.make_explainer(args.get("method", "atman"), method_options);
   int last_percent = -1;
   const bool quiet = args.has("quiet");
   auto progress = [&](int done, int total) {

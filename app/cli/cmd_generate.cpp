@@ -6,6 +6,7 @@
 #include "atman/conventions.h"
 #include "atman/error.h"
 #include "atman/inference.h"
+#include "backend.h"
 #include "commands.h"
 #include "common.h"
 
@@ -37,12 +38,12 @@ std::vector<std::pair<int64_t, int64_t>> find_all(const std::string& text,
   return out;
 }
 
-std::vector<SteeringFactor> steering_from(const Args& args, const Model& model,
-                                          const std::string& prompt, const PixelTensor* pixels) {
+std::vector<SteeringFactor> steering_from(const Args& args, const Backend& backend,
+                                          const std::string& prompt, const RgbImage* image) {
   std::vector<SteeringFactor> steering;
-  auto layout = pixels ? input_layout(model, prompt, pixels->geometry.original_width,
-                                      pixels->geometry.original_height)
-                       : input_layout(model, prompt);
+  if (args.all("steer-text").empty() && args.all("steer-patches").empty()) return steering;
+  // The image tells Qwen2.5-VL how many image tokens the prompt holds.
+  auto layout = backend.input_layout(prompt, image);
   for (const auto& spec : args.all("steer-text")) {
     auto [needle, factor] = split_factor(spec, "steer-text");
     auto hits = find_all(prompt, needle);
@@ -73,23 +74,25 @@ std::vector<SteeringFactor> steering_from(const Args& args, const Model& model,
 
 int run_generate(int argc, char** argv) {
   Args args(argc, argv, 2,
-            common_options({"model", "image", "prompt", "question", "max-new-tokens", "steer-text",
-                            "steer-patches"}),
+            server_options(common_options({"model", "image", "prompt", "question", "max-new-tokens",
+                                           "steer-text", "steer-patches"})),
             {"log-additive"});
   apply_common(args);
-  auto model = load_model_arg(args);
-  std::optional<PixelTensor> pixels;
-  if (args.has("image")) pixels = model->preprocess(load_image(args.get("image")));
-  const std::string prompt = prompt_arg(args, *model, pixels.has_value());
+  const Backend backend = open_backend(args);  // local, or on --server
+  std::optional<RgbImage> image;
+  if (args.has("image")) image = load_image(args.get("image"));
+  const RgbImage* input = image ? &*image : nullptr;
+  const std::string prompt = prompt_arg(args, *backend.model, image.has_value());
   const int max_new = args.integer("max-new-tokens", 32);
-  auto steering = steering_from(args, *model, prompt, pixels ? &*pixels : nullptr);
+  auto steering = steering_from(args, backend, prompt, input);
   const auto variant = args.has("log-additive") ? SuppressionVariant::LogAdditive
                                                 : SuppressionVariant::Multiplicative;
-  Generation plain = generate(*model, prompt, max_new, pixels ? &*pixels : nullptr);
+  Generation plain =
+      backend.generate(prompt, max_new, input, {}, SuppressionVariant::Multiplicative);
   nlohmann::json out{{"ids", plain.ids}, {"tokens", plain.tokens}, {"text", plain.text}};
   std::optional<Generation> steered;
   if (!steering.empty()) {
-    steered = generate(*model, prompt, max_new, pixels ? &*pixels : nullptr, steering, variant);
+    steered = backend.generate(prompt, max_new, input, steering, variant);
     out["steered"] = {{"ids", steered->ids},
                       {"tokens", steered->tokens},
                       {"text", steered->text},

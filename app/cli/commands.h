@@ -12,6 +12,7 @@ int run_explain(int argc, char** argv);
 int run_generate(int argc, char** argv);
 int run_eval(int argc, char** argv);
 int run_fetch(int argc, char** argv);
+int run_serve(int argc, char** argv);  // ATMAN_WITH_SERVER only
 
 // Lets --model name a Hugging Face repo id (atman::hub::install_repo_resolver with a progress
 // printer on stderr). Called once by main().

@@ -51,15 +51,24 @@ Commands:
            [--steer-text SUBSTRING=FACTOR]... [--steer-patches R0:R1,C0:C1=FACTOR]... [--log-additive]
                                greedy continuation of a language model (LLaVA: with the image);
                                steering scales attention to those tokens (<1 suppresses, >1 amplifies)
+  serve --models-dir DIR [--listen 127.0.0.1:7861] --token-file F | --insecure-no-token
+        [--tls-cert CERT.pem --tls-key KEY.pem] [--max-concurrent-per-client N (4)]
+        [--max-request-mb M (64)] [--timeout-s T (600)] [--hub-cache DIR]
+                               the core as a gRPC service (docs/remote.md; built with gRPC:
+                               ATMAN_WITH_SERVER); anything but loopback
+                               needs TLS and a token. explain and generate take
+                               --server HOST:PORT [--token-file F] [--ca CA.pem | --pinned-cert C]
+                               [--tls-server-name NAME] to run there, with the same output
   fetch REPO_ID [--revision R] [--cache-dir DIR] [--endpoint URL] [--offline]
                                download a model from the Hugging Face Hub into its cache
                                (HF_HUB_CACHE); prints the snapshot folder
   eval shapes|facts|coco|squad [--model DIR] [--data PATH] [--limit N]
        [--methods M,...] [--kappa K] [--faithfulness-steps S] [--max-context-tokens T]
-       [--prompt TEXT] [--json OUT] [--csv OUT]
+       [--prompt TEXT] [--json OUT] [--csv OUT] [--results FILE.jsonl] [--shard I/N]
        M: {eval_methods}
                                localisation (mAP, mAR, IQ means, pointing) and faithfulness
-                               (deletion/insertion AUC) against ground truth
+                               (deletion/insertion AUC) against ground truth; --results: resumable,
+                               --shard or mpirun -n N: split over processes (docs/cluster.md)
   bench forward --model DIR    milliseconds per forward for batch sizes 1, 8, 32
   bench explain --model DIR    naive loop vs batched AtMan: time, peak memory, ratios
                [--random-lm llama --width 256 --seq 512]   ... on a small random LM (KV reuse)
@@ -147,6 +156,9 @@ int main(int argc, char** argv) {
       {"forward", atman::cli::run_forward}, {"bench", atman::cli::run_bench},
       {"explain", atman::cli::run_explain}, {"generate", atman::cli::run_generate},
       {"eval", atman::cli::run_eval},       {"fetch", atman::cli::run_fetch},
+#ifdef ATMAN_WITH_SERVER
+      {"serve", atman::cli::run_serve},
+#endif
   };
   auto command = commands.find(argv[1]);
   if (command == commands.end()) {

@@ -18,3 +18,10 @@ atman_add_test(test_siglip SOURCES core/test_siglip.cpp
 atman_add_test(test_llava_next SOURCES core/test_llava_next.cpp
                LIBS atman_core atman_test_support atman_internal nlohmann_json::nlohmann_json
                LABELS "core;model")
+# Qwen2.5-VL (processor, windowed vision tower and merger, M-RoPE decoder, merged-token candidates)
+# against float64 computations from the transformers source.
+atman_add_test(test_qwen2_5_vl SOURCES core/test_qwen2_5_vl.cpp
+               LIBS atman_core atman_test_support atman_internal nlohmann_json::nlohmann_json
+               LABELS "core;model")
+target_compile_definitions(test_qwen2_5_vl PRIVATE ATMAN_CLI="$<TARGET_FILE:atman>")
+add_dependencies(test_qwen2_5_vl atman)

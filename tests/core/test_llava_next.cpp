@@ -799,7 +799,25 @@ class TestLlavaNext : public QObject {
     const auto& l = load("next", next_spec(false), 21);
     const std::string prompt = "<image>\nWhat is it?";
     QVERIFY_THROWS_EXCEPTION(InputError, input_layout(*l.model, prompt));
-    const auto layout = input_layout(*l.model, prompt, 300, 180);
+    RgbImage image_300x180;
+    image_300x180.width = 300;
+    image_300x180.height = 180;
+    image_300x180.pixels.assign(300 * 180 * 3, 128);
+    const PixelTensor pixels = l.model->preprocess(image_300x180);
+    QCOMPARE(pixels.geometry.original_width, 300);
+    QCOMPARE(pixels.geometry.original_height, 180);
+    const auto layout = input_layout(*l.model, prompt, &pixels);
+    // The layout reads the input's size and geometry only: input_shape (no resampling) agrees.
+    const PixelTensor shape = l.model->input_shape(300, 180);
+    const auto from_shape = input_layout(*l.model, prompt, &shape);
+    QCOMPARE(from_shape.size(), layout.size());
+    for (size_t i = 0; i < layout.size(); ++i)
+      QVERIFY(from_shape[i].is_image == layout[i].is_image &&
+              from_shape[i].view == layout[i].view && from_shape[i].row == layout[i].row &&
+              from_shape[i].col == layout[i].col && from_shape[i].rect.x == layout[i].rect.x &&
+              from_shape[i].rect.y == layout[i].rect.y &&
+              from_shape[i].rect.width == layout[i].rect.width &&
+              from_shape[i].rect.height == layout[i].rect.height);
     int image = 0, base = 0;
     for (const auto& p : layout) {
       image += p.is_image;

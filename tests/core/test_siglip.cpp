@@ -21,6 +21,7 @@
 #include "atman/inference.h"
 #include "atman/model.h"
 #include "atman/names.h"
+#include "core/spiece_writer.h"
 #include "core/tiny_models.h"
 #include "models/loaded_model.h"
 
@@ -560,17 +561,78 @@ class TestSiglip : public QObject {
     }
   }
 
-  void sentencepiece_only_is_refused() {
+  // google/siglip-base-patch16-224 ships only spiece.model (SiglipTokenizer): the folder loads,
+  // labels are lower-cased, stripped of punctuation, tokenized by SentencePiece with eos, padded
+  // with pad_token_id, and the explanation matches the float64 reference on those ids.
+  void sentencepiece_only_explains() {
     const fs::path dir = fs::path(tmp_.path().toStdString()) / "siglip1";
+    write_tiny_siglip(dir);
+    fs::remove(dir / "tokenizer.json");
+    const std::string u = "\xE2\x96\x81";
+    test::SpModel sp;
+    sp.pieces = {{"<pad>", 0, test::kControl},
+                 {"</s>", 0, test::kControl},
+                 {"<unk>", 0, test::kUnknown},
+                 {u, -2.0f},
+                 {u + "a", -1.5f},
+                 {u + "cat", -2.0f},
+                 {u + "dog", -2.0f},
+                 {"<", -4.0f},
+                 {"u", -4.0f},
+                 {"n", -4.0f},
+                 {"k", -4.0f},
+                 {">", -4.0f}};
+    sp.normalizer_name = "nmt_nfkc";
+    sp.charsmap = test::write_charsmap({{u, " "}});
+    std::ofstream(dir / "spiece.model", std::ios::binary) << test::write_model_proto(sp);
+    write_json(dir / "tokenizer_config.json", {{"tokenizer_class", "SiglipTokenizer"},
+                                               {"do_lower_case", true},
+                                               {"model_max_length", kPositions}});
+    write_json(dir / "special_tokens_map.json",
+               {{"eos_token", "</s>"}, {"pad_token", "</s>"}, {"unk_token", "<unk>"}});
+    const auto model = Model::load(dir);
+    QCOMPARE(model->tokenizer().encode("A cat!").ids, (std::vector<int64_t>{4, 5, 1}));
+    QCOMPARE(model->tokenizer().encode("a DOG.").ids, (std::vector<int64_t>{4, 6, 1}));
+
+    auto image = std::make_shared<RgbImage>();
+    image->width = image->height = 32;
+    for (int i = 0; i < 32 * 32 * 3; ++i)
+      image->pixels.push_back(static_cast<uint8_t>((i * 37 + (i / 96) * 11) % 256));
+    ExplainRequest r;
+    r.model = model;
+    r.image = image;
+    r.labels = {"A cat!", "a DOG."};
+    r.target = "a DOG.";
+    const Explanation e = AtmanExplainer().attribute(r);
+    const PixelTensor pixels = preprocess_clip(*image, model->preprocess_config());
+    const at::Tensor x =
+        at::tensor(pixels.values, at::kFloat).view({3, kImage, kImage}).to(at::kDouble);
+    std::vector<int64_t> dog = {4, 6, 1};
+    dog.resize(kPositions, 1);              // pad_token_id
+    auto loss = [&](const at::Tensor& m) {  // -log σ(logit of "a dog")
+      return std::log1p(
+          std::exp(-ref_logit(ref_image(x, weights_, m), ref_text(dog, weights_, {}), weights_)));
+    };
+    double worst = std::abs(e.baseline_loss - loss({}));
+    at::Tensor m = at::ones({kPatches}, at::kDouble);
+    m[3] = 0.1;
+    worst = std::max(worst, std::abs(e.candidates[3].value - (loss(m) - loss({}))));
+    std::printf("SigLIP with spiece.model: AtMan max |diff| vs float64: %.2e\n", worst);
+    QVERIFY(worst < 1e-4);
+  }
+
+  void broken_spiece_is_refused() {
+    const fs::path dir = fs::path(tmp_.path().toStdString()) / "siglip1-broken";
     write_tiny_siglip(dir);
     fs::remove(dir / "tokenizer.json");
     std::ofstream(dir / "spiece.model") << "not read";
     try {
       Model::load(dir);
-      QFAIL("a SigLIP folder with only spiece.model loaded");
+      QFAIL("a SigLIP folder with a broken spiece.model loaded");
     } catch (const ModelError& e) {
       QVERIFY2(std::string(e.what()).find("spiece.model") != std::string::npos, e.what());
-      QVERIFY2(std::string(e.what()).find("not supported") != std::string::npos, e.what());
+      QVERIFY2(std::string(e.what()).find("not a valid SentencePiece model") != std::string::npos,
+               e.what());
     }
   }
 
@@ -582,6 +644,13 @@ class TestSiglip : public QObject {
     QVERIFY(std::holds_alternative<SiglipConfig>(parse_model_config(config.dump(), "x")));
     config.erase("model_type");  // architectures names it
     QVERIFY(std::holds_alternative<SiglipConfig>(parse_model_config(config.dump(), "x")));
+    config["model_type"] = "siglip2";  // NaFlex: refused with a pointer to the FixRes checkpoints
+    try {
+      parse_model_config(config.dump(), "x");
+      QFAIL("a siglip2 (NaFlex) config was accepted");
+    } catch (const ModelError& e) {
+      QVERIFY2(std::string(e.what()).find("NaFlex") != std::string::npos, e.what());
+    }
   }
 };
 

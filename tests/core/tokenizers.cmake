@@ -11,3 +11,7 @@ atman_add_test(test_tokenizer_json SOURCES core/test_tokenizer_json.cpp
 # add_eos_token flags of tokenizer_config.json.
 atman_add_test(test_tokenizer_families SOURCES core/test_tokenizer_families.cpp
   LIBS atman_tokenizers atman_text atman_internal nlohmann_json::nlohmann_json LABELS core)
+# SentencePiece model files (protobuf written by the test), the charsmap normalizer, Unigram
+# Viterbi, byte fallback, hostile files, and transformers' SiglipTokenizer over spiece.model.
+atman_add_test(test_spiece SOURCES core/test_spiece.cpp
+  LIBS atman_tokenizers atman_text atman_internal nlohmann_json::nlohmann_json LABELS core)

@@ -16,3 +16,14 @@ set_tests_properties(test_gui_anyres PROPERTIES ENVIRONMENT "QT_QPA_PLATFORM=off
 # ExplainSession on its own: no widget, no window (QTEST_GUILESS_MAIN).
 atman_add_test(test_explain_session SOURCES ui/test_explain_session.cpp LIBS atman_ui LABELS gui)
 set_tests_properties(test_explain_session PROPERTIES TIMEOUT 180)
+# AtMan Studio as a client of `atman serve`: a server on 127.0.0.1 started by the test (in-process,
+# atman_remote), remote heatmap pixels equal to local ones, a dropped connection, reconnecting.
+if(ATMAN_WITH_SERVER)
+  atman_add_test(test_gui_remote SOURCES ui/test_gui_remote.cpp
+                 LIBS atman_ui atman_remote atman_internal LABELS gui)
+  set_tests_properties(test_gui_remote PROPERTIES ENVIRONMENT "QT_QPA_PLATFORM=offscreen" TIMEOUT 180)
+  # Every kind of worker job on the server equals the same job here (no widgets).
+  atman_add_test(test_gui_remote_jobs SOURCES ui/test_gui_remote_jobs.cpp
+                 LIBS atman_ui atman_remote atman_internal LABELS gui)
+  set_tests_properties(test_gui_remote_jobs PROPERTIES TIMEOUT 180)
+endif()

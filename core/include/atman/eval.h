@@ -204,6 +204,16 @@ struct MethodReport {
   std::vector<int> hits;
 };
 
+// What one method scored on one item: the unit that sharded and resumed runs are assembled from.
+struct ItemResult {
+  int item = 0;          // index in the evaluation set as loaded (also the random reference's seed)
+  std::string key;       // the item's id in the data set: a resumed run checks it still matches
+  std::string method;    // Method::name
+  ItemScore score;       // with the faithfulness AUCs when measured
+  double seconds = 0;    // wall-clock seconds of the explanation
+  int64_t forwards = 0;  // forward passes it ran (perturbations + the unperturbed one)
+};
+
 struct Report {
   std::string dataset;  // "shapes-eval" | "facts-eval" | "coco128" | "squad"
   std::string model;
@@ -212,6 +222,8 @@ struct Report {
   double chance = 0;           // mean fraction of candidates inside the ground truth
   int faithfulness_steps = 0;  // 0 = deletion / insertion not measured
   std::vector<MethodReport> methods;
+  // The per-item results the summaries were made from, by item index, then in method order.
+  std::vector<ItemResult> items;
 };
 
 struct RunOptions {
@@ -226,6 +238,19 @@ struct RunOptions {
   std::string llava_prompt;
   // Called after each item with (items done, items total, method name); return false to cancel.
   std::function<bool(int, int, const std::string&)> progress;
+
+  // A subset of the items (sharded and resumed runs). The run covers the items with index
+  // i % shards == shard (round-robin, so that long and short items spread over the shards), and of
+  // those only the ones listed in `items` when it is not empty. The report then summarizes that
+  // subset; assemble_report() joins the per-item results of several such runs.
+  int shard = 0, shards = 1;
+  std::vector<int> items;
+  // Results finished earlier (a resumed run, atman/eval_results.h): an (item, method) found here is
+  // not run again but its result is taken. InputError when its key differs from the item's id (the
+  // data changed under the results).
+  std::vector<ItemResult> finished;
+  // Called with each newly computed result as soon as it is scored (to append it to a file).
+  std::function<void(const ItemResult&)> on_result;
 };
 
 // Explains every item with each method and scores it against the ground truth.
@@ -248,6 +273,18 @@ Report evaluate_squad(const std::shared_ptr<const Model>& model,
 // Summaries from per-item scores (what the runners use).
 MethodReport summarize(const std::string& name, const std::vector<ItemScore>& scores,
                        double seconds);
+
+// The report of per-item results exactly as one process that ran them all would have written it:
+// the summaries come from the results in item order whatever order they are given in (duplicates of
+// an (item, method) count once). `header` gives the dataset, model, skipped, faithfulness steps and
+// the methods (names and κ, in order); n is the number of distinct items. InputError when a result
+// names a method the header lacks, or a method lacks an item that another method has.
+Report assemble_report(const Report& header, std::vector<ItemResult> results);
+
+// One result as a single-line JSON object (no newline), every double exactly as computed (the
+// shortest text that reads back to the same value), and back; InputError on a malformed line.
+std::string to_json_line(const ItemResult& result);
+ItemResult item_result_from_json(const std::string& line);
 
 // {"dataset", "model", "n", "skipped", "chance", "faithfulness_steps", "methods": {name: {"mAP",
 // "mAR", "mAP_iq", "mAR_iq", "pointing", "deletion_auc", "insertion_auc", "seconds", "forwards",

@@ -116,8 +116,11 @@ struct LlamaConfig {
   double final_logit_softcapping = 0.0;
   int sliding_window = 0;            // keys within this many positions; 0 = none
   std::vector<bool> sliding_layers;  // per layer: true = sliding-window attention
-  int eos_token_id = -1;             // the first of eos_token_ids; -1 when the config has none
-  std::vector<int> eos_token_ids;    // all end tokens (Llama 3 lists several)
+  // Qwen2-VL / Qwen2.5-VL multimodal RoPE: how many of the rotary frequency pairs follow the
+  // temporal, height and width position (sums to rotary_dim / 2); empty = 1-D RoPE.
+  std::vector<int> mrope_section;
+  int eos_token_id = -1;           // the first of eos_token_ids; -1 when the config has none
+  std::vector<int> eos_token_ids;  // all end tokens (Llama 3 lists several)
   int bos_token_id = -1;
 
   bool is_sliding(int layer) const {
@@ -163,7 +166,35 @@ struct SiglipConfig {
   int pad_token_id = 1;     // text_config.pad_token_id: what SiglipProcessor pads with
 };
 
-using ModelConfig = std::variant<ClipConfig, Gpt2Config, LlamaConfig, LlavaConfig, SiglipConfig>;
+// Qwen2.5-VL (HF Qwen2_5_VLForConditionalGeneration): a ViT with 2-D RoPE, window attention and a
+// 2x2 patch merger in front of a Qwen2 decoder with multimodal RoPE (text.mrope_section).
+struct Qwen2_5_VLVisionConfig {
+  int depth = 32;
+  int hidden_size = 3584;
+  int intermediate_size = 3420;
+  int num_heads = 16;
+  int in_channels = 3;
+  int patch_size = 14;
+  int spatial_merge_size = 2;
+  int temporal_patch_size = 2;
+  int window_size = 112;  // pixels of the resized image per attention window side
+  int out_hidden_size = 3584;
+  int tokens_per_second = 4;
+  std::vector<int> fullatt_block_indexes = {7, 15, 23, 31};  // blocks with full attention
+  Activation hidden_act = Activation::Silu;
+};
+
+struct Qwen2_5_VLConfig {
+  Qwen2_5_VLVisionConfig vision;
+  LlamaConfig text;  // model_type "qwen2" semantics, with mrope_section
+  int image_token_id = 151655;
+  int video_token_id = 151656;
+  int vision_start_token_id = 151652;
+  int vision_end_token_id = 151653;
+};
+
+using ModelConfig =
+    std::variant<ClipConfig, Gpt2Config, LlamaConfig, LlavaConfig, SiglipConfig, Qwen2_5_VLConfig>;
 
 // Reads <dir>/config.json. Throws ModelError for a missing/invalid file or an architecture that is
 // not supported; the message lists the supported ones (supported_architectures()).

@@ -53,10 +53,11 @@ struct InputPosition {
 };
 
 // The model input positions of `prompt` (with LLaVA's <image> expanded), for steering and display.
-// Anyres LLaVA (LLaVA-NeXT, OneVision) needs the image's size (InputError without it): its number
-// of image tokens depends on it.
+// The number of image tokens of Qwen2.5-VL and anyres LLaVA (LLaVA-NeXT, OneVision) depends on the
+// image's size: a prompt with an image needs its `pixels` (Model::preprocess; InputError without
+// them). Only their size and `geometry` are read, never their values.
 std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt,
-                                        int image_width = 0, int image_height = 0);
+                                        const PixelTensor* pixels = nullptr);
 
 // Steering (the hosted API's control): attention to `position` scaled by `factor` in every layer
 // while generating; < 1 suppresses, > 1 amplifies.

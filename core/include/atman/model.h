@@ -58,6 +58,18 @@ struct MemoryEstimate {
   std::string report() const;  // a few lines for `atman info --model`
 };
 
+// A model that runs on an `atman serve` server, seen from a client (atman/remote.h): the facts a
+// local Model reads from its weights, as the server reported them.
+struct RemoteModelInfo {
+  std::string address;   // the server, "HOST:PORT"
+  std::string model_id;  // the server's id of the loaded model
+  std::string name, architecture, device, dtype;
+  int64_t parameters = 0;
+  int patch_grid = 0;
+  int64_t max_text_tokens = 0;
+  std::shared_ptr<const void> keep_alive;  // owned by the view: e.g. its temporary folder
+};
+
 class Model {
  public:
   // Loads config, weights (in the compute dtype of LoadOptions::dtype) and tokenizer. Throws
@@ -71,6 +83,10 @@ class Model {
   // safetensors headers). Throws ModelError for a folder that is not a model or a bad option.
   static MemoryEstimate estimate_memory(const std::filesystem::path& dir,
                                         const LoadOptions& options = {});
+  // A weight-less view of a server's model (atman/remote.h): config, tokenizer and preprocessing
+  // from `dir`, the rest from `info`. Code that needs the weights throws ModelError for it.
+  static std::shared_ptr<const Model> load_view(const std::filesystem::path& dir,
+                                                RemoteModelInfo info);
   ~Model();
 
   ModelKind kind() const;
@@ -96,8 +112,13 @@ class Model {
   PixelTensor preprocess(const RgbImage& image) const;
   // What preprocess() does to an image of this size for the (base) view, without its pixels.
   ClipInputGeometry input_geometry(int image_width, int image_height) const;
+  // preprocess()'s result for an image of this size without its values: its size and geometry
+  // (one view), all input_layout reads. Cheap: no resampling.
+  PixelTensor input_shape(int image_width, int image_height) const;
   int patch_grid() const;  // of the (base) view
   int64_t max_text_tokens() const;
+  // Where the model runs when it is a view of a server's model (load_view); null when local.
+  const RemoteModelInfo* remote() const;
 
   struct Impl;  // tensors and architectures: core-internal, see core/src/models/loaded_model.h
   const Impl& impl() const { return *impl_; }

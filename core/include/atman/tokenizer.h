@@ -64,12 +64,21 @@ std::unique_ptr<Tokenizer> load_gpt2_tokenizer(const std::filesystem::path& mode
 // covers the spans of all its parts.
 std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::filesystem::path& tokenizer_json);
 
+// SigLIP's SentencePiece Unigram tokenizer from a folder's spiece.model, with transformers'
+// SiglipTokenizer semantics: lower-cased (tokenizer_config.json's do_lower_case, default true),
+// ASCII punctuation removed and white space collapsed (canonicalize_text), SentencePiece's own
+// normalizer (the file's precompiled charsmap, e.g. nmt_nfkc) and Unigram Viterbi encoding, eos
+// appended. No padding: the model pads to its length. decode() skips special tokens. Throws
+// ModelError naming the file for a malformed or unsupported model (docs/tokenizers.md).
+std::unique_ptr<Tokenizer> load_siglip_tokenizer(const std::filesystem::path& model_dir);
+
 // Picks the tokenizer a model folder uses from its files and config: CLIP for config.json
 // model_type "clip", a CLIPTokenizer tokenizer_config.json, or a vocabulary with <|startoftext|>;
 // otherwise the folder's tokenizer.json when it has one (as HF's fast tokenizers do; for a
 // Llama/Gemma/CodeLlama tokenizer_class, BOS/EOS as tokenizer_config.json's add_bos_token /
-// add_eos_token say, as transformers rebuilds the post-processor), else GPT-2 style byte-level
-// BPE from vocab.json + merges.txt (also for LLaVA folders).
+// add_eos_token say, as transformers rebuilds the post-processor), else SigLIP's spiece.model
+// (load_siglip_tokenizer), else GPT-2 style byte-level BPE from vocab.json + merges.txt (also for
+// LLaVA folders).
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
 
 }  // namespace atman

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -33,6 +34,7 @@ double timed_seconds(Clock::time_point start) {
 
 // One item as the runner sees it: what to explain and where the ground truth lies.
 struct Job {
+  std::string key;              // the item's id (ItemResult::key)
   std::filesystem::path image;  // empty: no image
   std::string prompt, target;
   const std::vector<std::string>* labels = nullptr;  // CLIP: owned by the caller
@@ -64,30 +66,61 @@ std::vector<double> candidate_values(const Explanation& e) {
   return x;
 }
 
+// The indices of the items a run covers (RunOptions::shard, shards, items), ascending.
+std::vector<int> selected_items(int n, const RunOptions& options) {
+  if (options.shards < 1 || options.shard < 0 || options.shard >= options.shards)
+    throw InputError("shard " + std::to_string(options.shard) + " of " +
+                     std::to_string(options.shards) + " does not exist: give 0 <= i < n");
+  std::vector<int> listed = options.items;
+  std::sort(listed.begin(), listed.end());
+  std::vector<int> selected;
+  for (int i = options.shard; i < n; i += options.shards)
+    if (listed.empty() || std::binary_search(listed.begin(), listed.end(), i))
+      selected.push_back(i);
+  return selected;
+}
+
 Report run(const std::string& dataset, const std::shared_ptr<const Model>& model,
            const std::vector<Job>& jobs, const std::vector<Method>& methods,
            const RunOptions& options) {
   if (methods.empty()) throw InputError("no evaluation methods given");
   if (options.faithfulness_steps < 0) throw InputError("faithfulness steps must be >= 0 (0 = off)");
   const int n = static_cast<int>(jobs.size());
-  Report report;
-  report.dataset = dataset;
-  report.model = model->name();
-  report.n = n;
-  report.faithfulness_steps = options.faithfulness_steps;
+  const std::vector<int> selected = selected_items(n, options);
+  Report header;
+  header.dataset = dataset;
+  header.model = model->name();
+  header.faithfulness_steps = options.faithfulness_steps;
+  // Results finished earlier, by (item, method).
+  std::map<std::pair<int, std::string>, const ItemResult*> finished;
+  for (const auto& f : options.finished) finished.emplace(std::pair(f.item, f.method), &f);
+  std::vector<ItemResult> results;
   ImageCache images;
-  for (size_t m = 0; m < methods.size(); ++m) {
-    const Method& method = methods[m];
+  for (const Method& method : methods) {
+    MethodReport named;
+    named.name = method.name;
+    named.kappa = method.explainer == "atman" && method.mode == SuppressionMode::Correlated
+                      ? method.kappa
+                      : 0.0;
+    header.methods.push_back(named);
     // A fresh explainer (and cache) per method: its timing owes nothing to another's.
     const bool random = method.explainer == kRandom;
     std::unique_ptr<Explainer> explainer =
         random ? std::make_unique<AtmanExplainer>() : make_explainer(method.explainer);
     auto* atman = dynamic_cast<AtmanExplainer*>(explainer.get());
-    std::vector<ItemScore> scores;
-    double seconds = 0;
-    int64_t forwards = 0;
-    for (int i = 0; i < n; ++i) {
+    int done = 0;
+    for (const int i : selected) {
       const Job& job = jobs[i];
+      if (auto f = finished.find({i, method.name}); f != finished.end()) {
+        if (f->second->key != job.key)
+          throw InputError("the results to resume say item " + std::to_string(i) + " is '" +
+                           f->second->key + "' but the data has '" + job.key +
+                           "' there: the data changed; start with another results file");
+        results.push_back(*f->second);
+        if (options.progress && !options.progress(++done, int(selected.size()), method.name))
+          throw Cancelled();
+        continue;
+      }
       ExplainRequest r;
       r.model = model;
       r.mode = method.mode;
@@ -108,17 +141,22 @@ Report run(const std::string& dataset, const std::shared_ptr<const Model>& model
       const auto start = Clock::now();
       Explanation e = explainer->attribute(r);
       if (random) {
+        // Seeded by the item's index in the whole set, so that a shard repeats a full run.
         std::mt19937_64 rng(0x5eed + static_cast<uint64_t>(i));
         std::uniform_real_distribution<double> uniform(0.0, 1.0);
         for (auto& c : e.candidates) c.value = uniform(rng);
         e.method = ExplainMethod::Random;
       }
-      seconds += timed_seconds(start);
-      forwards += e.timings.forwards + 1;  // + the unperturbed forward
+      ItemResult result;
+      result.item = i;
+      result.key = job.key;
+      result.method = method.name;
+      result.seconds = timed_seconds(start);
+      result.forwards = e.timings.forwards + 1;  // + the unperturbed forward
       if (atman) atman->clear_cache();
 
       const std::vector<double> values = candidate_values(e);
-      ItemScore s;
+      ItemScore& s = result.score;
       if (job.explain == ExplainWhat::ImagePatches) {
         if (values.size() != job.patch_truth.size())
           throw InputError("method " + method.name + " explained " + std::to_string(values.size()) +
@@ -133,22 +171,13 @@ Report run(const std::string& dataset, const std::shared_ptr<const Model>& model
         s.deletion_auc = c.deletion_auc;
         s.insertion_auc = c.insertion_auc;
       }
-      scores.push_back(s);
-      if (options.progress && !options.progress(i + 1, n, method.name)) throw Cancelled();
+      if (options.on_result) options.on_result(result);
+      results.push_back(std::move(result));
+      if (options.progress && !options.progress(++done, int(selected.size()), method.name))
+        throw Cancelled();
     }
-    MethodReport summary = summarize(method.name, scores, seconds);
-    summary.kappa = method.explainer == "atman" && method.mode == SuppressionMode::Correlated
-                        ? method.kappa
-                        : 0.0;
-    summary.forwards = forwards;
-    if (m == 0) {
-      double chance = 0;
-      for (const auto& s : scores) chance += s.chance;
-      report.chance = n > 0 ? chance / n : 0.0;
-    }
-    report.methods.push_back(std::move(summary));
   }
-  return report;
+  return assemble_report(header, std::move(results));
 }
 
 std::string fixed(double v, int digits) {
@@ -222,6 +251,7 @@ Report evaluate_shapes(const std::shared_ptr<const Model>& model,
   for (const auto& item : items) {
     check_grid(*model, item.id, item.grid);
     Job job;
+    job.key = item.id;
     job.image = item.image;
     job.explain = ExplainWhat::ImagePatches;
     job.patch_truth = item.coverage;
@@ -246,6 +276,7 @@ Report evaluate_facts(const std::shared_ptr<const Model>& model,
   std::vector<Job> jobs;
   for (const auto& item : items) {
     Job job;
+    job.key = std::to_string(item.id);
     job.prompt = item.prompt;
     job.target = item.target;
     job.explain = ExplainWhat::PromptTokens;
@@ -265,6 +296,7 @@ Report evaluate_coco(const std::shared_ptr<const Model>& model, const CocoSet& s
   ImageCache images;
   for (const auto& item : set.items) {
     Job job;
+    job.key = item.id;
     job.image = item.image;
     job.target = coco_prompt(item.category);
     job.labels = &labels;
@@ -285,6 +317,7 @@ Report evaluate_squad(const std::shared_ptr<const Model>& model,
   std::vector<Job> jobs;
   for (const auto& item : items) {
     Job job;
+    job.key = item.id;
     job.prompt = item.prompt;
     job.target = item.target;
     job.explain = ExplainWhat::PromptTokens;

@@ -49,6 +49,7 @@ double seconds_since(Clock::time_point start) {
 
 void validate(const ExplainRequest& r) {
   if (!r.model) throw InputError("no model loaded");
+  require_weights(*r.model);
   if (!(r.factor >= 0.0 && r.factor <= 1.0))
     throw InputError("the suppression factor f must lie in [0, 1], got " +
                      std::to_string(r.factor));

@@ -112,6 +112,7 @@ BaselineInput prepare_lm(const ExplainRequest& r, BaselineInput in) {
 
 BaselineInput prepare_baseline_input(const ExplainRequest& r) {
   if (!r.model) throw InputError("no model loaded");
+  require_weights(*r.model);
   if (r.tile < 1 || r.tile > 64) throw InputError("the tile size must be 1..64 patches");
   if (r.batch_size < 0 || r.batch_size > 4096)
     throw InputError("batch size must be 0 (auto) .. 4096");
@@ -121,6 +122,10 @@ BaselineInput prepare_baseline_input(const ExplainRequest& r) {
     throw InputError(
         "the gradient and attention baselines support CLIP, LLaVA and language "
         "models, not SigLIP; explain SigLIP with AtMan (--method atman)");
+  if (r.model->impl().qwen_vl)
+    throw InputError(
+        "the gradient and attention baselines do not support Qwen2.5-VL yet; explain it with "
+        "AtMan (--method atman)");
   const bool clip = r.model->kind() == ModelKind::Clip;
   in.task = clip ? make_clip_task(r) : make_lm_task(r);  // validates; AtMan's candidates
   in = clip ? prepare_clip(r, std::move(in)) : prepare_lm(r, std::move(in));

@@ -1,10 +1,12 @@
-// Perturbation task of causal LMs (GPT-2, Llama-style) and image-prefix LMs (LLaVA), spec §4:
-// input = prompt + target[:-1]; L_t = cross-entropy of target token t at position n_prompt - 1 + t.
-// Keys/values of the positions before a batch's first suppressed position are reused from the
-// unperturbed pass (spec §5), and the LM head runs only at the target positions.
+// Perturbation task of causal LMs (GPT-2, Llama-style) and image-prefix LMs (LLaVA, Qwen2.5-VL),
+// spec §4: input = prompt + target[:-1]; L_t = cross-entropy of target token t at position
+// n_prompt - 1 + t. Keys/values of the positions before a batch's first suppressed position are
+// reused from the unperturbed pass (spec §5), and the LM head runs only at the target positions.
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <map>
+#include <memory>
 #include <tuple>
 
 #include "atman/error.h"
@@ -23,7 +25,8 @@ class LmTask final : public PerturbationTask {
     if (request.prompt.empty()) throw InputError("the prompt is empty: nothing to explain");
     if (request.target.empty()) throw InputError("the target is empty: give the text to explain");
     const Tokenizer& tok = model_.tokenizer();
-    Encoding prompt = tok.encode(request.prompt);
+    Encoding prompt = impl.qwen_vl ? impl.qwen_vl->encode_prompt(tok, request.prompt)
+                                   : tok.encode(request.prompt);
     Encoding target = tok.encode(request.target);
     if (target.ids.empty()) throw InputError("the target '" + request.target + "' has no tokens");
     target_ids_ = target.ids;
@@ -58,6 +61,23 @@ class LmTask final : public PerturbationTask {
       if (image_positions.empty())
         throw InputError("the prompt has no <image> token; LLaVA prompts look like '" +
                          std::string("<image>\\nQuestion: ... Answer:'"));
+    } else if (impl.qwen_vl) {
+      if (!request.image) throw InputError("Qwen2.5-VL models need an image to explain");
+      qwen_pixels_ = impl.qwen_vl->preprocess(*request.image);  // the processor's own resize
+      image_features = impl.qwen_vl->image_features(qwen_pixels_);
+      const int64_t image_id = impl.qwen_vl->config().image_token_id;
+      impl.qwen_vl->expand_image_tokens(prompt.ids, 1);  // exactly one image, after vision_start
+      for (size_t i = 0; i < prompt.ids.size(); ++i) {
+        token_position[i] = static_cast<int64_t>(input_ids.size());
+        if (prompt.ids[i] == image_id) {
+          for (int64_t k = 0; k < image_features.size(0); ++k) {
+            image_positions.push_back(static_cast<int64_t>(input_ids.size()));
+            input_ids.push_back(image_id);
+          }
+        } else {
+          input_ids.push_back(prompt.ids[i]);
+        }
+      }
     } else {
       if (request.explain == ExplainWhat::ImagePatches)
         throw InputError(model_.architecture() + " model '" + model_.name() +
@@ -74,17 +94,32 @@ class LmTask final : public PerturbationTask {
                        std::to_string(lm_->max_positions()) + ". Shorten the prompt.");
     total_ = static_cast<int64_t>(input_ids.size());
 
-    embeds_ = impl.llava ? impl.llava->input_embeds(input_ids, image_features)
-                         : lm_->embed_tokens(ids_to_tensor(input_ids, impl.device));  // (1, T, C)
-    at::Tensor rows = embeds_.squeeze(0);                                             // (T, C)
+    if (impl.qwen_vl) {
+      // M-RoPE: the decoder runs at this sequence's (t, h, w) positions.
+      sequence_ = std::make_unique<MropeSequence>(
+          impl.qwen_vl->language_model(),
+          impl.qwen_vl->rope_index(input_ids, qwen_pixels_.merged_rows(),
+                                   qwen_pixels_.merged_cols()));
+      lm_ = sequence_.get();
+      embeds_ = impl.qwen_vl->input_embeds(input_ids, image_features);
+    } else {
+      embeds_ = impl.llava ? impl.llava->input_embeds(input_ids, image_features)
+                           : lm_->embed_tokens(ids_to_tensor(input_ids, impl.device));  // (1, T, C)
+    }
+    at::Tensor rows = embeds_.squeeze(0);  // (T, C)
 
     std::vector<std::vector<int64_t>> groups;
     const bool want_image = request.explain != ExplainWhat::PromptTokens;
     const bool want_text = request.explain != ExplainWhat::ImagePatches;
     if (want_image && impl.llava) add_image_candidates(image_positions, groups);
-    if (want_text)
-      add_token_candidates(prompt, token_position,
-                           impl.llava ? impl.llava->config().image_token_index : -1, groups);
+    if (want_image && impl.qwen_vl) add_merged_token_candidates(image_positions, groups);
+    std::vector<int64_t> structural;  // image tokens and their delimiters are no text candidates
+    if (impl.llava) structural.push_back(impl.llava->config().image_token_index);
+    if (impl.qwen_vl) {
+      const auto& c = impl.qwen_vl->config();
+      structural = {c.image_token_id, c.vision_start_token_id, c.vision_end_token_id};
+    }
+    if (want_text) add_token_candidates(prompt, token_position, structural, groups);
     if (candidates.empty())
       throw InputError("nothing to explain: the prompt has no candidate tokens");
     candidate_embeddings = group_embeddings(rows, groups);
@@ -101,6 +136,10 @@ class LmTask final : public PerturbationTask {
       skeleton.image_width = request.image->width;
       skeleton.image_height = request.image->height;
       if (impl.llava) skeleton.grid_rows = skeleton.grid_cols = impl.llava->grid_size();
+      if (impl.qwen_vl) {
+        skeleton.grid_rows = qwen_pixels_.merged_rows();
+        skeleton.grid_cols = qwen_pixels_.merged_cols();
+      }
     }
   }
 
@@ -220,12 +259,40 @@ class LmTask final : public PerturbationTask {
     candidates.push_back(std::move(cand));
   }
 
+  // Qwen2.5-VL: one candidate per merged token (28 x 28 pixels of the resized image), or per
+  // tile x tile merged tokens, in row-major order of the merged grid.
+  void add_merged_token_candidates(const std::vector<int64_t>& image_positions,
+                                   std::vector<std::vector<int64_t>>& groups) {
+    const int rows = qwen_pixels_.merged_rows(), cols = qwen_pixels_.merged_cols();
+    const int k = std::max(1, request_.tile);
+    for (int r = 0; r < rows; r += k)
+      for (int c = 0; c < cols; c += k) {
+        Candidate cand;
+        cand.kind = CandidateKind::Patch;
+        cand.row = r;
+        cand.col = c;
+        cand.rows = std::min(k, rows - r);
+        cand.cols = std::min(k, cols - c);
+        for (int rr = r; rr < r + cand.rows; ++rr)
+          for (int cc = c; cc < c + cand.cols; ++cc)
+            cand.positions.push_back(static_cast<int>(image_positions[int64_t(rr) * cols + cc]));
+        const RectF first = qwen_pixels_.merged_rect(r, c);
+        const RectF last = qwen_pixels_.merged_rect(r + cand.rows - 1, c + cand.cols - 1);
+        cand.rect =
+            RectF{first.x, first.y, last.x + last.width - first.x, last.y + last.height - first.y};
+        cand.index = static_cast<int>(candidates.size());
+        groups.emplace_back(cand.positions.begin(), cand.positions.end());
+        candidates.push_back(std::move(cand));
+      }
+  }
+
   void add_token_candidates(const Encoding& prompt, const std::vector<int64_t>& token_position,
-                            int64_t image_id, std::vector<std::vector<int64_t>>& groups) {
+                            const std::vector<int64_t>& skipped,
+                            std::vector<std::vector<int64_t>>& groups) {
     std::vector<int> text_tokens;
     std::vector<std::pair<int64_t, int64_t>> spans;
     for (size_t i = 0; i < prompt.ids.size(); ++i) {
-      if (prompt.ids[i] == image_id) continue;
+      if (std::find(skipped.begin(), skipped.end(), prompt.ids[i]) != skipped.end()) continue;
       text_tokens.push_back(static_cast<int>(i));
       spans.push_back(prompt.spans[i]);
     }
@@ -247,12 +314,15 @@ class LmTask final : public PerturbationTask {
   at::Tensor target_positions_, target_index_;
   KVCache prefix_cache_;
   CropGeometry geometry_;
-  std::vector<ImageToken> layout_;  // LLaVA: what each image position is
+  std::vector<ImageToken> layout_;           // LLaVA: what each image position is
+  Qwen2VLPixels qwen_pixels_;                // Qwen2.5-VL: the processed image and its grid
+  std::unique_ptr<MropeSequence> sequence_;  // Qwen2.5-VL: the decoder at this input's positions
 };
 
 }  // namespace
 
 std::unique_ptr<PerturbationTask> make_lm_task(const ExplainRequest& request) {
+  if (request.model) require_weights(*request.model);
   return std::make_unique<LmTask>(request);
 }
 

@@ -124,6 +124,7 @@ const std::vector<std::string>& model_file_names() {
                                                  "vocab.json",
                                                  "merges.txt",
                                                  "tokenizer.json",
+                                                 "spiece.model",
                                                  "tokenizer_config.json",
                                                  "special_tokens_map.json",
                                                  "added_tokens.json",

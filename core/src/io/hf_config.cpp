@@ -708,6 +708,103 @@ LlavaConfig parse_llava(const Fields& top, const std::string& type) {
   return c;
 }
 
+// The vision tower of Qwen2.5-VL, with Qwen2_5_VLVisionConfig's defaults (older configs name
+// in_channels "in_chans").
+Qwen2_5_VLVisionConfig parse_qwen2_5_vl_vision(const Fields& f) {
+  Qwen2_5_VLVisionConfig c;
+  c.depth = f.get_int("depth", c.depth, 1, kMaxLayers);
+  c.hidden_size = f.get_int("hidden_size", c.hidden_size);
+  c.intermediate_size = f.get_int("intermediate_size", c.intermediate_size);
+  c.num_heads = f.get_int("num_heads", c.num_heads);
+  c.in_channels = f.get_int("in_channels", f.get_int("in_chans", 3, 1, 64), 1, 64);
+  c.patch_size = f.get_int("patch_size", c.patch_size, 1, 4096);
+  c.spatial_merge_size = f.get_int("spatial_merge_size", c.spatial_merge_size, 1, 64);
+  c.temporal_patch_size = f.get_int("temporal_patch_size", c.temporal_patch_size, 1, 64);
+  c.window_size = f.get_int("window_size", c.window_size);
+  c.out_hidden_size = f.get_int("out_hidden_size", c.out_hidden_size);
+  c.tokens_per_second = f.get_int("tokens_per_second", c.tokens_per_second, 0, kMaxSize);
+  c.hidden_act = f.get_activation("hidden_act", Activation::Silu);
+  if (f.has("fullatt_block_indexes")) {
+    const json& list = *f.find("fullatt_block_indexes");
+    if (!list.is_array()) f.fail("fullatt_block_indexes", "must be a list of block indexes");
+    c.fullatt_block_indexes.clear();
+    for (const auto& i : list)
+      c.fullatt_block_indexes.push_back(
+          static_cast<int>(f.to_int("fullatt_block_indexes", i, 0, c.depth - 1)));
+  }
+  check_heads(f, "hidden_size", c.hidden_size, "num_heads", c.num_heads);
+  // 2-D RoPE: a quarter of each head's dims rotates with the row, a quarter with the column.
+  if ((c.hidden_size / c.num_heads) % 4 != 0)
+    f.fail("num_heads", "gives a head size of " + std::to_string(c.hidden_size / c.num_heads) +
+                            ", which the 2-D rotary embedding needs divisible by 4");
+  const int unit = c.patch_size * c.spatial_merge_size;
+  if (c.window_size < unit || c.window_size % unit != 0)
+    f.fail("window_size", "is " + std::to_string(c.window_size) +
+                              " but must be a multiple of patch_size * spatial_merge_size (" +
+                              std::to_string(unit) + ")");
+  return c;
+}
+
+// Qwen2.5-VL. The text fields sit at the top level (configs written before transformers 4.52) or
+// in text_config (newer ones). The multimodal RoPE is rope_scaling {"type": "mrope",
+// "mrope_section": [t, h, w]} (rope_parameters in v5): transformers runs it as default RoPE whose
+// frequency pairs follow the temporal, height and width positions by section.
+Qwen2_5_VLConfig parse_qwen2_5_vl(const Fields& top, const json& root) {
+  Qwen2_5_VLConfig c;
+  c.vision = parse_qwen2_5_vl_vision(top.object("vision_config"));
+  const json* nested = root.contains("text_config") && root["text_config"].is_object() &&
+                               root["text_config"].contains("hidden_size")
+                           ? &root["text_config"]
+                           : nullptr;
+  json text = nested ? *nested : root;
+  text.erase("vision_config");
+  text.erase("text_config");
+  if (!text.contains("rope_theta")) text["rope_theta"] = 1'000'000.0;  // Qwen2_5_VLTextConfig
+  std::vector<int> section;
+  for (const char* key : {"rope_scaling", "rope_parameters"}) {
+    if (!text.contains(key) || !text[key].is_object()) continue;
+    json& rope = text[key];
+    if (rope.contains("mrope_section")) {
+      const json& list = rope["mrope_section"];
+      if (!list.is_array() || list.size() != 3)
+        top.fail(std::string(key) + ".mrope_section", "must list 3 numbers (t, h, w)");
+      for (const auto& n : list) {
+        if (!n.is_number_integer() || n.get<int>() < 0)
+          top.fail(std::string(key) + ".mrope_section", "must hold non-negative integers");
+        section.push_back(n.get<int>());
+      }
+      rope.erase("mrope_section");
+    }
+    for (const char* type : {"type", "rope_type"})
+      if (rope.contains(type) && rope[type] == "mrope") rope[type] = "default";
+  }
+  const std::string prefix = nested ? "text_config." : "";
+  const Fields text_fields(text, prefix, top.origin());
+  c.text = parse_llama(text_fields, "qwen2", /*required=*/nested == nullptr);
+  c.text.model_type = "qwen2_5_vl";
+  c.text.architecture = "Qwen2.5-VL";
+  c.text.tie_word_embeddings = top.get_bool("tie_word_embeddings", c.text.tie_word_embeddings);
+  if (section.empty()) top.fail("rope_scaling", "has no mrope_section, which Qwen2.5-VL needs");
+  int sum = 0;
+  for (int n : section) sum += n;
+  if (sum * 2 != c.text.head_dim)
+    top.fail("rope_scaling.mrope_section", "sums to " + std::to_string(sum) +
+                                               " but must be half the head size (" +
+                                               std::to_string(c.text.head_dim / 2) + ")");
+  c.text.mrope_section = section;
+  if (c.vision.out_hidden_size != c.text.hidden_size)
+    top.fail("vision_config.out_hidden_size",
+             "is " + std::to_string(c.vision.out_hidden_size) +
+                 " but must equal the language model's hidden_size (" +
+                 std::to_string(c.text.hidden_size) + ")");
+  c.image_token_id = top.get_int("image_token_id", c.image_token_id, 0, kMaxSize);
+  c.video_token_id = top.get_int("video_token_id", c.video_token_id, 0, kMaxSize);
+  c.vision_start_token_id =
+      top.get_int("vision_start_token_id", c.vision_start_token_id, 0, kMaxSize);
+  c.vision_end_token_id = top.get_int("vision_end_token_id", c.vision_end_token_id, 0, kMaxSize);
+  return c;
+}
+
 // Names a config by its "architectures" entry when "model_type" is missing (very old configs).
 std::string type_from_architectures(const Fields& top) {
   const json* archs = top.find("architectures");
@@ -727,6 +824,7 @@ std::string type_from_architectures(const Fields& top) {
   if (arch == "LlavaForConditionalGeneration") return "llava";
   if (arch == "LlavaNextForConditionalGeneration") return "llava_next";
   if (arch == "LlavaOnevisionForConditionalGeneration") return "llava_onevision";
+  if (arch == "Qwen2_5_VLForConditionalGeneration") return "qwen2_5_vl";
   return arch;
 }
 
@@ -752,7 +850,8 @@ std::string supported_architectures() {
          "gemma2 (Gemma2ForCausalLM), gemma3_text (Gemma3ForCausalLM), phi3 (Phi3ForCausalLM), "
          "olmo2 (Olmo2ForCausalLM), llava (LlavaForConditionalGeneration), llava_next "
          "(LlavaNextForConditionalGeneration), llava_onevision "
-         "(LlavaOnevisionForConditionalGeneration); LLaVA towers: clip_vision_model, "
+         "(LlavaOnevisionForConditionalGeneration), qwen2_5_vl "
+         "(Qwen2_5_VLForConditionalGeneration); LLaVA towers: clip_vision_model, "
          "siglip_vision_model";
 }
 
@@ -779,6 +878,12 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   if (is_llama_family(type)) return parse_llama(top, type, /*required=*/true);
   if (type == "llava" || type == "llava_next" || type == "llava_onevision")
     return parse_llava(top, type);
+  if (type == "qwen2_5_vl") return parse_qwen2_5_vl(top, root);
+  if (type == "siglip2")
+    throw ModelError("unsupported architecture 'siglip2' in " + origin +
+                     ": SigLIP 2 NaFlex (variable patch counts, pixel attention mask) is not "
+                     "supported; the fixed-resolution SigLIP 2 checkpoints (e.g. "
+                     "google/siglip2-base-patch16-224, model_type 'siglip') are");
   throw ModelError("unsupported architecture '" + type + "' in " + origin +
                    "; supported: " + supported_architectures());
 }

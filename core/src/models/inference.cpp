@@ -3,6 +3,10 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
 #include "atman/error.h"
 #include "models/inputs.h"
 #include "models/loaded_model.h"
@@ -11,6 +15,7 @@ namespace atman {
 namespace {
 
 const ClipModel& require_clip(const Model& model) {
+  require_weights(model);
   if (!model.impl().clip)
     throw InputError("model '" + model.name() + "' is a " + model.architecture() +
                      " model, not CLIP");
@@ -18,10 +23,58 @@ const ClipModel& require_clip(const Model& model) {
 }
 
 const CausalLM& require_lm(const Model& model) {
+  require_weights(model);
   if (model.kind() == ModelKind::Clip || model.kind() == ModelKind::Siglip)
     throw InputError("model '" + model.name() + "' is " + model.architecture() +
                      ", not a language model");
   return model.impl().language_model();
+}
+
+// The RGB image a PixelTensor of Qwen2.5-VL carries: its preprocess_config() is the identity
+// (no resize, crop, rescale or normalisation), since its processor resizes by its own rule.
+RgbImage original_image(const PixelTensor& pixels) {
+  RgbImage image;
+  image.width = pixels.width;
+  image.height = pixels.height;
+  image.pixels.resize(static_cast<size_t>(pixels.width) * pixels.height * 3);
+  const size_t plane = static_cast<size_t>(pixels.width) * pixels.height;
+  for (size_t i = 0; i < plane; ++i)
+    for (int c = 0; c < 3; ++c)
+      image.pixels[i * 3 + c] =
+          static_cast<uint8_t>(std::clamp(std::lround(pixels.values[c * plane + i]), 0L, 255L));
+  return image;
+}
+
+// The decoder to run a prompt through: the model's, or for Qwen2.5-VL one at the prompt's
+// multimodal positions (owned by `sequence`).
+struct PromptInput {
+  at::Tensor embeds;
+  std::unique_ptr<MropeSequence> sequence;
+  const CausalLM* lm = nullptr;
+};
+
+PromptInput qwen_prompt(const Model& model, const std::vector<int64_t>& ids,
+                        const PixelTensor* pixels, std::vector<int64_t>* model_ids) {
+  const Qwen2_5_VLModel& qwen = *model.impl().qwen_vl;
+  PromptInput in;
+  int rows = 0, cols = 0;
+  at::Tensor features;
+  if (std::find(ids.begin(), ids.end(), qwen.config().image_token_id) != ids.end()) {
+    if (!pixels) throw InputError("Qwen2.5-VL model '" + model.name() + "' needs an image");
+    const Qwen2VLPixels processed = qwen.preprocess(original_image(*pixels));
+    features = qwen.image_features(processed);
+    rows = processed.merged_rows();
+    cols = processed.merged_cols();
+    *model_ids = qwen.expand_image_tokens(ids, features.size(0));
+    in.embeds = qwen.input_embeds(*model_ids, features);
+  } else {
+    *model_ids = ids;
+    in.embeds = qwen.language_model().embed_tokens(ids_to_tensor(ids, model.impl().device));
+  }
+  in.sequence = std::make_unique<MropeSequence>(qwen.language_model(),
+                                                qwen.rope_index(*model_ids, rows, cols));
+  in.lm = in.sequence.get();
+  return in;
 }
 
 // Input embeddings of a prompt: token embeddings, or for LLaVA the prompt with its image.
@@ -46,6 +99,7 @@ std::vector<int64_t> end_tokens(const Model& model) {
   if (const auto* gpt2 = std::get_if<Gpt2Config>(&config)) ids.push_back(gpt2->eos_token_id);
   const LlamaConfig* llama = std::get_if<LlamaConfig>(&config);
   if (const auto* llava = std::get_if<LlavaConfig>(&config)) llama = &llava->text;
+  if (const auto* qwen = std::get_if<Qwen2_5_VLConfig>(&config)) llama = &qwen->text;
   if (llama) {
     ids.insert(ids.end(), llama->eos_token_ids.begin(), llama->eos_token_ids.end());
     if (llama->eos_token_id >= 0) ids.push_back(llama->eos_token_id);
@@ -53,6 +107,56 @@ std::vector<int64_t> end_tokens(const Model& model) {
   const int64_t text_end = model.tokenizer().special_token_id("<|endoftext|>");
   if (ids.empty() && text_end >= 0) ids.push_back(text_end);
   return ids;
+}
+
+// The prompt's tokens: Qwen2.5-VL turns our <image> marker into its vision tokens.
+Encoding qwen_encode(const Model& model, const std::string& prompt) {
+  const auto& impl = model.impl();
+  return impl.qwen_vl ? impl.qwen_vl->encode_prompt(model.tokenizer(), prompt)
+                      : model.tokenizer().encode(prompt);
+}
+
+// Qwen2.5-VL's input positions: the image's merged tokens row by row. Their number depends on the
+// image's size, so a prompt with an image needs it: positions guessed without it would put every
+// token after the image at the wrong place.
+std::vector<InputPosition> qwen_layout(const Model& model, const std::string& prompt,
+                                       const PixelTensor* pixels) {
+  const Qwen2_5_VLModel& qwen = *model.impl().qwen_vl;
+  const Encoding enc = qwen.encode_prompt(model.tokenizer(), prompt);
+  int rows = 1, cols = 1;
+  const auto& ids = enc.ids;
+  if (!pixels && std::find(ids.begin(), ids.end(), qwen.config().image_token_id) != ids.end())
+    throw InputError(
+        "Qwen2.5-VL's number of image tokens depends on the image's size: give the "
+        "image to lay out this prompt");
+  if (pixels) {
+    const auto [h, w] =
+        smart_resize(pixels->height, pixels->width,
+                     qwen.image_config().patch_size * qwen.image_config().merge_size,
+                     qwen.image_config().min_pixels, qwen.image_config().max_pixels);
+    rows = h / (qwen.image_config().patch_size * qwen.image_config().merge_size);
+    cols = w / (qwen.image_config().patch_size * qwen.image_config().merge_size);
+  }
+  std::vector<InputPosition> out;
+  for (size_t i = 0; i < enc.ids.size(); ++i) {
+    if (enc.ids[i] == qwen.config().image_token_id) {
+      for (int k = 0; k < rows * cols; ++k) {
+        InputPosition p;
+        p.is_image = true;
+        p.row = k / cols, p.col = k % cols;
+        out.push_back(p);
+      }
+      continue;
+    }
+    InputPosition p;
+    p.text = enc.tokens[i];
+    if (enc.ids[i] != qwen.config().vision_start_token_id &&
+        enc.ids[i] != qwen.config().vision_end_token_id)
+      p.text = model.tokenizer().decode({enc.ids[i]});
+    p.span = enc.spans[i];
+    out.push_back(p);
+  }
+  return out;
 }
 
 }  // namespace
@@ -101,6 +205,7 @@ std::vector<LabelScore> siglip_zero_shot(const Model& model, const PixelTensor& 
 
 std::vector<LabelScore> zero_shot(const Model& model, const PixelTensor& pixels,
                                   const std::vector<std::string>& labels) {
+  require_weights(model);
   if (labels.empty()) throw InputError("no labels given to rank");
   std::vector<LabelScore> out;
   if (model.kind() == ModelKind::Siglip) {
@@ -123,6 +228,12 @@ LmForward lm_forward(const Model& model, const std::string& text, const PixelTen
   Encoding enc = model.tokenizer().encode(text);
   if (enc.ids.empty()) throw InputError("the text is empty: nothing to run the model on");
   LmForward out;
+  if (model.impl().qwen_vl) {
+    PromptInput in = qwen_prompt(model, qwen_encode(model, text).ids, pixels, &out.ids);
+    at::Tensor hidden = in.lm->forward_embeds(in.embeds, nullptr, nullptr);
+    out.last_logits = to_vector(lm.lm_logits(hidden.select(1, hidden.size(1) - 1)));
+    return out;
+  }
   at::Tensor hidden =
       lm.forward_embeds(prompt_embeds(model, enc.ids, pixels, &out.ids), nullptr, nullptr);
   out.last_logits = to_vector(lm.lm_logits(hidden.select(1, hidden.size(1) - 1)));
@@ -130,9 +241,13 @@ LmForward lm_forward(const Model& model, const std::string& text, const PixelTen
 }
 
 std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt,
-                                        int image_width, int image_height) {
-  Encoding enc = model.tokenizer().encode(prompt);
+                                        const PixelTensor* pixels) {
+  // A text model's layout is its tokenizer's alone, so a remote view answers locally; LLaVA's
+  // and Qwen2.5-VL's image tokens come from their vision towers.
+  if (model.kind() == ModelKind::Llava) require_weights(model);
   const auto& impl = model.impl();
+  if (impl.qwen_vl) return qwen_layout(model, prompt, pixels);
+  Encoding enc = model.tokenizer().encode(prompt);
   const int64_t image_id = impl.llava ? impl.llava->config().image_token_index : -1;
   std::vector<InputPosition> out;
   for (size_t i = 0; i < enc.ids.size(); ++i) {
@@ -140,12 +255,13 @@ std::vector<InputPosition> input_layout(const Model& model, const std::string& p
       // Anyres models have as many image tokens as the image's size gives; plain LLaVA a fixed
       // number, whatever the size.
       const bool anyres = impl.llava->config().anyres();
-      if (anyres && (image_width <= 0 || image_height <= 0))
+      if (anyres && (!pixels || pixels->geometry.original_width <= 0 ||
+                     pixels->geometry.original_height <= 0))
         throw InputError(model.architecture() +
                          " has as many image tokens as the image's size gives: open the image "
                          "first");
-      const CropGeometry geometry =
-          anyres ? model.input_geometry(image_width, image_height).geometry : CropGeometry{};
+      // The base view's geometry (Model::preprocess) holds the image's size.
+      const CropGeometry geometry = anyres ? pixels->geometry : CropGeometry{};
       for (const ImageToken& token : impl.llava->image_layout(geometry)) {
         InputPosition p;
         p.is_image = true;
@@ -172,11 +288,18 @@ Generation generate(const Model& model, const std::string& prompt, int max_new_t
   const CausalLM& lm = require_lm(model);
   if (max_new_tokens < 0 || max_new_tokens > 100000)
     throw InputError("max_new_tokens must be 0..100000");
-  Encoding enc = model.tokenizer().encode(prompt);
+  Encoding enc = qwen_encode(model, prompt);
   if (enc.ids.empty()) throw InputError("the prompt is empty");
   std::vector<int64_t> model_ids;
   KVCache cache;
-  at::Tensor embeds = prompt_embeds(model, enc.ids, pixels, &model_ids);
+  PromptInput in;
+  if (model.impl().qwen_vl) {
+    in = qwen_prompt(model, enc.ids, pixels, &model_ids);
+  } else {
+    in.embeds = prompt_embeds(model, enc.ids, pixels, &model_ids);
+    in.lm = &lm;
+  }
+  const at::Tensor& embeds = in.embeds;
   const int64_t n = static_cast<int64_t>(model_ids.size());
   if (n > lm.max_positions())
     throw InputError("the prompt is " + std::to_string(n) + " tokens; the model reads at most " +
@@ -200,7 +323,7 @@ Generation generate(const Model& model, const std::string& prompt, int max_new_t
     suppression.factors = all_factors.slice(1, 0, keys);
     return &suppression;
   };
-  at::Tensor hidden = lm.forward_embeds(embeds, steer(n), &cache);
+  at::Tensor hidden = in.lm->forward_embeds(embeds, steer(n), &cache);
   const std::vector<int64_t> eos = end_tokens(model);
   const int64_t budget = std::min<int64_t>(max_new_tokens, lm.max_positions() - cache.length());
   Generation out;
@@ -209,8 +332,8 @@ Generation generate(const Model& model, const std::string& prompt, int max_new_t
     if (std::find(eos.begin(), eos.end(), next) != eos.end()) break;
     out.ids.push_back(next);
     if (step + 1 == budget) break;
-    hidden = lm.forward_embeds(lm.embed_tokens(ids_to_tensor({next}, model.impl().device)),
-                               steer(cache.length() + 1), &cache);
+    hidden = in.lm->forward_embeds(lm.embed_tokens(ids_to_tensor({next}, model.impl().device)),
+                                   steer(cache.length() + 1), &cache);
   }
   for (int64_t id : out.ids) out.tokens.push_back(model.tokenizer().decode({id}));
   out.text = model.tokenizer().decode(out.ids);

@@ -161,6 +161,29 @@ at::Tensor LlamaModel::forward_embeds(const at::Tensor& embeds, const Suppressio
   const bool local_differs = config_.rope_local_theta > 0;
   const auto local =
       local_differs ? local_rope_.cos_sin(past, T, embeds.device(), embeds.scalar_type()) : global;
+  return run_layers(embeds, global, local, suppression, cache);
+}
+
+at::Tensor LlamaModel::forward_embeds_at(const at::Tensor& embeds, const at::Tensor& positions,
+                                         const Suppression* suppression, KVCache* cache) const {
+  const int64_t T = embeds.size(1);
+  if (config_.mrope_section.empty())
+    throw Error(config_.architecture + " has no multimodal RoPE (mrope_section)");
+  if (positions.dim() != 2 || positions.size(0) != 3 || positions.size(1) != T)
+    throw Error("multimodal positions must have shape (3, " + std::to_string(T) + ")");
+  const int64_t last = positions.max().item<int64_t>();
+  if (last >= max_positions())
+    throw InputError("input reaches position " + std::to_string(last) + ", past the " +
+                     std::to_string(max_positions()) + " positions this model supports");
+  const auto rotary = global_rope_.mrope_cos_sin(positions, config_.mrope_section, embeds.device(),
+                                                 embeds.scalar_type());
+  return run_layers(embeds, rotary, rotary, suppression, cache);
+}
+
+at::Tensor LlamaModel::run_layers(const at::Tensor& embeds,
+                                  const std::pair<at::Tensor, at::Tensor>& global,
+                                  const std::pair<at::Tensor, at::Tensor>& local,
+                                  const Suppression* suppression, KVCache* cache) const {
   at::Tensor x = embeds;  // (B, T, C)
   // Gemma: times sqrt(hidden) rounded to the activations' dtype, as its normalizer tensor is.
   if (config_.scale_embeddings)

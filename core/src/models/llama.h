@@ -27,6 +27,11 @@ class LlamaModel final : public CausalLM {
   at::Tensor embed_tokens(const at::Tensor& ids) const override;
   at::Tensor forward_embeds(const at::Tensor& embeds, const Suppression* suppression,
                             KVCache* cache) const override;
+  // forward_embeds with multimodal rotary positions (Qwen2.5-VL's M-RoPE, config.mrope_section):
+  // `positions` (3, T) long gives each new position's temporal, height and width index. The
+  // positions are shared by every batch item.
+  at::Tensor forward_embeds_at(const at::Tensor& embeds, const at::Tensor& positions,
+                               const Suppression* suppression, KVCache* cache) const;
   at::Tensor lm_logits(const at::Tensor& hidden) const override;
   int64_t vocab_size() const override { return config_.vocab_size; }
   int64_t max_positions() const override;
@@ -48,6 +53,10 @@ class LlamaModel final : public CausalLM {
                              const std::pair<at::Tensor, at::Tensor>& rotary,
                              const Suppression* suppression, KVCache* cache) const;
   at::Tensor mlp(const Layer& layer, const at::Tensor& h) const;
+  // The decoder layers and final norm over input embeddings with their rotary cos/sin.
+  at::Tensor run_layers(const at::Tensor& embeds, const std::pair<at::Tensor, at::Tensor>& global,
+                        const std::pair<at::Tensor, at::Tensor>& local,
+                        const Suppression* suppression, KVCache* cache) const;
 
   LlamaConfig config_;
   RopeSpec global_rope_, local_rope_;

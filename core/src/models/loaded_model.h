@@ -4,6 +4,7 @@
 #include <c10/core/Device.h>
 
 #include <memory>
+#include <optional>
 
 #include "atman/hf_config.h"
 #include "atman/model.h"
@@ -11,6 +12,7 @@
 #include "models/gpt2.h"
 #include "models/llama.h"
 #include "models/llava.h"
+#include "models/qwen2_5_vl.h"
 #include "models/siglip.h"
 
 namespace atman {
@@ -25,15 +27,24 @@ struct Model::Impl {
   int64_t parameters = 0;
   std::unique_ptr<Tokenizer> tokenizer;
   ClipPreprocessConfig preprocess;
-  std::unique_ptr<ClipModel> clip;      // kind == Clip
-  std::unique_ptr<CausalLM> lm;         // kind == CausalLM
-  std::unique_ptr<LlavaModel> llava;    // kind == Llava
-  std::unique_ptr<SiglipModel> siglip;  // kind == Siglip
+  std::unique_ptr<ClipModel> clip;           // kind == Clip
+  std::unique_ptr<CausalLM> lm;              // kind == CausalLM
+  std::unique_ptr<LlavaModel> llava;         // kind == Llava
+  std::unique_ptr<Qwen2_5_VLModel> qwen_vl;  // kind == Llava too: an image-prefix LM
+  std::unique_ptr<SiglipModel> siglip;       // kind == Siglip
+  std::optional<RemoteModelInfo> remote;     // a weight-less view of a server's model (load_view)
 
-  // The decoder of a CausalLM or LLaVA model.
+  // The decoder of a CausalLM, LLaVA or Qwen2.5-VL model. Qwen2.5-VL's needs the multimodal
+  // positions of its input: run it through an MropeSequence.
   const CausalLM& language_model() const {
+    if (qwen_vl) return qwen_vl->language_model();
     return llava ? static_cast<const CausalLM&>(llava->language_model()) : *lm;
   }
 };
+
+// Throws ModelError when `model` is a weight-less view of a server's model: every core function
+// that runs the weights calls it first, so a remote model given to a local explainer or forward
+// fails with a message instead of reaching a null architecture.
+void require_weights(const Model& model);
 
 }  // namespace atman

@@ -174,13 +174,6 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
                      (impl->dtype == at::kFloat
                           ? "; load it as bfloat16 (--dtype bfloat16) to halve that"
                           : "; close other programs or use a smaller model"));
-  if (std::holds_alternative<SiglipConfig>(impl->config) &&
-      !std::filesystem::is_regular_file(dir / "tokenizer.json", ec) &&
-      std::filesystem::is_regular_file(dir / "spiece.model", ec))
-    throw ModelError("model '" + dir.string() +
-                     "' is SigLIP with only a SentencePiece Unigram tokenizer (spiece.model), "
-                     "which is not supported; use a SigLIP repo that ships tokenizer.json (SigLIP "
-                     "2, Gemma-style BPE), or add one converted by Hugging Face tokenizers");
   impl->tokenizer = load_tokenizer(dir);
   if (const auto* siglip = std::get_if<SiglipConfig>(&impl->config)) {
     impl->kind = ModelKind::Siglip;
@@ -200,6 +193,17 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
     impl->kind = ModelKind::CausalLM;
     impl->architecture = llama->architecture.empty() ? "Llama" : llama->architecture;
     impl->lm = std::make_unique<LlamaModel>(*llama, checkpoint, impl->device);
+  } else if (const auto* qwen = std::get_if<Qwen2_5_VLConfig>(&impl->config)) {
+    // An image-prefix LM like LLaVA (same kind and capabilities), with its own tower and processor.
+    impl->kind = ModelKind::Llava;
+    impl->architecture = "Qwen2.5-VL";
+    impl->qwen_vl = std::make_unique<Qwen2_5_VLModel>(*qwen, checkpoint, impl->device,
+                                                      load_qwen2_vl_image_config(dir));
+    // Its processor resizes by its own rule (smart_resize): the CLIP-style preprocessing every
+    // caller runs is made the identity, so a PixelTensor carries the original pixels to it.
+    impl->preprocess.do_resize = impl->preprocess.do_center_crop = false;
+    impl->preprocess.do_normalize = false;
+    impl->preprocess.rescale_factor = 1.0;
   } else {
     const auto& llava = std::get<LlavaConfig>(impl->config);
     impl->kind = ModelKind::Llava;
@@ -211,6 +215,42 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
   }
   impl->parameters = count_parameters(checkpoint);
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
+}
+
+std::shared_ptr<const Model> Model::load_view(const std::filesystem::path& dir,
+                                              RemoteModelInfo info) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    throw ModelError("model folder '" + dir.string() + "' does not exist or is not a folder");
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->config = load_model_config(dir);
+  impl->tokenizer = load_tokenizer(dir);
+  if (std::holds_alternative<SiglipConfig>(impl->config)) {
+    impl->kind = ModelKind::Siglip;
+  } else if (std::holds_alternative<ClipConfig>(impl->config)) {
+    impl->kind = ModelKind::Clip;
+  } else if (std::holds_alternative<LlavaConfig>(impl->config)) {
+    impl->kind = ModelKind::Llava;
+  } else {
+    impl->kind = ModelKind::CausalLM;
+  }
+  if (impl->kind != ModelKind::CausalLM) impl->preprocess = load_preprocess_config(dir);
+  impl->architecture = info.architecture;
+  impl->parameters = info.parameters;
+  impl->remote = std::move(info);
+  return std::shared_ptr<const Model>(new Model(std::move(impl)));
+}
+
+const RemoteModelInfo* Model::remote() const {
+  return impl_->remote ? &*impl_->remote : nullptr;
+}
+
+void require_weights(const Model& model) {
+  if (const RemoteModelInfo* remote = model.remote())
+    throw ModelError("model '" + model.name() + "' runs on the server " + remote->address +
+                     ": use the remote client's explainer and predictions (atman/remote.h), not "
+                     "the local core");
 }
 
 ModelCapabilities capabilities(ModelKind kind) {
@@ -249,6 +289,7 @@ const std::filesystem::path& Model::dir() const {
   return impl_->dir;
 }
 std::string Model::name() const {
+  if (impl_->remote) return impl_->remote->name;
   auto normal = impl_->dir.lexically_normal();
   if (normal.filename().empty()) normal = normal.parent_path();
   // A Hub cache snapshot (.../models--ORG--NAME/snapshots/<commit>) is named by its repo id.
@@ -267,9 +308,11 @@ int64_t Model::parameter_count() const {
   return impl_->parameters;
 }
 std::string Model::device() const {
+  if (impl_->remote) return impl_->remote->device;
   return impl_->device.str();
 }
 std::string Model::dtype() const {
+  if (impl_->remote) return impl_->remote->dtype;
   return dtype_name(impl_->dtype);
 }
 const Tokenizer& Model::tokenizer() const {
@@ -285,13 +328,15 @@ PixelTensor Model::preprocess(const RgbImage& image) const {
 }
 
 ClipInputGeometry Model::input_geometry(int image_width, int image_height) const {
-  if (!impl_->llava || !impl_->llava->config().anyres())
+  // From the config, not the weights, so a server's model (load_view) answers as well.
+  const auto* llava = std::get_if<LlavaConfig>(&impl_->config);
+  if (!llava || !llava->anyres())
     return clip_input_geometry(image_width, image_height, impl_->preprocess);
   if (image_width <= 0 || image_height <= 0)
     throw InputError("cannot preprocess an image of " + std::to_string(image_width) + "x" +
                      std::to_string(image_height) + " pixels");
   // Anyres: the base view is the whole image resized to the tower's square (preprocess_anyres).
-  const int side = impl_->llava->config().vision.image_size;
+  const int side = llava->vision.image_size;
   ClipInputGeometry out;
   out.resized_width = out.resized_height = out.width = out.height = side;
   out.geometry.original_width = image_width;
@@ -302,7 +347,17 @@ ClipInputGeometry Model::input_geometry(int image_width, int image_height) const
   return out;
 }
 
+PixelTensor Model::input_shape(int image_width, int image_height) const {
+  const ClipInputGeometry input = input_geometry(image_width, image_height);
+  PixelTensor out;
+  out.width = input.width;
+  out.height = input.height;
+  out.geometry = input.geometry;
+  return out;
+}
+
 int Model::patch_grid() const {
+  if (impl_->remote) return impl_->remote->patch_grid;
   if (impl_->clip) return impl_->clip->vision().grid_size();
   if (impl_->llava) return impl_->llava->grid_size();
   if (impl_->siglip) return impl_->siglip->grid_size();
@@ -310,6 +365,7 @@ int Model::patch_grid() const {
 }
 
 int64_t Model::max_text_tokens() const {
+  if (impl_->remote) return impl_->remote->max_text_tokens;
   if (impl_->clip) return impl_->clip->max_text_length();
   if (impl_->siglip) return impl_->siglip->max_text_length();
   return impl_->language_model().max_positions();
@@ -321,7 +377,8 @@ std::string Model::description() const {
       << parameter_count() / 1e6 << "M parameters";
   if (int grid = patch_grid()) out << ", " << grid << "x" << grid << " patches";
   out << ", on " << device();
-  if (impl_->dtype != at::kFloat) out << " in " << dtype();
+  if (dtype() != "float32") out << " in " << dtype();
+  if (impl_->remote) out << " of " << impl_->remote->address;
   return out.str();
 }
 

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "atman/error.h"
+
 namespace atman {
 namespace {
 
@@ -134,6 +136,34 @@ std::pair<at::Tensor, at::Tensor> RopeSpec::cos_sin(int64_t start, int64_t T, at
   const at::Tensor positions = at::arange(start, start + T, at::kLong).to(at::kFloat);
   const at::Tensor freqs = at::outer(positions, f.inv_freq);  // (T, rotary_dim / 2)
   const at::Tensor angles = at::cat({freqs, freqs}, -1);      // (T, rotary_dim)
+  at::Tensor cos = angles.cos(), sin = angles.sin();
+  if (f.attention_factor != 1.0) {
+    cos = cos * f.attention_factor;
+    sin = sin * f.attention_factor;
+  }
+  return {cos.to(device, dtype), sin.to(device, dtype)};
+}
+
+std::pair<at::Tensor, at::Tensor> RopeSpec::mrope_cos_sin(const at::Tensor& positions,
+                                                          const std::vector<int>& section,
+                                                          at::Device device,
+                                                          at::ScalarType dtype) const {
+  const int64_t T = positions.size(1);
+  const RopeFrequencies f = frequencies(T);
+  // transformers: (inv_freq @ positions) per component in float32, emb = cat(freqs, freqs), then
+  // the sections [t, h, w, t, h, w] of emb are taken from components 0, 1, 2, 0, 1, 2: the same
+  // as choosing, per frequency pair, the component of its section before duplicating.
+  const at::Tensor pos = positions.to(at::kCPU).to(at::kFloat);             // (3, T)
+  const at::Tensor freqs = pos.unsqueeze(2) * f.inv_freq.view({1, 1, -1});  // (3, T, R/2)
+  std::vector<int64_t> component;
+  for (size_t s = 0; s < section.size(); ++s) component.insert(component.end(), section[s], s % 3);
+  if (static_cast<int64_t>(component.size()) != f.inv_freq.size(0))
+    throw Error("mrope_section covers " + std::to_string(component.size()) +
+                " frequency pairs but the rotary embedding has " +
+                std::to_string(f.inv_freq.size(0)));
+  const at::Tensor pick = at::tensor(component, at::kLong).view({1, 1, -1}).expand({1, T, -1});
+  const at::Tensor chosen = freqs.gather(0, pick).squeeze(0);  // (T, R/2)
+  const at::Tensor angles = at::cat({chosen, chosen}, -1);     // (T, rotary_dim)
   at::Tensor cos = angles.cos(), sin = angles.sin();
   if (f.attention_factor != 1.0) {
     cos = cos * f.attention_factor;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "atman/hf_config.h"
 
@@ -33,6 +34,13 @@ struct RopeSpec {
   // as transformers does, then cast to `dtype` (the activations' dtype).
   std::pair<at::Tensor, at::Tensor> cos_sin(int64_t start, int64_t T, at::Device device,
                                             at::ScalarType dtype = at::kFloat) const;
+  // Multimodal RoPE (Qwen2-VL's M-RoPE): `positions` (3, T) long holds each position's temporal,
+  // height and width index; frequency pair j takes its angle from the component whose section of
+  // `section` (counts of pairs, summing to rotary_dim / 2) holds j. (T, rotary_dim) as cos_sin.
+  std::pair<at::Tensor, at::Tensor> mrope_cos_sin(const at::Tensor& positions,
+                                                  const std::vector<int>& section,
+                                                  at::Device device,
+                                                  at::ScalarType dtype = at::kFloat) const;
 };
 
 // The global-layer RoPE of a decoder config, and the sliding-layer one (Gemma 3's

@@ -160,7 +160,9 @@ std::string default_prompt(const fs::path& model_dir, const std::string& questio
                      "prompt text explicitly, with <image> where the image goes");
   std::string prompt = render_chat(*tmpl, {ChatMessage{"user", question, with_image}}, true,
                                    special_tokens(model_dir), display_name(template_file));
-  if (with_image && prompt.find("<image>") == std::string::npos)
+  // Qwen2-VL templates write the image as <|vision_start|><|image_pad|><|vision_end|>.
+  if (with_image && prompt.find("<image>") == std::string::npos &&
+      prompt.find("<|image_pad|>") == std::string::npos)
     throw InputError("the chat template in '" + template_file.string() +
                      "' put no <image> into the prompt; give the prompt text explicitly, with "
                      "<image> where the image goes");

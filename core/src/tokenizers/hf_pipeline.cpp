@@ -217,6 +217,10 @@ void normalize(const std::vector<NormalizerStep>& steps, text::MappedText& text)
       case NormalizerStep::Kind::kNfkc:
         text::to_nfkc(text);
         break;
+      case NormalizerStep::Kind::kLowercase:
+        // Rust's str::to_lowercase: the full mapping with the final-sigma rule, as Python's.
+        text = text::python_lower(text);
+        break;
     }
   }
 }

@@ -30,7 +30,7 @@ struct Pattern {
 };
 
 struct NormalizerStep {
-  enum class Kind { kPrepend, kReplace, kNfc, kNfkc, kStrip };
+  enum class Kind { kPrepend, kReplace, kNfc, kNfkc, kStrip, kLowercase };
   Kind kind;
   std::u32string text;  // kPrepend: what goes in front; kReplace: the replacement
   Pattern pattern;      // kReplace

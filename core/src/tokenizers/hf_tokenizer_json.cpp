@@ -232,13 +232,15 @@ class Parser {
       spec_.normalizer.push_back({NormalizerStep::Kind::kNfc, {}, {}});
     } else if (type == "NFKC") {
       spec_.normalizer.push_back({NormalizerStep::Kind::kNfkc, {}, {}});
+    } else if (type == "Lowercase") {
+      spec_.normalizer.push_back({NormalizerStep::Kind::kLowercase, {}, {}});
     } else if (type == "Strip") {
       NormalizerStep step{NormalizerStep::Kind::kStrip, {}, {}};
       step.strip_left = boolean(j, "strip_left", false, where);
       step.strip_right = boolean(j, "strip_right", false, where);
       spec_.normalizer.push_back(std::move(step));
     } else {
-      unsupported(where, type, "NFC, NFKC, Prepend, Replace, Sequence, Strip");
+      unsupported(where, type, "Lowercase, NFC, NFKC, Prepend, Replace, Sequence, Strip");
     }
   }
 

@@ -51,6 +51,11 @@ std::unique_ptr<Tokenizer> load_tokenizer_json(const std::filesystem::path& mode
                                                std::string tokenizer_class) {
   auto spec = tokenizers::hf::parse_tokenizer_json(tokenizer_json);
   if (tokenizer_class.ends_with("Fast")) tokenizer_class.resize(tokenizer_class.size() - 4);
+  // transformers' Siglip2Tokenizer (SigLIP 2 checkpoints that name it) is Gemma's tokenizer with a
+  // Lowercase normalizer put in front of the file's: SigLIP 2 was trained on lower-cased text.
+  if (tokenizer_class == "Siglip2Tokenizer")
+    spec.normalizer.insert(spec.normalizer.begin(),
+                           {tokenizers::hf::NormalizerStep::Kind::kLowercase, {}, {}});
   const bool gemma = tokenizer_class == "GemmaTokenizer";
   if (gemma || tokenizer_class == "LlamaTokenizer" || tokenizer_class == "CodeLlamaTokenizer") {
     const auto map = tokenizers::read_optional_json(model_dir / "special_tokens_map.json");
@@ -107,6 +112,16 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir
     // tokenizer.json describes the whole pipeline (Qwen2's pre-tokenizer regex, Llama's
     // SentencePiece-style BPE); for plain GPT-2 files it gives the same tokens as the files below.
     return load_tokenizer_json(model_dir, tokenizer_json, config, tokenizer_class);
+  }
+  // SigLIP 1 repos ship only SentencePiece's spiece.model (SiglipTokenizer has no fast twin).
+  if (!clip && !has_vocab && std::filesystem::is_regular_file(model_dir / "spiece.model", ec)) {
+    if (tokenizer_class.empty() || tokenizer_class.starts_with("SiglipTokenizer") ||
+        model_type == "siglip" || model_type == "siglip_text_model")
+      return load_siglip_tokenizer(model_dir);
+    throw ModelError("The model folder '" + model_dir.string() + "' has only a SentencePiece " +
+                     "spiece.model for tokenizer_class '" + tokenizer_class +
+                     "'; only SigLIP's (SiglipTokenizer) is read from spiece.model. Add the "
+                     "model's tokenizer.json.");
   }
   // (Worded as before tokenizer.json was read: docs/RELIABILITY.md and tests quote it.)
   const char* why = "the tokenizer needs vocab.json and merges.txt";
