@@ -14,7 +14,10 @@ namespace atman::ui {
 namespace {
 
 QString candidateName(const Candidate& c) {
-  if (c.kind == CandidateKind::Patch) return QObject::tr("r%1 c%2").arg(c.row).arg(c.col);
+  if (c.kind == CandidateKind::Patch)  // anyres tiles (view 1) have a grid of their own
+    return (c.view == 0 ? QObject::tr("r%1 c%2") : QObject::tr("tiles r%1 c%2"))
+        .arg(c.row)
+        .arg(c.col);
   QString text = toQString(c.text).trimmed();
   return text.isEmpty() ? QStringLiteral("␣") : text;
 }

@@ -46,7 +46,8 @@ void HeatmapView::setExplanation(const Explanation* explanation) {
 void HeatmapView::setViewOptions(const ViewOptions& options, double scaleMax) {
   const bool overlayChanged = options.colormap != m_options.colormap ||
                               options.opacity != m_options.opacity ||
-                              options.smooth != m_options.smooth || scaleMax != m_scaleMax;
+                              options.smooth != m_options.smooth || scaleMax != m_scaleMax ||
+                              options.overlayView != m_options.overlayView;
   m_options = options;
   m_scaleMax = scaleMax;
   if (overlayChanged)
@@ -78,6 +79,8 @@ void HeatmapView::renderOverlay() {
     options.colormap = m_options.colormap;
     options.opacity = m_options.opacity;
     options.smooth = m_options.smooth;
+    // One view only (CLIP, SigLIP, LLaVA-1.5): "Tiles" has nothing to show, the view is all.
+    options.view = has_tile_view(*m_explanation) ? m_options.overlayView : OverlayView::All;
     // A scale of 0 would mean "this explanation's own maximum" to the core; a positive one is the
     // shared scale of both panes. An all-negative explanation keeps scale 0 and shows as cold.
     options.scale_max = m_scaleMax;

@@ -36,6 +36,7 @@ class HeatmapView : public QWidget {
   const Neighbourhood& neighbourhood() const { return m_neighbourhood; }
   bool hasImage() const { return !m_base.isNull(); }
   bool hasHeatmap() const { return !m_cells.empty(); }
+  double scaleMax() const { return m_scaleMax; }  // the colour scale the overlay is drawn with
   // The image as shown: with the heatmap when there is one (full image resolution).
   QImage shownImage() const { return m_overlay.isNull() ? m_base : m_overlay; }
   // Where the image is drawn, in widget coordinates.

@@ -46,9 +46,11 @@ struct BackendInfo {
 };
 
 // The model input positions of a prompt (input_layout() of atman/inference.h), for the steering
-// panel, on the GUI thread. Null: input_layout() here. A server's LLaVA sets it (its image tokens
-// come from the vision tower, whose weights are there): a short call to the server.
-using InputLayoutFn = std::function<std::vector<InputPosition>(const std::string& prompt)>;
+// panel, on the GUI thread; `image` (may be null) sizes anyres LLaVA's and Qwen2.5-VL's image
+// tokens. Null: input_layout() here. A server's LLaVA sets it (its image tokens come from the
+// vision tower, whose weights are there): a short call to the server.
+using InputLayoutFn =
+    std::function<std::vector<InputPosition>(const std::string& prompt, const RgbImage* image)>;
 
 struct LoadedModel {
   std::shared_ptr<const Model> model;

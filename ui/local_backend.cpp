@@ -51,14 +51,14 @@ LoadedModel LocalBackend::loadModel(const QString& dirOrName, const QString& dev
 
 std::vector<LabelScore> LocalBackend::zeroShot(const Model& model, const RgbImage& image,
                                                const std::vector<std::string>& labels) {
-  return zero_shot(model, preprocess_clip(image, model.preprocess_config()), labels);
+  return zero_shot(model, model.preprocess(image), labels);
 }
 
 Generation LocalBackend::generate(const Model& model, const std::string& prompt, int maxNewTokens,
                                   const RgbImage* image,
                                   const std::vector<SteeringFactor>& steering) {
   std::optional<PixelTensor> pixels;
-  if (image) pixels = preprocess_clip(*image, model.preprocess_config());
+  if (image) pixels = model.preprocess(*image);
   return atman::generate(model, prompt, maxNewTokens, pixels ? &*pixels : nullptr, steering);
 }
 

@@ -48,9 +48,9 @@ class RemoteBackend final : public WorkerBackend {
     loaded.dir = dirOrName;  // the server's name for it: what a reload asks for
     loaded.defaultPrompt = toQString(remoteModel.default_prompt);
     if (remoteModel.model->kind() == ModelKind::Llava)
-      loaded.inputLayout = [client = m_client,
-                            model = remoteModel.model](const std::string& prompt) {
-        return client->input_layout(*model, prompt);  // the client is thread-safe
+      loaded.inputLayout = [client = m_client, model = remoteModel.model](const std::string& prompt,
+                                                                          const RgbImage* image) {
+        return client->input_layout(*model, prompt, image);  // the client is thread-safe
       };
     return loaded;
   }

@@ -11,6 +11,7 @@
 #include <QTableWidget>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <optional>
 
 #include <algorithm>
 #include <map>
@@ -159,6 +160,7 @@ void SteeringPanel::setModel(std::shared_ptr<const Model> model, InputLayoutFn l
 void SteeringPanel::setImage(std::shared_ptr<const RgbImage> image, const QString& origin) {
   m_image = std::move(image);
   m_imageOrigin = origin;
+  if (m_model && m_model->reads_images() && m_model->generates()) rebuildLayout();
   updatePatchCells();
   updateMarks();
   if (m_report) clearResult(tr("The image changed: press Generate Steered again."));
@@ -190,7 +192,16 @@ void SteeringPanel::rebuildLayout() {
   const bool lm = m_model && m_model->generates();
   if (lm && !m_prompt.isEmpty()) {
     try {
-      m_layout = m_layoutFn ? m_layoutFn(toStd(m_prompt)) : input_layout(*m_model, toStd(m_prompt));
+      // Anyres LLaVA and Qwen2.5-VL: the number of image tokens depends on the image's size.
+      const std::string prompt = toStd(m_prompt);
+      if (m_layoutFn) {
+        m_layout = m_layoutFn(prompt, m_image.get());
+      } else {
+        std::optional<PixelTensor> shape;  // size and geometry only: no resampling on this thread
+        if (m_image && m_model->reads_images())
+          shape = m_model->input_shape(m_image->width, m_image->height);
+        m_layout = input_layout(*m_model, prompt, shape ? &*shape : nullptr);
+      }
     } catch (const Error& e) {
       emit message(toQString(e.what()));  // e.g. an over-long prompt; Generate reports it too
     }
@@ -208,8 +219,7 @@ void SteeringPanel::updatePatchCells() {
     // The model's resize and crop decide which pixels a patch covers: the core's own geometry,
     // worked out from the image size alone (no resampling on this thread).
     try {
-      const ClipInputGeometry input =
-          clip_input_geometry(m_image->width, m_image->height, m_model->preprocess_config());
+      const ClipInputGeometry input = m_model->input_geometry(m_image->width, m_image->height);
       const double w = double(input.width) / grid, h = double(input.height) / grid;
       for (int row = 0; row < grid; ++row)
         for (int col = 0; col < grid; ++col) {
@@ -332,7 +342,7 @@ void SteeringPanel::updateMarks() {
     const InputPosition& p = m_layout[s.position];
     if (!p.is_image)
       chips.insert(static_cast<int>(s.position), steeringChipColour(s.factor));
-    else if (p.row >= 0)
+    else if (p.row >= 0 && p.view == 0)  // the base view's grid is the one drawn
       patches[{p.row, p.col}] = s.factor;
   }
   m_promptView->setMarks(chips);

@@ -14,6 +14,8 @@ struct ViewOptions {
   double opacity = 0.5;
   bool smooth = true;     // bicubic heatmap; false: one flat colour per patch
   bool showGrid = false;  // patch borders over the image
+  // LLaVA-NeXT / OneVision: base view and tiles summed per pixel, or one of them.
+  OverlayView overlayView = OverlayView::All;
 };
 
 // The colour scales of a pane: patch values and token values are scaled separately (a strong

@@ -29,6 +29,7 @@ class ViewToolBar : public QToolBar {
 
  private:
   QComboBox* m_colormap = nullptr;
+  QComboBox* m_views = nullptr;
   QSlider* m_opacity = nullptr;
   QCheckBox* m_smooth = nullptr;
   QCheckBox* m_grid = nullptr;

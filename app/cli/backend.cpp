@@ -25,13 +25,13 @@ Backend open_backend(const Args& args) {
                               const std::vector<SteeringFactor>& steering,
                               SuppressionVariant variant) {
     std::optional<PixelTensor> pixels;
-    if (image) pixels = preprocess_clip(*image, model.preprocess_config());
+    if (image) pixels = model.preprocess(*image);
     return generate(model, prompt, max_new, pixels ? &*pixels : nullptr, steering, variant);
   };
   backend.input_layout = [&model](const std::string& prompt, const RgbImage* image) {
-    std::optional<PixelTensor> pixels;
-    if (image) pixels = preprocess_clip(*image, model.preprocess_config());
-    return input_layout(model, prompt, pixels ? &*pixels : nullptr);
+    std::optional<PixelTensor> shape;  // the layout reads the input's size, not its values
+    if (image && model.reads_images()) shape = model.input_shape(image->width, image->height);
+    return input_layout(model, prompt, shape ? &*shape : nullptr);
   };
   return backend;
 }

@@ -23,7 +23,7 @@ struct Backend {
   std::function<Generation(const std::string& prompt, int max_new_tokens, const RgbImage* image,
                            const std::vector<SteeringFactor>& steering, SuppressionVariant)>
       generate;
-  // The image (may be null) counts Qwen2.5-VL's image tokens; a server answers without it.
+  // The image (may be null) counts Qwen2.5-VL's and anyres LLaVA's image tokens.
   std::function<std::vector<InputPosition>(const std::string& prompt, const RgbImage* image)>
       input_layout;
 };

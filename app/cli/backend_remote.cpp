@@ -56,8 +56,8 @@ Backend open_remote_backend(const Args& args, const std::string& default_model) 
                                      SuppressionVariant variant) {
     return client->generate(*model, prompt, max_new, image, steering, variant);
   };
-  backend.input_layout = [client, model](const std::string& prompt, const RgbImage*) {
-    return client->input_layout(*model, prompt);
+  backend.input_layout = [client, model](const std::string& prompt, const RgbImage* image) {
+    return client->input_layout(*model, prompt, image);
   };
   return backend;
 }

@@ -121,6 +121,7 @@ int run_explain(int argc, char** argv) {
                                            "max-neighbours",
                                            "colormap",
                                            "opacity",
+                                           "overlay-view",
                                            "method",
                                            "ig-steps",
                                            "adaptive-threshold",
@@ -215,6 +216,7 @@ int run_explain(int argc, char** argv) {
     options.colormap = parse_colormap(args.get("colormap", "jet"));
     options.opacity = args.number("opacity", 0.5);
     options.smooth = !args.has("nearest");
+    options.view = parse_overlay_view(args.get("overlay-view", "all"));
     save_png(render_overlay(*r.image, main_result, options), args.get("png"));
   }
   return 0;

@@ -12,8 +12,7 @@ int run_forward(int argc, char** argv) {
   apply_common(args);
   auto model = load_model_arg(args);
   std::optional<PixelTensor> pixels;
-  if (args.has("image"))
-    pixels = preprocess_clip(load_image(args.get("image")), model->preprocess_config());
+  if (args.has("image")) pixels = model->preprocess(load_image(args.get("image")));
   nlohmann::json out;
   if (!model->generates()) {  // CLIP: image and text embeddings
     if (!pixels && !args.has("text")) throw InputError("CLIP forward needs --image and/or --text");

@@ -13,6 +13,11 @@ add_dependencies(test_families atman)
 atman_add_test(test_siglip SOURCES core/test_siglip.cpp
                LIBS atman_core atman_test_support atman_internal nlohmann_json::nlohmann_json
                LABELS "core;model")
+# LLaVA with SigLIP towers and feature-layer lists, LLaVA-NeXT anyres and LLaVA-OneVision against
+# float64 computations from the transformers sources; the token -> rectangle map and the overlay.
+atman_add_test(test_llava_next SOURCES core/test_llava_next.cpp
+               LIBS atman_core atman_test_support atman_internal nlohmann_json::nlohmann_json
+               LABELS "core;model")
 # Qwen2.5-VL (processor, windowed vision tower and merger, M-RoPE decoder, merged-token candidates)
 # against float64 computations from the transformers source.
 atman_add_test(test_qwen2_5_vl SOURCES core/test_qwen2_5_vl.cpp

@@ -120,7 +120,7 @@ void TestHfConfig::shared_llava() {
   QCOMPARE(c.text.eos_token_id, 50256);
   QCOMPARE(c.text.bos_token_id, 50256);
   QCOMPARE(c.image_token_index, 50257);
-  QCOMPARE(c.vision_feature_layer, -2);
+  QCOMPARE(c.vision_feature_layers.at(0), -2);
   QCOMPARE(c.vision_feature_select_strategy, std::string("default"));
   QVERIFY(c.projector_hidden_act == Activation::Gelu);
   QVERIFY(c.projector_bias);
@@ -234,7 +234,7 @@ void TestHfConfig::llava_defaults_and_tie() {
   auto c = parse_as<LlavaConfig>(kLlavaMinimal);
   QCOMPARE(c.image_seq_length, 16);  // (64 / 16)^2
   QCOMPARE(c.image_token_index, 32000);
-  QCOMPARE(c.vision_feature_layer, -2);
+  QCOMPARE(c.vision_feature_layers.at(0), -2);
   QVERIFY(c.projector_bias);
   QVERIFY(c.projector_hidden_act == Activation::Gelu);
   QVERIFY(c.text.tie_word_embeddings);  // from text_config
@@ -250,7 +250,7 @@ void TestHfConfig::llava_defaults_and_tie() {
   QVERIFY(!c.text.tie_word_embeddings);
   QVERIFY(!c.projector_bias);
   QCOMPARE(c.vision_feature_select_strategy, std::string("full"));
-  QCOMPARE(c.vision_feature_layer, -1);
+  QCOMPARE(c.vision_feature_layers.at(0), -1);
 
   // text_config sizes equal to LlamaConfig's defaults are left out by transformers.
   c = parse_as<LlavaConfig>(R"({"model_type": "llava",

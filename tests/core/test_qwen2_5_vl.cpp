@@ -718,6 +718,15 @@ class TestQwen25VL : public QObject {
     int images = 0;
     for (const auto& p : layout) images += p.is_image;
     QCOMPARE(images, 40);
+    // Model::preprocess keeps the original pixels for this model (its CLIP-style preprocessing is
+    // the identity), and the size alone (input_shape) lays the prompt out the same.
+    const PixelTensor via_model = model_->preprocess(image_);
+    QCOMPARE(via_model.width, image_.width);
+    QCOMPARE(via_model.height, image_.height);
+    QVERIFY(via_model.values == pixels.values);
+    const PixelTensor shape = model_->input_shape(image_.width, image_.height);
+    QCOMPARE(input_layout(*model_, kPrompt, &via_model).size(), layout.size());
+    QCOMPARE(input_layout(*model_, kPrompt, &shape).size(), layout.size());
   }
 
   // Each merged token is one patch candidate whose rectangle is its 28 x 28 square of the resized

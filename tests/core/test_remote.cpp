@@ -28,6 +28,7 @@
 #include "atman/remote.h"
 #include "atman/v1/atman.grpc.pb.h"
 #include "core/test_support.h"
+#include "core/tiny_llava.h"
 #include "remote/server.h"
 
 using namespace atman;
@@ -103,6 +104,7 @@ void require_equal(const Explanation& a, const Explanation& b) {
     }
     QCOMPARE(x.exact, y.exact);
     QCOMPARE(x.group, y.group);
+    QCOMPARE(x.view, y.view);
   }
   QCOMPARE(a.adaptive.enabled, b.adaptive.enabled);
   QVERIFY(a.adaptive.group_values == b.adaptive.group_values);
@@ -331,9 +333,68 @@ class TestRemote : public QObject {
       QCOMPARE(layout[i].row, want[i].row);
       QCOMPARE(layout[i].col, want[i].col);
     }
-    const auto pixels = preprocess_clip(*image_, local_model->preprocess_config());
+    const auto pixels = local_model->preprocess(*image_);
     QVERIFY(client_->generate(*view.model, view.default_prompt, 5, image_.get()).ids ==
             generate(*local_model, view.default_prompt, 5, &pixels).ids);
+  }
+
+  void anyresLlavaEqualsLocal() {
+    // LLaVA-NeXT (core/tiny_llava.h): its number of image tokens depends on the image's size, which
+    // InputLayout is sent; the tile view and rectangles of positions and candidates come back.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const std::filesystem::path models = dir.path().toStdString();
+    const test::llava::Spec spec = test::llava::next_spec(false);
+    const auto local_model = Model::load(
+        test::llava::write_model(models / "next", spec, test::llava::tensors_of(spec, 21)));
+    ServerOptions so;
+    so.models_dir = models;
+    so.listen = "127.0.0.1:0";
+    so.token = kToken;
+    Server server(so);
+    ConnectOptions o = options();
+    o.address = "127.0.0.1:" + std::to_string(server.port());
+    auto client = Client::connect(o);
+    const RemoteModel view = client->load_model("next");
+    const std::string prompt = "<image>\nWhat is it?";
+    const RgbImage image = load_image(test::shared_dir() / "data" / "shapes-eval" / "000.png");
+    QVERIFY_THROWS_EXCEPTION(InputError, client->input_layout(*view.model, prompt));
+    const auto layout = client->input_layout(*view.model, prompt, &image);
+    const PixelTensor pixels = local_model->preprocess(image);
+    const auto want = input_layout(*local_model, prompt, &pixels);
+    QCOMPARE(layout.size(), want.size());
+    int tiles = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      QCOMPARE(layout[i].is_image, want[i].is_image);
+      QCOMPARE(layout[i].view, want[i].view);
+      QCOMPARE(layout[i].row, want[i].row);
+      QCOMPARE(layout[i].col, want[i].col);
+      QVERIFY(layout[i].rect.x == want[i].rect.x && layout[i].rect.y == want[i].rect.y &&
+              layout[i].rect.width == want[i].rect.width &&
+              layout[i].rect.height == want[i].rect.height);
+      tiles += want[i].view == 1;
+    }
+    QVERIFY(tiles > 0);
+    // The view's input geometry is the anyres base view's, from the config alone.
+    const ClipInputGeometry g = view.model->input_geometry(image.width, image.height);
+    QCOMPARE(g.width, local_model->input_geometry(image.width, image.height).width);
+    QVERIFY(g.geometry.scale == pixels.geometry.scale);
+    auto request = [&](std::shared_ptr<const Model> model) {
+      ExplainRequest r;
+      r.model = std::move(model);
+      r.image = image_;
+      r.prompt = prompt;
+      r.target = " a circle";
+      r.explain = ExplainWhat::ImagePatches;
+      return r;
+    };
+    AtmanExplainer local;
+    const Explanation got = client->make_explainer()->attribute(request(view.model));
+    const Explanation expected = local.attribute(request(local_model));
+    require_equal(got, expected);
+    QVERIFY(std::any_of(got.candidates.begin(), got.candidates.end(),
+                        [](const Candidate& c) { return c.view == 1; }));
+    client.reset();
   }
 
   void serveCommand() {

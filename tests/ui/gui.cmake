@@ -9,6 +9,10 @@ endforeach()
 atman_add_test(test_gui_families SOURCES ui/test_gui_families.cpp
                LIBS atman_ui atman_test_support nlohmann_json::nlohmann_json LABELS gui)
 set_tests_properties(test_gui_families PROPERTIES ENVIRONMENT "QT_QPA_PLATFORM=offscreen" TIMEOUT 180)
+# LLaVA-NeXT / OneVision (tiny random checkpoints, core/tiny_llava.h): the overlay on the picture.
+atman_add_test(test_gui_anyres SOURCES ui/test_gui_anyres.cpp
+               LIBS atman_ui atman_test_support nlohmann_json::nlohmann_json LABELS gui)
+set_tests_properties(test_gui_anyres PROPERTIES ENVIRONMENT "QT_QPA_PLATFORM=offscreen" TIMEOUT 180)
 # ExplainSession on its own: no widget, no window (QTEST_GUILESS_MAIN).
 atman_add_test(test_explain_session SOURCES ui/test_explain_session.cpp LIBS atman_ui LABELS gui)
 set_tests_properties(test_explain_session PROPERTIES TIMEOUT 180)

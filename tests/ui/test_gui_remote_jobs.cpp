@@ -281,7 +281,7 @@ class TestGuiRemoteJobs : public QObject {
     const std::string prompt = "<image>\nQuestion: What is in the picture? Answer:";
     QVERIFY_THROWS_EXCEPTION(ModelError, input_layout(*remote.model, prompt));
     const std::vector<InputPosition> want = input_layout(*local.model, prompt);
-    const std::vector<InputPosition> got = remote.inputLayout(prompt);
+    const std::vector<InputPosition> got = remote.inputLayout(prompt, nullptr);
     QVERIFY(want.size() > 10);
     QCOMPARE(got.size(), want.size());
     for (size_t i = 0; i < want.size(); ++i)

@@ -49,12 +49,16 @@ struct Candidate {
   CandidateKind kind = CandidateKind::Token;
   std::string text;                          // tokens: the text the candidate covers
   std::pair<int64_t, int64_t> span{-1, -1};  // tokens: [begin, end) code points of the prompt/label
-  int row = -1, col = -1;          // patches: position on the patch grid (top-left of a tile)
-  int rows = 1, cols = 1;          // patches: tile size in patches
-  RectF rect;                      // patches: pixels of the original image
-  std::vector<int> positions;      // model sequence positions suppressed together
-  double value = 0;                // E after post-processing, summed over target tokens
-  std::vector<double> per_target;  // E[i, t] for each target token t (raw)
+  int row = -1, col = -1;  // patches: position on the patch grid (top-left of a tile)
+  int rows = 1, cols = 1;  // patches: tile size in patches
+  RectF rect;              // patches: pixels of the original image
+  // patches: the image view the candidate's tokens belong to. 0: the (base) view, the only one of
+  // CLIP, SigLIP and LLaVA-1.5; 1: LLaVA-NeXT / OneVision tiles, whose row/col are on the unpadded
+  // tile grid, not the grid_rows x grid_cols base grid. See docs/explanation-json.md.
+  int view = 0;
+  std::vector<int> positions;               // model sequence positions suppressed together
+  double value = 0;                         // E after post-processing, summed over target tokens
+  std::vector<double> per_target;           // E[i, t] for each target token t (raw)
   std::vector<NeighbourFactor> suppressed;  // what this candidate's perturbation suppressed
   // Adaptive AtMan: false when the value was inherited from the candidate's group (the group's
   // loss change shared equally) instead of computed for the candidate itself.

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -128,15 +129,32 @@ struct LlamaConfig {
   }
 };
 
+// LLaVA and its tiling successors. model_type "llava" (LlavaForConditionalGeneration) encodes one
+// square view; "llava_next" (LlavaNextForConditionalGeneration) and "llava_onevision" add "anyres":
+// the base view plus tiles of the image resized and padded to the best of image_grid_pinpoints,
+// unpadded and closed by an image_newline row separator (docs/models.md, LLaVA families).
+enum class LlavaVision { Clip, Siglip };  // vision_config.model_type: clip/siglip_vision_model
+
 struct LlavaConfig {
+  std::string model_type = "llava";  // "llava", "llava_next", "llava_onevision"
+  LlavaVision vision_type = LlavaVision::Clip;
   ClipTowerConfig vision;
   LlamaConfig text;
   int image_token_index = 0;
-  int vision_feature_layer = -2;
+  // hidden_states indices (HF: negative counts from the end of the L + 1 states); one entry for an
+  // int in config.json, several for a list, whose states are concatenated along features.
+  std::vector<int> vision_feature_layers = {-2};
   std::string vision_feature_select_strategy = "default";  // "default" drops CLS, "full" keeps it
   Activation projector_hidden_act = Activation::Gelu;
   bool projector_bias = true;
   int image_seq_length = 0;
+  // Anyres (llava_next, llava_onevision): candidate resolutions as (height, width) pixels.
+  std::vector<std::pair<int, int>> image_grid_pinpoints;
+  // llava_onevision's vision_aspect_ratio "anyres_max_N": N, the most tiles' worth of features
+  // before bilinear downscaling; 0 = no limit (llava_next).
+  int anyres_max_tiles = 0;
+
+  bool anyres() const { return model_type != "llava"; }
 };
 
 // SigLIP (HF SiglipModel): the towers reuse ClipTowerConfig's fields (the encoder layers are the

@@ -121,8 +121,11 @@ struct PixelTensor {
   int channels = 3;
   int height = 0;
   int width = 0;
-  std::vector<float> values;  // CHW, normalised
-  CropGeometry geometry;
+  // Views of the image, each CHW: 1, or for anyres LLaVA (LLaVA-NeXT, LLaVA-OneVision) the base
+  // view then its tiles in row-major order (preprocess_anyres).
+  int views = 1;
+  std::vector<float> values;  // views x CHW, normalised
+  CropGeometry geometry;      // of the first (base) view
 };
 
 // What preprocess_clip does to an image of this size, worked out without its pixels: the resized

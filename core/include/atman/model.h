@@ -106,7 +106,16 @@ class Model {
   const Tokenizer& tokenizer() const;
   // Image preprocessing of CLIP and LLaVA models; patch grid side (0 for text-only models).
   const ClipPreprocessConfig& preprocess_config() const;
-  int patch_grid() const;
+  // The pixel values the model reads for an image: preprocess_clip with preprocess_config(), or
+  // for anyres LLaVA (LLaVA-NeXT, OneVision) the base view and its tiles. Use this, not
+  // preprocess_clip, for anything a model will read.
+  PixelTensor preprocess(const RgbImage& image) const;
+  // What preprocess() does to an image of this size for the (base) view, without its pixels.
+  ClipInputGeometry input_geometry(int image_width, int image_height) const;
+  // preprocess()'s result for an image of this size without its values: its size and geometry
+  // (one view), all input_layout reads. Cheap: no resampling.
+  PixelTensor input_shape(int image_width, int image_height) const;
+  int patch_grid() const;  // of the (base) view
   int64_t max_text_tokens() const;
   // Where the model runs when it is a view of a server's model (load_view); null when local.
   const RemoteModelInfo* remote() const;

@@ -117,15 +117,17 @@ class Client : public std::enable_shared_from_this<Client> {
                                                   const MethodOptions& options = {});
 
   // atman/inference.h on the server: zero_shot (the image is preprocessed there with the model's
-  // config), generate (greedy, optionally steered), input_layout. (atman::input_layout of a view
-  // works locally for text models; LLaVA's image tokens need this one.)
+  // config), generate (greedy, optionally steered), input_layout (only the image's size is sent:
+  // it sizes anyres LLaVA's and Qwen2.5-VL's image tokens). (atman::input_layout of a view works
+  // locally for text models; LLaVA's image tokens need this one.)
   std::vector<LabelScore> zero_shot(const Model& model, const RgbImage& image,
                                     const std::vector<std::string>& labels);
   Generation generate(const Model& model, const std::string& prompt, int max_new_tokens,
                       const RgbImage* image = nullptr,
                       const std::vector<SteeringFactor>& steering = {},
                       SuppressionVariant variant = SuppressionVariant::Multiplicative);
-  std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt);
+  std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt,
+                                          const RgbImage* image = nullptr);
 
   struct Impl;  // the gRPC channel and stub: core/src/remote/client.cpp
 

@@ -79,9 +79,10 @@ BaselineInput prepare_lm(const ExplainRequest& r, BaselineInput in) {
   const std::vector<int64_t> target =
       model.tokenizer().encode(r.target).ids;  // non-empty: task checked
   if (impl.llava) {
-    at::Tensor features = impl.llava->image_features(
-        pixels_to_tensor(preprocess_clip(*r.image, model.preprocess_config()), impl.device));
-    ids = impl.llava->expand_image_tokens(ids);
+    const PixelTensor pixels = model.preprocess(*r.image);
+    at::Tensor features =
+        impl.llava->image_features(pixels_to_tensor(pixels, impl.device), pixels.geometry);
+    ids = impl.llava->expand_image_tokens(ids, features.size(1));
     const int64_t n_prompt = static_cast<int64_t>(ids.size());
     ids.insert(ids.end(), target.begin(), target.end() - 1);
     in.embeds = impl.llava->input_embeds(ids, features);

@@ -19,7 +19,8 @@ std::vector<double> Explanation::patch_heatmap() const {
   const int64_t rows = std::max(grid_rows, 0), cols = std::max(grid_cols, 0);
   std::vector<double> grid(static_cast<size_t>(rows * cols), 0.0);
   for (const auto& c : candidates) {
-    if (c.kind != CandidateKind::Patch) continue;
+    // Anyres tiles (view 1) lie on a grid of their own.
+    if (c.kind != CandidateKind::Patch || c.view != 0) continue;
     // Tiles come from files too (explanation_from_json): only the part inside the grid is drawn.
     const int64_t r0 = std::max<int64_t>(c.row, 0),
                   r1 = std::min<int64_t>(int64_t{c.row} + c.rows, rows);
@@ -55,6 +56,7 @@ json candidate_json(const Candidate& c) {
     j["rows"] = c.rows;
     j["cols"] = c.cols;
     j["rect"] = {c.rect.x, c.rect.y, c.rect.width, c.rect.height};
+    if (c.view != 0) j["view"] = c.view;  // absent: view 0, as in files written before views
   }
   json suppressed = json::array();
   for (const auto& n : c.suppressed)
@@ -116,6 +118,8 @@ Candidate candidate_from(const json& j) {
     c.cols = whole_field(j, "cols", 1);
     auto rect = j.value("rect", std::vector<double>{0, 0, 0, 0});
     if (rect.size() == 4) c.rect = {rect[0], rect[1], rect[2], rect[3]};
+    c.view = whole_field(j, "view", 0);
+    if (c.view < 0 || c.view > 1) throw InputError("a candidate's \"view\" must be 0 or 1");
   }
   for (const auto& n : j.value("suppressed", json::array()))
     c.suppressed.push_back({whole<int>(n.at("candidate"), "candidate"),

@@ -82,12 +82,141 @@ void colormap_rgb(Colormap map, double t, uint8_t rgb[3]) {
   rgb[2] = static_cast<uint8_t>(std::lround(255 * (a.b + w * (b.b - a.b))));
 }
 
-double max_patch_value(const Explanation& e) {
-  double m = 0;
+std::vector<std::string> overlay_view_names() {
+  return {"all", "base", "tiles"};
+}
+
+OverlayView parse_overlay_view(const std::string& name) {
+  auto names = overlay_view_names();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<OverlayView>(i);
+  throw InputError("unknown overlay view '" + name + "'; available: all, base, tiles");
+}
+
+bool has_tile_view(const Explanation& e) {
   for (const auto& c : e.candidates)
-    if (c.kind == CandidateKind::Patch && std::isfinite(c.value)) m = std::max(m, c.value);
+    if (c.kind == CandidateKind::Patch && c.view != 0) return true;
+  return false;
+}
+
+namespace {
+
+bool shown(const Candidate& c, OverlayView view) {
+  if (c.kind != CandidateKind::Patch) return false;
+  return view == OverlayView::All || (view == OverlayView::Base) == (c.view == 0);
+}
+
+// Pixels [lo, hi) whose centre p + 0.5 lies in [a, a + w): neighbouring rectangles that share an
+// edge never count a pixel twice.
+std::pair<int, int> pixel_span(double a, double w, int size) {
+  if (!std::isfinite(a) || !std::isfinite(w) || w <= 0) return {0, 0};
+  const double lo = std::clamp(std::ceil(a - 0.5), 0.0, double(size));
+  const double hi = std::clamp(std::ceil(a + w - 0.5), lo, double(size));
+  return {static_cast<int>(lo), static_cast<int>(hi)};
+}
+
+// Per original pixel: the summed values of the shown candidates covering it, and whether any does.
+struct EvidenceMap {
+  cv::Mat sum;      // CV_64F, height x width
+  cv::Mat covered;  // CV_8U
+  double min_side = 0;
+};
+
+EvidenceMap evidence_map(const Explanation& e, OverlayView view, int width, int height) {
+  EvidenceMap m;
+  m.sum = cv::Mat::zeros(height, width, CV_64F);
+  m.covered = cv::Mat::zeros(height, width, CV_8U);
+  m.min_side = 1e300;
+  for (const auto& c : e.candidates) {
+    if (!shown(c, view)) continue;
+    const auto [x0, x1] = pixel_span(c.rect.x, c.rect.width, width);
+    const auto [y0, y1] = pixel_span(c.rect.y, c.rect.height, height);
+    if (x0 >= x1 || y0 >= y1) continue;  // a rectangle outside the image covers nothing
+    m.min_side = std::min({m.min_side, c.rect.width, c.rect.height});
+    const double v = std::isfinite(c.value) ? c.value : 0.0;
+    m.sum(cv::Range(y0, y1), cv::Range(x0, x1)) += v;
+    m.covered(cv::Range(y0, y1), cv::Range(x0, x1)).setTo(1);
+  }
   return m;
 }
+
+// The largest per-pixel sum render_summed draws, without a full-resolution map: the sum is
+// constant between the rectangles' pixel bounds, so one value per cell of those bounds suffices
+// (every cell holds a pixel: the bounds are whole pixels).
+double max_summed(const Explanation& e, OverlayView view, int width, int height) {
+  struct Span {
+    int x0, x1, y0, y1;
+    double v;
+  };
+  std::vector<Span> spans;
+  std::vector<int> xs = {0, width}, ys = {0, height};
+  for (const auto& c : e.candidates) {
+    if (!shown(c, view)) continue;
+    const auto [x0, x1] = pixel_span(c.rect.x, c.rect.width, width);
+    const auto [y0, y1] = pixel_span(c.rect.y, c.rect.height, height);
+    if (x0 >= x1 || y0 >= y1) continue;
+    spans.push_back({x0, x1, y0, y1, std::isfinite(c.value) ? c.value : 0.0});
+    xs.insert(xs.end(), {x0, x1});
+    ys.insert(ys.end(), {y0, y1});
+  }
+  for (auto* v : {&xs, &ys}) {
+    std::sort(v->begin(), v->end());
+    v->erase(std::unique(v->begin(), v->end()), v->end());
+  }
+  const size_t nx = xs.size() - 1;
+  std::vector<double> cells(nx * (ys.size() - 1), 0.0);
+  auto index = [](const std::vector<int>& v, int x) {
+    return static_cast<size_t>(std::lower_bound(v.begin(), v.end(), x) - v.begin());
+  };
+  for (const Span& s : spans)
+    for (size_t iy = index(ys, s.y0); iy < index(ys, s.y1); ++iy)
+      for (size_t ix = index(xs, s.x0); ix < index(xs, s.x1); ++ix) cells[iy * nx + ix] += s.v;
+  double m = 0;
+  for (double v : cells) m = std::max(m, v);
+  return m;
+}
+
+}  // namespace
+
+double max_patch_value(const Explanation& e, OverlayView view) {
+  if (has_tile_view(e) && e.image_width > 0 && e.image_height > 0)
+    return max_summed(e, view, e.image_width, e.image_height);
+  double m = 0;
+  for (const auto& c : e.candidates)
+    if (shown(c, view) && std::isfinite(c.value)) m = std::max(m, c.value);
+  return m;
+}
+
+namespace {
+
+// Explanations with tiles: the per-pixel sum over the shown views' rectangles.
+RgbImage render_summed(const RgbImage& image, const Explanation& e, const OverlayOptions& options) {
+  EvidenceMap m = evidence_map(e, options.view, image.width, image.height);
+  if (cv::countNonZero(m.covered) == 0)
+    throw InputError("no image token of this view covers the image");
+  double scale = options.scale_max;
+  if (scale <= 0) cv::minMaxLoc(m.sum, nullptr, &scale);
+  cv::Mat values = m.sum;
+  if (options.smooth && m.min_side > 1) {
+    const double sigma = m.min_side / 2;
+    cv::GaussianBlur(m.sum, values, cv::Size(0, 0), sigma, sigma, cv::BORDER_REPLICATE);
+  }
+  RgbImage out = image;
+  const double alpha = std::clamp(options.opacity, 0.0, 1.0);
+  for (int y = 0; y < image.height; ++y)
+    for (int x = 0; x < image.width; ++x) {
+      if (!m.covered.at<uint8_t>(y, x)) continue;
+      const double v = values.at<double>(y, x);
+      uint8_t rgb[3];
+      colormap_rgb(options.colormap, scale > 0 ? std::clamp(v / scale, 0.0, 1.0) : 0.0, rgb);
+      uint8_t* px = &out.pixels[(static_cast<size_t>(y) * image.width + x) * 3];
+      for (int k = 0; k < 3; ++k)
+        px[k] = static_cast<uint8_t>(std::lround((1 - alpha) * px[k] + alpha * rgb[k]));
+    }
+  return out;
+}
+
+}  // namespace
 
 RgbImage render_overlay(const RgbImage& image, const Explanation& e,
                         const OverlayOptions& options) {
@@ -96,18 +225,23 @@ RgbImage render_overlay(const RgbImage& image, const Explanation& e,
   if (image.width <= 0 || image.height <= 0 ||
       image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3)
     throw InputError("the image to draw on is empty or malformed");
+  if (has_tile_view(e)) return render_summed(image, e, options);
+  if (options.view == OverlayView::Tiles)
+    throw InputError(
+        "this explanation has no tiles: only LLaVA-NeXT and LLaVA-OneVision read an "
+        "image as a base view and tiles; show all or base");
   // The crop region the model saw, in original pixels: the union of all patch rectangles.
   double x0 = 1e300, y0 = 1e300, x1 = -1e300, y1 = -1e300;
   bool any_patch = false;
   for (const auto& c : e.candidates) {
-    if (c.kind != CandidateKind::Patch) continue;
+    if (c.kind != CandidateKind::Patch || c.view != 0) continue;
     any_patch = true;
     x0 = std::min(x0, c.rect.x);
     y0 = std::min(y0, c.rect.y);
     x1 = std::max(x1, c.rect.x + c.rect.width);
     y1 = std::max(y1, c.rect.y + c.rect.height);
   }
-  const double scale = options.scale_max > 0 ? options.scale_max : max_patch_value(e);
+  const double scale = options.scale_max > 0 ? options.scale_max : max_patch_value(e, options.view);
   std::vector<double> grid = e.patch_heatmap();
   cv::Mat values(e.grid_rows, e.grid_cols, CV_32F);
   for (int r = 0; r < e.grid_rows; ++r)

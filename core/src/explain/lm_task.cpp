@@ -5,7 +5,9 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
+#include <tuple>
 
 #include "atman/error.h"
 #include "explain/task.h"
@@ -37,14 +39,18 @@ class LmTask final : public PerturbationTask {
     at::Tensor image_features;
     if (impl.llava) {
       if (!request.image) throw InputError("LLaVA models need an image to explain");
-      PixelTensor pixels = preprocess_clip(*request.image, model_.preprocess_config());
-      image_features = impl.llava->image_features(pixels_to_tensor(pixels, impl.device));
+      PixelTensor pixels = model_.preprocess(*request.image);
       geometry_ = pixels.geometry;
+      image_features =
+          impl.llava->image_features(pixels_to_tensor(pixels, impl.device), pixels.geometry);
+      layout_ = impl.llava->image_layout(pixels.geometry);
       const int64_t image_id = impl.llava->config().image_token_index;
       for (size_t i = 0; i < prompt.ids.size(); ++i) {
         token_position[i] = static_cast<int64_t>(input_ids.size());
         if (prompt.ids[i] == image_id) {
-          for (int k = 0; k < impl.llava->image_tokens(); ++k) {
+          if (!image_positions.empty())
+            throw InputError("the prompt has more than one <image> token; give one image");
+          for (size_t k = 0; k < layout_.size(); ++k) {
             image_positions.push_back(static_cast<int64_t>(input_ids.size()));
             input_ids.push_back(image_id);
           }
@@ -105,8 +111,7 @@ class LmTask final : public PerturbationTask {
     std::vector<std::vector<int64_t>> groups;
     const bool want_image = request.explain != ExplainWhat::PromptTokens;
     const bool want_text = request.explain != ExplainWhat::ImagePatches;
-    if (want_image && impl.llava)
-      add_patch_candidates(image_positions, impl.llava->vision_tower().grid_size(), groups);
+    if (want_image && impl.llava) add_image_candidates(image_positions, groups);
     if (want_image && impl.qwen_vl) add_merged_token_candidates(image_positions, groups);
     std::vector<int64_t> structural;  // image tokens and their delimiters are no text candidates
     if (impl.llava) structural.push_back(impl.llava->config().image_token_index);
@@ -130,8 +135,7 @@ class LmTask final : public PerturbationTask {
     if (request.image) {
       skeleton.image_width = request.image->width;
       skeleton.image_height = request.image->height;
-      if (impl.llava)
-        skeleton.grid_rows = skeleton.grid_cols = impl.llava->vision_tower().grid_size();
+      if (impl.llava) skeleton.grid_rows = skeleton.grid_cols = impl.llava->grid_size();
       if (impl.qwen_vl) {
         skeleton.grid_rows = qwen_pixels_.merged_rows();
         skeleton.grid_cols = qwen_pixels_.merged_cols();
@@ -205,19 +209,54 @@ class LmTask final : public PerturbationTask {
     return out;
   }
 
-  void add_patch_candidates(const std::vector<int64_t>& image_positions, int grid,
+  void add_image_candidates(const std::vector<int64_t>& image_positions,
                             std::vector<std::vector<int64_t>>& groups) {
-    // Image tokens are the patches in row-major order (no class token in LLaVA's default strategy;
-    // with "full", the first image token is CLS and is not a candidate).
-    const int64_t offset = static_cast<int64_t>(image_positions.size()) - grid * grid;
-    auto tiled =
-        tile_patches(grid, request_.tile, model_.preprocess_config().crop_size / grid, geometry_,
-                     [&](int64_t patch) { return image_positions[offset + patch]; });
-    for (auto& cand : tiled.candidates) {
-      cand.index = static_cast<int>(candidates.size());
-      groups.emplace_back(cand.positions.begin(), cand.positions.end());
-      candidates.push_back(std::move(cand));
+    const LlavaModel& llava = *model_.impl().llava;
+    const int grid = llava.grid_size();
+    if (!llava.config().anyres() && llava.config().vision_type == LlavaVision::Clip) {
+      // LLaVA-1.5: the patches in row-major order (with "full", the first image token is CLS and
+      // is not a candidate), tiled as CLIP's are.
+      const int64_t offset = static_cast<int64_t>(image_positions.size()) - grid * grid;
+      auto tiled =
+          tile_patches(grid, request_.tile, model_.preprocess_config().crop_size / grid, geometry_,
+                       [&](int64_t patch) { return image_positions[offset + patch]; });
+      for (auto& cand : tiled.candidates) add_candidate(std::move(cand), groups);
+      return;
     }
+    // Every image token with pixels (base view and tiles) is a candidate, grouped request.tile x
+    // request.tile on its view's grid; newlines and a class token cover no pixels of their own and
+    // are not candidates.
+    const int k = std::max(1, request_.tile);
+    std::map<std::tuple<int, int, int>, Candidate> blocks;  // (view, row / k, col / k)
+    for (size_t i = 0; i < layout_.size(); ++i) {
+      const ImageToken& token = layout_[i];
+      if (token.newline || token.cls) continue;
+      Candidate& cand = blocks[{token.view, token.row / k, token.col / k}];
+      if (cand.positions.empty()) {
+        cand.kind = CandidateKind::Patch;
+        cand.view = token.view;
+        cand.row = token.row;
+        cand.col = token.col;
+        cand.rows = cand.cols = 0;
+        cand.rect = token.rect;
+      }
+      cand.rows = std::max(cand.rows, token.row - cand.row + 1);
+      cand.cols = std::max(cand.cols, token.col - cand.col + 1);
+      // The block's rectangle: the bounding box of its tokens' (already clipped) rectangles.
+      const double x0 = std::min(cand.rect.x, token.rect.x);
+      const double y0 = std::min(cand.rect.y, token.rect.y);
+      const double x1 = std::max(cand.rect.x + cand.rect.width, token.rect.x + token.rect.width);
+      const double y1 = std::max(cand.rect.y + cand.rect.height, token.rect.y + token.rect.height);
+      cand.rect = RectF{x0, y0, x1 - x0, y1 - y0};
+      cand.positions.push_back(static_cast<int>(image_positions[i]));
+    }
+    for (auto& [key, cand] : blocks) add_candidate(std::move(cand), groups);
+  }
+
+  void add_candidate(Candidate cand, std::vector<std::vector<int64_t>>& groups) {
+    cand.index = static_cast<int>(candidates.size());
+    groups.emplace_back(cand.positions.begin(), cand.positions.end());
+    candidates.push_back(std::move(cand));
   }
 
   // Qwen2.5-VL: one candidate per merged token (28 x 28 pixels of the resized image), or per
@@ -275,6 +314,7 @@ class LmTask final : public PerturbationTask {
   at::Tensor target_positions_, target_index_;
   KVCache prefix_cache_;
   CropGeometry geometry_;
+  std::vector<ImageToken> layout_;           // LLaVA: what each image position is
   Qwen2VLPixels qwen_pixels_;                // Qwen2.5-VL: the processed image and its grid
   std::unique_ptr<MropeSequence> sequence_;  // Qwen2.5-VL: the decoder at this input's positions
 };

@@ -80,6 +80,13 @@ ClipPreprocessConfig parse_config(const json& root, const std::string& file) {
     config.resize_height = config.resize_width = 224;
     for (int c = 0; c < 3; ++c) config.mean[c] = config.std[c] = 0.5f;
   }
+  // LlavaOnevisionImageProcessor: views resized to size {384, 384}, no centre crop step at all;
+  // mean/std default to CLIP's (the checkpoints write SigLIP's 0.5).
+  if (const auto it = root.find("image_processor_type");
+      it != root.end() && it->is_string() && it->get<std::string>().starts_with("LlavaOnevision")) {
+    config.do_center_crop = false;
+    config.resize_height = config.resize_width = 384;
+  }
 
   if (root.contains("size") && !root["size"].is_null()) {
     const json& size = root["size"];

@@ -272,9 +272,11 @@ SiglipConfig parse_siglip(const Fields& top) {
   c.vision.image_size = vision.get_int("image_size", 224);
   c.vision.patch_size = vision.get_int("patch_size", 16);
   c.vision.num_channels = vision.get_int("num_channels", 3, 1, 64);
-  if (c.vision.patch_size > c.vision.image_size || c.vision.image_size % c.vision.patch_size != 0)
-    vision.fail("image_size", "is " + std::to_string(c.vision.image_size) +
-                                  ", which is not a multiple of '" + vision.path("patch_size") +
+  // Not necessarily a multiple: so400m-patch14-384 has 27 x 27 patches (the conv drops the last 6
+  // pixels; HF's num_patches = (image_size // patch_size) ** 2).
+  if (c.vision.patch_size > c.vision.image_size)
+    vision.fail("image_size", "is " + std::to_string(c.vision.image_size) + ", smaller than '" +
+                                  vision.path("patch_size") +
                                   "' = " + std::to_string(c.vision.patch_size));
   if (c.vision.image_size / c.vision.patch_size > 4096)
     vision.fail("image_size", "makes more than 4096 patches per side");
@@ -575,17 +577,84 @@ bool is_llama_family(const std::string& type) {
          type == "gemma2" || type == "gemma3_text" || type == "phi3" || type == "olmo2";
 }
 
-LlavaConfig parse_llava(const Fields& top) {
+// transformers' SiglipVisionConfig as LLaVA nests it: the pooling head (vision_use_head) is never
+// used, because LLaVA reads hidden states.
+ClipTowerConfig parse_siglip_vision(const Fields& vision) {
+  ClipTowerConfig c;
+  parse_siglip_common(vision, c);
+  c.image_size = vision.get_int("image_size", 224);
+  c.patch_size = vision.get_int("patch_size", 16);
+  c.num_channels = vision.get_int("num_channels", 3, 1, 64);
+  // 384 / 14 leaves 6 pixels no patch reads (27 x 27 patches), as in transformers.
+  if (c.patch_size > c.image_size)
+    vision.fail("image_size", "is " + std::to_string(c.image_size) + ", smaller than '" +
+                                  vision.path("patch_size") +
+                                  "' = " + std::to_string(c.patch_size));
+  if (c.image_size / c.patch_size > 4096)
+    vision.fail("image_size", "makes more than 4096 patches per side");
+  return c;
+}
+
+// LlavaOnevisionConfig's default image_grid_pinpoints: every (h, w) in multiples of 384 up to 2304
+// (6 x 6 tiles), h outer.
+std::vector<std::pair<int, int>> onevision_default_pinpoints() {
+  std::vector<std::pair<int, int>> out;
+  for (int h = 1; h <= 6; ++h)
+    for (int w = 1; w <= 6; ++w) out.emplace_back(384 * h, 384 * w);
+  return out;
+}
+
+std::vector<std::pair<int, int>> parse_pinpoints(const Fields& top, const std::string& type,
+                                                 int tile) {
+  std::vector<std::pair<int, int>> out;
+  if (const json* points = top.find("image_grid_pinpoints")) {
+    if (!points->is_array() || points->empty())
+      top.fail("image_grid_pinpoints", "must be a non-empty list of [height, width] pairs");
+    for (const json& p : *points) {
+      if (!p.is_array() || p.size() != 2)
+        top.fail("image_grid_pinpoints", "holds " + shown(p) + ", not a [height, width] pair");
+      const int h = static_cast<int>(top.to_int("image_grid_pinpoints", p[0], 1, 1 << 16));
+      const int w = static_cast<int>(top.to_int("image_grid_pinpoints", p[1], 1, 1 << 16));
+      out.emplace_back(h, w);
+    }
+  } else if (type == "llava_onevision") {
+    out = onevision_default_pinpoints();
+  } else {  // LlavaNextConfig's default
+    out = {{336, 672}, {672, 336}, {672, 672}, {1008, 336}, {336, 1008}};
+  }
+  // The model reshapes each resolution's tiles into a (h / tile) x (w / tile) grid.
+  for (const auto& [h, w] : out)
+    if (h % tile != 0 || w % tile != 0)
+      top.fail("image_grid_pinpoints",
+               "holds [" + std::to_string(h) + ", " + std::to_string(w) +
+                   "], which is not a multiple of the vision tower's image_size " +
+                   std::to_string(tile));
+  return out;
+}
+
+// LlavaConfig, LlavaNextConfig and LlavaOnevisionConfig: the same fields, other defaults.
+LlavaConfig parse_llava(const Fields& top, const std::string& type) {
   LlavaConfig c;
+  c.model_type = type;
+  const bool onevision = type == "llava_onevision";
   Fields vision = top.object("vision_config");
-  std::string vision_type = vision.get_string("model_type", "clip_vision_model");
-  if (vision_type != "clip_vision_model")
+  std::string vision_type =
+      vision.get_string("model_type", onevision ? "siglip_vision_model" : "clip_vision_model");
+  if (vision_type == "clip_vision_model") {
+    c.vision_type = LlavaVision::Clip;
+    c.vision = parse_clip_vision(vision);
+  } else if (vision_type == "siglip_vision_model") {
+    c.vision_type = LlavaVision::Siglip;
+    c.vision = parse_siglip_vision(vision);
+  } else {
     vision.fail("model_type", "is '" + vision_type +
-                                  "'; only CLIP vision towers (clip_vision_model) are supported");
-  c.vision = parse_clip_vision(vision);
+                                  "'; supported vision towers: clip_vision_model, "
+                                  "siglip_vision_model");
+  }
 
   Fields text = top.object("text_config");
-  std::string text_type = text.get_string("model_type", "llama");  // transformers' default too
+  // transformers' defaults: Llama for llava / llava_next, Qwen2 for llava_onevision.
+  std::string text_type = text.get_string("model_type", onevision ? "qwen2" : "llama");
   if (!is_llama_family(text_type))
     text.fail("model_type", "is '" + text_type +
                                 "'; supported language models: llama, qwen2, qwen3, mistral, "
@@ -594,12 +663,22 @@ LlavaConfig parse_llava(const Fields& top) {
   // The top-level flag is what transformers reads when tying the language model head.
   c.text.tie_word_embeddings = top.get_bool("tie_word_embeddings", c.text.tie_word_embeddings);
 
-  c.image_token_index = top.get_int("image_token_index", 32000, 0, kMaxSize);
-  if (const json* layer = top.find("vision_feature_layer"); layer && layer->is_array())
-    top.fail("vision_feature_layer", "is a list of layers, which is not supported (use one layer)");
-  c.vision_feature_layer = top.get_int("vision_feature_layer", -2, -c.vision.num_hidden_layers - 1,
-                                       c.vision.num_hidden_layers);
-  c.vision_feature_select_strategy = top.get_string("vision_feature_select_strategy", "default");
+  c.image_token_index = top.get_int("image_token_index", onevision ? 151646 : 32000, 0, kMaxSize);
+  const int layers = c.vision.num_hidden_layers;
+  c.vision_feature_layers.clear();
+  const json* layer = top.find("vision_feature_layer");
+  if (layer && layer->is_array()) {
+    // LlavaModel.get_image_features: the listed hidden states concatenated along features.
+    if (layer->empty()) top.fail("vision_feature_layer", "is an empty list");
+    for (const json& l : *layer)
+      c.vision_feature_layers.push_back(
+          static_cast<int>(top.to_int("vision_feature_layer", l, -layers - 1, layers)));
+  } else {
+    c.vision_feature_layers.push_back(
+        top.get_int("vision_feature_layer", onevision ? -1 : -2, -layers - 1, layers));
+  }
+  c.vision_feature_select_strategy =
+      top.get_string("vision_feature_select_strategy", onevision ? "full" : "default");
   if (c.vision_feature_select_strategy != "default" && c.vision_feature_select_strategy != "full")
     top.fail("vision_feature_select_strategy",
              "is '" + c.vision_feature_select_strategy + "' but must be \"default\" or \"full\"");
@@ -607,6 +686,25 @@ LlavaConfig parse_llava(const Fields& top) {
   c.projector_bias = top.get_bool("multimodal_projector_bias", true);
   const int grid = c.vision.image_size / c.vision.patch_size;
   c.image_seq_length = top.get_int("image_seq_length", grid * grid);
+  if (c.anyres()) {
+    c.image_grid_pinpoints = parse_pinpoints(top, type, c.vision.image_size);
+    if (onevision) {
+      const std::string ratio = top.get_string("vision_aspect_ratio", "anyres_max_9");
+      // pack_image_features parses int(vision_aspect_ratio.strip("anyres_max_")).
+      const std::string prefix = "anyres_max_";
+      int tiles = 0;
+      if (ratio.rfind(prefix, 0) == 0) {
+        try {
+          tiles = std::stoi(ratio.substr(prefix.size()));
+        } catch (const std::exception&) {
+          tiles = 0;
+        }
+      }
+      if (tiles < 1)
+        top.fail("vision_aspect_ratio", "is '" + ratio + "'; supported: \"anyres_max_N\", N >= 1");
+      c.anyres_max_tiles = tiles;
+    }
+  }
   return c;
 }
 
@@ -724,6 +822,8 @@ std::string type_from_architectures(const Fields& top) {
   if (arch == "Phi3ForCausalLM") return "phi3";
   if (arch == "Olmo2ForCausalLM") return "olmo2";
   if (arch == "LlavaForConditionalGeneration") return "llava";
+  if (arch == "LlavaNextForConditionalGeneration") return "llava_next";
+  if (arch == "LlavaOnevisionForConditionalGeneration") return "llava_onevision";
   if (arch == "Qwen2_5_VLForConditionalGeneration") return "qwen2_5_vl";
   return arch;
 }
@@ -748,8 +848,11 @@ std::string supported_architectures() {
          "Llama 2/3, SmolLM2), "
          "qwen2 (Qwen2ForCausalLM), qwen3 (Qwen3ForCausalLM), mistral (MistralForCausalLM), "
          "gemma2 (Gemma2ForCausalLM), gemma3_text (Gemma3ForCausalLM), phi3 (Phi3ForCausalLM), "
-         "olmo2 (Olmo2ForCausalLM), llava (LlavaForConditionalGeneration), qwen2_5_vl "
-         "(Qwen2_5_VLForConditionalGeneration)";
+         "olmo2 (Olmo2ForCausalLM), llava (LlavaForConditionalGeneration), llava_next "
+         "(LlavaNextForConditionalGeneration), llava_onevision "
+         "(LlavaOnevisionForConditionalGeneration), qwen2_5_vl "
+         "(Qwen2_5_VLForConditionalGeneration); LLaVA towers: clip_vision_model, "
+         "siglip_vision_model";
 }
 
 ModelConfig parse_model_config(const std::string& json_text, const std::string& origin) {
@@ -773,7 +876,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   if (type == "siglip") return parse_siglip(top);
   if (type == "gpt2") return parse_gpt2(top);
   if (is_llama_family(type)) return parse_llama(top, type, /*required=*/true);
-  if (type == "llava") return parse_llava(top);
+  if (type == "llava" || type == "llava_next" || type == "llava_onevision")
+    return parse_llava(top, type);
   if (type == "qwen2_5_vl") return parse_qwen2_5_vl(top, root);
   if (type == "siglip2")
     throw ModelError("unsupported architecture 'siglip2' in " + origin +

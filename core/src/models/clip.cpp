@@ -27,10 +27,11 @@ ClipEncoder::ClipEncoder(const ClipTowerConfig& config, const WeightReader& w) :
 
 at::Tensor ClipEncoder::forward(const at::Tensor& input, bool causal,
                                 const Suppression* suppression, int stop_after_layers,
-                                int64_t first_queries) const {
+                                int64_t first_queries, std::vector<at::Tensor>* states) const {
   const int64_t heads = config_.num_attention_heads;
   const int n = stop_after_layers < 0 ? num_layers() : std::min(stop_after_layers, num_layers());
   at::Tensor x = input;  // (B, T, C)
+  if (states) states->push_back(x);
   for (int l = 0; l < n; ++l) {
     const Layer& layer = layers_[l];
     at::Tensor h = layer.layer_norm1(x);
@@ -43,6 +44,7 @@ at::Tensor ClipEncoder::forward(const at::Tensor& input, bool causal,
     at::Tensor v = split_heads(layer.v_proj(h), heads);
     x = x + layer.out_proj(merge_heads(attention(q, k, v, causal, suppression, l)));
     x = x + layer.fc2(activate(layer.fc1(layer.layer_norm2(x)), config_.hidden_act));
+    if (states) states->push_back(x);
   }
   return x;
 }
@@ -78,6 +80,16 @@ at::Tensor ClipVisionTower::encode(const at::Tensor& patch_embeds, const Suppres
   at::Tensor cls = class_embedding_.view({1, 1, -1}).expand({B, 1, -1});
   at::Tensor x = at::cat({cls, patch_embeds}, 1) + position_embedding_;  // (B, P + 1, C)
   return encoder_.forward(pre_layrnorm_(x), /*causal=*/false, suppression, stop_after_layers);
+}
+
+std::vector<at::Tensor> ClipVisionTower::hidden_states(const at::Tensor& patch_embeds,
+                                                       int up_to) const {
+  const int64_t B = patch_embeds.size(0);
+  at::Tensor cls = class_embedding_.view({1, 1, -1}).expand({B, 1, -1});
+  at::Tensor x = at::cat({cls, patch_embeds}, 1) + position_embedding_;
+  std::vector<at::Tensor> states;
+  encoder_.forward(pre_layrnorm_(x), /*causal=*/false, nullptr, up_to, 0, &states);
+  return states;
 }
 
 at::Tensor ClipVisionTower::encode_class_token(const at::Tensor& patch_embeds,

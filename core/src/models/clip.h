@@ -19,8 +19,11 @@ class ClipEncoder {
   // x: (B, T, C). Runs the first `stop_after_layers` layers (-1: all) and returns (B, T, C).
   // `first_queries` > 0 (non-causal only): the last layer computes only the first that many
   // positions (keys and values still span all), and (B, first_queries, C) is returned.
+  // `states`, when given, receives the input and the state after each layer run (HF
+  // hidden_states[0..n]).
   at::Tensor forward(const at::Tensor& x, bool causal, const Suppression* suppression,
-                     int stop_after_layers = -1, int64_t first_queries = 0) const;
+                     int stop_after_layers = -1, int64_t first_queries = 0,
+                     std::vector<at::Tensor>* states = nullptr) const;
   int num_layers() const { return static_cast<int>(layers_.size()); }
 
  private:
@@ -47,6 +50,8 @@ class ClipVisionTower {
   // hidden_states[k]); -1 runs all layers. Returns (B, P + 1, C), before post_layernorm.
   at::Tensor encode(const at::Tensor& patch_embeds, const Suppression* suppression,
                     int stop_after_layers = -1) const;
+  // HF hidden_states[0..up_to] for patch embeddings (B, P, C), each (B, P + 1, C), in one pass.
+  std::vector<at::Tensor> hidden_states(const at::Tensor& patch_embeds, int up_to) const;
   // The class token's encoder output alone, (B, 1, C): the last layer runs only its query.
   at::Tensor encode_class_token(const at::Tensor& patch_embeds,
                                 const Suppression* suppression) const;

@@ -83,8 +83,9 @@ at::Tensor prompt_embeds(const Model& model, const std::vector<int64_t>& ids,
   const auto& impl = model.impl();
   if (impl.llava) {
     if (!pixels) throw InputError("LLaVA model '" + model.name() + "' needs an image");
-    *model_ids = impl.llava->expand_image_tokens(ids);
-    at::Tensor features = impl.llava->image_features(pixels_to_tensor(*pixels, impl.device));
+    at::Tensor features =
+        impl.llava->image_features(pixels_to_tensor(*pixels, impl.device), pixels->geometry);
+    *model_ids = impl.llava->expand_image_tokens(ids, features.size(1));
     return impl.llava->input_embeds(*model_ids, features);
   }
   *model_ids = ids;
@@ -251,12 +252,23 @@ std::vector<InputPosition> input_layout(const Model& model, const std::string& p
   std::vector<InputPosition> out;
   for (size_t i = 0; i < enc.ids.size(); ++i) {
     if (enc.ids[i] == image_id) {
-      const int grid = impl.llava->vision_tower().grid_size();
-      const int extra = impl.llava->image_tokens() - grid * grid;  // "full" strategy: CLS first
-      for (int k = 0; k < impl.llava->image_tokens(); ++k) {
+      // Anyres models have as many image tokens as the image's size gives; plain LLaVA a fixed
+      // number, whatever the size.
+      const bool anyres = impl.llava->config().anyres();
+      if (anyres && (!pixels || pixels->geometry.original_width <= 0 ||
+                     pixels->geometry.original_height <= 0))
+        throw InputError(model.architecture() +
+                         " has as many image tokens as the image's size gives: open the image "
+                         "first");
+      // The base view's geometry (Model::preprocess) holds the image's size.
+      const CropGeometry geometry = anyres ? pixels->geometry : CropGeometry{};
+      for (const ImageToken& token : impl.llava->image_layout(geometry)) {
         InputPosition p;
         p.is_image = true;
-        if (k >= extra) p.row = (k - extra) / grid, p.col = (k - extra) % grid;
+        p.view = token.view;
+        p.row = token.newline ? -1 : token.row;
+        p.col = token.col;
+        if (anyres) p.rect = token.rect;
         out.push_back(p);
       }
       continue;

@@ -5,8 +5,8 @@
 namespace atman {
 
 at::Tensor pixels_to_tensor(const PixelTensor& pixels, at::Device device) {
-  at::Tensor t =
-      at::tensor(pixels.values, at::kFloat).view({1, pixels.channels, pixels.height, pixels.width});
+  at::Tensor t = at::tensor(pixels.values, at::kFloat)
+                     .view({pixels.views, pixels.channels, pixels.height, pixels.width});
   // Page-locked host memory lets the copy to a GPU run asynchronously (and at full bus speed).
   if (device.is_cuda()) return t.pin_memory().to(device, /*non_blocking=*/true);
   return t;

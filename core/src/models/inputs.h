@@ -10,7 +10,7 @@
 
 namespace atman {
 
-// (1, C, H, W) float tensor of preprocessed pixels.
+// (V, C, H, W) float tensor of preprocessed pixels (V = pixels.views, 1 but for anyres LLaVA).
 at::Tensor pixels_to_tensor(const PixelTensor& pixels, at::Device device);
 // (1, T) long tensor.
 at::Tensor ids_to_tensor(const std::vector<int64_t>& ids, at::Device device);

@@ -207,7 +207,9 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
   } else {
     const auto& llava = std::get<LlavaConfig>(impl->config);
     impl->kind = ModelKind::Llava;
-    impl->architecture = "LLaVA";
+    impl->architecture = llava.model_type == "llava_next"        ? "LLaVA-NeXT"
+                         : llava.model_type == "llava_onevision" ? "LLaVA-OneVision"
+                                                                 : "LLaVA";
     impl->llava = std::make_unique<LlavaModel>(llava, checkpoint, impl->device);
     impl->preprocess = load_preprocess_config(dir);
   }
@@ -320,10 +322,44 @@ const ClipPreprocessConfig& Model::preprocess_config() const {
   return impl_->preprocess;
 }
 
+PixelTensor Model::preprocess(const RgbImage& image) const {
+  if (impl_->llava) return impl_->llava->preprocess(image, impl_->preprocess);
+  return preprocess_clip(image, impl_->preprocess);
+}
+
+ClipInputGeometry Model::input_geometry(int image_width, int image_height) const {
+  // From the config, not the weights, so a server's model (load_view) answers as well.
+  const auto* llava = std::get_if<LlavaConfig>(&impl_->config);
+  if (!llava || !llava->anyres())
+    return clip_input_geometry(image_width, image_height, impl_->preprocess);
+  if (image_width <= 0 || image_height <= 0)
+    throw InputError("cannot preprocess an image of " + std::to_string(image_width) + "x" +
+                     std::to_string(image_height) + " pixels");
+  // Anyres: the base view is the whole image resized to the tower's square (preprocess_anyres).
+  const int side = llava->vision.image_size;
+  ClipInputGeometry out;
+  out.resized_width = out.resized_height = out.width = out.height = side;
+  out.geometry.original_width = image_width;
+  out.geometry.original_height = image_height;
+  out.geometry.scale = double(side) / image_width;
+  out.geometry.scale_y = double(side) / image_height;
+  out.geometry.crop_size = side;
+  return out;
+}
+
+PixelTensor Model::input_shape(int image_width, int image_height) const {
+  const ClipInputGeometry input = input_geometry(image_width, image_height);
+  PixelTensor out;
+  out.width = input.width;
+  out.height = input.height;
+  out.geometry = input.geometry;
+  return out;
+}
+
 int Model::patch_grid() const {
   if (impl_->remote) return impl_->remote->patch_grid;
   if (impl_->clip) return impl_->clip->vision().grid_size();
-  if (impl_->llava) return impl_->llava->vision_tower().grid_size();
+  if (impl_->llava) return impl_->llava->grid_size();
   if (impl_->siglip) return impl_->siglip->grid_size();
   return 0;
 }

@@ -41,6 +41,30 @@ at::Tensor SiglipPoolingHead::operator()(const at::Tensor& hidden,
   return x.select(1, 0);
 }
 
+SiglipVisionTower::SiglipVisionTower(const ClipTowerConfig& config, const WeightReader& w)
+    : config_(config) {
+  const int64_t C = config.hidden_size, p = config.patch_size;
+  const int64_t patches = static_cast<int64_t>(grid_size()) * grid_size();
+  patch_embedding_ = w.get("embeddings.patch_embedding.weight", {C, config.num_channels, p, p});
+  patch_bias_ = w.get("embeddings.patch_embedding.bias", {C});
+  position_embedding_ = w.get("embeddings.position_embedding.weight", {patches, C});
+  encoder_ = ClipEncoder(config, w.sub("encoder."));
+}
+
+std::vector<at::Tensor> SiglipVisionTower::hidden_states(const at::Tensor& pixels,
+                                                         int up_to) const {
+  const int size = config_.image_size;
+  if (pixels.dim() != 4 || pixels.size(2) != size || pixels.size(3) != size)
+    throw InputError("the SigLIP vision tower expects images of " + std::to_string(size) + "x" +
+                     std::to_string(size) + " pixels");
+  at::Tensor grid = at::conv2d(pixels.to(patch_embedding_.scalar_type()), patch_embedding_,
+                               patch_bias_, config_.patch_size);
+  at::Tensor x = grid.flatten(2).transpose(1, 2) + position_embedding_;  // (B, P, C)
+  std::vector<at::Tensor> states;
+  encoder_.forward(x, /*causal=*/false, nullptr, up_to, 0, &states);
+  return states;
+}
+
 SiglipModel::SiglipModel(const SiglipConfig& config, const Checkpoint& checkpoint,
                          at::Device device)
     : config_(config) {

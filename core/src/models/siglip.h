@@ -31,6 +31,24 @@ class SiglipPoolingHead {
   Linear fc1_, fc2_;
 };
 
+// SiglipVisionModel's embeddings and encoder as LLaVA uses them ("vision_tower.vision_model."):
+// hidden states only, so neither post_layernorm nor the pooling head is read.
+class SiglipVisionTower {
+ public:
+  SiglipVisionTower() = default;
+  SiglipVisionTower(const ClipTowerConfig& config, const WeightReader& w);
+  // HF hidden_states[0..up_to] for pixels (B, 3, H, W): (B, P, C) each (no class token; state 0 is
+  // patch + position embeddings).
+  std::vector<at::Tensor> hidden_states(const at::Tensor& pixels, int up_to) const;
+  int grid_size() const { return config_.image_size / config_.patch_size; }
+  const ClipTowerConfig& config() const { return config_; }
+
+ private:
+  ClipTowerConfig config_;
+  at::Tensor patch_embedding_, patch_bias_, position_embedding_;
+  ClipEncoder encoder_;
+};
+
 class Tokenizer;
 
 class SiglipModel {

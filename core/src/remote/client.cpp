@@ -216,12 +216,17 @@ Generation Client::generate(const Model& model, const std::string& prompt, int m
   return from_proto(reply.generation());
 }
 
-std::vector<InputPosition> Client::input_layout(const Model& model, const std::string& prompt) {
+std::vector<InputPosition> Client::input_layout(const Model& model, const std::string& prompt,
+                                                const RgbImage* image) {
   grpc::ClientContext ctx;
   impl_->prepare(ctx, false);
   v1::InputLayoutRequest request;
   request.set_model_id(impl_->model_id(model));
   request.set_prompt(prompt);
+  if (image) {
+    request.set_image_width(image->width);
+    request.set_image_height(image->height);
+  }
   v1::InputLayoutReply reply;
   impl_->check(impl_->stub->InputLayout(&ctx, request, &reply));
   std::vector<InputPosition> out;

@@ -158,6 +158,7 @@ void to_proto(const Explanation& e, v1::Explanation* out) {
     for (const auto& f : c.suppressed) to_proto(f, p->add_suppressed());
     p->set_exact(c.exact);
     p->set_group(c.group);
+    p->set_view(c.view);
   }
   v1::Timings* t = out->mutable_timings();
   t->set_prepare_seconds(e.timings.prepare_seconds);
@@ -217,6 +218,7 @@ Explanation from_proto(const v1::Explanation& in) {
     for (const auto& f : p.suppressed()) c.suppressed.push_back(from_proto(f));
     c.exact = p.exact();
     c.group = p.group();
+    c.view = p.view();
     e.candidates.push_back(std::move(c));
   }
   const v1::Timings& t = in.timings();
@@ -261,10 +263,23 @@ void to_proto(const InputPosition& p, v1::InputPosition* out) {
   out->set_span_end(p.span.second);
   out->set_row(p.row);
   out->set_col(p.col);
+  out->set_view(p.view);
+  out->set_rect_x(p.rect.x);
+  out->set_rect_y(p.rect.y);
+  out->set_rect_width(p.rect.width);
+  out->set_rect_height(p.rect.height);
 }
 
 InputPosition from_proto(const v1::InputPosition& p) {
-  return {p.is_image(), p.text(), {p.span_begin(), p.span_end()}, p.row(), p.col()};
+  InputPosition out;
+  out.is_image = p.is_image();
+  out.text = p.text();
+  out.span = {p.span_begin(), p.span_end()};
+  out.row = p.row();
+  out.col = p.col();
+  out.view = p.view();
+  out.rect = RectF{p.rect_x(), p.rect_y(), p.rect_width(), p.rect_height()};
+  return out;
 }
 
 }  // namespace atman::remote

@@ -194,8 +194,7 @@ class Service final : public v1::Atman::Service {
       auto entry = require(request->model_id());
       const Model& model = *entry->model;
       std::optional<PixelTensor> pixels;
-      if (request->has_image())
-        pixels = preprocess_clip(from_proto(request->image()), model.preprocess_config());
+      if (request->has_image()) pixels = model.preprocess(from_proto(request->image()));
       if (model.target_is_label()) {
         if (!pixels) throw InputError("ranking labels needs an image");
         std::vector<std::string> labels(request->labels().begin(), request->labels().end());
@@ -218,7 +217,11 @@ class Service final : public v1::Atman::Service {
                            v1::InputLayoutReply* reply) override {
     return call(ctx, [&] {
       auto entry = require(request->model_id());
-      for (const auto& p : input_layout(*entry->model, request->prompt()))
+      const Model& model = *entry->model;
+      std::optional<PixelTensor> shape;  // the image's size sizes the image tokens
+      if (request->image_width() > 0 || request->image_height() > 0)
+        shape = model.input_shape(request->image_width(), request->image_height());
+      for (const auto& p : input_layout(model, request->prompt(), shape ? &*shape : nullptr))
         to_proto(p, reply->add_positions());
       return grpc::Status::OK;
     });
