@@ -132,7 +132,6 @@ class ClipTask final : public PerturbationTask {
 }  // namespace
 
 std::unique_ptr<PerturbationTask> make_clip_task(const ExplainRequest& request) {
-  if (request.model) require_weights(*request.model);
   return std::make_unique<ClipTask>(request);
 }
 

@@ -322,11 +322,12 @@ class LmTask final : public PerturbationTask {
 }  // namespace
 
 std::unique_ptr<PerturbationTask> make_lm_task(const ExplainRequest& request) {
-  if (request.model) require_weights(*request.model);
   return std::make_unique<LmTask>(request);
 }
 
 std::unique_ptr<PerturbationTask> make_task(const ExplainRequest& request) {
+  // A weight-less view of a server's model (Model::load_view) has nothing to run.
+  require_weights(*request.model);
   switch (request.model->kind()) {
     case ModelKind::Clip:
       return make_clip_task(request);

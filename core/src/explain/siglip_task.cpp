@@ -90,7 +90,6 @@ class SiglipTask final : public PerturbationTask {
 }  // namespace
 
 std::unique_ptr<PerturbationTask> make_siglip_task(const ExplainRequest& request) {
-  if (request.model) require_weights(*request.model);
   return std::make_unique<SiglipTask>(request);
 }
 
