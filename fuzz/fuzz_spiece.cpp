@@ -8,6 +8,7 @@
 // loading, and the text normalized (precompiled charsmap), encoded (Unigram Viterbi, byte
 // fallback) and decoded.
 #include "atman/tokenizer.h"
+#include "encoding_checks.h"
 #include "fuzz_support.h"
 #include "text/utf8.h"
 #include "tokenizers/spiece.h"
@@ -39,16 +40,8 @@ void exercise_tokenizer(const atman::Tokenizer& tokenizer, const std::string& te
   const int64_t vocab = tokenizer.vocab_size();
   atman::fuzz::guarded(kHarness, [&] {
     const atman::Encoding enc = tokenizer.encode(text);
-    ATMAN_FUZZ_CHECK(kHarness, enc.ids.size() == enc.tokens.size(), "ids vs tokens");
-    ATMAN_FUZZ_CHECK(kHarness, enc.ids.size() == enc.spans.size(), "ids vs spans");
-    const auto n = static_cast<int64_t>(atman::text::decode_utf8(text).size());
-    int64_t last = 0;
-    for (size_t i = 0; i < enc.ids.size(); ++i) {
-      ATMAN_FUZZ_CHECK(kHarness, enc.ids[i] >= 0 && enc.ids[i] < vocab, "id outside vocabulary");
-      const auto [b, e] = enc.spans[i];
-      ATMAN_FUZZ_CHECK(kHarness, last <= b && b <= e && e <= n, "span outside the text or back");
-      last = b;
-    }
+    atman::fuzz::check_encoding(kHarness, tokenizer, enc,
+                                static_cast<int64_t>(atman::text::decode_utf8(text).size()));
     (void)tokenizer.decode(enc.ids);
   });
   atman::fuzz::guarded(kHarness, [&] {
