@@ -132,6 +132,27 @@ json mistral7b() {
   return common_tiny(c, 32, 4, 2, 2, 64);
 }
 
+// google/gemma-2b (Gemma 1). Its "hidden_act": "gelu" is ignored by GemmaMLP, which reads
+// hidden_activation (absent: gelu_pytorch_tanh).
+json gemma1() {
+  json c = {{"architectures", {"GemmaForCausalLM"}},
+            {"attention_bias", false},
+            {"attention_dropout", 0.0},
+            {"bos_token_id", 50256},
+            {"eos_token_id", 50256},
+            {"head_dim", 16},
+            {"hidden_act", "gelu"},
+            {"initializer_range", 0.02},
+            {"max_position_embeddings", 8192},
+            {"model_type", "gemma"},
+            {"pad_token_id", 0},
+            {"rms_norm_eps", 1e-06},
+            {"rope_scaling", nullptr},
+            {"rope_theta", 10000.0},
+            {"use_cache", true}};
+  return common_tiny(c, 48, 4, 1, 2, 64);
+}
+
 // google/gemma-2-2b (window 4096 -> 8; query_pre_attn_scalar = hidden / heads as in gemma-2-27b,
 // so that it differs from head_dim)
 json gemma2() {
@@ -361,6 +382,7 @@ const std::vector<Family>& families() {
       {"qwen3", "Qwen/Qwen3-0.6B", "Qwen3", qwen3()},
       {"mistral-nemo", "mistralai/Mistral-Nemo-Base-2407", "Mistral", mistral_nemo()},
       {"mistral-7b", "mistralai/Mistral-7B-v0.1", "Mistral", mistral7b()},
+      {"gemma", "google/gemma-2b", "Gemma", gemma1()},
       {"gemma2", "google/gemma-2-2b", "Gemma 2", gemma2()},
       {"gemma3", "google/gemma-3-1b-pt", "Gemma 3", gemma3()},
       {"phi3", "microsoft/Phi-3-mini-4k-instruct", "Phi-3", phi3()},

@@ -17,6 +17,7 @@ nlohmann::json qwen25();         // Qwen/Qwen2.5-0.5B
 nlohmann::json qwen3();          // Qwen/Qwen3-0.6B
 nlohmann::json mistral_nemo();   // mistralai/Mistral-Nemo-Base-2407
 nlohmann::json mistral7b();      // mistralai/Mistral-7B-v0.1 (sliding window 8)
+nlohmann::json gemma1();         // google/gemma-2b (Gemma 1)
 nlohmann::json gemma2();         // google/gemma-2-2b
 nlohmann::json gemma3();         // google/gemma-3-1b-pt
 nlohmann::json phi3();           // microsoft/Phi-3-mini-4k-instruct

@@ -203,7 +203,8 @@ Tensor forward(const Checkpoint& ck, const json& cfg, const std::vector<int64_t>
                const Supp* s = nullptr) {
   auto w = [&](const std::string& name) { return ck.get(name).to(at::kDouble); };
   const std::string type = cfg["model_type"];
-  const bool gemma = type == "gemma2" || type == "gemma3_text";
+  const bool gemma = type == "gemma2" || type == "gemma3_text";  // sandwich norms, own scale
+  const bool gemma1 = type == "gemma";  // Gemma's norms, scale, GeGLU and tie; Llama's layout
   const int64_t C = cfg["hidden_size"], H = cfg["num_attention_heads"],
                 Hkv = cfg["num_key_value_heads"], I = cfg["intermediate_size"];
   const int64_t D = cfg.contains("head_dim") ? cfg["head_dim"].get<int64_t>() : C / H;
@@ -220,7 +221,7 @@ Tensor forward(const Checkpoint& ck, const json& cfg, const std::vector<int64_t>
     return bias ? y + w(name + ".bias") : y;
   };
   auto norm = [&](const Tensor& x, const std::string& name) {
-    return rms_norm(x, w(name + ".weight"), eps, gemma);
+    return rms_norm(x, w(name + ".weight"), eps, gemma || gemma1);
   };
   auto null_or = [&](const char* key, double fallback) {
     if (!cfg.contains(key)) return fallback;
@@ -258,7 +259,7 @@ Tensor forward(const Checkpoint& ck, const json& cfg, const std::vector<int64_t>
   };
 
   Tensor x = w("model.embed_tokens.weight").index_select(0, at::tensor(ids, at::kLong));
-  if (gemma) x = x * static_cast<double>(static_cast<float>(std::sqrt(double(C))));
+  if (gemma || gemma1) x = x * static_cast<double>(static_cast<float>(std::sqrt(double(C))));
   for (int l = 0; l < L; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     Tensor h = type == "olmo2" ? x : norm(x, p + "input_layernorm");
@@ -307,13 +308,13 @@ Tensor forward(const Checkpoint& ck, const json& cfg, const std::vector<int64_t>
       gate = linear(h, p + "mlp.gate_proj", mlp_bias);
       up = linear(h, p + "mlp.up_proj", mlp_bias);
     }
-    Tensor act = gemma ? gelu_tanh(gate) : gate / (1 + at::exp(-gate));
+    Tensor act = gemma || gemma1 ? gelu_tanh(gate) : gate / (1 + at::exp(-gate));
     Tensor m = linear(act * up, p + "mlp.down_proj", mlp_bias);
     if (gemma || type == "olmo2") m = norm(m, p + "post_feedforward_layernorm");
     x = x + m;
   }
   x = norm(x, "model.norm");
-  const bool tied = cfg.value("tie_word_embeddings", gemma);
+  const bool tied = cfg.value("tie_word_embeddings", gemma || gemma1);
   Tensor logits = x.matmul((tied ? w("model.embed_tokens.weight") : w("lm_head.weight")).t());
   if (final_cap > 0) logits = final_cap * at::tanh(logits / final_cap);
   return logits;

@@ -383,8 +383,8 @@ void TestHfConfig::errors_data() {
                       "\"model_type\": \"llava\", \"vision_feature_select_strategy\": \"cls\",")
       << QStringList{"'vision_feature_select_strategy'", "cls"};
   QTest::newRow("llava unsupported text model")
-      << QString(kLlavaMinimal).replace("\"model_type\": \"llama\"", "\"model_type\": \"gemma\"")
-      << QStringList{"'text_config.model_type'", "gemma"};
+      << QString(kLlavaMinimal).replace("\"model_type\": \"llama\"", "\"model_type\": \"falcon\"")
+      << QStringList{"'text_config.model_type'", "falcon"};
   QTest::newRow("llava feature layer out of range")
       << QString(kLlavaMinimal)
              .replace("\"model_type\": \"llava\",",

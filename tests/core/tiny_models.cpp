@@ -327,17 +327,18 @@ Tensors tiny_decoder_tensors(const TinyDecoder& s) {
   const int64_t Hkv = c.value("num_key_value_heads", H);
   const int64_t D =
       c.contains("head_dim") && !c["head_dim"].is_null() ? c["head_dim"].get<int64_t>() : C / H;
-  const bool gemma = type == "gemma2" || type == "gemma3_text";
+  const bool gemma = type == "gemma2" || type == "gemma3_text";  // sandwich norms
+  const bool gemma_norms = gemma || type == "gemma";             // (1 + w), tied by default
   const bool attention_bias = c.value("attention_bias", false);
   const bool qkv_bias = type == "qwen2" || (attention_bias && type != "mistral" && type != "phi3");
   const bool o_bias = attention_bias && type != "qwen2" && type != "mistral" && type != "phi3";
   const bool mlp_bias = type == "llama" && c.value("mlp_bias", false);
   // Gemma stores w of (1 + w): around 0, like trained Gemma norms.
   auto norm = [&](const std::string& name, int64_t n) {
-    t[name + ".weight"] = gemma ? init.normal({n}, 0.1) : init.norm_weight(n);
+    t[name + ".weight"] = gemma_norms ? init.normal({n}, 0.1) : init.norm_weight(n);
   };
   t["model.embed_tokens.weight"] =
-      init.normal({V, C}, gemma ? kEmbedStd / std::sqrt(double(C)) : kEmbedStd);
+      init.normal({V, C}, gemma_norms ? kEmbedStd / std::sqrt(double(C)) : kEmbedStd);
   for (int l = 0; l < c.at("num_hidden_layers").get<int>(); ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     if (type != "olmo2") norm(p + "input_layernorm", C);
@@ -365,7 +366,8 @@ Tensors tiny_decoder_tensors(const TinyDecoder& s) {
     add_linear(t, init, p + "mlp.down_proj", I, C, mlp_bias, 0.7);
   }
   norm("model.norm", C);
-  if (!c.value("tie_word_embeddings", gemma)) t["lm_head.weight"] = init.normal({V, C}, kEmbedStd);
+  if (!c.value("tie_word_embeddings", gemma_norms))
+    t["lm_head.weight"] = init.normal({V, C}, kEmbedStd);
   return t;
 }
 

@@ -62,10 +62,10 @@ struct TinyLlama : TinyStorage {
   double rope_theta = 10000.0;
 };
 
-// A RoPE decoder of any supported family (llama, qwen2, qwen3, mistral, gemma2, gemma3_text, phi3,
-// olmo2): `config` is written as config.json as given (tests use the real field names and values
-// of a public checkpoint, shrunk), and the tensors follow that family's transformers key layout
-// (fused Phi-3 projections, Gemma's four norms, q/k norms, biases, tied or untied head).
+// A RoPE decoder of any supported family (llama, qwen2, qwen3, mistral, gemma, gemma2, gemma3_text,
+// phi3, olmo2): `config` is written as config.json as given (tests use the real field names and
+// values of a public checkpoint, shrunk), and the tensors follow that family's transformers key
+// layout (fused Phi-3 projections, Gemma's four norms, q/k norms, biases, tied or untied head).
 struct TinyDecoder : TinyStorage {
   nlohmann::json config;
 };

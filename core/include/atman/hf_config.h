@@ -81,10 +81,10 @@ enum class QkNorm {
   FullWidth,  // RMSNorm over all heads' q (H*D) and k (Hkv*D) (OLMo 2)
 };
 
-// Every RoPE decoder family (Llama 3, Qwen2/2.5/3, Mistral, Gemma 2/3, Phi-3, SmolLM2, OLMo 2):
+// Every RoPE decoder family (Llama 3, Qwen2/2.5/3, Mistral, Gemma 1/2/3, Phi-3, SmolLM2, OLMo 2):
 // one decoder with switches, all set from config.json as transformers sets them.
 struct LlamaConfig {
-  std::string model_type;    // "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", ...
+  std::string model_type;    // "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", ...
   std::string architecture;  // display name: "Llama", "Qwen2", "Gemma 2", ...
   int vocab_size = 0;
   int hidden_size = 0;
@@ -119,6 +119,8 @@ struct LlamaConfig {
   // Qwen2-VL / Qwen2.5-VL multimodal RoPE: how many of the rotary frequency pairs follow the
   // temporal, height and width position (sums to rotary_dim / 2); empty = 1-D RoPE.
   std::vector<int> mrope_section;
+  // PaliGemma: rotary position of input position 0 (its position_ids are cache_position + 1).
+  int position_offset = 0;
   int eos_token_id = -1;           // the first of eos_token_ids; -1 when the config has none
   std::vector<int> eos_token_ids;  // all end tokens (Llama 3 lists several)
   int bos_token_id = -1;
@@ -133,10 +135,13 @@ struct LlamaConfig {
 // square view; "llava_next" (LlavaNextForConditionalGeneration) and "llava_onevision" add "anyres":
 // the base view plus tiles of the image resized and padded to the best of image_grid_pinpoints,
 // unpadded and closed by an image_newline row separator (docs/models.md, LLaVA families).
+// "paligemma" (PaliGemmaForConditionalGeneration, PaliGemma 1 and 2) is one SigLIP view too, with
+// a one-Linear projector, features scaled by 1 / sqrt(text hidden_size), 1-based positions and a
+// prefix-LM mask (image + prompt bidirectional, the answer causal).
 enum class LlavaVision { Clip, Siglip };  // vision_config.model_type: clip/siglip_vision_model
 
 struct LlavaConfig {
-  std::string model_type = "llava";  // "llava", "llava_next", "llava_onevision"
+  std::string model_type = "llava";  // "llava", "llava_next", "llava_onevision", "paligemma"
   LlavaVision vision_type = LlavaVision::Clip;
   ClipTowerConfig vision;
   LlamaConfig text;
@@ -147,6 +152,7 @@ struct LlavaConfig {
   std::string vision_feature_select_strategy = "default";  // "default" drops CLS, "full" keeps it
   Activation projector_hidden_act = Activation::Gelu;
   bool projector_bias = true;
+  int projection_dim = 0;  // PaliGemma: the projector's output (= the text hidden_size)
   int image_seq_length = 0;
   // Anyres (llava_next, llava_onevision): candidate resolutions as (height, width) pixels.
   std::vector<std::pair<int, int>> image_grid_pinpoints;
@@ -154,7 +160,8 @@ struct LlavaConfig {
   // before bilinear downscaling; 0 = no limit (llava_next).
   int anyres_max_tiles = 0;
 
-  bool anyres() const { return model_type != "llava"; }
+  bool anyres() const { return model_type == "llava_next" || model_type == "llava_onevision"; }
+  bool paligemma() const { return model_type == "paligemma"; }
 };
 
 // SigLIP (HF SiglipModel): the towers reuse ClipTowerConfig's fields (the encoder layers are the

@@ -488,6 +488,7 @@ const FamilyDefaults& family_defaults(const std::string& type) {
       {"qwen2", {"Qwen2", 151936, 4096, 22016, 32, 32, 0, 0, 32768, 1e-6, false, -1, -1}},
       {"qwen3", {"Qwen3", 151936, 4096, 22016, 32, 32, 0, 128, 32768, 1e-6, false, -1, -1}},
       {"mistral", {"Mistral", 32000, 4096, 14336, 32, 32, 8, 0, 4096 * 32, 1e-6, false, 1, 2}},
+      {"gemma", {"Gemma", 256000, 3072, 24576, 28, 16, 16, 256, 8192, 1e-6, true, 2, 1}},
       {"gemma2", {"Gemma 2", 256000, 2304, 9216, 26, 8, 4, 256, 8192, 1e-6, true, 2, 1}},
       {"gemma3_text", {"Gemma 3", 262208, 2304, 9216, 26, 8, 4, 256, 131072, 1e-6, true, 2, 1}},
       {"phi3", {"Phi-3", 32064, 3072, 8192, 32, 32, 0, 0, 4096, 1e-5, false, 1, 32000}},
@@ -504,6 +505,7 @@ LlamaConfig parse_llama(const Fields& f, const std::string& model_type, bool req
   const FamilyDefaults& d = family_defaults(model_type);
   c.architecture = d.architecture;
   const bool qwen2 = model_type == "qwen2";
+  const bool gemma1 = model_type == "gemma";
   const bool gemma = model_type == "gemma2" || model_type == "gemma3_text";
   auto size = [&](const std::string& key, int fallback, int64_t max = kMaxSize) {
     return required ? f.require_int(key, 1, max) : f.get_int(key, fallback, 1, max);
@@ -529,10 +531,12 @@ LlamaConfig parse_llama(const Fields& f, const std::string& model_type, bool req
   if (c.head_dim % 2 != 0)
     f.fail("head_dim",
            "is " + std::to_string(c.head_dim) + " but rotary embeddings need an even head size");
-  // Gemma's MLP reads hidden_activation (hidden_act is a leftover of Gemma 1).
-  c.hidden_act = gemma ? f.get_activation("hidden_activation",
-                                          f.get_activation("hidden_act", Activation::GeluTanh))
-                       : f.get_activation("hidden_act", Activation::Silu);
+  // Gemma's MLP reads hidden_activation (hidden_act is a leftover of Gemma 1). GemmaMLP ignores
+  // hidden_act altogether: without hidden_activation it is gelu_pytorch_tanh.
+  c.hidden_act = gemma1  ? f.get_activation("hidden_activation", Activation::GeluTanh)
+                 : gemma ? f.get_activation("hidden_activation",
+                                            f.get_activation("hidden_act", Activation::GeluTanh))
+                         : f.get_activation("hidden_act", Activation::Silu);
   c.rms_norm_eps = f.get_positive_double("rms_norm_eps", d.rms_norm_eps);
   parse_rope(f, model_type, c);
   c.max_position_embeddings = f.get_int("max_position_embeddings", d.positions);
@@ -551,6 +555,12 @@ LlamaConfig parse_llama(const Fields& f, const std::string& model_type, bool req
   if (model_type == "olmo2") {
     c.qk_norm = QkNorm::FullWidth;
     c.block_norms = BlockNorms::Post;
+  }
+  if (gemma1) {
+    // GemmaDecoderLayer: Llama's two pre-norms, but (1 + w) RMSNorm and scaled embeddings; the
+    // scores are scaled by head_dim^-1/2 (no query_pre_attn_scalar, no soft caps, no window).
+    c.gemma_norms = true;
+    c.scale_embeddings = true;
   }
   if (gemma) {
     c.block_norms = BlockNorms::Sandwich;
@@ -574,7 +584,8 @@ LlamaConfig parse_llama(const Fields& f, const std::string& model_type, bool req
 
 bool is_llama_family(const std::string& type) {
   return type == "llama" || type == "qwen2" || type == "qwen3" || type == "mistral" ||
-         type == "gemma2" || type == "gemma3_text" || type == "phi3" || type == "olmo2";
+         type == "gemma" || type == "gemma2" || type == "gemma3_text" || type == "phi3" ||
+         type == "olmo2";
 }
 
 // transformers' SiglipVisionConfig as LLaVA nests it: the pooling head (vision_use_head) is never
@@ -658,7 +669,7 @@ LlavaConfig parse_llava(const Fields& top, const std::string& type) {
   if (!is_llama_family(text_type))
     text.fail("model_type", "is '" + text_type +
                                 "'; supported language models: llama, qwen2, qwen3, mistral, "
-                                "gemma2, gemma3_text, phi3, olmo2");
+                                "gemma, gemma2, gemma3_text, phi3, olmo2");
   c.text = parse_llama(text, text_type, /*required=*/false);
   // The top-level flag is what transformers reads when tying the language model head.
   c.text.tie_word_embeddings = top.get_bool("tie_word_embeddings", c.text.tie_word_embeddings);
@@ -705,6 +716,56 @@ LlavaConfig parse_llava(const Fields& top, const std::string& type) {
       c.anyres_max_tiles = tiles;
     }
   }
+  return c;
+}
+
+// PaliGemmaConfig: a SigLIP tower (SiglipVisionConfig of so400m by default) and a Gemma text model
+// (GemmaConfig of gemma-2b by default; PaliGemma 2: gemma2), with PaliGemmaConfig's defaults.
+// The top-level hidden_size is a leftover (2048 even in PaliGemma 2 with its 2304-wide Gemma 2):
+// the model divides image features by sqrt(text_config.hidden_size), so it is not read.
+LlavaConfig parse_paligemma(const Fields& top) {
+  LlavaConfig c;
+  c.model_type = "paligemma";
+  c.vision_type = LlavaVision::Siglip;
+  const Fields vision = top.object("vision_config");
+  const std::string vision_type = vision.get_string("model_type", "siglip_vision_model");
+  if (vision_type != "siglip_vision_model")
+    vision.fail("model_type", "is '" + vision_type + "'; PaliGemma's tower is siglip_vision_model");
+  c.vision = parse_siglip_vision(vision);
+  const Fields text = top.object("text_config");
+  const std::string text_type = text.get_string("model_type", "gemma");
+  if (text_type != "gemma" && text_type != "gemma2")
+    text.fail("model_type", "is '" + text_type +
+                                "'; PaliGemma's language models are gemma (PaliGemma) and gemma2 "
+                                "(PaliGemma 2)");
+  c.text = parse_llama(text, text_type, /*required=*/false);
+  c.text.tie_word_embeddings = top.get_bool("tie_word_embeddings", c.text.tie_word_embeddings);
+  // PaliGemmaForConditionalGeneration: position_ids = cache_position + 1.
+  c.text.position_offset = 1;
+  // The top level holds the ids the processor and generation use (text_config may leave them out).
+  if (auto bos = top.get_token_ids("bos_token_id"); !bos.empty()) c.text.bos_token_id = bos.front();
+  if (auto eos = top.get_token_ids("eos_token_id"); !eos.empty()) {
+    c.text.eos_token_ids = eos;
+    c.text.eos_token_id = eos.front();
+  }
+  if (c.text.bos_token_id < 0 || c.text.bos_token_id >= c.text.vocab_size)
+    top.fail("bos_token_id", "is " + std::to_string(c.text.bos_token_id) +
+                                 ", which is not a token of the " +
+                                 std::to_string(c.text.vocab_size) + "-token vocabulary");
+  // image_token_id is the attribute_map alias newer configs may be written with.
+  c.image_token_index = top.get_int(
+      "image_token_index", top.get_int("image_token_id", 256000, 0, kMaxSize), 0, kMaxSize);
+  c.projection_dim = top.get_int("projection_dim", 2048);
+  if (c.projection_dim != c.text.hidden_size)
+    top.fail("projection_dim", "is " + std::to_string(c.projection_dim) +
+                                   " but the image features replace token embeddings of the "
+                                   "language model's hidden_size " +
+                                   std::to_string(c.text.hidden_size));
+  // get_image_features reads the tower's last_hidden_state (after post_layernorm), every patch.
+  c.vision_feature_layers = {-1};
+  c.vision_feature_select_strategy = "full";
+  const int grid = c.vision.image_size / c.vision.patch_size;
+  c.image_seq_length = grid * grid;  // text_config.num_image_tokens, as the config sets it
   return c;
 }
 
@@ -817,6 +878,7 @@ std::string type_from_architectures(const Fields& top) {
   if (arch == "Qwen2ForCausalLM") return "qwen2";
   if (arch == "MistralForCausalLM") return "mistral";
   if (arch == "Qwen3ForCausalLM") return "qwen3";
+  if (arch == "GemmaForCausalLM") return "gemma";
   if (arch == "Gemma2ForCausalLM") return "gemma2";
   if (arch == "Gemma3ForCausalLM") return "gemma3_text";
   if (arch == "Phi3ForCausalLM") return "phi3";
@@ -825,6 +887,7 @@ std::string type_from_architectures(const Fields& top) {
   if (arch == "LlavaNextForConditionalGeneration") return "llava_next";
   if (arch == "LlavaOnevisionForConditionalGeneration") return "llava_onevision";
   if (arch == "Qwen2_5_VLForConditionalGeneration") return "qwen2_5_vl";
+  if (arch == "PaliGemmaForConditionalGeneration") return "paligemma";
   return arch;
 }
 
@@ -847,11 +910,12 @@ std::string supported_architectures() {
   return "clip (CLIPModel), siglip (SiglipModel), gpt2 (GPT2LMHeadModel), llama (LlamaForCausalLM: "
          "Llama 2/3, SmolLM2), "
          "qwen2 (Qwen2ForCausalLM), qwen3 (Qwen3ForCausalLM), mistral (MistralForCausalLM), "
-         "gemma2 (Gemma2ForCausalLM), gemma3_text (Gemma3ForCausalLM), phi3 (Phi3ForCausalLM), "
+         "gemma (GemmaForCausalLM), gemma2 (Gemma2ForCausalLM), gemma3_text (Gemma3ForCausalLM), "
+         "phi3 (Phi3ForCausalLM), "
          "olmo2 (Olmo2ForCausalLM), llava (LlavaForConditionalGeneration), llava_next "
          "(LlavaNextForConditionalGeneration), llava_onevision "
-         "(LlavaOnevisionForConditionalGeneration), qwen2_5_vl "
-         "(Qwen2_5_VLForConditionalGeneration); LLaVA towers: clip_vision_model, "
+         "(LlavaOnevisionForConditionalGeneration), paligemma (PaliGemmaForConditionalGeneration), "
+         "qwen2_5_vl (Qwen2_5_VLForConditionalGeneration); LLaVA towers: clip_vision_model, "
          "siglip_vision_model";
 }
 
@@ -879,6 +943,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   if (type == "llava" || type == "llava_next" || type == "llava_onevision")
     return parse_llava(top, type);
   if (type == "qwen2_5_vl") return parse_qwen2_5_vl(top, root);
+  if (type == "paligemma") return parse_paligemma(top);
   if (type == "siglip2")
     throw ModelError("unsupported architecture 'siglip2' in " + origin +
                      ": SigLIP 2 NaFlex (variable patch counts, pixel attention mask) is not "

@@ -59,6 +59,9 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     at::Tensor key_pos = at::arange(keys, opts).unsqueeze(0);                    // (1, S)
     at::Tensor hidden = causal ? key_pos > query_pos : at::zeros({1, 1}, opts.dtype(at::kBool));
     if (options.window > 0) hidden = hidden.logical_or(key_pos <= query_pos - options.window);
+    if (options.prefix > 0)
+      hidden = hidden.logical_and(
+          (query_pos < options.prefix).logical_and(key_pos < options.prefix).logical_not());
     scores.masked_fill_(hidden, -std::numeric_limits<float>::infinity());
   }
   // (B, H, T, S), in float32 for bfloat16/float16 models as transformers (no-op for float32).

@@ -35,6 +35,9 @@ struct AttentionOptions {
   double scale = 0.0;  // multiplies q·k; 0 = 1 / sqrt(head_dim) (Gemma: query_pre_attn_scalar^-1/2)
   double softcap = 0.0;  // Gemma 2: scores -> softcap * tanh(scores / softcap); 0 = off
   int64_t window = 0;    // sliding window: query i sees keys j with i - window < j <= i; 0 = off
+  // Prefix-LM (PaliGemma): queries and keys both at absolute positions < prefix see each other
+  // whatever causal and window say (transformers' or-mask over the prefix); 0 = off.
+  int64_t prefix = 0;
 };
 
 // Scaled dot-product attention with AtMan suppression.

@@ -102,7 +102,8 @@ at::Tensor LlamaModel::embed_tokens(const at::Tensor& ids) const {
 
 at::Tensor LlamaModel::attention_block(const Layer& layer, int l, const at::Tensor& h,
                                        const std::pair<at::Tensor, at::Tensor>& rotary,
-                                       const Suppression* suppression, KVCache* cache) const {
+                                       int64_t prefix, const Suppression* suppression,
+                                       KVCache* cache) const {
   const int64_t H = config_.num_attention_heads, Hkv = config_.num_key_value_heads;
   const int64_t D = config_.head_dim;
   at::Tensor q, k, v;
@@ -135,6 +136,7 @@ at::Tensor LlamaModel::attention_block(const Layer& layer, int l, const at::Tens
     options.scale = std::pow(config_.query_pre_attn_scalar, -0.5);
   options.softcap = config_.attn_logit_softcapping;
   if (config_.is_sliding(l)) options.window = config_.sliding_window;
+  options.prefix = prefix;
   at::Tensor y = attention(q, k, v, /*causal=*/true, suppression, l, options);
   return layer.o_proj(merge_heads(y));
 }
@@ -151,17 +153,24 @@ at::Tensor LlamaModel::mlp(const Layer& layer, const at::Tensor& h) const {
 
 at::Tensor LlamaModel::forward_embeds(const at::Tensor& embeds, const Suppression* suppression,
                                       KVCache* cache) const {
+  return forward_embeds_prefix(embeds, 0, suppression, cache);
+}
+
+at::Tensor LlamaModel::forward_embeds_prefix(const at::Tensor& embeds, int64_t prefix,
+                                             const Suppression* suppression, KVCache* cache) const {
   const int64_t past = cache ? cache->length() : 0;
   const int64_t T = embeds.size(1);
   if (past + T > max_positions())
     throw InputError("input of " + std::to_string(past + T) + " tokens is longer than the " +
                      std::to_string(max_positions()) + " positions this model supports");
-  // Computed in float32 as transformers does, used in the activations' dtype.
-  const auto global = global_rope_.cos_sin(past, T, embeds.device(), embeds.scalar_type());
+  // Computed in float32 as transformers does, used in the activations' dtype. PaliGemma's rotary
+  // positions start at 1 (position_offset).
+  const int64_t start = past + config_.position_offset;
+  const auto global = global_rope_.cos_sin(start, T, embeds.device(), embeds.scalar_type());
   const bool local_differs = config_.rope_local_theta > 0;
   const auto local =
-      local_differs ? local_rope_.cos_sin(past, T, embeds.device(), embeds.scalar_type()) : global;
-  return run_layers(embeds, global, local, suppression, cache);
+      local_differs ? local_rope_.cos_sin(start, T, embeds.device(), embeds.scalar_type()) : global;
+  return run_layers(embeds, global, local, prefix, suppression, cache);
 }
 
 at::Tensor LlamaModel::forward_embeds_at(const at::Tensor& embeds, const at::Tensor& positions,
@@ -177,12 +186,12 @@ at::Tensor LlamaModel::forward_embeds_at(const at::Tensor& embeds, const at::Ten
                      std::to_string(max_positions()) + " positions this model supports");
   const auto rotary = global_rope_.mrope_cos_sin(positions, config_.mrope_section, embeds.device(),
                                                  embeds.scalar_type());
-  return run_layers(embeds, rotary, rotary, suppression, cache);
+  return run_layers(embeds, rotary, rotary, 0, suppression, cache);
 }
 
 at::Tensor LlamaModel::run_layers(const at::Tensor& embeds,
                                   const std::pair<at::Tensor, at::Tensor>& global,
-                                  const std::pair<at::Tensor, at::Tensor>& local,
+                                  const std::pair<at::Tensor, at::Tensor>& local, int64_t prefix,
                                   const Suppression* suppression, KVCache* cache) const {
   at::Tensor x = embeds;  // (B, T, C)
   // Gemma: times sqrt(hidden) rounded to the activations' dtype, as its normalizer tensor is.
@@ -193,7 +202,7 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& embeds,
     const Layer& layer = layers_[l];
     const auto& rotary = config_.is_sliding(l) ? local : global;
     at::Tensor h = norms == BlockNorms::Post ? x : layer.input_layernorm(x);
-    h = attention_block(layer, l, h, rotary, suppression, cache);
+    h = attention_block(layer, l, h, rotary, prefix, suppression, cache);
     if (norms != BlockNorms::Pre) h = layer.post_attention_layernorm(h);
     x = x + h;
     if (norms == BlockNorms::Pre)

@@ -32,6 +32,10 @@ class LlamaModel final : public CausalLM {
   // positions are shared by every batch item.
   at::Tensor forward_embeds_at(const at::Tensor& embeds, const at::Tensor& positions,
                                const Suppression* suppression, KVCache* cache) const;
+  // forward_embeds with a prefix-LM mask: the sequence's first `prefix` positions (counted from
+  // the cache's start) attend to each other in both directions, later ones causally.
+  at::Tensor forward_embeds_prefix(const at::Tensor& embeds, int64_t prefix,
+                                   const Suppression* suppression, KVCache* cache) const;
   at::Tensor lm_logits(const at::Tensor& hidden) const override;
   int64_t vocab_size() const override { return config_.vocab_size; }
   int64_t max_positions() const override;
@@ -50,12 +54,12 @@ class LlamaModel final : public CausalLM {
   };
   RmsNorm load_norm(const WeightReader& w, const std::string& name, int64_t dim) const;
   at::Tensor attention_block(const Layer& layer, int l, const at::Tensor& h,
-                             const std::pair<at::Tensor, at::Tensor>& rotary,
+                             const std::pair<at::Tensor, at::Tensor>& rotary, int64_t prefix,
                              const Suppression* suppression, KVCache* cache) const;
   at::Tensor mlp(const Layer& layer, const at::Tensor& h) const;
   // The decoder layers and final norm over input embeddings with their rotary cos/sin.
   at::Tensor run_layers(const at::Tensor& embeds, const std::pair<at::Tensor, at::Tensor>& global,
-                        const std::pair<at::Tensor, at::Tensor>& local,
+                        const std::pair<at::Tensor, at::Tensor>& local, int64_t prefix,
                         const Suppression* suppression, KVCache* cache) const;
 
   LlamaConfig config_;
@@ -64,6 +68,28 @@ class LlamaModel final : public CausalLM {
   std::vector<Layer> layers_;
   RmsNorm norm_;
   at::Tensor lm_head_;  // (V, C)
+};
+
+// A LlamaModel whose input starts with a bidirectional prefix (PaliGemma: image and prompt), as a
+// CausalLM for the explainer and generation: every forward runs forward_embeds_prefix.
+class PrefixLM final : public CausalLM {
+ public:
+  PrefixLM(const LlamaModel& lm, int64_t prefix) : lm_(lm), prefix_(prefix) {}
+  at::Tensor embed_tokens(const at::Tensor& ids) const override { return lm_.embed_tokens(ids); }
+  at::Tensor forward_embeds(const at::Tensor& embeds, const Suppression* suppression,
+                            KVCache* cache) const override {
+    return lm_.forward_embeds_prefix(embeds, prefix_, suppression, cache);
+  }
+  at::Tensor lm_logits(const at::Tensor& hidden) const override { return lm_.lm_logits(hidden); }
+  int64_t vocab_size() const override { return lm_.vocab_size(); }
+  int64_t max_positions() const override { return lm_.max_positions(); }
+  int num_layers() const override { return lm_.num_layers(); }
+  int64_t hidden_size() const override { return lm_.hidden_size(); }
+  int64_t prefix() const { return prefix_; }
+
+ private:
+  const LlamaModel& lm_;
+  int64_t prefix_;
 };
 
 }  // namespace atman
