@@ -25,3 +25,8 @@ atman_add_test(test_qwen2_5_vl SOURCES core/test_qwen2_5_vl.cpp
                LABELS "core;model")
 target_compile_definitions(test_qwen2_5_vl PRIVATE ATMAN_CLI="$<TARGET_FILE:atman>")
 add_dependencies(test_qwen2_5_vl atman)
+# PaliGemma and PaliGemma 2 (processor, prefix-LM mask, projector, Gemma 1 / 2 decoders, AtMan)
+# against float64 computations from the transformers sources.
+atman_add_test(test_paligemma SOURCES core/test_paligemma.cpp
+               LIBS atman_core atman_test_support atman_internal nlohmann_json::nlohmann_json
+               LABELS "core;model")

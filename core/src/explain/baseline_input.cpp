@@ -75,15 +75,23 @@ BaselineInput prepare_lm(const ExplainRequest& r, BaselineInput in) {
   const Model& model = *r.model;
   const auto& impl = model.impl();
   const CausalLM* lm = &impl.language_model();
-  std::vector<int64_t> ids = model.tokenizer().encode(r.prompt).ids;
-  const std::vector<int64_t> target =
-      model.tokenizer().encode(r.target).ids;  // non-empty: task checked
+  const Tokenizer& tok = model.tokenizer();
+  // LLaVA-style models encode as their processors do (PaliGemma adds image, <bos> and "\n").
+  std::vector<int64_t> ids =
+      impl.llava ? impl.llava->encode_prompt(tok, r.prompt).ids : tok.encode(r.prompt).ids;
+  const std::vector<int64_t> target = impl.llava ? impl.llava->encode_answer(tok, r.target).ids
+                                                 : tok.encode(r.target).ids;  // task checked
+  std::shared_ptr<const CausalLM> prefix_lm;  // PaliGemma: the prompt is a bidirectional prefix
   if (impl.llava) {
     const PixelTensor pixels = model.preprocess(*r.image);
     at::Tensor features =
         impl.llava->image_features(pixels_to_tensor(pixels, impl.device), pixels.geometry);
     ids = impl.llava->expand_image_tokens(ids, features.size(1));
     const int64_t n_prompt = static_cast<int64_t>(ids.size());
+    if (impl.llava->config().paligemma()) {
+      prefix_lm = std::make_shared<PrefixLM>(impl.llava->language_model(), n_prompt);
+      lm = prefix_lm.get();
+    }
     ids.insert(ids.end(), target.begin(), target.end() - 1);
     in.embeds = impl.llava->input_embeds(ids, features);
     for (size_t t = 0; t < target.size(); ++t) in.rows.push_back(n_prompt - 1 + t);
@@ -98,10 +106,10 @@ BaselineInput prepare_lm(const ExplainRequest& r, BaselineInput in) {
   in.layers = lm->num_layers();
   const at::Tensor rows = at::tensor(in.rows, at::kLong).to(impl.device);
   const at::Tensor target_index = at::tensor(target, at::kLong).to(impl.device);
-  in.hidden = [lm](const at::Tensor& x, const Suppression* s) {
+  in.hidden = [lm, prefix_lm](const at::Tensor& x, const Suppression* s) {
     return lm->forward_embeds(x, s, nullptr);
   };
-  in.log_probs = [lm, rows, target_index](const at::Tensor& h) {
+  in.log_probs = [lm, prefix_lm, rows, target_index](const at::Tensor& h) {
     at::Tensor logp = at::log_softmax(lm->lm_logits(h.index_select(1, rows)), -1);  // (B, nt, V)
     return logp.gather(2, target_index.view({1, -1, 1}).expand({h.size(0), -1, 1})).squeeze(2);
   };

@@ -2,6 +2,8 @@
 // spec §4: input = prompt + target[:-1]; L_t = cross-entropy of target token t at position
 // n_prompt - 1 + t. Keys/values of the positions before a batch's first suppressed position are
 // reused from the unperturbed pass (spec §5), and the LM head runs only at the target positions.
+// PaliGemma's prompt is a bidirectional prefix: every prompt position sees the suppressed ones, so
+// nothing is reused there.
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -25,9 +27,12 @@ class LmTask final : public PerturbationTask {
     if (request.prompt.empty()) throw InputError("the prompt is empty: nothing to explain");
     if (request.target.empty()) throw InputError("the target is empty: give the text to explain");
     const Tokenizer& tok = model_.tokenizer();
+    paligemma_ = impl.llava && impl.llava->config().paligemma();
     Encoding prompt = impl.qwen_vl ? impl.qwen_vl->encode_prompt(tok, request.prompt)
+                      : impl.llava ? impl.llava->encode_prompt(tok, request.prompt)
                                    : tok.encode(request.prompt);
-    Encoding target = tok.encode(request.target);
+    Encoding target =
+        impl.llava ? impl.llava->encode_answer(tok, request.target) : tok.encode(request.target);
     if (target.ids.empty()) throw InputError("the target '" + request.target + "' has no tokens");
     target_ids_ = target.ids;
     for (int64_t id : target_ids_) skeleton.target_tokens.push_back(tok.decode({id}));
@@ -38,7 +43,8 @@ class LmTask final : public PerturbationTask {
     std::vector<int64_t> image_positions;
     at::Tensor image_features;
     if (impl.llava) {
-      if (!request.image) throw InputError("LLaVA models need an image to explain");
+      if (!request.image)
+        throw InputError(model_.architecture() + " models need an image to explain");
       PixelTensor pixels = model_.preprocess(*request.image);
       geometry_ = pixels.geometry;
       image_features =
@@ -106,6 +112,11 @@ class LmTask final : public PerturbationTask {
       embeds_ = impl.llava ? impl.llava->input_embeds(input_ids, image_features)
                            : lm_->embed_tokens(ids_to_tensor(input_ids, impl.device));  // (1, T, C)
     }
+    if (paligemma_) {
+      // The prompt (image, <bos>, text, "\n") is the prefix; the target continues it causally.
+      prefix_lm_ = std::make_unique<PrefixLM>(impl.llava->language_model(), n_prompt_);
+      lm_ = prefix_lm_.get();
+    }
     at::Tensor rows = embeds_.squeeze(0);  // (T, C)
 
     std::vector<std::vector<int64_t>> groups;
@@ -115,6 +126,7 @@ class LmTask final : public PerturbationTask {
     if (want_image && impl.qwen_vl) add_merged_token_candidates(image_positions, groups);
     std::vector<int64_t> structural;  // image tokens and their delimiters are no text candidates
     if (impl.llava) structural.push_back(impl.llava->config().image_token_index);
+    if (paligemma_) structural.push_back(impl.llava->config().text.bos_token_id);
     if (impl.qwen_vl) {
       const auto& c = impl.qwen_vl->config();
       structural = {c.image_token_id, c.vision_start_token_id, c.vision_end_token_id};
@@ -145,7 +157,8 @@ class LmTask final : public PerturbationTask {
 
   std::vector<double> baseline() override {
     prefix_cache_ = KVCache{};
-    at::Tensor hidden = lm_->forward_embeds(embeds_, nullptr, &prefix_cache_);
+    at::Tensor hidden =
+        lm_->forward_embeds(embeds_, nullptr, paligemma_ ? nullptr : &prefix_cache_);
     return target_losses(hidden, 0)[0];
   }
 
@@ -293,6 +306,8 @@ class LmTask final : public PerturbationTask {
     std::vector<std::pair<int64_t, int64_t>> spans;
     for (size_t i = 0; i < prompt.ids.size(); ++i) {
       if (std::find(skipped.begin(), skipped.end(), prompt.ids[i]) != skipped.end()) continue;
+      // PaliGemma's closing "\n" is the processor's: it covers no text of the prompt.
+      if (paligemma_ && prompt.spans[i].first == prompt.spans[i].second) continue;
       text_tokens.push_back(static_cast<int>(i));
       spans.push_back(prompt.spans[i]);
     }
@@ -317,6 +332,8 @@ class LmTask final : public PerturbationTask {
   std::vector<ImageToken> layout_;           // LLaVA: what each image position is
   Qwen2VLPixels qwen_pixels_;                // Qwen2.5-VL: the processed image and its grid
   std::unique_ptr<MropeSequence> sequence_;  // Qwen2.5-VL: the decoder at this input's positions
+  bool paligemma_ = false;
+  std::unique_ptr<PrefixLM> prefix_lm_;  // PaliGemma: the decoder with the prompt as its prefix
 };
 
 }  // namespace

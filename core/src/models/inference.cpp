@@ -46,10 +46,11 @@ RgbImage original_image(const PixelTensor& pixels) {
 }
 
 // The decoder to run a prompt through: the model's, or for Qwen2.5-VL one at the prompt's
-// multimodal positions (owned by `sequence`).
+// multimodal positions, for PaliGemma one with the prompt as its bidirectional prefix (owned by
+// `sequence`).
 struct PromptInput {
   at::Tensor embeds;
-  std::unique_ptr<MropeSequence> sequence;
+  std::unique_ptr<CausalLM> sequence;
   const CausalLM* lm = nullptr;
 };
 
@@ -77,19 +78,31 @@ PromptInput qwen_prompt(const Model& model, const std::vector<int64_t>& ids,
   return in;
 }
 
-// Input embeddings of a prompt: token embeddings, or for LLaVA the prompt with its image.
-at::Tensor prompt_embeds(const Model& model, const std::vector<int64_t>& ids,
+// Input embeddings of a prompt (token embeddings, or for LLaVA the prompt with its image) and the
+// decoder to run them through.
+PromptInput prompt_input(const Model& model, const std::vector<int64_t>& ids,
                          const PixelTensor* pixels, std::vector<int64_t>* model_ids) {
   const auto& impl = model.impl();
+  PromptInput in;
+  in.lm = &impl.language_model();
   if (impl.llava) {
-    if (!pixels) throw InputError("LLaVA model '" + model.name() + "' needs an image");
+    if (!pixels)
+      throw InputError(model.architecture() + " model '" + model.name() + "' needs an image");
     at::Tensor features =
         impl.llava->image_features(pixels_to_tensor(*pixels, impl.device), pixels->geometry);
     *model_ids = impl.llava->expand_image_tokens(ids, features.size(1));
-    return impl.llava->input_embeds(*model_ids, features);
+    in.embeds = impl.llava->input_embeds(*model_ids, features);
+    if (impl.llava->config().paligemma()) {
+      // PaliGemma's prompt (image, <bos>, text, "\n") is one bidirectional prefix.
+      in.sequence = std::make_unique<PrefixLM>(impl.llava->language_model(),
+                                               static_cast<int64_t>(model_ids->size()));
+      in.lm = in.sequence.get();
+    }
+    return in;
   }
   *model_ids = ids;
-  return impl.lm->embed_tokens(ids_to_tensor(ids, impl.device));
+  in.embeds = impl.lm->embed_tokens(ids_to_tensor(ids, impl.device));
+  return in;
 }
 
 // Tokens that end a generation: the config's eos ids, else the tokenizer's <|endoftext|>.
@@ -109,11 +122,13 @@ std::vector<int64_t> end_tokens(const Model& model) {
   return ids;
 }
 
-// The prompt's tokens: Qwen2.5-VL turns our <image> marker into its vision tokens.
-Encoding qwen_encode(const Model& model, const std::string& prompt) {
+// The prompt's tokens: Qwen2.5-VL turns our <image> marker into its vision tokens, PaliGemma's
+// processor adds its image, <bos> and closing newline.
+Encoding encode_prompt(const Model& model, const std::string& prompt) {
   const auto& impl = model.impl();
-  return impl.qwen_vl ? impl.qwen_vl->encode_prompt(model.tokenizer(), prompt)
-                      : model.tokenizer().encode(prompt);
+  if (impl.qwen_vl) return impl.qwen_vl->encode_prompt(model.tokenizer(), prompt);
+  if (impl.llava) return impl.llava->encode_prompt(model.tokenizer(), prompt);
+  return model.tokenizer().encode(prompt);
 }
 
 // Qwen2.5-VL's input positions: the image's merged tokens row by row. Their number depends on the
@@ -225,17 +240,12 @@ std::vector<LabelScore> zero_shot(const Model& model, const PixelTensor& pixels,
 LmForward lm_forward(const Model& model, const std::string& text, const PixelTensor* pixels) {
   c10::InferenceMode inference;
   const CausalLM& lm = require_lm(model);
-  Encoding enc = model.tokenizer().encode(text);
+  Encoding enc = encode_prompt(model, text);
   if (enc.ids.empty()) throw InputError("the text is empty: nothing to run the model on");
   LmForward out;
-  if (model.impl().qwen_vl) {
-    PromptInput in = qwen_prompt(model, qwen_encode(model, text).ids, pixels, &out.ids);
-    at::Tensor hidden = in.lm->forward_embeds(in.embeds, nullptr, nullptr);
-    out.last_logits = to_vector(lm.lm_logits(hidden.select(1, hidden.size(1) - 1)));
-    return out;
-  }
-  at::Tensor hidden =
-      lm.forward_embeds(prompt_embeds(model, enc.ids, pixels, &out.ids), nullptr, nullptr);
+  PromptInput in = model.impl().qwen_vl ? qwen_prompt(model, enc.ids, pixels, &out.ids)
+                                        : prompt_input(model, enc.ids, pixels, &out.ids);
+  at::Tensor hidden = in.lm->forward_embeds(in.embeds, nullptr, nullptr);
   out.last_logits = to_vector(lm.lm_logits(hidden.select(1, hidden.size(1) - 1)));
   return out;
 }
@@ -247,7 +257,7 @@ std::vector<InputPosition> input_layout(const Model& model, const std::string& p
   if (model.kind() == ModelKind::Llava) require_weights(model);
   const auto& impl = model.impl();
   if (impl.qwen_vl) return qwen_layout(model, prompt, pixels);
-  Encoding enc = model.tokenizer().encode(prompt);
+  Encoding enc = encode_prompt(model, prompt);
   const int64_t image_id = impl.llava ? impl.llava->config().image_token_index : -1;
   std::vector<InputPosition> out;
   for (size_t i = 0; i < enc.ids.size(); ++i) {
@@ -288,17 +298,12 @@ Generation generate(const Model& model, const std::string& prompt, int max_new_t
   const CausalLM& lm = require_lm(model);
   if (max_new_tokens < 0 || max_new_tokens > 100000)
     throw InputError("max_new_tokens must be 0..100000");
-  Encoding enc = qwen_encode(model, prompt);
+  Encoding enc = encode_prompt(model, prompt);
   if (enc.ids.empty()) throw InputError("the prompt is empty");
   std::vector<int64_t> model_ids;
   KVCache cache;
-  PromptInput in;
-  if (model.impl().qwen_vl) {
-    in = qwen_prompt(model, enc.ids, pixels, &model_ids);
-  } else {
-    in.embeds = prompt_embeds(model, enc.ids, pixels, &model_ids);
-    in.lm = &lm;
-  }
+  PromptInput in = model.impl().qwen_vl ? qwen_prompt(model, enc.ids, pixels, &model_ids)
+                                        : prompt_input(model, enc.ids, pixels, &model_ids);
   const at::Tensor& embeds = in.embeds;
   const int64_t n = static_cast<int64_t>(model_ids.size());
   if (n > lm.max_positions())

@@ -83,12 +83,19 @@ LlavaModel::LlavaModel(const LlavaConfig& config, const Checkpoint& checkpoint, 
     siglip_tower_ = SiglipVisionTower(config.vision, tower);
   else
     clip_tower_ = ClipVisionTower(config.vision, tower, /*load_post_layernorm=*/false);
+  if (config.paligemma())
+    post_layernorm_ = LayerNorm::load(tower, "post_layernorm", config.vision.hidden_size,
+                                      config.vision.layer_norm_eps);
   const WeightReader projector(
       checkpoint, modern ? "model.multi_modal_projector." : "multi_modal_projector.", device);
   const int64_t layers_used = static_cast<int64_t>(config.vision_feature_layers.size());
   const int64_t Cv = config.vision.hidden_size * layers_used, C = config.text.hidden_size;
-  linear_1_ = Linear::load(projector, "linear_1", Cv, C, config.projector_bias);
-  linear_2_ = Linear::load(projector, "linear_2", C, C, config.projector_bias);
+  if (config.paligemma()) {
+    projector_ = Linear::load(projector, "linear", config.vision.hidden_size, C, /*bias=*/true);
+  } else {
+    linear_1_ = Linear::load(projector, "linear_1", Cv, C, config.projector_bias);
+    linear_2_ = Linear::load(projector, "linear_2", C, C, config.projector_bias);
+  }
   language_model_ = modern ? std::make_unique<LlamaModel>(config.text, checkpoint, device,
                                                           "model.language_model.", "lm_head.weight")
                            : std::make_unique<LlamaModel>(config.text, checkpoint, device,
@@ -139,6 +146,11 @@ at::Tensor LlavaModel::view_features(const at::Tensor& pixels) const {
   std::vector<int> ks;
   for (int l : config_.vision_feature_layers) ks.push_back(l < 0 ? layers + 1 + l : l);
   const int up_to = *std::max_element(ks.begin(), ks.end());
+  if (config_.paligemma()) {
+    // get_image_features: projector(last_hidden_state) / sqrt(text_config.hidden_size).
+    const at::Tensor last = post_layernorm_(siglip_tower_.hidden_states(pixels, layers).back());
+    return projector_(last) / std::sqrt(static_cast<double>(config_.text.hidden_size));
+  }
   const std::vector<at::Tensor> states =
       config_.vision_type == LlavaVision::Siglip
           ? siglip_tower_.hidden_states(pixels, up_to)
@@ -272,6 +284,51 @@ PixelTensor LlavaModel::preprocess(const RgbImage& image,
                      " pixels, but its vision tower reads " + std::to_string(tile) +
                      "; preprocessor_config.json does not match config.json");
   return preprocess_anyres(image, config, config_.image_grid_pinpoints, tile);
+}
+
+namespace {
+
+int64_t code_points(const std::string& utf8) {
+  return std::count_if(utf8.begin(), utf8.end(),
+                       [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+}
+
+// Drops the <bos> a tokenizer's post-processor puts before the text (empty span at 0): PaliGemma's
+// processor turns add_bos_token off and writes <bos> itself where it belongs.
+void drop_added_bos(Encoding& e, int64_t bos) {
+  if (e.ids.empty() || e.ids[0] != bos || e.spans[0].first != e.spans[0].second) return;
+  e.ids.erase(e.ids.begin());
+  e.tokens.erase(e.tokens.begin());
+  e.spans.erase(e.spans.begin());
+}
+
+}  // namespace
+
+Encoding LlavaModel::encode_prompt(const Tokenizer& tokenizer, const std::string& prompt) const {
+  if (!config_.paligemma()) return tokenizer.encode(prompt);
+  Encoding text = tokenizer.encode(prompt + "\n");
+  drop_added_bos(text, config_.text.bos_token_id);
+  // The closing "\n" is the processor's, not the prompt's: no span in the prompt.
+  const int64_t n = code_points(prompt);
+  for (auto& [begin, end] : text.spans) {
+    if (begin >= n) begin = end = n;
+    end = std::min(end, n);
+  }
+  if (prompt.find("<image>") != std::string::npos) return text;  // the processor's second form
+  Encoding out;
+  out.ids = {config_.image_token_index, config_.text.bos_token_id};
+  out.tokens = {"<image>", "<bos>"};
+  out.spans = {{0, 0}, {0, 0}};
+  out.ids.insert(out.ids.end(), text.ids.begin(), text.ids.end());
+  out.tokens.insert(out.tokens.end(), text.tokens.begin(), text.tokens.end());
+  out.spans.insert(out.spans.end(), text.spans.begin(), text.spans.end());
+  return out;
+}
+
+Encoding LlavaModel::encode_answer(const Tokenizer& tokenizer, const std::string& answer) const {
+  Encoding e = tokenizer.encode(answer);
+  if (config_.paligemma()) drop_added_bos(e, config_.text.bos_token_id);
+  return e;
 }
 
 std::vector<int64_t> LlavaModel::expand_image_tokens(const std::vector<int64_t>& ids,

@@ -1,7 +1,9 @@
 // LLaVA (HF LlavaForConditionalGeneration) and its anyres successors LLaVA-NeXT
 // (LlavaNextForConditionalGeneration) and LLaVA-OneVision (LlavaOnevisionForConditionalGeneration):
 // a CLIP or SigLIP vision tower whose hidden states, passed through an MLP projector, replace the
-// `<image>` tokens of a Llama-style language model's input.
+// `<image>` tokens of a Llama-style language model's input. PaliGemma
+// (PaliGemmaForConditionalGeneration, PaliGemma 1 and 2) is the same shape with its own projector,
+// feature scale, processor (encode_prompt) and a prefix-LM decoder (PrefixLM in llama.h).
 #pragma once
 
 #include <memory>
@@ -9,6 +11,7 @@
 
 #include "atman/hf_config.h"
 #include "atman/image.h"
+#include "atman/tokenizer.h"
 #include "models/clip.h"
 #include "models/llama.h"
 #include "models/siglip.h"
@@ -41,6 +44,14 @@ class LlavaModel {
   // What each of the N image positions is, for an image with this (base-view) geometry.
   std::vector<ImageToken> image_layout(const CropGeometry& geometry) const;
 
+  // A prompt's tokens as the model's processor writes them, with one `<image>` id that the callers
+  // expand: LLaVA's tokenizer as is; PaliGemmaProcessor's "<image><bos>" + prompt + "\n" (or, when
+  // the prompt holds "<image>" itself, prompt + "\n" and no <bos>). Tokens that stand for no text
+  // of the prompt (the <image> and <bos> it adds, the closing "\n") have empty spans.
+  Encoding encode_prompt(const Tokenizer& tokenizer, const std::string& prompt) const;
+  // The tokens of an answer that follows the prompt: PaliGemma's suffix is tokenized without the
+  // <bos> the tokenizer adds by itself.
+  Encoding encode_answer(const Tokenizer& tokenizer, const std::string& answer) const;
   // The prompt ids with the single `<image>` id repeated `count` times (as HF's processors do).
   std::vector<int64_t> expand_image_tokens(const std::vector<int64_t>& ids, int64_t count) const;
   // LM input embeddings (1, T, C) for expanded ids, image-token rows replaced by `features` (1, N,
@@ -67,6 +78,8 @@ class LlavaModel {
   SiglipVisionTower siglip_tower_;  // vision_type Siglip
   Linear linear_1_, linear_2_;
   at::Tensor image_newline_;  // (C_lm), anyres only
+  Linear projector_;          // PaliGemma: multi_modal_projector.linear
+  LayerNorm post_layernorm_;  // PaliGemma: the tower's last_hidden_state is after it
   std::unique_ptr<LlamaModel> language_model_;
   at::Device device_;
 };

@@ -209,7 +209,9 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
     impl->kind = ModelKind::Llava;
     impl->architecture = llava.model_type == "llava_next"        ? "LLaVA-NeXT"
                          : llava.model_type == "llava_onevision" ? "LLaVA-OneVision"
-                                                                 : "LLaVA";
+                         : !llava.paligemma()                    ? "LLaVA"
+                         : llava.text.model_type == "gemma2"     ? "PaliGemma 2"
+                                                                 : "PaliGemma";
     impl->llava = std::make_unique<LlavaModel>(llava, checkpoint, impl->device);
     impl->preprocess = load_preprocess_config(dir);
   }
