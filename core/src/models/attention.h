@@ -35,6 +35,10 @@ struct AttentionOptions {
   double scale = 0.0;  // multiplies q·k; 0 = 1 / sqrt(head_dim) (Gemma: query_pre_attn_scalar^-1/2)
   double softcap = 0.0;  // Gemma 2: scores -> softcap * tanh(scores / softcap); 0 = off
   int64_t window = 0;    // sliding window: query i sees keys j with i - window < j <= i; 0 = off
+  // Padding (HF attention_mask over keys): (1 or B, S) bool, false = a key no query sees. Applied
+  // after the suppression, as spec §1's padding mask, so the row minimum still spans every key.
+  // Undefined = every key is seen.
+  at::Tensor key_mask;
 };
 
 // Scaled dot-product attention with AtMan suppression.
