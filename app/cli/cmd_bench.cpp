@@ -41,7 +41,8 @@ double ms_per_call(Fn&& fn) {
 int bench_forward(const Args& args) {
   auto model = load_model_arg(args);
   const auto& impl = model->impl();
-  if (impl.siglip) throw InputError("bench forward supports CLIP, LLaVA and causal LMs");
+  if (impl.siglip || impl.siglip2)
+    throw InputError("bench forward supports CLIP, LLaVA and causal LMs");
   c10::InferenceMode inference;
   std::cout << model->description() << "\n"
             << "threads: " << compute_threads() << "\n";

@@ -30,3 +30,10 @@ add_dependencies(test_qwen2_5_vl atman)
 atman_add_test(test_paligemma SOURCES core/test_paligemma.cpp
                LIBS atman_core atman_test_support atman_internal nlohmann_json::nlohmann_json
                LABELS "core;model")
+# SigLIP 2 NaFlex (processor, resized position grid, padding masks, non-square candidates) against
+# float64 computations from the transformers source; also runs the CLI.
+atman_add_test(test_siglip2 SOURCES core/test_siglip2.cpp
+               LIBS atman_core atman_test_support atman_internal nlohmann_json::nlohmann_json
+               LABELS "core;model")
+target_compile_definitions(test_siglip2 PRIVATE ATMAN_CLI="$<TARGET_FILE:atman>")
+add_dependencies(test_siglip2 atman)

@@ -171,6 +171,11 @@ struct SiglipConfig {
   ClipTowerConfig vision;
   int projection_size = 0;  // text_config.projection_size (text head output); null = hidden_size
   int pad_token_id = 1;     // text_config.pad_token_id: what SiglipProcessor pads with
+  // SigLIP 2 NaFlex (model_type "siglip2", HF Siglip2Model): a Linear patch embedding of patches
+  // at the image's own aspect ratio, the num_patches position embeddings (a square grid) resized
+  // to each image's patch grid, padded patches masked. vision.image_size is unused then.
+  bool naflex = false;
+  int num_patches = 0;  // vision_config.num_patches (NaFlex only)
 };
 
 // Qwen2.5-VL (HF Qwen2_5_VLForConditionalGeneration): a ViT with 2-D RoPE, window attention and a

@@ -349,7 +349,7 @@ std::unique_ptr<PerturbationTask> make_task(const ExplainRequest& request) {
     case ModelKind::Clip:
       return make_clip_task(request);
     case ModelKind::Siglip:
-      return make_siglip_task(request);
+      return request.model->impl().siglip2 ? make_siglip2_task(request) : make_siglip_task(request);
     case ModelKind::CausalLM:
     case ModelKind::Llava:
       break;

@@ -67,6 +67,7 @@ int64_t encoder_bytes_per_item(const ClipTowerConfig& tower, int64_t tokens);
 std::unique_ptr<PerturbationTask> make_clip_task(const ExplainRequest& request);
 std::unique_ptr<PerturbationTask> make_lm_task(const ExplainRequest& request);
 std::unique_ptr<PerturbationTask> make_siglip_task(const ExplainRequest& request);
+std::unique_ptr<PerturbationTask> make_siglip2_task(const ExplainRequest& request);  // NaFlex
 // The task of the request's model kind: CLIP, SigLIP, or a (multimodal) language model.
 std::unique_ptr<PerturbationTask> make_task(const ExplainRequest& request);
 

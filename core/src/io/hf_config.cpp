@@ -253,11 +253,16 @@ void parse_siglip_common(const Fields& f, ClipTowerConfig& c) {
   c.layer_norm_eps = f.get_positive_double("layer_norm_eps", 1e-6);
 }
 
-SiglipConfig parse_siglip(const Fields& top) {
+// SiglipModel, or with `naflex` Siglip2Model (model_type "siglip2": SiglipConfig's fields, and
+// vision_config.num_patches instead of image_size).
+SiglipConfig parse_siglip(const Fields& top, bool naflex) {
   SiglipConfig c;
+  c.naflex = naflex;
   const Fields text = top.object("text_config"), vision = top.object("vision_config");
+  const char* text_type = naflex ? "siglip2_text_model" : "siglip_text_model";
+  const char* vision_type = naflex ? "siglip2_vision_model" : "siglip_vision_model";
   for (const auto& [tower, expected] :
-       {std::pair{&text, "siglip_text_model"}, std::pair{&vision, "siglip_vision_model"}}) {
+       {std::pair{&text, text_type}, std::pair{&vision, vision_type}}) {
     const std::string type = tower->get_string("model_type", expected);
     if (type != expected)
       tower->fail("model_type", "is '" + type + "' but a SigLIP tower must be '" + expected + "'");
@@ -269,9 +274,22 @@ SiglipConfig parse_siglip(const Fields& top) {
   c.pad_token_id = text.get_int("pad_token_id", 1, 0, kMaxSize);
   c.projection_size = text.get_int("projection_size", c.text.hidden_size);
   parse_siglip_common(vision, c.vision);
-  c.vision.image_size = vision.get_int("image_size", 224);
   c.vision.patch_size = vision.get_int("patch_size", 16);
   c.vision.num_channels = vision.get_int("num_channels", 3, 1, 64);
+  if (naflex) {
+    // Siglip2VisionEmbeddings reshapes the num_patches position embeddings to a square grid.
+    c.num_patches = vision.get_int("num_patches", 256, 1, 4096 * 4096);
+    const int side = static_cast<int>(std::lround(std::sqrt(double(c.num_patches))));
+    if (side * side != c.num_patches)
+      vision.fail("num_patches", "is " + std::to_string(c.num_patches) +
+                                     ", not a square number; the position embeddings are a "
+                                     "square grid");
+    c.vision.image_size = side * c.vision.patch_size;  // the grid the position table was made for
+    if (!vision.get_bool("vision_use_head", true))
+      vision.fail("vision_use_head", "is false; zero-shot SigLIP 2 needs the pooling head");
+    return c;
+  }
+  c.vision.image_size = vision.get_int("image_size", 224);
   // Not necessarily a multiple: so400m-patch14-384 has 27 x 27 patches (the conv drops the last 6
   // pixels; HF's num_patches = (image_size // patch_size) ** 2).
   if (c.vision.patch_size > c.vision.image_size)
@@ -873,6 +891,7 @@ std::string type_from_architectures(const Fields& top) {
   const std::string arch = (*archs)[0].get<std::string>();
   if (arch == "CLIPModel") return "clip";
   if (arch == "SiglipModel") return "siglip";
+  if (arch == "Siglip2Model") return "siglip2";
   if (arch == "GPT2LMHeadModel") return "gpt2";
   if (arch == "LlamaForCausalLM") return "llama";
   if (arch == "Qwen2ForCausalLM") return "qwen2";
@@ -907,7 +926,8 @@ Activation parse_activation(const std::string& name) {
 }
 
 std::string supported_architectures() {
-  return "clip (CLIPModel), siglip (SiglipModel), gpt2 (GPT2LMHeadModel), llama (LlamaForCausalLM: "
+  return "clip (CLIPModel), siglip (SiglipModel), siglip2 (Siglip2Model, NaFlex), gpt2 "
+         "(GPT2LMHeadModel), llama (LlamaForCausalLM: "
          "Llama 2/3, SmolLM2), "
          "qwen2 (Qwen2ForCausalLM), qwen3 (Qwen3ForCausalLM), mistral (MistralForCausalLM), "
          "gemma (GemmaForCausalLM), gemma2 (Gemma2ForCausalLM), gemma3_text (Gemma3ForCausalLM), "
@@ -937,18 +957,14 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
                      "unknown; supported: " +
                      supported_architectures());
   if (type == "clip") return parse_clip(top);
-  if (type == "siglip") return parse_siglip(top);
+  if (type == "siglip") return parse_siglip(top, /*naflex=*/false);
+  if (type == "siglip2") return parse_siglip(top, /*naflex=*/true);
   if (type == "gpt2") return parse_gpt2(top);
   if (is_llama_family(type)) return parse_llama(top, type, /*required=*/true);
   if (type == "llava" || type == "llava_next" || type == "llava_onevision")
     return parse_llava(top, type);
   if (type == "qwen2_5_vl") return parse_qwen2_5_vl(top, root);
   if (type == "paligemma") return parse_paligemma(top);
-  if (type == "siglip2")
-    throw ModelError("unsupported architecture 'siglip2' in " + origin +
-                     ": SigLIP 2 NaFlex (variable patch counts, pixel attention mask) is not "
-                     "supported; the fixed-resolution SigLIP 2 checkpoints (e.g. "
-                     "google/siglip2-base-patch16-224, model_type 'siglip') are");
   throw ModelError("unsupported architecture '" + type + "' in " + origin +
                    "; supported: " + supported_architectures());
 }

@@ -64,6 +64,16 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
           (query_pos < options.prefix).logical_and(key_pos < options.prefix).logical_not());
     scores.masked_fill_(hidden, -std::numeric_limits<float>::infinity());
   }
+  if (options.key_mask.defined()) {
+    const at::Tensor& mask = options.key_mask;
+    if (mask.dim() != 2 || mask.size(1) != keys ||
+        (mask.size(0) != 1 && mask.size(0) != scores.size(0)))
+      throw Error("attention key mask has shape " + std::to_string(mask.size(0)) + "x" +
+                  std::to_string(mask.size(mask.dim() - 1)) + " but attention has batch " +
+                  std::to_string(scores.size(0)) + " and " + std::to_string(keys) + " keys");
+    scores = scores.masked_fill(mask.logical_not().view({mask.size(0), 1, 1, keys}),
+                                -std::numeric_limits<float>::infinity());
+  }
   // (B, H, T, S), in float32 for bfloat16/float16 models as transformers (no-op for float32).
   at::Tensor weights = at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());
   if (suppression != nullptr && suppression->record_weights != nullptr)

@@ -38,6 +38,10 @@ struct AttentionOptions {
   // Prefix-LM (PaliGemma): queries and keys both at absolute positions < prefix see each other
   // whatever causal and window say (transformers' or-mask over the prefix); 0 = off.
   int64_t prefix = 0;
+  // Padding (HF attention_mask over keys): (1 or B, S) bool, false = a key no query sees. Applied
+  // after the suppression, as spec §1's padding mask, so the row minimum still spans every key.
+  // Undefined = every key is seen.
+  at::Tensor key_mask;
 };
 
 // Scaled dot-product attention with AtMan suppression.

@@ -27,8 +27,11 @@ ClipEncoder::ClipEncoder(const ClipTowerConfig& config, const WeightReader& w) :
 
 at::Tensor ClipEncoder::forward(const at::Tensor& input, bool causal,
                                 const Suppression* suppression, int stop_after_layers,
-                                int64_t first_queries, std::vector<at::Tensor>* states) const {
+                                int64_t first_queries, std::vector<at::Tensor>* states,
+                                const at::Tensor& key_mask) const {
   const int64_t heads = config_.num_attention_heads;
+  AttentionOptions options;
+  options.key_mask = key_mask;
   const int n = stop_after_layers < 0 ? num_layers() : std::min(stop_after_layers, num_layers());
   at::Tensor x = input;  // (B, T, C)
   if (states) states->push_back(x);
@@ -42,7 +45,7 @@ at::Tensor ClipEncoder::forward(const at::Tensor& input, bool causal,
     at::Tensor q = split_heads(layer.q_proj(narrow ? h.slice(1, 0, first_queries) : h), heads);
     at::Tensor k = split_heads(layer.k_proj(h), heads);  // (B, H, T, D)
     at::Tensor v = split_heads(layer.v_proj(h), heads);
-    x = x + layer.out_proj(merge_heads(attention(q, k, v, causal, suppression, l)));
+    x = x + layer.out_proj(merge_heads(attention(q, k, v, causal, suppression, l, options)));
     x = x + layer.fc2(activate(layer.fc1(layer.layer_norm2(x)), config_.hidden_act));
     if (states) states->push_back(x);
   }

@@ -20,10 +20,12 @@ class ClipEncoder {
   // `first_queries` > 0 (non-causal only): the last layer computes only the first that many
   // positions (keys and values still span all), and (B, first_queries, C) is returned.
   // `states`, when given, receives the input and the state after each layer run (HF
-  // hidden_states[0..n]).
+  // hidden_states[0..n]). `key_mask` (1 or B, T) bool hides the false positions' keys in every
+  // layer (padding; AttentionOptions::key_mask).
   at::Tensor forward(const at::Tensor& x, bool causal, const Suppression* suppression,
                      int stop_after_layers = -1, int64_t first_queries = 0,
-                     std::vector<at::Tensor>* states = nullptr) const;
+                     std::vector<at::Tensor>* states = nullptr,
+                     const at::Tensor& key_mask = {}) const;
   int num_layers() const { return static_cast<int>(layers_.size()); }
 
  private:

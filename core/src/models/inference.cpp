@@ -199,17 +199,38 @@ ClipForward clip_forward(const Model& model, const PixelTensor* pixels,
 namespace {
 
 // SigLIP is trained with a sigmoid per (image, text) pair: each label's probability is its own.
+// SigLIP 2 NaFlex: the PixelTensor holds the original pixels (its preprocess_config() is the
+// identity, as Qwen2.5-VL's), which its own processor resizes.
+at::Tensor siglip2_logits(const Model& model, const PixelTensor& pixels,
+                          const std::vector<std::string>& labels) {
+  const Siglip2Model& siglip = *model.impl().siglip2;
+  const at::Device device = model.impl().device;
+  at::Tensor image = siglip.image_embeds(siglip.preprocess(original_image(pixels)));
+  std::vector<at::Tensor> texts;
+  for (const auto& label : labels) {
+    const Siglip2Text text = siglip2_text(siglip, model.tokenizer(), label);
+    texts.push_back(
+        siglip.text_embeds(ids_to_tensor(text.ids, device), ids_to_tensor(text.mask, device)));
+  }
+  return siglip.logits(image, at::cat(texts, 0)).squeeze(0);  // (K)
+}
+
 std::vector<LabelScore> siglip_zero_shot(const Model& model, const PixelTensor& pixels,
                                          const std::vector<std::string>& labels) {
   c10::InferenceMode inference;
-  const SiglipModel& siglip = *model.impl().siglip;
-  const at::Device device = model.impl().device;
-  at::Tensor image = siglip.image_embeds(pixels_to_tensor(pixels, device));
-  std::vector<at::Tensor> texts;
-  for (const auto& label : labels)
-    texts.push_back(siglip.text_embeds(
-        ids_to_tensor(siglip_text_ids(siglip, model.tokenizer(), label), device)));
-  at::Tensor logits = siglip.logits(image, at::cat(texts, 0)).squeeze(0);  // (K)
+  at::Tensor logits;
+  if (model.impl().siglip2) {
+    logits = siglip2_logits(model, pixels, labels);
+  } else {
+    const SiglipModel& siglip = *model.impl().siglip;
+    const at::Device device = model.impl().device;
+    at::Tensor image = siglip.image_embeds(pixels_to_tensor(pixels, device));
+    std::vector<at::Tensor> texts;
+    for (const auto& label : labels)
+      texts.push_back(siglip.text_embeds(
+          ids_to_tensor(siglip_text_ids(siglip, model.tokenizer(), label), device)));
+    logits = siglip.logits(image, at::cat(texts, 0)).squeeze(0);  // (K)
+  }
   std::vector<float> values = to_vector(logits), probs = to_vector(at::sigmoid(logits));
   std::vector<LabelScore> out;
   for (size_t i = 0; i < labels.size(); ++i) out.push_back({labels[i], values[i], probs[i]});

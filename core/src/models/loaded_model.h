@@ -14,6 +14,7 @@
 #include "models/llava.h"
 #include "models/qwen2_5_vl.h"
 #include "models/siglip.h"
+#include "models/siglip2.h"
 
 namespace atman {
 
@@ -32,6 +33,7 @@ struct Model::Impl {
   std::unique_ptr<LlavaModel> llava;         // kind == Llava
   std::unique_ptr<Qwen2_5_VLModel> qwen_vl;  // kind == Llava too: an image-prefix LM
   std::unique_ptr<SiglipModel> siglip;       // kind == Siglip
+  std::unique_ptr<Siglip2Model> siglip2;     // kind == Siglip too: SigLIP 2 NaFlex
   std::optional<RemoteModelInfo> remote;     // a weight-less view of a server's model (load_view)
 
   // The decoder of a CausalLM, LLaVA or Qwen2.5-VL model. Qwen2.5-VL's needs the multimodal

@@ -175,7 +175,20 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
                           ? "; load it as bfloat16 (--dtype bfloat16) to halve that"
                           : "; close other programs or use a smaller model"));
   impl->tokenizer = load_tokenizer(dir);
-  if (const auto* siglip = std::get_if<SiglipConfig>(&impl->config)) {
+  if (const auto* siglip = std::get_if<SiglipConfig>(&impl->config); siglip && siglip->naflex) {
+    impl->kind = ModelKind::Siglip;
+    impl->architecture = "SigLIP 2 NaFlex";
+    impl->siglip2 = std::make_unique<Siglip2Model>(
+        *siglip, checkpoint, impl->device,
+        siglip2_text_options(dir, *impl->tokenizer, siglip->pad_token_id),
+        load_siglip2_image_config(dir));
+    // Its processor resizes by its own rule (siglip2_image_size): as for Qwen2.5-VL, the
+    // CLIP-style preprocessing every caller runs is the identity, so a PixelTensor carries the
+    // original pixels to it.
+    impl->preprocess.do_resize = impl->preprocess.do_center_crop = false;
+    impl->preprocess.do_normalize = false;
+    impl->preprocess.rescale_factor = 1.0;
+  } else if (siglip) {
     impl->kind = ModelKind::Siglip;
     impl->architecture = "SigLIP";
     impl->siglip = std::make_unique<SiglipModel>(*siglip, checkpoint, impl->device);
@@ -238,6 +251,12 @@ std::shared_ptr<const Model> Model::load_view(const std::filesystem::path& dir,
     impl->kind = ModelKind::CausalLM;
   }
   if (impl->kind != ModelKind::CausalLM) impl->preprocess = load_preprocess_config(dir);
+  if (const auto* siglip = std::get_if<SiglipConfig>(&impl->config); siglip && siglip->naflex) {
+    // As Model::load: the server's processor sees the original pixels.
+    impl->preprocess.do_resize = impl->preprocess.do_center_crop = false;
+    impl->preprocess.do_normalize = false;
+    impl->preprocess.rescale_factor = 1.0;
+  }
   impl->architecture = info.architecture;
   impl->parameters = info.parameters;
   impl->remote = std::move(info);
@@ -370,6 +389,7 @@ int64_t Model::max_text_tokens() const {
   if (impl_->remote) return impl_->remote->max_text_tokens;
   if (impl_->clip) return impl_->clip->max_text_length();
   if (impl_->siglip) return impl_->siglip->max_text_length();
+  if (impl_->siglip2) return impl_->siglip2->max_text_length();
   return impl_->language_model().max_positions();
 }
 

@@ -28,15 +28,17 @@ SiglipPoolingHead::SiglipPoolingHead(const ClipTowerConfig& config, const Weight
   fc2_ = Linear::load(w, "mlp.fc2", config.intermediate_size, C, true);
 }
 
-at::Tensor SiglipPoolingHead::operator()(const at::Tensor& hidden,
-                                         const Suppression* suppression) const {
+at::Tensor SiglipPoolingHead::operator()(const at::Tensor& hidden, const Suppression* suppression,
+                                         const at::Tensor& key_mask) const {
   const int64_t heads = config_.num_attention_heads;
   const at::Tensor probe = probe_.expand({hidden.size(0), 1, -1});
   at::Tensor q = split_heads(q_proj_(probe), heads);  // (B, H, 1, D)
   at::Tensor k = split_heads(k_proj_(hidden), heads);
   at::Tensor v = split_heads(v_proj_(hidden), heads);
-  at::Tensor x = out_proj_(merge_heads(
-      attention(q, k, v, /*causal=*/false, suppression, config_.num_hidden_layers)));  // (B, 1, C)
+  AttentionOptions options;
+  options.key_mask = key_mask;
+  at::Tensor x = out_proj_(merge_heads(attention(
+      q, k, v, /*causal=*/false, suppression, config_.num_hidden_layers, options)));  // (B, 1, C)
   x = x + fc2_(activate(fc1_(layernorm_(x)), config_.hidden_act));
   return x.select(1, 0);
 }

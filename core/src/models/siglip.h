@@ -21,7 +21,9 @@ class SiglipPoolingHead {
   // hidden: (B, P, C) after post_layernorm -> (B, C). The head's attention is attention() with
   // layer index num_hidden_layers, so AtMan suppresses the pooled patches here too (spec §1: every
   // attention over the input); in a per-layer selection (--layers) the head is that index.
-  at::Tensor operator()(const at::Tensor& hidden, const Suppression* suppression) const;
+  // `key_mask` (1 or B, P) bool: patches the probe does not see (SigLIP 2's padding).
+  at::Tensor operator()(const at::Tensor& hidden, const Suppression* suppression,
+                        const at::Tensor& key_mask = {}) const;
 
  private:
   ClipTowerConfig config_;
