@@ -75,6 +75,7 @@ class TestSafetensors : public QObject {
   void wrong_shape();
   void non_finite_weights_data();
   void non_finite_weights();
+  void huge_finite_weights_pass_data();
   void huge_finite_weights_pass();
   void missing_model_files();
   void bad_index_data();
@@ -446,37 +447,73 @@ void TestSafetensors::wrong_shape() {
 
 void TestSafetensors::non_finite_weights_data() {
   QTest::addColumn<double>("bad");
-  QTest::addColumn<at::ScalarType>("dtype");
-  QTest::newRow("NaN F32") << std::numeric_limits<double>::quiet_NaN() << at::kFloat;
-  QTest::newRow("Inf F32") << std::numeric_limits<double>::infinity() << at::kFloat;
-  QTest::newRow("-Inf BF16") << -std::numeric_limits<double>::infinity() << at::kBFloat16;
-  QTest::newRow("NaN F16") << std::numeric_limits<double>::quiet_NaN() << at::kHalf;
+  QTest::addColumn<at::ScalarType>("stored");
+  QTest::addColumn<at::ScalarType>("loaded");
+  QTest::addColumn<int>("position");  // of the bad value among 3 x 343 (a vector loop's tail too)
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  // Loaded as stored: the file's own bytes are checked (a view of the mapping for F32).
+  QTest::newRow("NaN F32") << nan << at::kFloat << at::kFloat << 345;
+  QTest::newRow("Inf F32, first") << inf << at::kFloat << at::kFloat << 0;
+  QTest::newRow("-Inf F32, last") << -inf << at::kFloat << at::kFloat << 1028;
+  QTest::newRow("-Inf BF16") << -inf << at::kBFloat16 << at::kBFloat16 << 1028;
+  QTest::newRow("NaN BF16") << nan << at::kBFloat16 << at::kBFloat16 << 7;
+  QTest::newRow("NaN F16") << nan << at::kHalf << at::kHalf << 1027;
+  QTest::newRow("Inf F16") << inf << at::kHalf << at::kHalf << 0;
+  QTest::newRow("-NaN F64") << -nan << at::kDouble << at::kDouble << 1028;
+  // Converted to the compute dtype: the converted values are checked.
+  QTest::newRow("-Inf BF16 as F32") << -inf << at::kBFloat16 << at::kFloat << 345;
+  QTest::newRow("NaN F16 as F32") << nan << at::kHalf << at::kFloat << 1028;
+  QTest::newRow("Inf F32 as BF16") << inf << at::kFloat << at::kBFloat16 << 1;
+  // Finite as stored, but beyond float16's largest value (65504): Inf once converted.
+  QTest::newRow("1e5 F32 as F16") << 1e5 << at::kFloat << at::kHalf << 1028;
 }
 
 void TestSafetensors::non_finite_weights() {
   QFETCH(double, bad);
-  QFETCH(at::ScalarType, dtype);
+  QFETCH(at::ScalarType, stored);
+  QFETCH(at::ScalarType, loaded);
+  QFETCH(int, position);
   QTemporaryDir dir;
   const std::filesystem::path root = dir.path().toStdString();
-  at::Tensor w = at::ones({3, 3});
-  w[1][2] = bad;
+  at::Tensor w = at::ones({3, 343}, at::kDouble);
+  w.view({-1})[position] = bad;
   write_safetensors(root / "model.safetensors",
-                    {{"encoder.w", w.to(dtype)}, {"ok", at::ones({2})}});
+                    {{"encoder.w", w.to(stored)}, {"ok", at::ones({2})}});
   Checkpoint checkpoint(root);
-  const QString msg = error_of<ModelError>([&] { checkpoint.get("encoder.w", {3, 3}); });
+  const QString msg = error_of<ModelError>([&] { checkpoint.get("encoder.w", {3, 343}, loaded); });
   QVERIFY2(msg.contains("tensor 'encoder.w'") && msg.contains("model.safetensors") &&
                msg.contains("contains NaN or Inf values"),
            qPrintable(msg));
   QCOMPARE(checkpoint.get("ok").sum().item<float>(), 2.0f);
 }
 
+void TestSafetensors::huge_finite_weights_pass_data() {
+  QTest::addColumn<double>("value");
+  QTest::addColumn<at::ScalarType>("dtype");
+  // The largest finite values have every exponent bit but the lowest set; subnormals none.
+  QTest::newRow("3e38 F32") << 3e38 << at::kFloat;
+  QTest::newRow("-max F32") << -double(std::numeric_limits<float>::max()) << at::kFloat;
+  QTest::newRow("subnormal F32") << double(std::numeric_limits<float>::denorm_min()) << at::kFloat;
+  QTest::newRow("65504 F16") << 65504.0 << at::kHalf;
+  QTest::newRow("-max BF16") << -double(std::numeric_limits<c10::BFloat16>::max()) << at::kBFloat16;
+  QTest::newRow("max F64") << std::numeric_limits<double>::max() << at::kDouble;
+}
+
 void TestSafetensors::huge_finite_weights_pass() {
-  // Their sum overflows float; they are still finite and must load.
+  // Their sum overflows; they are still finite and must load, as stored and as float32 (F64's
+  // largest value is Inf as float32, so that one only as stored).
+  QFETCH(double, value);
+  QFETCH(at::ScalarType, dtype);
   QTemporaryDir dir;
   const std::filesystem::path root = dir.path().toStdString();
-  write_safetensors(root / "model.safetensors", {{"w", at::full({16}, 3e38f)}});
+  const at::Tensor w = at::full({1029}, value, at::kDouble).to(dtype);
+  write_safetensors(root / "model.safetensors", {{"w", w}});
   Checkpoint checkpoint(root);
-  QCOMPARE(checkpoint.get("w", {16})[0].item<float>(), 3e38f);
+  QVERIFY(equal_exactly(checkpoint.get("w", {1029}, dtype), w));
+  if (dtype != at::kDouble)
+    QCOMPARE(checkpoint.get("w", {1029}, at::kFloat)[1028].item<double>(),
+             w[1028].to(at::kFloat).item<double>());
 }
 
 void TestSafetensors::missing_model_files() {

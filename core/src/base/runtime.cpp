@@ -157,7 +157,10 @@ bool looks_like_repo_id(const std::string& text) {
 
 void set_compute_threads(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(threads);
+  // at::set_num_threads also rebuilds caffe2's pthreadpool, whose new workers spin for a million
+  // pause instructions each (~50 ms of a core); OMP_NUM_THREADS (thread_environment.cpp) usually
+  // made the count right already, and then every thread's lazy default is right too.
+  if (at::get_num_threads() != threads) at::set_num_threads(threads);
   set_blas_threads(threads);
 }
 

@@ -4,10 +4,12 @@
 #include <ATen/ops/isfinite.h>
 
 #include <algorithm>
-#include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <stdexcept>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -98,13 +100,52 @@ std::string bin_hint(const std::filesystem::path& dir) {
          "', safe_serialization=True)";
 }
 
-// A finite sum proves every element finite (NaN and Inf propagate), and a vectorized sum is about
-// 20x faster than at::isfinite(t).all(), which builds several full-size temporaries (1.5 ms vs
-// 30 ms for a 49408x128 embedding). A non-finite sum may also be an overflow of huge but finite
-// weights, so only then is the exact check run.
+// Whether none of `count` values of `Bits` width at `bytes` has the all-ones exponent (`mask`) of
+// NaN and Inf. (bits & mask) plus the lowest exponent bit reaches the sign bit exactly when the
+// exponent is all ones, so OR-ing those sums and testing the sign bit once needs only and, add
+// and or, which the compiler vectorises. The bytes are read as integers through memcpy (no
+// aliasing questions), in one pass with no early exit: a broken checkpoint is the rare case.
+template <typename Bits>
+[[gnu::always_inline]] inline bool exponents_finite(const unsigned char* bytes, int64_t count,
+                                                    Bits mask) {
+  const auto lowest = static_cast<Bits>(mask & (~mask + 1u));
+  const auto sign = static_cast<Bits>(mask + lowest);
+  Bits any = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    Bits bits;
+    std::memcpy(&bits, bytes + i * static_cast<int64_t>(sizeof(Bits)), sizeof(Bits));
+    any |= static_cast<Bits>((bits & mask) + lowest);
+  }
+  return (any & sign) == 0;
+}
+
+// The scan with 256-bit loads where the CPU has AVX2 (chosen once, when the program is loaded):
+// 50 instead of 61 ms for the 600 MB of a CLIP B/32 checkpoint here, where a reduction with
+// at::sum took 52 ms with one thread and 86-99 ms with two (it woke the OpenMP workers for each
+// tensor), and needed a second, exact pass whenever large finite weights overflowed the sum.
+[[gnu::target_clones("avx2", "default")]] bool floats_finite(const void* data, int64_t count,
+                                                             at::ScalarType dtype) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  switch (dtype) {
+    case at::kFloat:
+      return exponents_finite<uint32_t>(bytes, count, 0x7f800000u);
+    case at::kDouble:
+      return exponents_finite<uint64_t>(bytes, count, 0x7ff0000000000000ull);
+    case at::kHalf:
+      return exponents_finite<uint16_t>(bytes, count, 0x7c00u);
+    case at::kBFloat16:
+      return exponents_finite<uint16_t>(bytes, count, 0x7f80u);
+    default:
+      throw std::logic_error("floats_finite: not a floating dtype");
+  }
+}
+
 bool all_finite(const at::Tensor& tensor) {
   if (tensor.numel() == 0) return true;
-  if (std::isfinite(tensor.sum().item<double>())) return true;
+  const at::ScalarType dtype = tensor.scalar_type();
+  if (tensor.is_contiguous() &&
+      (dtype == at::kFloat || dtype == at::kDouble || dtype == at::kHalf || dtype == at::kBFloat16))
+    return floats_finite(tensor.data_ptr(), tensor.numel(), dtype);
   return at::isfinite(tensor).all().item<bool>();
 }
 
