@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "atman/baselines.h"
 #include "atman/error.h"
 #include "atman/explainer.h"
 #include "atman/heatmap.h"
@@ -538,6 +539,80 @@ class TestQwen25VL : public QObject {
     const Explanation tiled = AtmanExplainer().attribute(r);
     QCOMPARE(static_cast<int>(tiled.candidates.size()), 2 * 3);
     QCOMPARE(tiled.candidates.back().rect.x + tiled.candidates.back().rect.width, 300.0);
+  }
+
+  // The gradient and attention baselines take Qwen2.5-VL: AtMan's candidates, AtMan's target
+  // loss, finite and not constant values; Input×Gradient is the derivative of the float64
+  // reference's log-probability along scaling each merged token's embedding (central differences
+  // through ref_vision, ref_rope_index and ref_logits, none of our model code).
+  void baselines() {
+    ExplainRequest r;
+    r.model = model_;
+    r.image = std::make_shared<const RgbImage>(image_);
+    r.prompt = kPrompt;
+    r.target = "A r";
+    const Explanation atman = AtmanExplainer().attribute(r);
+    QCOMPARE(static_cast<int>(atman.candidates.size()), 40);
+    for (const std::string& name : baseline_names()) {
+      const Explanation e = make_baseline(name)->attribute(r);
+      QCOMPARE(e.candidates.size(), atman.candidates.size());
+      QCOMPARE(e.grid_rows, atman.grid_rows);
+      QCOMPARE(e.grid_cols, atman.grid_cols);
+      double lo = 1e300, hi = -1e300;
+      for (size_t i = 0; i < e.candidates.size(); ++i) {
+        const Candidate &a = e.candidates[i], &b = atman.candidates[i];
+        QVERIFY(a.positions == b.positions && a.row == b.row && a.col == b.col);
+        QCOMPARE(a.rect.x, b.rect.x);
+        QVERIFY2(std::isfinite(a.value), name.c_str());
+        lo = std::min(lo, a.value), hi = std::max(hi, a.value);
+      }
+      QVERIFY2(hi > lo, name.c_str());
+      QCOMPARE(e.baseline_per_target.size(), atman.baseline_per_target.size());
+      for (size_t t = 0; t < e.baseline_per_target.size(); ++t)
+        QVERIFY2(std::abs(e.baseline_per_target[t] - atman.baseline_per_target[t]) < 1e-4,
+                 name.c_str());
+    }
+
+    // F(x) = Σ_t log p(target t | prompt + target[:t]) of the float64 reference.
+    const Explanation ixg = make_baseline("ixg")->attribute(r);
+    const Tokenizer& tok = model_->tokenizer();
+    std::vector<int64_t> ids =
+        qwen().expand_image_tokens(qwen().encode_prompt(tok, kPrompt).ids, 40);
+    const int64_t n_prompt = static_cast<int64_t>(ids.size());
+    const std::vector<int64_t> target = tok.encode(r.target).ids;
+    QVERIFY(target.size() >= 2);
+    ids.insert(ids.end(), target.begin(), target.end() - 1);
+    at::NoGradGuard no_grad;
+    const at::Tensor features = ref_vision(w_, ref_patches(resize_image(image_, 224, 140)), 10, 16);
+    at::Tensor embeds = w_["model.embed_tokens.weight"].index_select(
+        0, at::tensor(ids, at::kLong).clamp_max(kVocab - 1));
+    int64_t k = 0;
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (ids[i] == kImagePad) embeds[i] = features[k++];
+    const at::Tensor positions = ref_rope_index(ids, 5, 8);
+    auto F = [&](const at::Tensor& x) {
+      const at::Tensor logp = at::log_softmax(ref_logits(w_, x, positions), -1);
+      double sum = 0;
+      for (size_t t = 0; t < target.size(); ++t)
+        sum += logp[n_prompt - 1 + static_cast<int64_t>(t)][target[t]].item<double>();
+      return sum;
+    };
+    const double h = 1e-2;
+    double largest = 0, worst = 0;
+    for (const Candidate& c : ixg.candidates) {
+      at::Tensor up = embeds.clone(), down = embeds.clone();
+      for (int p : c.positions) {
+        up[p].mul_(1 + h);
+        down[p].mul_(1 - h);
+      }
+      const double fd = (F(up) - F(down)) / (2 * h);
+      largest = std::max(largest, std::abs(fd));
+      worst = std::max(worst, std::abs(fd - c.value) / (2e-3 + 2e-2 * std::abs(fd)));
+    }
+    qInfo("ixg vs float64 central differences: largest |dF/dλ| %.3g, worst error / tolerance %.3g",
+          largest, worst);
+    QVERIFY(largest > 0.01);
+    QVERIFY(worst <= 1.0);
   }
 
   // The command line explains and generates with the image (the preprocessing it runs is the
