@@ -515,6 +515,21 @@ class TestQwen25VL : public QObject {
     // Positions: the image tokens in row-major order right after <|vision_start|>.
     const int first = e.candidates[0].positions[0];
     for (int i = 0; i < 40; ++i) QCOMPARE(e.candidates[i].positions[0], first + i);
+    // The input layout from the image's size alone gives each image token the same square.
+    const PixelTensor shape = model_->input_shape(image_.width, image_.height);
+    const auto layout = input_layout(*model_, kPrompt, &shape);
+    int tokens = 0;
+    for (size_t p = 0; p < layout.size(); ++p) {
+      const InputPosition& x = layout[p];
+      if (!x.is_image) continue;
+      QCOMPARE(static_cast<int>(p), first + x.row * 8 + x.col);
+      QCOMPARE(x.rect.x, x.col * 28 * sx);
+      QCOMPARE(x.rect.y, x.row * 28 * sy);
+      QCOMPARE(x.rect.width, 28 * sx);
+      QCOMPARE(x.rect.height, 28 * sy);
+      ++tokens;
+    }
+    QCOMPARE(tokens, 40);
     bool any = false;
     for (const auto& c : e.candidates) any = any || c.value != 0;
     QVERIFY(any);
