@@ -17,12 +17,24 @@ SteeringImageView::SteeringImageView(QWidget* parent) : QWidget(parent) {
   m_placeholder = tr("Open an image to steer its patches.");
 }
 
-void SteeringImageView::setImage(const QImage& image, const std::vector<QRectF>& cells, int grid) {
+void SteeringImageView::setImage(const QImage& image) {
   m_image = image;
-  m_cells = cells;
-  m_grid = static_cast<int>(cells.size()) == grid * grid ? grid : 0;
+  if (m_image.isNull()) setCells({});
   m_dragFrom = m_dragTo = {-1, -1};
   updateScaled();
+}
+
+void SteeringImageView::setCells(std::vector<PatchCell> cells) {
+  m_cells = std::move(cells);
+  m_cellAt.clear();
+  m_rows = m_cols = 0;
+  for (size_t i = 0; i < m_cells.size(); ++i) {
+    m_cellAt[{m_cells[i].row, m_cells[i].col}] = i;
+    m_rows = std::max(m_rows, m_cells[i].row + 1);
+    m_cols = std::max(m_cols, m_cells[i].col + 1);
+  }
+  m_dragFrom = m_dragTo = {-1, -1};
+  update();
 }
 
 void SteeringImageView::setPatchFactors(const std::map<std::pair<int, int>, double>& factors) {
@@ -50,14 +62,15 @@ QRectF SteeringImageView::toWidget(const QRectF& rect) const {
 }
 
 QRectF SteeringImageView::patchRect(int row, int col) const {
-  if (!hasImage() || row < 0 || col < 0 || row >= m_grid || col >= m_grid) return {};
-  return toWidget(m_cells[row * m_grid + col]);
+  const auto at = m_cellAt.find({row, col});
+  if (m_image.isNull() || at == m_cellAt.end()) return {};
+  return toWidget(m_cells[at->second].rect);
 }
 
 std::pair<int, int> SteeringImageView::patchAt(const QPointF& position) const {
-  for (int row = 0; row < m_grid; ++row)
-    for (int col = 0; col < m_grid; ++col)
-      if (patchRect(row, col).contains(position)) return {row, col};
+  if (m_image.isNull()) return {-1, -1};
+  for (const PatchCell& cell : m_cells)
+    if (toWidget(cell.rect).contains(position)) return {cell.row, cell.col};
   return {-1, -1};
 }
 
@@ -89,8 +102,7 @@ void SteeringImageView::paintEvent(QPaintEvent*) {
 
   // The grid shows what a drag can select: whole patches, as the model sees the image.
   p.setPen(QPen(QColor(255, 255, 255, 70), 1));
-  for (int row = 0; row < m_grid; ++row)
-    for (int col = 0; col < m_grid; ++col) p.drawRect(patchRect(row, col));
+  for (const PatchCell& cell : m_cells) p.drawRect(toWidget(cell.rect));
 
   // Steered patches: a flat translucent fill (no outline, so the fill is exactly what it claims).
   for (const auto& [cell, factor] : m_factors) {

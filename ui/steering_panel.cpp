@@ -152,7 +152,6 @@ void SteeringPanel::setModel(std::shared_ptr<const Model> model, InputLayoutFn l
   m_lastClicked = -1;
   m_imageBox->setVisible(m_model && m_model->reads_images());
   rebuildLayout();
-  updatePatchCells();
   rebuildTable();
   clearResult();
 }
@@ -160,9 +159,13 @@ void SteeringPanel::setModel(std::shared_ptr<const Model> model, InputLayoutFn l
 void SteeringPanel::setImage(std::shared_ptr<const RgbImage> image, const QString& origin) {
   m_image = std::move(image);
   m_imageOrigin = origin;
-  if (m_model && m_model->reads_images() && m_model->generates()) rebuildLayout();
-  updatePatchCells();
-  updateMarks();
+  m_imageView->setImage(m_image ? toQImage(*m_image) : QImage());
+  // The layout holds the image tokens' rectangles (and, for Qwen2.5-VL and anyres LLaVA, their
+  // number), so a new image lays the prompt out again.
+  if (m_model && m_model->reads_images() && m_model->generates())
+    rebuildLayout();
+  else
+    updatePatchCells();
   if (m_report) clearResult(tr("The image changed: press Generate Steered again."));
 }
 
@@ -209,28 +212,22 @@ void SteeringPanel::rebuildLayout() {
   m_promptView->setSegments(promptSegments(m_prompt, m_layout), false);
   m_promptView->setPlaceholderText(lm ? tr("Type a prompt in the Input panel.")
                                       : tr("Steering needs a language model."));
+  updatePatchCells();
   updateMarks();
 }
 
 void SteeringPanel::updatePatchCells() {
-  std::vector<QRectF> cells;
-  const int grid = m_model && m_model->reads_images() ? m_model->patch_grid() : 0;
-  if (m_image && grid > 0) {
-    // The model's resize and crop decide which pixels a patch covers: the core's own geometry,
-    // worked out from the image size alone (no resampling on this thread).
-    try {
-      const ClipInputGeometry input = m_model->input_geometry(m_image->width, m_image->height);
-      const double w = double(input.width) / grid, h = double(input.height) / grid;
-      for (int row = 0; row < grid; ++row)
-        for (int col = 0; col < grid; ++col) {
-          const RectF r = input.geometry.to_original({col * w, row * h, w, h});
-          cells.emplace_back(r.x, r.y, r.width, r.height);
-        }
-    } catch (const Error& e) {
-      emit message(toQString(e.what()));
-    }
-  }
-  m_imageView->setImage(m_image ? toQImage(*m_image) : QImage(), cells, grid);
+  // The cells are the image tokens' own rectangles, as the core lays the prompt out for this
+  // image: the model's resize, crop and token grid (square or not) are the core's, so what a drag
+  // selects is exactly what patch_region_positions steers. Anyres tiles (view 1) are steered with
+  // the base view's cells they lie in, so only the base view is drawn.
+  std::vector<PatchCell> cells;
+  if (m_image)
+    for (const InputPosition& p : m_layout)
+      if (p.is_image && p.view == 0 && p.row >= 0 && p.col >= 0 && p.rect.width > 0 &&
+          p.rect.height > 0)
+        cells.push_back({p.row, p.col, QRectF(p.rect.x, p.rect.y, p.rect.width, p.rect.height)});
+  m_imageView->setCells(std::move(cells));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -41,8 +41,9 @@ double ms_per_call(Fn&& fn) {
 int bench_forward(const Args& args) {
   auto model = load_model_arg(args);
   const auto& impl = model->impl();
-  if (impl.siglip || impl.siglip2)
-    throw InputError("bench forward supports CLIP, LLaVA and causal LMs");
+  if (impl.siglip2)  // its image size (and so its patch count) varies per image
+    throw InputError(
+        "bench forward supports CLIP, SigLIP, LLaVA and causal LMs, not SigLIP 2 NaFlex");
   c10::InferenceMode inference;
   std::cout << model->description() << "\n"
             << "threads: " << compute_threads() << "\n";
@@ -50,10 +51,12 @@ int bench_forward(const Args& args) {
   for (int64_t batch : {1, 8, 32}) {
     double ms = 0;
     std::string what;
-    if (impl.clip) {
-      const int size = impl.clip->vision().config().image_size;
+    if (impl.clip || impl.siglip) {
+      const int size = impl.clip ? impl.clip->vision().config().image_size
+                                 : impl.siglip->config().vision.image_size;
       at::Tensor pixels = at::randn({batch, 3, size, size}).to(impl.device);
-      ms = ms_per_call([&] { impl.clip->image_embeds(pixels); });
+      ms = ms_per_call(
+          [&] { impl.clip ? impl.clip->image_embeds(pixels) : impl.siglip->image_embeds(pixels); });
       what = "image tower " + std::to_string(size) + "px";
     } else {
       const CausalLM& lm = impl.language_model();
@@ -131,6 +134,34 @@ std::vector<double> naive_loop(const ExplainRequest& r, const Explanation& real,
     }
     return values;
   }
+  if (impl.siglip) {
+    // The task's loss (siglip_task.cpp): -log σ(logit of the target), or CLIP's softmax loss.
+    const SiglipModel& siglip = *impl.siglip;
+    at::Tensor pixels =
+        pixels_to_tensor(preprocess_clip(*r.image, r.model->preprocess_config()), impl.device);
+    const int64_t target = std::find(r.labels.begin(), r.labels.end(), r.target) - r.labels.begin();
+    std::vector<at::Tensor> texts;
+    for (const auto& label : r.labels)
+      texts.push_back(siglip.text_embeds(
+          ids_to_tensor(siglip_text_ids(siglip, r.model->tokenizer(), label), impl.device)));
+    const at::Tensor text = at::cat(texts, 0);
+    auto loss = [&](const Suppression* s) {
+      at::Tensor logits = siglip.logits(siglip.image_embeds(pixels, s), text).to(at::kFloat)[0];
+      if (r.siglip_loss == SiglipLoss::Softmax)
+        return -at::log_softmax(logits, -1)[target].item<double>();
+      return -at::log_sigmoid(logits[target]).item<double>();
+    };
+    const double base = loss(nullptr);
+    const int64_t positions = siglip.grid_size() * siglip.grid_size();  // no class token
+    for (const auto& c : real.candidates) {
+      if (values.size() >= limit) break;
+      Suppression s;
+      s.factors = at::ones({1, positions});
+      for (int p : c.positions) s.factors[0][p] = own;
+      values.push_back(loss(&s) - base);
+    }
+    return values;
+  }
   const CausalLM& lm = impl.language_model();
   std::vector<int64_t> prompt = r.model->tokenizer().encode(r.prompt).ids;
   std::vector<int64_t> target = r.model->tokenizer().encode(r.target).ids;
@@ -186,10 +217,13 @@ int bench_explain(const Args& args) {
     auto data = model_root() / ".." / "data" / "shapes-eval";
     auto image = args.get("image", (data / "000.png").string());
     r.image = std::make_shared<const RgbImage>(load_image(image));
-    auto item = nlohmann::json::parse(std::ifstream(data / "000.json"));
+    // The demo item's labels and target unless both are given (then no data folder is needed).
+    nlohmann::json item;
+    if (!args.has("labels") || !args.has("target"))
+      item = nlohmann::json::parse(std::ifstream(data / "000.json"));
     r.labels =
         args.has("labels") ? args.all("labels") : item["labels"].get<std::vector<std::string>>();
-    r.target = args.get("target", item["target"].get<std::string>());
+    r.target = args.has("target") ? args.get("target") : item["target"].get<std::string>();
     r.explain = ExplainWhat::ImagePatches;
   } else {
     r.prompt = args.has("prompt") ? args.get("prompt")
@@ -197,22 +231,26 @@ int bench_explain(const Args& args) {
     r.target = args.get("target", " Paris");
     r.explain = ExplainWhat::PromptTokens;
   }
-  if ((model->reads_images() && model->generates()) || model->kind() == ModelKind::Siglip)
-    throw InputError("bench explain supports CLIP and causal LMs");
+  if (model->reads_images() && model->generates())
+    throw InputError("bench explain supports CLIP, SigLIP and causal LMs");
 
   c10::InferenceMode inference;
   std::cout << model->description() << "; threads " << compute_threads() << "; batch "
             << r.batch_size << "\n";
   const auto& impl = model->impl();
+  if (impl.siglip2)
+    throw InputError(
+        "bench explain supports CLIP, SigLIP, LLaVA and causal LMs, not SigLIP 2 NaFlex");
   // Warm-up (thread pool, allocator) so the first phase is not charged for it.
   AtmanExplainer().attribute(r);
 
   // A plain forward of one batch of the same input: the memory yardstick.
   Phase plain = measure([&] {
-    if (impl.clip) {
+    if (impl.clip || impl.siglip) {
       at::Tensor pixels =
-          pixels_to_tensor(preprocess_clip(*r.image, model->preprocess_config()), impl.device);
-      impl.clip->image_embeds(pixels.expand({r.batch_size, -1, -1, -1}));
+          pixels_to_tensor(preprocess_clip(*r.image, model->preprocess_config()), impl.device)
+              .expand({r.batch_size, -1, -1, -1});
+      impl.clip ? impl.clip->image_embeds(pixels) : impl.siglip->image_embeds(pixels);
     } else {
       const CausalLM& lm = impl.language_model();
       auto ids = model->tokenizer().encode(r.prompt).ids;
@@ -224,7 +262,7 @@ int bench_explain(const Args& args) {
   Phase batched = measure([&] { real = AtmanExplainer().attribute(r); });
   // The naive loop costs the same per candidate: time `limit` of them and scale (--naive-limit 0:
   // all).
-  const int limit_arg = args.integer("naive-limit", impl.clip ? 0 : 64);
+  const int limit_arg = args.integer("naive-limit", model->target_is_label() ? 0 : 64);
   const size_t limit =
       limit_arg <= 0 ? real.candidates.size() : std::min<size_t>(limit_arg, real.candidates.size());
   std::vector<double> naive_values;
@@ -250,7 +288,7 @@ int bench_explain(const Args& args) {
   std::printf("peak RSS: AtMan / plain forward batch = %.2f (increase ratio %.2f)\n",
               double(batched.peak) / plain.peak,
               double(batched.increase) / std::max<int64_t>(1, plain.increase));
-  if (!impl.clip) {
+  if (!model->target_is_label()) {  // the KV cache is the language models'
     ExplainRequest no_reuse = r;
     no_reuse.reuse_kv_cache = false;
     Phase without = measure([&] { AtmanExplainer().attribute(no_reuse); });

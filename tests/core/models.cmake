@@ -9,10 +9,13 @@ atman_add_test(test_families SOURCES core/test_families.cpp
                LABELS "core;model")
 target_compile_definitions(test_families PRIVATE ATMAN_CLI="$<TARGET_FILE:atman>")
 add_dependencies(test_families atman)
-# SigLIP (zero-shot, sigmoid) against float64 computations from the transformers source.
+# SigLIP (zero-shot, sigmoid) against float64 computations from the transformers source; runs the
+# CLI's bench on it.
 atman_add_test(test_siglip SOURCES core/test_siglip.cpp
                LIBS atman_core atman_test_support atman_internal nlohmann_json::nlohmann_json
                LABELS "core;model")
+target_compile_definitions(test_siglip PRIVATE ATMAN_CLI="$<TARGET_FILE:atman>")
+add_dependencies(test_siglip atman)
 # LLaVA with SigLIP towers and feature-layer lists, LLaVA-NeXT anyres and LLaVA-OneVision against
 # float64 computations from the transformers sources; the token -> rectangle map and the overlay.
 atman_add_test(test_llava_next SOURCES core/test_llava_next.cpp

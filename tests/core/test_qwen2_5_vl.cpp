@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "atman/baselines.h"
 #include "atman/error.h"
 #include "atman/explainer.h"
 #include "atman/heatmap.h"
@@ -29,258 +30,18 @@
 #include "atman/model.h"
 #include "atman/prompt.h"
 #include "core/tiny_models.h"
+#include "core/tiny_qwen_vl.h"
 #include "image/qwen2_vl_image.h"
 #include "models/loaded_model.h"
-#include "tokenizers/bpe.h"
 
 using namespace atman;
 using nlohmann::json;
 namespace fs = std::filesystem;
 using at::indexing::Slice;
 
+using namespace atman::test::qwen_vl;
+
 namespace {
-
-// Sizes: the vision tower of Qwen2.5-VL-3B (depth 32, hidden 1280, 16 heads, full attention in
-// blocks 7, 15, 23, 31) and its decoder (hidden 2048, 16 heads, 2 KV heads, mrope_section
-// [16, 24, 24] of head_dim 128) shrunk; patch, merge, window and temporal sizes are the real ones.
-constexpr int kVisionHidden = 32, kVisionHeads = 2, kVisionInter = 48, kDepth = 4;
-constexpr int kHidden = 64, kHeads = 4, kKvHeads = 2, kInter = 96, kLayers = 2, kVocab = 300;
-constexpr int kHeadDim = kHidden / kHeads;
-constexpr int kPatch = 14, kMerge = 2, kTemporal = 2;
-constexpr int kImStart = 256, kImEnd = 257, kEndOfText = 258, kVisionToken = 259;
-constexpr int kVisionStart = 260, kVisionEnd = 261, kImagePad = 262, kVideoPad = 263;
-constexpr int64_t kMinPixels = 3136, kMaxPixels = 36000;
-const float kMean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
-const float kStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
-
-// Qwen/Qwen2.5-VL-3B-Instruct's config.json (as published: text fields at the top level), shrunk.
-json tiny_config() {
-  return {{"architectures", {"Qwen2_5_VLForConditionalGeneration"}},
-          {"attention_dropout", 0.0},
-          {"bos_token_id", kEndOfText},
-          {"eos_token_id", kImEnd},
-          {"vision_start_token_id", kVisionStart},
-          {"vision_end_token_id", kVisionEnd},
-          {"vision_token_id", kVisionToken},
-          {"image_token_id", kImagePad},
-          {"video_token_id", kVideoPad},
-          {"hidden_act", "silu"},
-          {"hidden_size", kHidden},
-          {"initializer_range", 0.02},
-          {"intermediate_size", kInter},
-          {"max_position_embeddings", 128000},
-          {"max_window_layers", 70},
-          {"model_type", "qwen2_5_vl"},
-          {"num_attention_heads", kHeads},
-          {"num_hidden_layers", kLayers},
-          {"num_key_value_heads", kKvHeads},
-          {"rms_norm_eps", 1e-06},
-          {"rope_theta", 1000000.0},
-          {"sliding_window", 32768},
-          {"tie_word_embeddings", true},
-          {"torch_dtype", "float32"},
-          {"transformers_version", "4.41.2"},
-          {"use_cache", true},
-          {"use_sliding_window", false},
-          {"vision_config",
-           {{"depth", kDepth},
-            {"hidden_act", "silu"},
-            {"hidden_size", kVisionHidden},
-            {"intermediate_size", kVisionInter},
-            {"num_heads", kVisionHeads},
-            {"in_chans", 3},
-            {"out_hidden_size", kHidden},
-            {"patch_size", kPatch},
-            {"spatial_merge_size", kMerge},
-            {"spatial_patch_size", kPatch},
-            {"window_size", 112},
-            {"fullatt_block_indexes", {1, 3}},
-            {"tokens_per_second", 2},
-            {"temporal_patch_size", kTemporal}}},
-          {"rope_scaling", {{"type", "mrope"}, {"mrope_section", {2, 3, 3}}}},
-          {"vocab_size", kVocab}};
-}
-
-// The same model as transformers >= 4.52 saves it: text fields in text_config, an untied head.
-json tiny_config_nested() {
-  json top = tiny_config();
-  json text = {{"model_type", "qwen2_5_vl_text"}};
-  for (const char* key :
-       {"hidden_act", "hidden_size", "intermediate_size", "max_position_embeddings",
-        "max_window_layers", "num_attention_heads", "num_hidden_layers", "num_key_value_heads",
-        "rms_norm_eps", "rope_theta", "sliding_window", "use_sliding_window", "vocab_size",
-        "bos_token_id", "eos_token_id"}) {
-    text[key] = top[key];
-    top.erase(key);
-  }
-  text["rope_scaling"] = {
-      {"mrope_section", {2, 3, 3}}, {"rope_type", "default"}, {"type", "default"}};
-  top.erase("rope_scaling");
-  top["text_config"] = text;
-  top["tie_word_embeddings"] = false;
-  return top;
-}
-
-json preprocessor_config() {
-  return {{"min_pixels", kMinPixels},
-          {"max_pixels", kMaxPixels},
-          {"patch_size", kPatch},
-          {"temporal_patch_size", kTemporal},
-          {"merge_size", kMerge},
-          {"image_mean", {kMean[0], kMean[1], kMean[2]}},
-          {"image_std", {kStd[0], kStd[1], kStd[2]}},
-          {"image_processor_type", "Qwen2VLImageProcessor"},
-          {"processor_class", "Qwen2_5_VLProcessor"}};
-}
-
-json added(int id, const std::string& content) {
-  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
-          {"rstrip", false}, {"normalized", false}, {"special", true}};
-}
-
-// Qwen2's byte-level BPE shape (ByteLevel pre-tokenizer and decoder, ChatML and vision added
-// tokens) over the 256 bytes alone.
-json tiny_tokenizer() {
-  json vocab = json::object();
-  for (int b = 0; b < 256; ++b) vocab[tokenizers::alphabet_string(std::string(1, char(b)))] = b;
-  json byte_level = {{"type", "ByteLevel"},
-                     {"add_prefix_space", false},
-                     {"trim_offsets", false},
-                     {"use_regex", true}};
-  return {{"version", "1.0"},
-          {"added_tokens",
-           {added(kImStart, "<|im_start|>"), added(kImEnd, "<|im_end|>"),
-            added(kEndOfText, "<|endoftext|>"), added(kVisionStart, "<|vision_start|>"),
-            added(kVisionEnd, "<|vision_end|>"), added(kImagePad, "<|image_pad|>"),
-            added(kVideoPad, "<|video_pad|>")}},
-          {"normalizer", nullptr},
-          {"pre_tokenizer", byte_level},
-          {"post_processor", byte_level},
-          {"decoder", byte_level},
-          {"model",
-           {{"type", "BPE"},
-            {"dropout", nullptr},
-            {"unk_token", nullptr},
-            {"continuing_subword_prefix", ""},
-            {"end_of_word_suffix", ""},
-            {"fuse_unk", false},
-            {"byte_fallback", false},
-            {"ignore_merges", false},
-            {"vocab", vocab},
-            {"merges", json::array()}}}};
-}
-
-// Published key layout: "visual.*", "model.*"; the head tied to the embeddings.
-std::map<std::string, at::Tensor> tiny_tensors() {
-  at::manual_seed(11);
-  std::map<std::string, at::Tensor> t;
-  const int Cv = kVisionHidden, C = kHidden;
-  t["visual.patch_embed.proj.weight"] = 0.03 * at::randn({Cv, 3, kTemporal, kPatch, kPatch});
-  for (int i = 0; i < kDepth; ++i) {
-    const std::string b = "visual.blocks." + std::to_string(i) + ".";
-    t[b + "norm1.weight"] = 1 + 0.1 * at::randn({Cv});
-    t[b + "norm2.weight"] = 1 + 0.1 * at::randn({Cv});
-    t[b + "attn.qkv.weight"] = 0.2 * at::randn({3 * Cv, Cv});
-    t[b + "attn.qkv.bias"] = 0.1 * at::randn({3 * Cv});
-    t[b + "attn.proj.weight"] = 0.2 * at::randn({Cv, Cv});
-    t[b + "attn.proj.bias"] = 0.1 * at::randn({Cv});
-    t[b + "mlp.gate_proj.weight"] = 0.2 * at::randn({kVisionInter, Cv});
-    t[b + "mlp.gate_proj.bias"] = 0.1 * at::randn({kVisionInter});
-    t[b + "mlp.up_proj.weight"] = 0.2 * at::randn({kVisionInter, Cv});
-    t[b + "mlp.up_proj.bias"] = 0.1 * at::randn({kVisionInter});
-    t[b + "mlp.down_proj.weight"] = 0.2 * at::randn({Cv, kVisionInter});
-    t[b + "mlp.down_proj.bias"] = 0.1 * at::randn({Cv});
-  }
-  t["visual.merger.ln_q.weight"] = 1 + 0.1 * at::randn({Cv});
-  t["visual.merger.mlp.0.weight"] = 0.1 * at::randn({4 * Cv, 4 * Cv});
-  t["visual.merger.mlp.0.bias"] = 0.1 * at::randn({4 * Cv});
-  t["visual.merger.mlp.2.weight"] = 0.1 * at::randn({C, 4 * Cv});
-  t["visual.merger.mlp.2.bias"] = 0.1 * at::randn({C});
-  t["model.embed_tokens.weight"] = at::randn({kVocab, C});
-  const int kv = kKvHeads * kHeadDim;
-  for (int l = 0; l < kLayers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    t[p + "input_layernorm.weight"] = 1 + 0.1 * at::randn({C});
-    t[p + "post_attention_layernorm.weight"] = 1 + 0.1 * at::randn({C});
-    t[p + "self_attn.q_proj.weight"] = 0.15 * at::randn({C, C});
-    t[p + "self_attn.q_proj.bias"] = 0.1 * at::randn({C});
-    t[p + "self_attn.k_proj.weight"] = 0.15 * at::randn({kv, C});
-    t[p + "self_attn.k_proj.bias"] = 0.1 * at::randn({kv});
-    t[p + "self_attn.v_proj.weight"] = 0.15 * at::randn({kv, C});
-    t[p + "self_attn.v_proj.bias"] = 0.1 * at::randn({kv});
-    t[p + "self_attn.o_proj.weight"] = 0.15 * at::randn({C, C});
-    t[p + "mlp.gate_proj.weight"] = 0.15 * at::randn({kInter, C});
-    t[p + "mlp.up_proj.weight"] = 0.15 * at::randn({kInter, C});
-    t[p + "mlp.down_proj.weight"] = 0.15 * at::randn({C, kInter});
-  }
-  t["model.norm.weight"] = 1 + 0.1 * at::randn({C});
-  return t;
-}
-
-// The key layout of transformers >= 4.52: "model.visual.*", "model.language_model.*", lm_head.
-std::map<std::string, at::Tensor> nested_tensors(const std::map<std::string, at::Tensor>& flat) {
-  std::map<std::string, at::Tensor> out;
-  for (const auto& [name, tensor] : flat) {
-    if (name.rfind("visual.", 0) == 0)
-      out["model." + name] = tensor;
-    else
-      out["model.language_model." + name.substr(6)] = tensor;
-  }
-  out["lm_head.weight"] = flat.at("model.embed_tokens.weight").clone();
-  return out;
-}
-
-// Qwen2.5-VL-3B-Instruct's chat template (tokenizer_config.json), verbatim.
-const char* kChatTemplate =
-    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for "
-    "message in messages %}{% if loop.first and message['role'] != 'system' "
-    "%}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif "
-    "%}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ "
-    "message['content'] }}<|im_end|>\n{% else %}{% for content in message['content'] %}{% if "
-    "content['type'] == 'image' or 'image' in content or 'image_url' in content %}{% set "
-    "image_count.value = image_count.value + 1 %}{% if add_vision_id %}Picture {{ "
-    "image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>{% elif "
-    "content['type'] == 'video' or 'video' in content %}{% set video_count.value = "
-    "video_count.value + 1 %}{% if add_vision_id %}Video {{ video_count.value }}: {% endif "
-    "%}<|vision_start|><|video_pad|><|vision_end|>{% elif 'text' in content %}{{ content['text'] "
-    "}}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt "
-    "%}<|im_start|>assistant\n{% endif %}";
-
-void write_json(const fs::path& path, const json& value) {
-  std::ofstream(path) << value.dump(2);
-}
-
-fs::path write_model(const fs::path& dir, const json& config,
-                     const std::map<std::string, at::Tensor>& tensors) {
-  fs::create_directories(dir);
-  write_json(dir / "config.json", config);
-  write_json(dir / "preprocessor_config.json", preprocessor_config());
-  write_json(dir / "tokenizer.json", tiny_tokenizer());
-  write_json(dir / "tokenizer_config.json",
-             {{"chat_template", kChatTemplate}, {"eos_token", "<|im_end|>"}});
-  test::write_weights(dir, tensors, test::TinyDType::F32, false);
-  return dir;
-}
-
-// 300 x 180, not square: the left half a solid colour, the right half a pattern.
-RgbImage test_image() {
-  RgbImage image;
-  image.width = 300;
-  image.height = 180;
-  image.pixels.resize(300 * 180 * 3);
-  for (int y = 0; y < image.height; ++y)
-    for (int x = 0; x < image.width; ++x) {
-      uint8_t* px = &image.pixels[(size_t(y) * image.width + x) * 3];
-      if (x < 150) {
-        px[0] = 200, px[1] = 30, px[2] = 40;
-      } else {
-        px[0] = uint8_t((x * 7 + y * 13) % 256);
-        px[1] = uint8_t((x * x + 3 * y) % 256);
-        px[2] = uint8_t((x * y + 17) % 256);
-      }
-    }
-  return image;
-}
 
 // --- float64 references, from the transformers source ------------------------------------------
 
@@ -754,6 +515,21 @@ class TestQwen25VL : public QObject {
     // Positions: the image tokens in row-major order right after <|vision_start|>.
     const int first = e.candidates[0].positions[0];
     for (int i = 0; i < 40; ++i) QCOMPARE(e.candidates[i].positions[0], first + i);
+    // The input layout from the image's size alone gives each image token the same square.
+    const PixelTensor shape = model_->input_shape(image_.width, image_.height);
+    const auto layout = input_layout(*model_, kPrompt, &shape);
+    int tokens = 0;
+    for (size_t p = 0; p < layout.size(); ++p) {
+      const InputPosition& x = layout[p];
+      if (!x.is_image) continue;
+      QCOMPARE(static_cast<int>(p), first + x.row * 8 + x.col);
+      QCOMPARE(x.rect.x, x.col * 28 * sx);
+      QCOMPARE(x.rect.y, x.row * 28 * sy);
+      QCOMPARE(x.rect.width, 28 * sx);
+      QCOMPARE(x.rect.height, 28 * sy);
+      ++tokens;
+    }
+    QCOMPARE(tokens, 40);
     bool any = false;
     for (const auto& c : e.candidates) any = any || c.value != 0;
     QVERIFY(any);
@@ -778,6 +554,80 @@ class TestQwen25VL : public QObject {
     const Explanation tiled = AtmanExplainer().attribute(r);
     QCOMPARE(static_cast<int>(tiled.candidates.size()), 2 * 3);
     QCOMPARE(tiled.candidates.back().rect.x + tiled.candidates.back().rect.width, 300.0);
+  }
+
+  // The gradient and attention baselines take Qwen2.5-VL: AtMan's candidates, AtMan's target
+  // loss, finite and not constant values; Input×Gradient is the derivative of the float64
+  // reference's log-probability along scaling each merged token's embedding (central differences
+  // through ref_vision, ref_rope_index and ref_logits, none of our model code).
+  void baselines() {
+    ExplainRequest r;
+    r.model = model_;
+    r.image = std::make_shared<const RgbImage>(image_);
+    r.prompt = kPrompt;
+    r.target = "A r";
+    const Explanation atman = AtmanExplainer().attribute(r);
+    QCOMPARE(static_cast<int>(atman.candidates.size()), 40);
+    for (const std::string& name : baseline_names()) {
+      const Explanation e = make_baseline(name)->attribute(r);
+      QCOMPARE(e.candidates.size(), atman.candidates.size());
+      QCOMPARE(e.grid_rows, atman.grid_rows);
+      QCOMPARE(e.grid_cols, atman.grid_cols);
+      double lo = 1e300, hi = -1e300;
+      for (size_t i = 0; i < e.candidates.size(); ++i) {
+        const Candidate &a = e.candidates[i], &b = atman.candidates[i];
+        QVERIFY(a.positions == b.positions && a.row == b.row && a.col == b.col);
+        QCOMPARE(a.rect.x, b.rect.x);
+        QVERIFY2(std::isfinite(a.value), name.c_str());
+        lo = std::min(lo, a.value), hi = std::max(hi, a.value);
+      }
+      QVERIFY2(hi > lo, name.c_str());
+      QCOMPARE(e.baseline_per_target.size(), atman.baseline_per_target.size());
+      for (size_t t = 0; t < e.baseline_per_target.size(); ++t)
+        QVERIFY2(std::abs(e.baseline_per_target[t] - atman.baseline_per_target[t]) < 1e-4,
+                 name.c_str());
+    }
+
+    // F(x) = Σ_t log p(target t | prompt + target[:t]) of the float64 reference.
+    const Explanation ixg = make_baseline("ixg")->attribute(r);
+    const Tokenizer& tok = model_->tokenizer();
+    std::vector<int64_t> ids =
+        qwen().expand_image_tokens(qwen().encode_prompt(tok, kPrompt).ids, 40);
+    const int64_t n_prompt = static_cast<int64_t>(ids.size());
+    const std::vector<int64_t> target = tok.encode(r.target).ids;
+    QVERIFY(target.size() >= 2);
+    ids.insert(ids.end(), target.begin(), target.end() - 1);
+    at::NoGradGuard no_grad;
+    const at::Tensor features = ref_vision(w_, ref_patches(resize_image(image_, 224, 140)), 10, 16);
+    at::Tensor embeds = w_["model.embed_tokens.weight"].index_select(
+        0, at::tensor(ids, at::kLong).clamp_max(kVocab - 1));
+    int64_t k = 0;
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (ids[i] == kImagePad) embeds[i] = features[k++];
+    const at::Tensor positions = ref_rope_index(ids, 5, 8);
+    auto F = [&](const at::Tensor& x) {
+      const at::Tensor logp = at::log_softmax(ref_logits(w_, x, positions), -1);
+      double sum = 0;
+      for (size_t t = 0; t < target.size(); ++t)
+        sum += logp[n_prompt - 1 + static_cast<int64_t>(t)][target[t]].item<double>();
+      return sum;
+    };
+    const double h = 1e-2;
+    double largest = 0, worst = 0;
+    for (const Candidate& c : ixg.candidates) {
+      at::Tensor up = embeds.clone(), down = embeds.clone();
+      for (int p : c.positions) {
+        up[p].mul_(1 + h);
+        down[p].mul_(1 - h);
+      }
+      const double fd = (F(up) - F(down)) / (2 * h);
+      largest = std::max(largest, std::abs(fd));
+      worst = std::max(worst, std::abs(fd - c.value) / (2e-3 + 2e-2 * std::abs(fd)));
+    }
+    qInfo("ixg vs float64 central differences: largest |dF/dλ| %.3g, worst error / tolerance %.3g",
+          largest, worst);
+    QVERIFY(largest > 0.01);
+    QVERIFY(worst <= 1.0);
   }
 
   // The command line explains and generates with the image (the preprocessing it runs is the

@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <QProcess>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -536,6 +538,38 @@ class TestSiglip : public QObject {
 
   // What the GUI's "What the model says" shows: labels ranked by logit, each with its own sigmoid
   // (SigLIP is trained per pair; the probabilities need not sum to 1).
+  // `atman bench explain` takes SigLIP: its naive loop (one unsuppressed and one suppressed tower
+  // forward per patch, the sigmoid loss written in the bench) gives AtMan's values; `bench forward`
+  // times the image tower.
+  void bench_command() {
+    RgbImage image;
+    image.width = 40;
+    image.height = 36;
+    for (int i = 0; i < 40 * 36 * 3; ++i)
+      image.pixels.push_back(static_cast<uint8_t>((i * 53 + (i / 120) * 29) % 256));
+    const QString png =
+        QString::fromStdString((fs::path(tmp_.path().toStdString()) / "bench.png").string());
+    save_png(image, png.toStdString());
+    const QString model = QString::fromStdString(dir_.string());
+    QProcess cli;
+    cli.start(ATMAN_CLI,
+              {"bench", "explain", "--model", model, "--image", png, "--labels", "cat", "--labels",
+               "dog", "--labels", "a cat", "--target", "dog", "--batch-size", "4"});
+    QVERIFY(cli.waitForFinished(120000));
+    const QString out = cli.readAllStandardOutput() + cli.readAllStandardError();
+    QVERIFY2(cli.exitStatus() == QProcess::NormalExit && cli.exitCode() == 0, qPrintable(out));
+    QVERIFY2(out.contains(QStringLiteral("%1 candidates").arg(kPatches)), qPrintable(out));
+    const QRegularExpressionMatch diff =
+        QRegularExpression(QStringLiteral("max \\|E diff\\| ([-+.e0-9]+)")).match(out);
+    QVERIFY2(diff.hasMatch(), qPrintable(out));
+    QVERIFY2(diff.captured(1).toDouble() < 1e-4, qPrintable(out));
+    cli.start(ATMAN_CLI, {"bench", "forward", "--model", model});
+    QVERIFY(cli.waitForFinished(120000));
+    const QString forward = cli.readAllStandardOutput() + cli.readAllStandardError();
+    QVERIFY2(cli.exitCode() == 0, qPrintable(forward));
+    QVERIFY2(forward.contains(QStringLiteral("image tower %1px").arg(kImage)), qPrintable(forward));
+  }
+
   void zero_shot_uses_sigmoids() {
     RgbImage image;
     image.width = 40;

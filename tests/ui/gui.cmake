@@ -13,6 +13,11 @@ set_tests_properties(test_gui_families PROPERTIES ENVIRONMENT "QT_QPA_PLATFORM=o
 atman_add_test(test_gui_anyres SOURCES ui/test_gui_anyres.cpp
                LIBS atman_ui atman_test_support nlohmann_json::nlohmann_json LABELS gui)
 set_tests_properties(test_gui_anyres PROPERTIES ENVIRONMENT "QT_QPA_PLATFORM=offscreen" TIMEOUT 180)
+# Qwen2.5-VL and LLaVA-NeXT (tiny random checkpoints) steered on their image tokens: the cells are
+# the tokens' rectangles (a non-square grid for Qwen2.5-VL), a click steers the cell's token.
+atman_add_test(test_gui_vlm SOURCES ui/test_gui_vlm.cpp
+               LIBS atman_ui atman_test_support nlohmann_json::nlohmann_json LABELS gui)
+set_tests_properties(test_gui_vlm PROPERTIES ENVIRONMENT "QT_QPA_PLATFORM=offscreen" TIMEOUT 180)
 # ExplainSession on its own: no widget, no window (QTEST_GUILESS_MAIN).
 atman_add_test(test_explain_session SOURCES ui/test_explain_session.cpp LIBS atman_ui LABELS gui)
 set_tests_properties(test_explain_session PROPERTIES TIMEOUT 180)

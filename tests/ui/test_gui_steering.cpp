@@ -133,7 +133,8 @@ class TestGuiSteering : public QObject {
     QVERIFY(m_window->openImage(itemImage()));
     QVERIFY(predicted.wait(kJobTimeoutMs));
     QVERIFY(m_panel->imageView()->hasImage());
-    QCOMPARE(m_panel->imageView()->grid(), 8);
+    QCOMPARE(m_panel->imageView()->rows(), 8);
+    QCOMPARE(m_panel->imageView()->cols(), 8);
 
     m_window->generateSteered();  // nothing chosen
     QCOMPARE(errors.count(), 2);

@@ -49,13 +49,15 @@ struct InputPosition {
   std::pair<int64_t, int64_t> span{-1, -1};  // text tokens: code points of the prompt
   int row = -1, col = -1;                    // image tokens: patch grid position
   int view = 0;  // image tokens: 0 the (base) view's grid; 1 LLaVA-NeXT / OneVision tiles' grid
-  RectF rect;    // image tokens of anyres models: pixels of the original image (else empty)
+  // Image tokens: the pixels of the original image the token reads (an explanation's candidate
+  // rect), when the layout was given the image's `pixels`; empty without them and for newlines.
+  RectF rect;
 };
 
 // The model input positions of `prompt` (with LLaVA's <image> expanded), for steering and display.
 // The number of image tokens of Qwen2.5-VL and anyres LLaVA (LLaVA-NeXT, OneVision) depends on the
-// image's size: a prompt with an image needs its `pixels` (Model::preprocess; InputError without
-// them). Only their size and `geometry` are read, never their values.
+// image's size: a prompt with an image needs its `pixels` (Model::preprocess or Model::input_shape;
+// InputError without them). Only their size and `geometry` are read, never their values.
 std::vector<InputPosition> input_layout(const Model& model, const std::string& prompt,
                                         const PixelTensor* pixels = nullptr);
 

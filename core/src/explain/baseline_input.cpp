@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "atman/error.h"
 #include "explain/baseline_input.h"
@@ -69,8 +70,8 @@ BaselineInput prepare_clip(const ExplainRequest& r, BaselineInput in) {
   return in;
 }
 
-// Causal LM / LLaVA, spec §4: input = prompt + target[:-1]; F_t = log p(target t) at position
-// n_prompt - 1 + t.
+// Causal LM / LLaVA / Qwen2.5-VL, spec §4: input = prompt + target[:-1]; F_t = log p(target t)
+// at position n_prompt - 1 + t.
 BaselineInput prepare_lm(const ExplainRequest& r, BaselineInput in) {
   const Model& model = *r.model;
   const auto& impl = model.impl();
@@ -81,16 +82,31 @@ BaselineInput prepare_lm(const ExplainRequest& r, BaselineInput in) {
       impl.llava ? impl.llava->encode_prompt(tok, r.prompt).ids : tok.encode(r.prompt).ids;
   const std::vector<int64_t> target = impl.llava ? impl.llava->encode_answer(tok, r.target).ids
                                                  : tok.encode(r.target).ids;  // task checked
-  std::shared_ptr<const CausalLM> prefix_lm;  // PaliGemma: the prompt is a bidirectional prefix
-  if (impl.llava) {
+  // Qwen2.5-VL: the decoder at this input's M-RoPE positions; PaliGemma: the decoder with the
+  // prompt as a bidirectional prefix.
+  std::shared_ptr<const CausalLM> own;
+  if (impl.qwen_vl) {
+    // As the AtMan task builds it (lm_task.cpp): the processor's own resize, one image.
+    const Qwen2_5_VLModel& qwen = *impl.qwen_vl;
+    const Qwen2VLPixels pixels = qwen.preprocess(*r.image);
+    const at::Tensor features = qwen.image_features(pixels);  // (N, C)
+    ids = qwen.expand_image_tokens(qwen.encode_prompt(tok, r.prompt).ids, features.size(0));
+    const int64_t n_prompt = static_cast<int64_t>(ids.size());
+    ids.insert(ids.end(), target.begin(), target.end() - 1);
+    in.embeds = qwen.input_embeds(ids, features);
+    for (size_t t = 0; t < target.size(); ++t) in.rows.push_back(n_prompt - 1 + t);
+    own = std::make_shared<MropeSequence>(
+        qwen.language_model(), qwen.rope_index(ids, pixels.merged_rows(), pixels.merged_cols()));
+    lm = own.get();
+  } else if (impl.llava) {
     const PixelTensor pixels = model.preprocess(*r.image);
     at::Tensor features =
         impl.llava->image_features(pixels_to_tensor(pixels, impl.device), pixels.geometry);
     ids = impl.llava->expand_image_tokens(ids, features.size(1));
     const int64_t n_prompt = static_cast<int64_t>(ids.size());
     if (impl.llava->config().paligemma()) {
-      prefix_lm = std::make_shared<PrefixLM>(impl.llava->language_model(), n_prompt);
-      lm = prefix_lm.get();
+      own = std::make_shared<PrefixLM>(impl.llava->language_model(), n_prompt);
+      lm = own.get();
     }
     ids.insert(ids.end(), target.begin(), target.end() - 1);
     in.embeds = impl.llava->input_embeds(ids, features);
@@ -106,10 +122,10 @@ BaselineInput prepare_lm(const ExplainRequest& r, BaselineInput in) {
   in.layers = lm->num_layers();
   const at::Tensor rows = at::tensor(in.rows, at::kLong).to(impl.device);
   const at::Tensor target_index = at::tensor(target, at::kLong).to(impl.device);
-  in.hidden = [lm, prefix_lm](const at::Tensor& x, const Suppression* s) {
+  in.hidden = [lm, own](const at::Tensor& x, const Suppression* s) {
     return lm->forward_embeds(x, s, nullptr);
   };
-  in.log_probs = [lm, prefix_lm, rows, target_index](const at::Tensor& h) {
+  in.log_probs = [lm, own, rows, target_index](const at::Tensor& h) {
     at::Tensor logp = at::log_softmax(lm->lm_logits(h.index_select(1, rows)), -1);  // (B, nt, V)
     return logp.gather(2, target_index.view({1, -1, 1}).expand({h.size(0), -1, 1})).squeeze(2);
   };
@@ -130,10 +146,6 @@ BaselineInput prepare_baseline_input(const ExplainRequest& r) {
     throw InputError(
         "the gradient and attention baselines support CLIP, LLaVA and language "
         "models, not SigLIP; explain SigLIP with AtMan (--method atman)");
-  if (r.model->impl().qwen_vl)
-    throw InputError(
-        "the gradient and attention baselines do not support Qwen2.5-VL yet; explain it with "
-        "AtMan (--method atman)");
   const bool clip = r.model->kind() == ModelKind::Clip;
   in.task = clip ? make_clip_task(r) : make_lm_task(r);  // validates; AtMan's candidates
   in = clip ? prepare_clip(r, std::move(in)) : prepare_lm(r, std::move(in));

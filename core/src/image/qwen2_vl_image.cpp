@@ -112,15 +112,32 @@ RectF Qwen2VLPixels::merged_rect(int row, int col) const {
   return RectF{col * unit * sx, row * unit * sy, unit * sx, unit * sy};
 }
 
+Qwen2VLPixels qwen2_vl_grid(int width, int height, const Qwen2VLImageConfig& config) {
+  const int p = config.patch_size, m = config.merge_size;
+  const auto [resized_height, resized_width] =
+      smart_resize(height, width, p * m, config.min_pixels, config.max_pixels);
+  Qwen2VLPixels out;
+  out.patch_size = p;
+  out.merge_size = m;
+  out.original_width = width;
+  out.original_height = height;
+  out.resized_width = resized_width;
+  out.resized_height = resized_height;
+  out.grid_t = 1;  // one image, repeated to fill the temporal patch
+  out.grid_h = resized_height / p;
+  out.grid_w = resized_width / p;
+  return out;
+}
+
 Qwen2VLPixels preprocess_qwen2_vl(const RgbImage& image, const Qwen2VLImageConfig& config) {
   if (image.width <= 0 || image.height <= 0 ||
       image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3)
     throw InputError("cannot preprocess an image of " + std::to_string(image.width) + "x" +
                      std::to_string(image.height) + " pixels holding " +
                      std::to_string(image.pixels.size()) + " bytes");
+  Qwen2VLPixels out = qwen2_vl_grid(image.width, image.height, config);
   const int p = config.patch_size, m = config.merge_size, tp = config.temporal_patch_size;
-  const auto [height, width] =
-      smart_resize(image.height, image.width, p * m, config.min_pixels, config.max_pixels);
+  const int width = out.resized_width, height = out.resized_height;
   RgbImage resized_storage;
   const RgbImage* resized = &image;
   if (width != image.width || height != image.height) {
@@ -136,16 +153,6 @@ Qwen2VLPixels preprocess_qwen2_vl(const RgbImage& image, const Qwen2VLImageConfi
       lut[c][v] = x;
     }
 
-  Qwen2VLPixels out;
-  out.patch_size = p;
-  out.merge_size = m;
-  out.original_width = image.width;
-  out.original_height = image.height;
-  out.resized_width = width;
-  out.resized_height = height;
-  out.grid_t = 1;  // one image, repeated to fill the temporal patch
-  out.grid_h = height / p;
-  out.grid_w = width / p;
   out.patch_values = int64_t{3} * tp * p * p;
   out.patches.resize(static_cast<size_t>(out.rows() * out.patch_values));
   // permute(0, 3, 6, 4, 7, 2, 1, 5, 8) of (t, frame, c, h/m, m, p, w/m, m, p): rows by

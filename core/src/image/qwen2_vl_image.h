@@ -55,6 +55,10 @@ struct Qwen2VLPixels {
   RectF merged_rect(int row, int col) const;
 };
 
+// What preprocess_qwen2_vl gives an image of this size, without its patches (`patches` empty):
+// the sizes and the grid, so input layouts and rectangles need no resampling.
+Qwen2VLPixels qwen2_vl_grid(int width, int height, const Qwen2VLImageConfig& config);
+
 Qwen2VLPixels preprocess_qwen2_vl(const RgbImage& image, const Qwen2VLImageConfig& config);
 
 }  // namespace atman

@@ -138,20 +138,15 @@ std::vector<InputPosition> qwen_layout(const Model& model, const std::string& pr
                                        const PixelTensor* pixels) {
   const Qwen2_5_VLModel& qwen = *model.impl().qwen_vl;
   const Encoding enc = qwen.encode_prompt(model.tokenizer(), prompt);
-  int rows = 1, cols = 1;
   const auto& ids = enc.ids;
   if (!pixels && std::find(ids.begin(), ids.end(), qwen.config().image_token_id) != ids.end())
     throw InputError(
         "Qwen2.5-VL's number of image tokens depends on the image's size: give the "
         "image to lay out this prompt");
-  if (pixels) {
-    const auto [h, w] =
-        smart_resize(pixels->height, pixels->width,
-                     qwen.image_config().patch_size * qwen.image_config().merge_size,
-                     qwen.image_config().min_pixels, qwen.image_config().max_pixels);
-    rows = h / (qwen.image_config().patch_size * qwen.image_config().merge_size);
-    cols = w / (qwen.image_config().patch_size * qwen.image_config().merge_size);
-  }
+  // The model's CLIP-style preprocessing is the identity here: `pixels` has the original size.
+  Qwen2VLPixels grid;
+  if (pixels) grid = qwen2_vl_grid(pixels->width, pixels->height, qwen.image_config());
+  const int rows = pixels ? grid.merged_rows() : 1, cols = pixels ? grid.merged_cols() : 1;
   std::vector<InputPosition> out;
   for (size_t i = 0; i < enc.ids.size(); ++i) {
     if (enc.ids[i] == qwen.config().image_token_id) {
@@ -159,6 +154,7 @@ std::vector<InputPosition> qwen_layout(const Model& model, const std::string& pr
         InputPosition p;
         p.is_image = true;
         p.row = k / cols, p.col = k % cols;
+        p.rect = grid.merged_rect(p.row, p.col);  // as the explanation's candidates have it
         out.push_back(p);
       }
       continue;
@@ -291,15 +287,18 @@ std::vector<InputPosition> input_layout(const Model& model, const std::string& p
         throw InputError(model.architecture() +
                          " has as many image tokens as the image's size gives: open the image "
                          "first");
-      // The base view's geometry (Model::preprocess) holds the image's size.
-      const CropGeometry geometry = anyres ? pixels->geometry : CropGeometry{};
+      // The base view's geometry (Model::preprocess) holds the image's size and, for plain
+      // LLaVA, its resize and crop: the rectangles need it, the number of tokens does not.
+      const bool sized =
+          pixels && pixels->geometry.original_width > 0 && pixels->geometry.original_height > 0;
+      const CropGeometry geometry = sized ? pixels->geometry : CropGeometry{};
       for (const ImageToken& token : impl.llava->image_layout(geometry)) {
         InputPosition p;
         p.is_image = true;
         p.view = token.view;
         p.row = token.newline ? -1 : token.row;
         p.col = token.col;
-        if (anyres) p.rect = token.rect;
+        if (sized && !token.newline) p.rect = token.rect;
         out.push_back(p);
       }
       continue;
