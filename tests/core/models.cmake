@@ -25,3 +25,9 @@ atman_add_test(test_qwen2_5_vl SOURCES core/test_qwen2_5_vl.cpp
                LABELS "core;model")
 target_compile_definitions(test_qwen2_5_vl PRIVATE ATMAN_CLI="$<TARGET_FILE:atman>")
 add_dependencies(test_qwen2_5_vl atman)
+# Idefics3 / SmolVLM (processor, tower with bucketed position ids, pixel shuffle connector, logits,
+# tile + global token rectangles and overlays) against float64 computations from the transformers
+# sources.
+atman_add_test(test_idefics3 SOURCES core/test_idefics3.cpp
+               LIBS atman_core atman_test_support atman_internal nlohmann_json::nlohmann_json
+               LABELS "core;model")

@@ -48,8 +48,9 @@ struct InputPosition {
   std::string text;                          // text tokens: the text the token covers
   std::pair<int64_t, int64_t> span{-1, -1};  // text tokens: code points of the prompt
   int row = -1, col = -1;                    // image tokens: patch grid position
-  int view = 0;  // image tokens: 0 the (base) view's grid; 1 LLaVA-NeXT / OneVision tiles' grid
-  RectF rect;    // image tokens of anyres models: pixels of the original image (else empty)
+  int view = 0;  // image tokens: 0 the (base) view's grid; 1 LLaVA-NeXT / OneVision / Idefics3
+                 // tiles' grid (Idefics3's base view is its global view)
+  RectF rect;    // image tokens of anyres models and Idefics3: pixels of the original image
 };
 
 // The model input positions of `prompt` (with LLaVA's <image> expanded), for steering and display.

@@ -122,6 +122,10 @@ BaselineInput prepare_baseline_input(const ExplainRequest& r) {
     throw InputError(
         "the gradient and attention baselines support CLIP, LLaVA and language "
         "models, not SigLIP; explain SigLIP with AtMan (--method atman)");
+  if (r.model->impl().idefics3)
+    throw InputError(
+        "the gradient and attention baselines do not support Idefics3 (SmolVLM) yet; explain it "
+        "with AtMan (--method atman)");
   if (r.model->impl().qwen_vl)
     throw InputError(
         "the gradient and attention baselines do not support Qwen2.5-VL yet; explain it with "
