@@ -193,10 +193,12 @@ struct Qwen2_5_VLConfig {
   int vision_end_token_id = 151653;
 };
 
-// Idefics3 / SmolVLM (HF Idefics3ForConditionalGeneration, model_type "idefics3"): a SigLIP-like
-// tower reads the image's tiles and a global view; a pixel shuffle merges scale_factor x
-// scale_factor patches into one token, projected by a Linear without bias into a Llama decoder.
+// Idefics3 / SmolVLM (HF Idefics3ForConditionalGeneration, model_type "idefics3") and SmolVLM2
+// (SmolVLMForConditionalGeneration, "smolvlm": the same model, image processor and image prompt): a
+// SigLIP-like tower reads the image's tiles and a global view; a pixel shuffle merges scale_factor
+// x scale_factor patches into one token, projected by a Linear without bias into a Llama decoder.
 struct Idefics3Config {
+  std::string model_type = "idefics3";  // or "smolvlm"
   ClipTowerConfig vision;  // Idefics3VisionConfig: SigLIP's encoder, post_layernorm, no head
   LlamaConfig text;
   int image_token_id = 128257;

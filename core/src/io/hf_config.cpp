@@ -805,11 +805,12 @@ Qwen2_5_VLConfig parse_qwen2_5_vl(const Fields& top, const json& root) {
   return c;
 }
 
-// Idefics3Config: Idefics3VisionConfig's defaults for the tower (a SigLIP encoder with
-// post_layernorm and no head), a Llama text model by default, the top-level image_token_id and
-// scale_factor of the pixel shuffle.
-Idefics3Config parse_idefics3(const Fields& top) {
+// Idefics3Config (and SmolVLMConfig, its subclass): Idefics3VisionConfig's defaults for the tower
+// (a SigLIP encoder with post_layernorm and no head), a Llama text model by default, the top-level
+// image_token_id and scale_factor of the pixel shuffle.
+Idefics3Config parse_idefics3(const Fields& top, const std::string& type) {
   Idefics3Config c;
+  c.model_type = type;
   Fields vision = top.object("vision_config");
   parse_clip_common(vision, ClipDefaults{1152, 3072, 12, 16}, c.vision);
   c.vision.hidden_act = vision.get_activation("hidden_act", Activation::GeluTanh);
@@ -862,6 +863,7 @@ std::string type_from_architectures(const Fields& top) {
   if (arch == "LlavaOnevisionForConditionalGeneration") return "llava_onevision";
   if (arch == "Qwen2_5_VLForConditionalGeneration") return "qwen2_5_vl";
   if (arch == "Idefics3ForConditionalGeneration") return "idefics3";
+  if (arch == "SmolVLMForConditionalGeneration") return "smolvlm";
   return arch;
 }
 
@@ -889,7 +891,8 @@ std::string supported_architectures() {
          "(LlavaNextForConditionalGeneration), llava_onevision "
          "(LlavaOnevisionForConditionalGeneration), qwen2_5_vl "
          "(Qwen2_5_VLForConditionalGeneration), idefics3 (Idefics3ForConditionalGeneration: "
-         "SmolVLM); LLaVA towers: clip_vision_model, "
+         "SmolVLM), smolvlm (SmolVLMForConditionalGeneration: SmolVLM2, images); LLaVA towers: "
+         "clip_vision_model, "
          "siglip_vision_model";
 }
 
@@ -917,11 +920,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   if (type == "llava" || type == "llava_next" || type == "llava_onevision")
     return parse_llava(top, type);
   if (type == "qwen2_5_vl") return parse_qwen2_5_vl(top, root);
-  if (type == "idefics3") return parse_idefics3(top);
-  if (type == "smolvlm")
-    throw ModelError("unsupported architecture 'smolvlm' in " + origin +
-                     ": SmolVLM2 (SmolVLMForConditionalGeneration) is not supported; SmolVLM "
-                     "(model_type 'idefics3', e.g. HuggingFaceTB/SmolVLM-256M-Instruct) is");
+  if (type == "idefics3" || type == "smolvlm") return parse_idefics3(top, type);
   if (type == "siglip2")
     throw ModelError("unsupported architecture 'siglip2' in " + origin +
                      ": SigLIP 2 NaFlex (variable patch counts, pixel attention mask) is not "

@@ -206,7 +206,7 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
     impl->preprocess.rescale_factor = 1.0;
   } else if (const auto* idefics3 = std::get_if<Idefics3Config>(&impl->config)) {
     impl->kind = ModelKind::Llava;
-    impl->architecture = "Idefics3";
+    impl->architecture = idefics3->model_type == "smolvlm" ? "SmolVLM2" : "Idefics3";
     impl->idefics3 = std::make_unique<Idefics3Model>(*idefics3, checkpoint, impl->device,
                                                      load_idefics3_image_config(dir));
     // Its processor resizes and tiles by its own rule; what the CLIP-style config says is only
