@@ -31,3 +31,5 @@ add_dependencies(test_qwen2_5_vl atman)
 atman_add_test(test_idefics3 SOURCES core/test_idefics3.cpp
                LIBS atman_core atman_test_support atman_internal nlohmann_json::nlohmann_json
                LABELS "core;model")
+target_compile_definitions(test_idefics3 PRIVATE ATMAN_CLI="$<TARGET_FILE:atman>")
+add_dependencies(test_idefics3 atman)

@@ -21,6 +21,8 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <QFileInfo>
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -560,6 +562,33 @@ class TestIdefics3 : public QObject {
     write_model(bad, spec_256m(), l.weights);
     write_json(bad / "processor_config.json", {{"image_seq_len", 64}});
     QVERIFY_THROWS_EXCEPTION(ModelError, Model::load(bad));
+  }
+
+  // The CLI opens it like the other LLaVA-style models: the question through the chat template,
+  // an explanation with its overlay (tiles and global view summed), a greedy continuation.
+  void cli() {
+    const auto& l = load(spec_256m(), 7);
+    const QString image = tmp_.filePath("half.png"), out = tmp_.filePath("smolvlm.json"),
+                  png = tmp_.filePath("smolvlm.png");
+    save_png(*half_solid(100, 60), image.toStdString());
+    const QString dir = QString::fromStdString(l.model->dir().string());
+    QProcess cli;
+    cli.start(ATMAN_CLI,
+              {"explain", "--model", dir, "--image", image, "--question", "What is in the picture?",
+               "--target", " a red", "--json", out, "--png", png});
+    QVERIFY(cli.waitForFinished(120000));
+    QString output = cli.readAllStandardOutput() + cli.readAllStandardError();
+    QVERIFY2(cli.exitStatus() == QProcess::NormalExit && cli.exitCode() == 0, qPrintable(output));
+    std::ifstream in(out.toStdString());
+    const json e = json::parse(in);
+    QCOMPARE(e["prompt"].get<std::string>(), kQuestion);
+    QCOMPARE(e["candidates"].size(), size_t{52});  // 12 tiles and the global view, 4 tokens each
+    QVERIFY(QFileInfo(png).size() > 0);
+    cli.start(ATMAN_CLI, {"generate", "--model", dir, "--image", image, "--question",
+                          "What is in the picture?", "--max-new-tokens", "2"});
+    QVERIFY(cli.waitForFinished(120000));
+    output = cli.readAllStandardOutput() + cli.readAllStandardError();
+    QVERIFY2(cli.exitStatus() == QProcess::NormalExit && cli.exitCode() == 0, qPrintable(output));
   }
 
   // SmolVLM2 (SmolVLMForConditionalGeneration, model_type "smolvlm") is Idefics3's code with its
