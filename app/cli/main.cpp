@@ -45,8 +45,8 @@ Commands:
           [--siglip-loss {siglip_loss}]
                                AtMan explanation (or a baseline); CLIP: target is one of the labels;
                                SigLIP: loss -log sigmoid(target logit) or softmax over the labels;
-                               LLaVA-NeXT/OneVision --png: base view and tiles summed per pixel
-                               (all), or one of them
+                               LLaVA-NeXT/OneVision, SmolVLM --png: base (SmolVLM: global) view
+                               and tiles summed per pixel (all), or one of them
   generate --model DIR [--image PATH] [--prompt TEXT | --question TEXT] [--max-new-tokens N]
            [--steer-text SUBSTRING=FACTOR]... [--steer-patches R0:R1,C0:C1=FACTOR]... [--log-additive]
                                greedy continuation of a language model (LLaVA: with the image);

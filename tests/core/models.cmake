@@ -40,3 +40,11 @@ atman_add_test(test_siglip2 SOURCES core/test_siglip2.cpp
                LABELS "core;model")
 target_compile_definitions(test_siglip2 PRIVATE ATMAN_CLI="$<TARGET_FILE:atman>")
 add_dependencies(test_siglip2 atman)
+# Idefics3 / SmolVLM (processor, tower with bucketed position ids, pixel shuffle connector, logits,
+# tile + global token rectangles and overlays) against float64 computations from the transformers
+# sources.
+atman_add_test(test_idefics3 SOURCES core/test_idefics3.cpp
+               LIBS atman_core atman_test_support atman_internal nlohmann_json::nlohmann_json
+               LABELS "core;model")
+target_compile_definitions(test_idefics3 PRIVATE ATMAN_CLI="$<TARGET_FILE:atman>")
+add_dependencies(test_idefics3 atman)

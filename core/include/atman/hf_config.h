@@ -205,8 +205,25 @@ struct Qwen2_5_VLConfig {
   int vision_end_token_id = 151653;
 };
 
-using ModelConfig =
-    std::variant<ClipConfig, Gpt2Config, LlamaConfig, LlavaConfig, SiglipConfig, Qwen2_5_VLConfig>;
+// Idefics3 / SmolVLM (HF Idefics3ForConditionalGeneration, model_type "idefics3") and SmolVLM2
+// (SmolVLMForConditionalGeneration, "smolvlm": the same model, image processor and image prompt): a
+// SigLIP-like tower reads the image's tiles and a global view; a pixel shuffle merges scale_factor
+// x scale_factor patches into one token, projected by a Linear without bias into a Llama decoder.
+struct Idefics3Config {
+  std::string model_type = "idefics3";  // or "smolvlm"
+  ClipTowerConfig vision;  // Idefics3VisionConfig: SigLIP's encoder, post_layernorm, no head
+  LlamaConfig text;
+  int image_token_id = 128257;
+  int scale_factor = 2;
+  // Language-model positions per view: (image_size / patch_size)^2 / scale_factor^2.
+  int image_seq_len() const {
+    const int grid = vision.image_size / vision.patch_size;
+    return grid * grid / (scale_factor * scale_factor);
+  }
+};
+
+using ModelConfig = std::variant<ClipConfig, Gpt2Config, LlamaConfig, LlavaConfig, SiglipConfig,
+                                 Qwen2_5_VLConfig, Idefics3Config>;
 
 // Reads <dir>/config.json. Throws ModelError for a missing/invalid file or an architecture that is
 // not supported; the message lists the supported ones (supported_architectures()).

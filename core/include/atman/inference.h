@@ -48,7 +48,8 @@ struct InputPosition {
   std::string text;                          // text tokens: the text the token covers
   std::pair<int64_t, int64_t> span{-1, -1};  // text tokens: code points of the prompt
   int row = -1, col = -1;                    // image tokens: patch grid position
-  int view = 0;  // image tokens: 0 the (base) view's grid; 1 LLaVA-NeXT / OneVision tiles' grid
+  int view = 0;  // image tokens: 0 the (base) view's grid; 1 LLaVA-NeXT / OneVision / Idefics3
+                 // tiles' grid (Idefics3's base view is its global view)
   // Image tokens: the pixels of the original image the token reads (an explanation's candidate
   // rect), when the layout was given the image's `pixels`; empty without them and for newlines.
   RectF rect;

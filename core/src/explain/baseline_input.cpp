@@ -146,6 +146,10 @@ BaselineInput prepare_baseline_input(const ExplainRequest& r) {
     throw InputError(
         "the gradient and attention baselines support CLIP, LLaVA and language "
         "models, not SigLIP; explain SigLIP with AtMan (--method atman)");
+  if (r.model->impl().idefics3)
+    throw InputError(
+        "the gradient and attention baselines do not support Idefics3 (SmolVLM) yet; explain it "
+        "with AtMan (--method atman)");
   const bool clip = r.model->kind() == ModelKind::Clip;
   in.task = clip ? make_clip_task(r) : make_lm_task(r);  // validates; AtMan's candidates
   in = clip ? prepare_clip(r, std::move(in)) : prepare_lm(r, std::move(in));

@@ -1,9 +1,9 @@
-// Perturbation task of causal LMs (GPT-2, Llama-style) and image-prefix LMs (LLaVA, Qwen2.5-VL),
-// spec §4: input = prompt + target[:-1]; L_t = cross-entropy of target token t at position
-// n_prompt - 1 + t. Keys/values of the positions before a batch's first suppressed position are
-// reused from the unperturbed pass (spec §5), and the LM head runs only at the target positions.
-// PaliGemma's prompt is a bidirectional prefix: every prompt position sees the suppressed ones, so
-// nothing is reused there.
+// Perturbation task of causal LMs (GPT-2, Llama-style) and image-prefix LMs (LLaVA, Idefics3,
+// Qwen2.5-VL), spec §4: input = prompt + target[:-1]; L_t = cross-entropy of target token t at
+// position n_prompt - 1 + t. Keys/values of the positions before a batch's first suppressed
+// position are reused from the unperturbed pass (spec §5), and the LM head runs only at the target
+// positions. PaliGemma's prompt is a bidirectional prefix: every prompt position sees the
+// suppressed ones, so nothing is reused there.
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -67,6 +67,38 @@ class LmTask final : public PerturbationTask {
       if (image_positions.empty())
         throw InputError("the prompt has no <image> token; LLaVA prompts look like '" +
                          std::string("<image>\\nQuestion: ... Answer:'"));
+    } else if (impl.idefics3) {
+      if (!request.image) throw InputError("Idefics3 models need an image to explain");
+      PixelTensor pixels = model_.preprocess(*request.image);
+      geometry_ = pixels.geometry;
+      image_features = impl.idefics3->image_features(pixels_to_tensor(pixels, impl.device));
+      layout_ = impl.idefics3->image_layout(pixels.geometry);
+      const int64_t image_id = impl.idefics3->config().image_token_id;
+      // The processor's text for the image: delimiters, row/column markers and the <image> runs
+      // of each view; the <image> positions are the layout's, in order.
+      const Idefics3Layout image_layout =
+          impl.idefics3->layout(geometry_.original_width, geometry_.original_height);
+      const std::vector<int64_t> expansion = impl.idefics3->image_prompt_ids(tok, image_layout);
+      for (size_t i = 0; i < prompt.ids.size(); ++i) {
+        token_position[i] = static_cast<int64_t>(input_ids.size());
+        if (prompt.ids[i] == image_id) {
+          if (!image_positions.empty())
+            throw InputError("the prompt has more than one <image> token; give one image");
+          for (int64_t id : expansion) {
+            if (id == image_id) image_positions.push_back(static_cast<int64_t>(input_ids.size()));
+            input_ids.push_back(id);
+          }
+        } else {
+          input_ids.push_back(prompt.ids[i]);
+        }
+      }
+      if (image_positions.empty())
+        throw InputError("the prompt has no <image> token; SmolVLM prompts look like '" +
+                         std::string("<|im_start|>User:<image>Question<end_of_utterance>\\n") +
+                         "Assistant:'");
+      if (image_positions.size() != layout_.size())
+        throw Error("Idefics3: " + std::to_string(image_positions.size()) +
+                    " <image> positions for " + std::to_string(layout_.size()) + " image tokens");
     } else if (impl.qwen_vl) {
       if (!request.image) throw InputError("Qwen2.5-VL models need an image to explain");
       qwen_pixels_ = impl.qwen_vl->preprocess(*request.image);  // the processor's own resize
@@ -110,7 +142,9 @@ class LmTask final : public PerturbationTask {
       embeds_ = impl.qwen_vl->input_embeds(input_ids, image_features);
     } else {
       embeds_ = impl.llava ? impl.llava->input_embeds(input_ids, image_features)
-                           : lm_->embed_tokens(ids_to_tensor(input_ids, impl.device));  // (1, T, C)
+                : impl.idefics3
+                    ? impl.idefics3->input_embeds(input_ids, image_features)
+                    : lm_->embed_tokens(ids_to_tensor(input_ids, impl.device));  // (1, T, C)
     }
     if (paligemma_) {
       // The prompt (image, <bos>, text, "\n") is the prefix; the target continues it causally.
@@ -122,11 +156,12 @@ class LmTask final : public PerturbationTask {
     std::vector<std::vector<int64_t>> groups;
     const bool want_image = request.explain != ExplainWhat::PromptTokens;
     const bool want_text = request.explain != ExplainWhat::ImagePatches;
-    if (want_image && impl.llava) add_image_candidates(image_positions, groups);
+    if (want_image && (impl.llava || impl.idefics3)) add_image_candidates(image_positions, groups);
     if (want_image && impl.qwen_vl) add_merged_token_candidates(image_positions, groups);
     std::vector<int64_t> structural;  // image tokens and their delimiters are no text candidates
     if (impl.llava) structural.push_back(impl.llava->config().image_token_index);
     if (paligemma_) structural.push_back(impl.llava->config().text.bos_token_id);
+    if (impl.idefics3) structural.push_back(impl.idefics3->config().image_token_id);
     if (impl.qwen_vl) {
       const auto& c = impl.qwen_vl->config();
       structural = {c.image_token_id, c.vision_start_token_id, c.vision_end_token_id};
@@ -148,6 +183,7 @@ class LmTask final : public PerturbationTask {
       skeleton.image_width = request.image->width;
       skeleton.image_height = request.image->height;
       if (impl.llava) skeleton.grid_rows = skeleton.grid_cols = impl.llava->grid_size();
+      if (impl.idefics3) skeleton.grid_rows = skeleton.grid_cols = impl.idefics3->token_grid();
       if (impl.qwen_vl) {
         skeleton.grid_rows = qwen_pixels_.merged_rows();
         skeleton.grid_cols = qwen_pixels_.merged_cols();
@@ -224,9 +260,9 @@ class LmTask final : public PerturbationTask {
 
   void add_image_candidates(const std::vector<int64_t>& image_positions,
                             std::vector<std::vector<int64_t>>& groups) {
-    const LlavaModel& llava = *model_.impl().llava;
-    const int grid = llava.grid_size();
-    if (!llava.config().anyres() && llava.config().vision_type == LlavaVision::Clip) {
+    const LlavaModel* llava = model_.impl().llava.get();
+    if (llava && !llava->config().anyres() && llava->config().vision_type == LlavaVision::Clip) {
+      const int grid = llava->grid_size();
       // LLaVA-1.5: the patches in row-major order (with "full", the first image token is CLS and
       // is not a candidate), tiled as CLIP's are.
       const int64_t offset = static_cast<int64_t>(image_positions.size()) - grid * grid;
@@ -236,7 +272,8 @@ class LmTask final : public PerturbationTask {
       for (auto& cand : tiled.candidates) add_candidate(std::move(cand), groups);
       return;
     }
-    // Every image token with pixels (base view and tiles) is a candidate, grouped request.tile x
+    // Every image token with pixels (base view and tiles; Idefics3's global view and tiles) is a
+    // candidate, grouped request.tile x
     // request.tile on its view's grid; newlines and a class token cover no pixels of their own and
     // are not candidates.
     const int k = std::max(1, request_.tile);
@@ -329,7 +366,7 @@ class LmTask final : public PerturbationTask {
   at::Tensor target_positions_, target_index_;
   KVCache prefix_cache_;
   CropGeometry geometry_;
-  std::vector<ImageToken> layout_;           // LLaVA: what each image position is
+  std::vector<ImageToken> layout_;           // LLaVA, Idefics3: what each image position is
   Qwen2VLPixels qwen_pixels_;                // Qwen2.5-VL: the processed image and its grid
   std::unique_ptr<MropeSequence> sequence_;  // Qwen2.5-VL: the decoder at this input's positions
   bool paligemma_ = false;

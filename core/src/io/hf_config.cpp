@@ -884,6 +884,43 @@ Qwen2_5_VLConfig parse_qwen2_5_vl(const Fields& top, const json& root) {
   return c;
 }
 
+// Idefics3Config (and SmolVLMConfig, its subclass): Idefics3VisionConfig's defaults for the tower
+// (a SigLIP encoder with post_layernorm and no head), a Llama text model by default, the top-level
+// image_token_id and scale_factor of the pixel shuffle.
+Idefics3Config parse_idefics3(const Fields& top, const std::string& type) {
+  Idefics3Config c;
+  c.model_type = type;
+  Fields vision = top.object("vision_config");
+  parse_clip_common(vision, ClipDefaults{1152, 3072, 12, 16}, c.vision);
+  c.vision.hidden_act = vision.get_activation("hidden_act", Activation::GeluTanh);
+  c.vision.layer_norm_eps = vision.get_positive_double("layer_norm_eps", 1e-6);
+  c.vision.image_size = vision.get_int("image_size", 224);
+  c.vision.patch_size = vision.get_int("patch_size", 32);
+  c.vision.num_channels = vision.get_int("num_channels", 3, 1, 64);
+  if (c.vision.patch_size > c.vision.image_size)
+    vision.fail("image_size", "is " + std::to_string(c.vision.image_size) + ", smaller than '" +
+                                  vision.path("patch_size") +
+                                  "' = " + std::to_string(c.vision.patch_size));
+  Fields text = top.object("text_config");
+  const std::string text_type = text.get_string("model_type", "llama");
+  if (!is_llama_family(text_type))
+    text.fail("model_type", "is '" + text_type +
+                                "'; supported language models: llama, qwen2, qwen3, mistral, "
+                                "gemma2, gemma3_text, phi3, olmo2");
+  c.text = parse_llama(text, text_type, /*required=*/false);
+  c.text.tie_word_embeddings = top.get_bool("tie_word_embeddings", c.text.tie_word_embeddings);
+  c.image_token_id = top.get_int("image_token_id", c.image_token_id, 0, kMaxSize);
+  c.scale_factor = top.get_int("scale_factor", c.scale_factor, 1, 64);
+  // The connector's pixel shuffle reshapes each view's square patch grid into scale_factor x
+  // scale_factor blocks: the grid must divide.
+  const int grid = c.vision.image_size / c.vision.patch_size;
+  if (grid % c.scale_factor != 0)
+    top.fail("scale_factor", "is " + std::to_string(c.scale_factor) +
+                                 ", which does not divide the " + std::to_string(grid) +
+                                 "-patch grid of the vision tower");
+  return c;
+}
+
 // Names a config by its "architectures" entry when "model_type" is missing (very old configs).
 std::string type_from_architectures(const Fields& top) {
   const json* archs = top.find("architectures");
@@ -907,6 +944,8 @@ std::string type_from_architectures(const Fields& top) {
   if (arch == "LlavaOnevisionForConditionalGeneration") return "llava_onevision";
   if (arch == "Qwen2_5_VLForConditionalGeneration") return "qwen2_5_vl";
   if (arch == "PaliGemmaForConditionalGeneration") return "paligemma";
+  if (arch == "Idefics3ForConditionalGeneration") return "idefics3";
+  if (arch == "SmolVLMForConditionalGeneration") return "smolvlm";
   return arch;
 }
 
@@ -935,7 +974,9 @@ std::string supported_architectures() {
          "olmo2 (Olmo2ForCausalLM), llava (LlavaForConditionalGeneration), llava_next "
          "(LlavaNextForConditionalGeneration), llava_onevision "
          "(LlavaOnevisionForConditionalGeneration), paligemma (PaliGemmaForConditionalGeneration), "
-         "qwen2_5_vl (Qwen2_5_VLForConditionalGeneration); LLaVA towers: clip_vision_model, "
+         "qwen2_5_vl (Qwen2_5_VLForConditionalGeneration), idefics3 "
+         "(Idefics3ForConditionalGeneration: SmolVLM), smolvlm (SmolVLMForConditionalGeneration: "
+         "SmolVLM2, images); LLaVA towers: clip_vision_model, "
          "siglip_vision_model";
 }
 
@@ -965,6 +1006,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     return parse_llava(top, type);
   if (type == "qwen2_5_vl") return parse_qwen2_5_vl(top, root);
   if (type == "paligemma") return parse_paligemma(top);
+  if (type == "idefics3" || type == "smolvlm") return parse_idefics3(top, type);
   throw ModelError("unsupported architecture '" + type + "' in " + origin +
                    "; supported: " + supported_architectures());
 }

@@ -100,6 +100,15 @@ PromptInput prompt_input(const Model& model, const std::vector<int64_t>& ids,
     }
     return in;
   }
+  if (impl.idefics3) {
+    const int64_t image_id = impl.idefics3->config().image_token_id;
+    if (std::find(ids.begin(), ids.end(), image_id) != ids.end()) {
+      if (!pixels) throw InputError("Idefics3 model '" + model.name() + "' needs an image");
+      at::Tensor features = impl.idefics3->image_features(pixels_to_tensor(*pixels, impl.device));
+      *model_ids = impl.idefics3->expand_image_tokens(ids, model.tokenizer(), pixels->geometry);
+      return impl.idefics3->input_embeds(*model_ids, features);
+    }
+  }
   *model_ids = ids;
   in.embeds = impl.lm->embed_tokens(ids_to_tensor(ids, impl.device));
   return in;
@@ -113,6 +122,7 @@ std::vector<int64_t> end_tokens(const Model& model) {
   const LlamaConfig* llama = std::get_if<LlamaConfig>(&config);
   if (const auto* llava = std::get_if<LlavaConfig>(&config)) llama = &llava->text;
   if (const auto* qwen = std::get_if<Qwen2_5_VLConfig>(&config)) llama = &qwen->text;
+  if (const auto* idefics3 = std::get_if<Idefics3Config>(&config)) llama = &idefics3->text;
   if (llama) {
     ids.insert(ids.end(), llama->eos_token_ids.begin(), llama->eos_token_ids.end());
     if (llama->eos_token_id >= 0) ids.push_back(llama->eos_token_id);
@@ -168,6 +178,35 @@ std::vector<InputPosition> qwen_layout(const Model& model, const std::string& pr
     out.push_back(p);
   }
   return out;
+}
+
+// Idefics3's input positions for its one <image>: the processor's delimiters and row/column
+// markers as text, each view's image tokens with their rectangles.
+void idefics3_image_positions(const Model& model, const PixelTensor* pixels,
+                              std::vector<InputPosition>& out) {
+  const Idefics3Model& m = *model.impl().idefics3;
+  if (!pixels || pixels->geometry.original_width <= 0 || pixels->geometry.original_height <= 0)
+    throw InputError(model.architecture() +
+                     " has as many image tokens as the image's size gives: open the image first");
+  const CropGeometry& geometry = pixels->geometry;
+  const std::vector<ImageToken> tokens = m.image_layout(geometry);
+  const std::vector<int64_t> ids = m.image_prompt_ids(
+      model.tokenizer(), m.layout(geometry.original_width, geometry.original_height));
+  size_t k = 0;
+  for (int64_t id : ids) {
+    InputPosition p;
+    if (id == m.config().image_token_id && k < tokens.size()) {
+      const ImageToken& token = tokens[k++];
+      p.is_image = true;
+      p.view = token.view;
+      p.row = token.row;
+      p.col = token.col;
+      p.rect = token.rect;
+    } else {
+      p.text = model.tokenizer().decode({id});
+    }
+    out.push_back(p);
+  }
 }
 
 }  // namespace
@@ -275,9 +314,15 @@ std::vector<InputPosition> input_layout(const Model& model, const std::string& p
   const auto& impl = model.impl();
   if (impl.qwen_vl) return qwen_layout(model, prompt, pixels);
   Encoding enc = encode_prompt(model, prompt);
-  const int64_t image_id = impl.llava ? impl.llava->config().image_token_index : -1;
+  const int64_t image_id = impl.llava      ? impl.llava->config().image_token_index
+                           : impl.idefics3 ? impl.idefics3->config().image_token_id
+                                           : -1;
   std::vector<InputPosition> out;
   for (size_t i = 0; i < enc.ids.size(); ++i) {
+    if (enc.ids[i] == image_id && impl.idefics3) {
+      idefics3_image_positions(model, pixels, out);
+      continue;
+    }
     if (enc.ids[i] == image_id) {
       // Anyres models have as many image tokens as the image's size gives; plain LLaVA a fixed
       // number, whatever the size.

@@ -10,6 +10,7 @@
 #include "atman/model.h"
 #include "models/clip.h"
 #include "models/gpt2.h"
+#include "models/idefics3.h"
 #include "models/llama.h"
 #include "models/llava.h"
 #include "models/qwen2_5_vl.h"
@@ -32,14 +33,16 @@ struct Model::Impl {
   std::unique_ptr<CausalLM> lm;              // kind == CausalLM
   std::unique_ptr<LlavaModel> llava;         // kind == Llava
   std::unique_ptr<Qwen2_5_VLModel> qwen_vl;  // kind == Llava too: an image-prefix LM
+  std::unique_ptr<Idefics3Model> idefics3;   // kind == Llava too (SmolVLM)
   std::unique_ptr<SiglipModel> siglip;       // kind == Siglip
   std::unique_ptr<Siglip2Model> siglip2;     // kind == Siglip too: SigLIP 2 NaFlex
   std::optional<RemoteModelInfo> remote;     // a weight-less view of a server's model (load_view)
 
-  // The decoder of a CausalLM, LLaVA or Qwen2.5-VL model. Qwen2.5-VL's needs the multimodal
-  // positions of its input: run it through an MropeSequence.
+  // The decoder of a CausalLM, LLaVA, Idefics3 or Qwen2.5-VL model. Qwen2.5-VL's needs the
+  // multimodal positions of its input: run it through an MropeSequence.
   const CausalLM& language_model() const {
     if (qwen_vl) return qwen_vl->language_model();
+    if (idefics3) return idefics3->language_model();
     return llava ? static_cast<const CausalLM&>(llava->language_model()) : *lm;
   }
 };

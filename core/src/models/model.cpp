@@ -217,6 +217,14 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
     impl->preprocess.do_resize = impl->preprocess.do_center_crop = false;
     impl->preprocess.do_normalize = false;
     impl->preprocess.rescale_factor = 1.0;
+  } else if (const auto* idefics3 = std::get_if<Idefics3Config>(&impl->config)) {
+    impl->kind = ModelKind::Llava;
+    impl->architecture = idefics3->model_type == "smolvlm" ? "SmolVLM2" : "Idefics3";
+    impl->idefics3 = std::make_unique<Idefics3Model>(*idefics3, checkpoint, impl->device,
+                                                     load_idefics3_image_config(dir));
+    // Its processor resizes and tiles by its own rule; what the CLIP-style config says is only
+    // the per-view rescale and normalisation (and the tile as the "crop").
+    impl->preprocess = impl->idefics3->image_config().view_config();
   } else {
     const auto& llava = std::get<LlavaConfig>(impl->config);
     impl->kind = ModelKind::Llava;
@@ -245,12 +253,16 @@ std::shared_ptr<const Model> Model::load_view(const std::filesystem::path& dir,
     impl->kind = ModelKind::Siglip;
   } else if (std::holds_alternative<ClipConfig>(impl->config)) {
     impl->kind = ModelKind::Clip;
-  } else if (std::holds_alternative<LlavaConfig>(impl->config)) {
+  } else if (std::holds_alternative<LlavaConfig>(impl->config) ||
+             std::holds_alternative<Idefics3Config>(impl->config)) {
     impl->kind = ModelKind::Llava;
   } else {
     impl->kind = ModelKind::CausalLM;
   }
-  if (impl->kind != ModelKind::CausalLM) impl->preprocess = load_preprocess_config(dir);
+  if (std::holds_alternative<Idefics3Config>(impl->config))
+    impl->preprocess = load_idefics3_image_config(dir).view_config();
+  else if (impl->kind != ModelKind::CausalLM)
+    impl->preprocess = load_preprocess_config(dir);
   if (const auto* siglip = std::get_if<SiglipConfig>(&impl->config); siglip && siglip->naflex) {
     // As Model::load: the server's processor sees the original pixels.
     impl->preprocess.do_resize = impl->preprocess.do_center_crop = false;
@@ -345,19 +357,22 @@ const ClipPreprocessConfig& Model::preprocess_config() const {
 
 PixelTensor Model::preprocess(const RgbImage& image) const {
   if (impl_->llava) return impl_->llava->preprocess(image, impl_->preprocess);
+  if (impl_->idefics3) return impl_->idefics3->preprocess(image);
   return preprocess_clip(image, impl_->preprocess);
 }
 
 ClipInputGeometry Model::input_geometry(int image_width, int image_height) const {
   // From the config, not the weights, so a server's model (load_view) answers as well.
   const auto* llava = std::get_if<LlavaConfig>(&impl_->config);
-  if (!llava || !llava->anyres())
+  const auto* idefics3 = std::get_if<Idefics3Config>(&impl_->config);
+  if (!idefics3 && (!llava || !llava->anyres()))
     return clip_input_geometry(image_width, image_height, impl_->preprocess);
   if (image_width <= 0 || image_height <= 0)
     throw InputError("cannot preprocess an image of " + std::to_string(image_width) + "x" +
                      std::to_string(image_height) + " pixels");
-  // Anyres: the base view is the whole image resized to the tower's square (preprocess_anyres).
-  const int side = llava->vision.image_size;
+  // Anyres: the base view is the whole image resized to the tower's square (preprocess_anyres);
+  // Idefics3's global view likewise (preprocess_idefics3).
+  const int side = idefics3 ? idefics3->vision.image_size : llava->vision.image_size;
   ClipInputGeometry out;
   out.resized_width = out.resized_height = out.width = out.height = side;
   out.geometry.original_width = image_width;
@@ -381,6 +396,7 @@ int Model::patch_grid() const {
   if (impl_->remote) return impl_->remote->patch_grid;
   if (impl_->clip) return impl_->clip->vision().grid_size();
   if (impl_->llava) return impl_->llava->grid_size();
+  if (impl_->idefics3) return impl_->idefics3->token_grid();
   if (impl_->siglip) return impl_->siglip->grid_size();
   return 0;
 }
