@@ -106,7 +106,8 @@ PromptInput prompt_input(const Model& model, const std::vector<int64_t>& ids,
       if (!pixels) throw InputError("Idefics3 model '" + model.name() + "' needs an image");
       at::Tensor features = impl.idefics3->image_features(pixels_to_tensor(*pixels, impl.device));
       *model_ids = impl.idefics3->expand_image_tokens(ids, model.tokenizer(), pixels->geometry);
-      return impl.idefics3->input_embeds(*model_ids, features);
+      in.embeds = impl.idefics3->input_embeds(*model_ids, features);
+      return in;
     }
   }
   *model_ids = ids;
