@@ -673,6 +673,17 @@ class TestModels : public QObject {
           }
         }
     }
+    // Without the unperturbed pass's cache (the faithfulness curves' forwards): every start 0.
+    {
+      std::vector<std::vector<double>> rows = {ones_with(T, {{2, 0.1}}), ones_with(T, {{0, 0.3}})};
+      Suppression s = make_suppression(rows, false);
+      const at::Tensor packed = lm.forward_suffixes(embeds, {0, 0}, s, KVCache{}, 2);
+      for (size_t b = 0; b < rows.size(); ++b) {
+        Suppression one = make_suppression({rows[b]}, false);
+        const at::Tensor full = lm.forward_embeds(embeds, &one, nullptr);
+        worst = std::max(worst, max_abs_diff(packed[b], full[0].slice(0, T - 2)));
+      }
+    }
     qInfo("%s: packed suffix batch vs full forwards: max |diff| = %.3g (packs: %d)", name.c_str(),
           worst, lm.packs_suffixes());
     QVERIFY(worst <= 1e-5);

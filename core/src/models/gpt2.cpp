@@ -4,6 +4,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "atman/error.h"
 #include "models/suffix_batch.h"
 
@@ -78,11 +80,13 @@ at::Tensor Gpt2Model::forward_suffixes(const at::Tensor& embeds, const std::vect
                      std::to_string(config_.n_positions) + " positions this GPT-2 model supports");
   const SuffixBatch batch(starts, T, outputs, embeds.device());
   const int64_t B = batch.batch(), P = batch.padded(), first = batch.first();
-  if (first > 0 && (static_cast<int>(base.keys.size()) != config_.n_layer || base.length() != T))
+  const bool needs_base = *std::max_element(starts.begin(), starts.end()) > 0;
+  if (needs_base && (static_cast<int>(base.keys.size()) != config_.n_layer || base.length() != T))
     throw Error("GPT-2 perturbations after position 0 need the unperturbed pass's keys");
-  // The unperturbed pass's keys or values of layer l as rows (T, C).
+  // The unperturbed pass's keys or values of layer l as rows (T, C); without them (every start
+  // 0) no row of them is read.
   auto base_rows = [&](const std::vector<at::Tensor>& kv, int l) {
-    return merge_heads(kv[l]).view({T, C});
+    return needs_base ? merge_heads(kv[l]).view({T, C}) : at::zeros({T, C}, embeds.options());
   };
   // Positions [first, T) are the same for every perturbation until layer 0's attention: its
   // norm and Q/K/V run once, batch 1, and broadcast against the B factor rows.
