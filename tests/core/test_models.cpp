@@ -596,6 +596,69 @@ class TestModels : public QObject {
     QVERIFY(worst <= 1e-5);
   }
 
+  // ---- The explainer's packed batch: each perturbation from its own start == full forwards ---
+  void suffixBatchEqualsFull_data() {
+    QTest::addColumn<QString>("variant");
+    for (const auto& [name, v] : variants())
+      if (v.arch != Arch::Clip && name.find("16") == std::string::npos)
+        QTest::newRow(name.c_str()) << QString::fromStdString(name);
+  }
+  void suffixBatchEqualsFull() {
+    QFETCH(QString, variant);
+    const std::string name = variant.toStdString();
+    auto m = model(name);
+    const CausalLM& lm = *m->impl().lm;
+    c10::InferenceMode guard;
+    std::vector<int64_t> ids = lm_ids(*m);
+    const int64_t T = ids.size();
+    at::Tensor embeds = lm.embed_tokens(ids_to_tensor(ids, at::kCPU));
+    KVCache base;
+    lm.forward_embeds(embeds, nullptr, &base);
+    double worst = 0;
+    for (int64_t outputs : {int64_t(1), int64_t(3)}) {
+      // Starts in any order, repeated, at 0 and at the last allowed position (T - outputs).
+      const std::vector<int64_t> starts = {4, 0, T - outputs, 2, 4};
+      for (bool log_additive : {false, true})
+        for (std::vector<int> layers : {std::vector<int>{}, std::vector<int>{1}}) {
+          std::vector<std::vector<double>> rows;
+          for (size_t b = 0; b < starts.size(); ++b) {
+            // Suppressed from the start on; the first repeat of start 4 also later on.
+            std::map<int64_t, double> set = {{starts[b], 0.1 + 0.1 * b}};
+            if (b == 0) set[T - 1] = 0.5;
+            rows.push_back(ones_with(T, set));
+          }
+          Suppression s = make_suppression(rows, log_additive);
+          for (int l : layers) {  // only the listed layers suppressed (layer 0 not)
+            s.layers.assign(lm.num_layers(), false);
+            s.layers[l] = true;
+          }
+          const at::Tensor packed = lm.forward_suffixes(embeds, starts, s, base, outputs);
+          QCOMPARE(packed.size(0), static_cast<int64_t>(starts.size()));
+          QCOMPARE(packed.size(1), outputs);
+          for (size_t b = 0; b < starts.size(); ++b) {
+            Suppression one = make_suppression({rows[b]}, log_additive);
+            one.layers = s.layers;
+            const at::Tensor full = lm.forward_embeds(embeds, &one, nullptr);
+            worst = std::max(worst, max_abs_diff(packed[b], full[0].slice(0, T - outputs)));
+          }
+        }
+    }
+    // Without the unperturbed pass's cache (the faithfulness curves' forwards): every start 0.
+    {
+      std::vector<std::vector<double>> rows = {ones_with(T, {{2, 0.1}}), ones_with(T, {{0, 0.3}})};
+      Suppression s = make_suppression(rows, false);
+      const at::Tensor packed = lm.forward_suffixes(embeds, {0, 0}, s, KVCache{}, 2);
+      for (size_t b = 0; b < rows.size(); ++b) {
+        Suppression one = make_suppression({rows[b]}, false);
+        const at::Tensor full = lm.forward_embeds(embeds, &one, nullptr);
+        worst = std::max(worst, max_abs_diff(packed[b], full[0].slice(0, T - 2)));
+      }
+    }
+    qInfo("%s: packed suffix batch vs full forwards: max |diff| = %.3g (packs: %d)", name.c_str(),
+          worst, lm.packs_suffixes());
+    QVERIFY(worst <= 1e-5);
+  }
+
   // ---- fp16 / bf16 checkpoints agree with fp32 within dtype rounding -----------------------
   void lowPrecisionMatchesF32_data() {
     QTest::addColumn<QString>("variant");

@@ -1,6 +1,6 @@
 // Perturbation task of causal LMs (GPT-2, Llama-style) and image-prefix LMs (LLaVA, Idefics3,
 // Qwen2.5-VL), spec §4: input = prompt + target[:-1]; L_t = cross-entropy of target token t at
-// position n_prompt - 1 + t. Keys/values of the positions before a batch's first suppressed
+// position n_prompt - 1 + t. Keys/values of the positions before a mask's first suppressed
 // position are reused from the unperturbed pass (spec §5), and the LM head runs only at the target
 // positions. PaliGemma's prompt is a bidirectional prefix: every prompt position sees the
 // suppressed ones, so nothing is reused there.
@@ -171,9 +171,6 @@ class LmTask final : public PerturbationTask {
       throw InputError("nothing to explain: the prompt has no candidate tokens");
     candidate_embeddings = group_embeddings(rows, groups);
 
-    target_positions_ =
-        at::arange(n_prompt_ - 1, n_prompt_ - 1 + (int64_t)target_ids_.size(), at::kLong)
-            .to(impl.device);
     target_index_ = at::tensor(target_ids_, at::kLong).to(impl.device);
     skeleton.model = model_.name();
     skeleton.architecture = model_.architecture();
@@ -195,44 +192,38 @@ class LmTask final : public PerturbationTask {
     prefix_cache_ = KVCache{};
     at::Tensor hidden =
         lm_->forward_embeds(embeds_, nullptr, paligemma_ ? nullptr : &prefix_cache_);
-    return target_losses(hidden, 0)[0];
+    return target_losses(hidden.slice(1, n_prompt_ - 1))[0];
   }
 
-  // Positions before a batch's first suppressed one see only unsuppressed keys: their keys and
-  // values equal the unperturbed pass's, so they are reused (needs the baseline's cache).
-  int64_t reused_prefix(const std::vector<const Mask*>& masks) const {
-    int64_t first = total_;
-    for (const Mask* m : masks) first = std::min(first, m->first_position());
+  // Positions before a mask's first suppressed one see only unsuppressed keys: their keys and
+  // values equal the unperturbed pass's, so they are reused (needs the baseline's cache). The
+  // target positions are always recomputed.
+  int64_t start_of(const Mask& mask) const {
     return request_.reuse_kv_cache && prefix_cache_.length() == total_
-               ? std::clamp<int64_t>(first, 0, n_prompt_ - 1)
+               ? std::clamp<int64_t>(mask.first_position(), 0, n_prompt_ - 1)
                : 0;
   }
 
   double work(const std::vector<const Mask*>& masks) const override {
-    return static_cast<double>(masks.size()) * static_cast<double>(total_ - reused_prefix(masks));
+    // Positions recomputed: from each mask's own start where the model packs the batch, else
+    // from the batch's smallest start.
+    double rows = 0;
+    int64_t first = total_;
+    for (const Mask* m : masks) {
+      rows += static_cast<double>(total_ - start_of(*m));
+      first = std::min(first, start_of(*m));
+    }
+    return lm_->packs_suffixes() ? rows : static_cast<double>(masks.size()) * (total_ - first);
   }
 
   std::vector<std::vector<double>> losses(const std::vector<const Mask*>& masks) override {
-    const int64_t B = static_cast<int64_t>(masks.size());
-    const int64_t prefix = reused_prefix(masks);
     Suppression suppression =
         make_suppression(masks, total_, request_, lm_->num_layers(), "model", embeds_.device());
-    // Batch 1 input for all masks: the first layer's work before its suppressed attention is
-    // the same for every mask, so it runs once and broadcasts against the B masks.
-    at::Tensor input = embeds_.slice(1, prefix);
-    at::Tensor hidden;
-    if (prefix > 0) {
-      KVCache cache;
-      cache.retain = false;  // each layer's prefix + suffix keys are needed only inside that layer
-      for (size_t l = 0; l < prefix_cache_.keys.size(); ++l) {
-        cache.keys.push_back(prefix_cache_.keys[l].slice(2, 0, prefix));  // (1, Hkv, prefix, D)
-        cache.values.push_back(prefix_cache_.values[l].slice(2, 0, prefix));
-      }
-      hidden = lm_->forward_embeds(input, &suppression, &cache);
-    } else {
-      hidden = lm_->forward_embeds(input, &suppression, nullptr);
-    }
-    return target_losses(hidden.expand({B, -1, -1}), prefix);
+    std::vector<int64_t> starts;
+    for (const Mask* m : masks) starts.push_back(start_of(*m));
+    const int64_t targets = static_cast<int64_t>(target_ids_.size());
+    return target_losses(
+        lm_->forward_suffixes(embeds_, starts, suppression, prefix_cache_, targets));
   }
 
   int64_t bytes_per_item() const override {
@@ -245,12 +236,11 @@ class LmTask final : public PerturbationTask {
   }
 
  private:
-  // Cross-entropy of each target token, from hidden states of positions [prefix, T).
-  std::vector<std::vector<double>> target_losses(const at::Tensor& hidden, int64_t prefix) {
-    at::Tensor at_targets = hidden.index_select(1, target_positions_ - prefix);  // (B, nt, C)
-    at::Tensor logp = at::log_softmax(lm_->lm_logits(at_targets), -1);           // (B, nt, V)
+  // Cross-entropy of each target token, from the hidden states at the target positions (B, nt, C).
+  std::vector<std::vector<double>> target_losses(const at::Tensor& at_targets) {
+    at::Tensor logp = at::log_softmax(lm_->lm_logits(at_targets), -1);  // (B, nt, V)
     at::Tensor picked =
-        logp.gather(2, target_index_.view({1, -1, 1}).expand({hidden.size(0), -1, 1}));
+        logp.gather(2, target_index_.view({1, -1, 1}).expand({at_targets.size(0), -1, 1}));
     at::Tensor loss = (-picked.squeeze(2)).to(at::kCPU, at::kDouble).contiguous();  // (B, nt)
     std::vector<std::vector<double>> out(loss.size(0));
     for (int64_t b = 0; b < loss.size(0); ++b)
@@ -363,7 +353,7 @@ class LmTask final : public PerturbationTask {
   std::vector<int64_t> target_ids_;
   int64_t n_prompt_ = 0, total_ = 0;
   at::Tensor embeds_;  // (1, T, C) input embeddings (before positions)
-  at::Tensor target_positions_, target_index_;
+  at::Tensor target_index_;
   KVCache prefix_cache_;
   CropGeometry geometry_;
   std::vector<ImageToken> layout_;           // LLaVA, Idefics3: what each image position is

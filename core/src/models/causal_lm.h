@@ -40,6 +40,19 @@ class CausalLM {
   virtual at::Tensor forward_embeds(const at::Tensor& embeds, const Suppression* suppression,
                                     KVCache* cache) const = 0;
 
+  // The explainer's perturbed forward (spec §5): B perturbations of one input `embeds` (1, T, C)
+  // under `suppression` (factors (B, T)), perturbation b differing from the unperturbed pass only
+  // from position starts[b] on (its first suppressed key; starts[b] <= T - outputs). `base` holds
+  // the unperturbed pass's keys and values (batch 1, T positions; may be empty when every start is
+  // 0). Returns the final hidden states of the last `outputs` positions: (B, outputs, C). This
+  // default recomputes every perturbation from the smallest start on; GPT-2 recomputes each
+  // from its own start (models/suffix_batch.h).
+  virtual at::Tensor forward_suffixes(const at::Tensor& embeds, const std::vector<int64_t>& starts,
+                                      const Suppression& suppression, const KVCache& base,
+                                      int64_t outputs) const;
+  // Whether forward_suffixes recomputes each perturbation from its own start (not the smallest).
+  virtual bool packs_suffixes() const { return false; }
+
   // LM head: (..., C) -> (..., vocab).
   virtual at::Tensor lm_logits(const at::Tensor& hidden) const = 0;
 

@@ -4,7 +4,10 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "atman/error.h"
+#include "models/suffix_batch.h"
 
 namespace atman {
 
@@ -66,6 +69,67 @@ at::Tensor Gpt2Model::forward_embeds(const at::Tensor& embeds, const Suppression
 at::Tensor Gpt2Model::lm_logits(const at::Tensor& hidden) const {
   // Logits in float32 whatever the compute dtype, as transformers returns them.
   return at::matmul(hidden, lm_head_.t()).to(at::kFloat);  // (..., V)
+}
+
+at::Tensor Gpt2Model::forward_suffixes(const at::Tensor& embeds, const std::vector<int64_t>& starts,
+                                       const Suppression& suppression, const KVCache& base,
+                                       int64_t outputs) const {
+  const int64_t T = embeds.size(1), C = config_.n_embd, heads = config_.n_head;
+  if (T > config_.n_positions)
+    throw InputError("input of " + std::to_string(T) + " tokens is longer than the " +
+                     std::to_string(config_.n_positions) + " positions this GPT-2 model supports");
+  const SuffixBatch batch(starts, T, outputs, embeds.device());
+  const int64_t B = batch.batch(), P = batch.padded(), first = batch.first();
+  const bool needs_base = *std::max_element(starts.begin(), starts.end()) > 0;
+  if (needs_base && (static_cast<int>(base.keys.size()) != config_.n_layer || base.length() != T))
+    throw Error("GPT-2 perturbations after position 0 need the unperturbed pass's keys");
+  // The unperturbed pass's keys or values of layer l as rows (T, C); without them (every start
+  // 0) no row of them is read.
+  auto base_rows = [&](const std::vector<at::Tensor>& kv, int l) {
+    return needs_base ? merge_heads(kv[l]).view({T, C}) : at::zeros({T, C}, embeds.options());
+  };
+  // Positions [first, T) are the same for every perturbation until layer 0's attention: its
+  // norm and Q/K/V run once, batch 1, and broadcast against the B factor rows.
+  const at::Tensor shared = (embeds.slice(1, first) + wpe_.slice(0, first, T)).view({P, C});
+  at::Tensor x = batch.spread(shared);  // packed (rows, C)
+  for (int l = 0; l < config_.n_layer; ++l) {
+    const Block& b = h_[l];
+    // The last layer computes queries, and everything after attention, at the outputs only.
+    const bool last = l == config_.n_layer - 1;
+    at::Tensor q, k, v;  // (B or 1, queries, C), (B or 1, T, C)
+    if (l == 0) {
+      auto parts = b.c_attn(b.ln_1(shared)).chunk(3, -1);  // (P, C) each
+      auto with_prefix = [&](const at::Tensor& rows, const std::vector<at::Tensor>& kv) {
+        return first > 0 ? at::cat({base_rows(kv, 0).slice(0, 0, first), rows}, 0) : rows;
+      };
+      q = (last ? parts[0].slice(0, P - outputs) : parts[0]).unsqueeze(0);
+      k = with_prefix(parts[1], base.keys).unsqueeze(0);
+      v = with_prefix(parts[2], base.values).unsqueeze(0);
+    } else {
+      const at::Tensor h = b.ln_1(x);
+      if (last) {
+        q = b.c_attn.columns(0, C)(batch.last(h)).view({B, outputs, C});
+        auto kv = b.c_attn.columns(C, 3 * C)(h).chunk(2, -1);
+        k = batch.full(kv[0], base_rows(base.keys, l));
+        v = batch.full(kv[1], base_rows(base.values, l));
+      } else {
+        auto parts = b.c_attn(h).chunk(3, -1);
+        q = batch.to_padded(parts[0]);
+        k = batch.full(parts[1], base_rows(base.keys, l));
+        v = batch.full(parts[2], base_rows(base.values, l));
+      }
+    }
+    at::Tensor y = attention(split_heads(q, heads), split_heads(k, heads), split_heads(v, heads),
+                             /*causal=*/true, &suppression, l);
+    y = merge_heads(y).expand({B, -1, -1});  // batch 1 when layer 0 is not suppressed
+    if (last) {
+      x = batch.last(x) + b.attn_c_proj(y.reshape({B * outputs, C}));
+    } else {
+      x = x + b.attn_c_proj(batch.from_padded(y));
+    }
+    x = x + b.mlp_c_proj(activate(b.c_fc(b.ln_2(x)), config_.activation));
+  }
+  return ln_f_(x).view({B, outputs, C});
 }
 
 }  // namespace atman

@@ -17,6 +17,11 @@ class Gpt2Model final : public CausalLM {
   at::Tensor embed_tokens(const at::Tensor& ids) const override;
   at::Tensor forward_embeds(const at::Tensor& embeds, const Suppression* suppression,
                             KVCache* cache) const override;
+  // Each perturbation from its own start, the last layer at the output positions only.
+  at::Tensor forward_suffixes(const at::Tensor& embeds, const std::vector<int64_t>& starts,
+                              const Suppression& suppression, const KVCache& base,
+                              int64_t outputs) const override;
+  bool packs_suffixes() const override { return true; }
   at::Tensor lm_logits(const at::Tensor& hidden) const override;
   int64_t vocab_size() const override { return config_.vocab_size; }
   int64_t max_positions() const override { return config_.n_positions; }

@@ -32,6 +32,10 @@ at::Tensor Conv1D::operator()(const at::Tensor& x) const {
   return at::addmm(bias, x.flatten(0, -2), weight).unflatten(0, x.sizes().slice(0, x.dim() - 1));
 }
 
+Conv1D Conv1D::columns(int64_t begin, int64_t end) const {
+  return Conv1D{weight.slice(1, begin, end), bias.slice(0, begin, end)};
+}
+
 LayerNorm LayerNorm::load(const WeightReader& w, const std::string& name, int64_t dim, double eps) {
   return LayerNorm{w.get(name + ".weight", {dim}), w.get(name + ".bias", {dim}), eps};
 }

@@ -47,6 +47,8 @@ struct Conv1D {
   at::Tensor bias;    // (out)
   static Conv1D load(const WeightReader& w, const std::string& name, int64_t in, int64_t out);
   at::Tensor operator()(const at::Tensor& x) const;
+  // Output columns [begin, end) alone (views of the weights), e.g. K and V of a fused c_attn.
+  Conv1D columns(int64_t begin, int64_t end) const;
 };
 
 struct LayerNorm {
