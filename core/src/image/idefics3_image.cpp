@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/error.h"
+#include "image/config_reader.h"
 
 namespace atman {
 namespace {
@@ -33,27 +34,6 @@ int read_side(const json& root, const char* object, const std::string& file, int
     throw ModelError(file + ": field \"" + object + ".longest_edge\" must be a whole number 1.." +
                      std::to_string(kMaxImageSize) + ", found " + n.dump());
   return n.get<int>();
-}
-
-bool read_flag(const json& root, const char* key, bool fallback, const std::string& file) {
-  if (!root.contains(key) || root[key].is_null()) return fallback;
-  if (!root[key].is_boolean())
-    throw ModelError(file + ": field \"" + key + "\" must be true or false, found " +
-                     root[key].dump());
-  return root[key].get<bool>();
-}
-
-void read_triple(const json& root, const char* key, float (&out)[3], const std::string& file) {
-  if (!root.contains(key) || root[key].is_null()) return;
-  const json& v = root[key];
-  if (v.is_number()) {
-    out[0] = out[1] = out[2] = v.get<float>();
-    return;
-  }
-  if (!v.is_array() || v.size() != 3 || !v[0].is_number() || !v[1].is_number() || !v[2].is_number())
-    throw ModelError(file + ": field \"" + key + "\" must be a list of 3 numbers, found " +
-                     v.dump());
-  for (int c = 0; c < 3; ++c) out[c] = v[c].get<float>();
 }
 
 // ceil(x / m) * m for Python's math.ceil of a float division.
@@ -81,27 +61,20 @@ ClipPreprocessConfig Idefics3ImageConfig::view_config() const {
 
 Idefics3ImageConfig load_idefics3_image_config(const std::filesystem::path& model_dir) {
   Idefics3ImageConfig c;
-  const auto path = model_dir / "preprocessor_config.json";
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return c;
-  std::ifstream in(path);
-  if (!in) throw ModelError("cannot read " + path.string());
-  const json root = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  const std::string file = path.string();
-  if (!root.is_object()) throw ModelError(file + " is not a JSON object");
-  c.do_resize = read_flag(root, "do_resize", c.do_resize, file);
+  std::string file;
+  const std::optional<json> parsed = read_preprocessor_json(model_dir, file);
+  if (!parsed) return c;
+  const json& root = *parsed;
+  const ConfigReader r{root, file};
+  c.do_resize = r.flag("do_resize", c.do_resize);
   c.longest_edge = read_side(root, "size", file, c.longest_edge);
-  c.do_image_splitting = read_flag(root, "do_image_splitting", c.do_image_splitting, file);
+  c.do_image_splitting = r.flag("do_image_splitting", c.do_image_splitting);
   c.tile = read_side(root, "max_image_size", file, c.tile);
-  read_triple(root, "image_mean", c.mean, file);
-  read_triple(root, "image_std", c.std, file);
-  for (int i = 0; i < 3; ++i)
-    if (!(c.std[i] > 0.0f) || !std::isfinite(c.std[i]) || !std::isfinite(c.mean[i]))
-      throw ModelError(file + ": image_std must hold finite positive numbers");
+  r.normalisation(c.mean, c.std);
   if (root.contains("rescale_factor") && root["rescale_factor"].is_number())
     c.rescale_factor = root["rescale_factor"].get<double>();
-  if (!read_flag(root, "do_rescale", true, file)) c.rescale_factor = 1.0;
-  c.do_normalize = read_flag(root, "do_normalize", c.do_normalize, file);
+  if (!r.flag("do_rescale", true)) c.rescale_factor = 1.0;
+  c.do_normalize = r.flag("do_normalize", c.do_normalize);
   if (root.contains("resample") && !root["resample"].is_null()) {
     const json& v = root["resample"];
     if (!v.is_number_integer() || v.get<int>() < 0 || v.get<int>() > 5)

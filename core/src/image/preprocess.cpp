@@ -9,6 +9,7 @@
 
 #include "atman/error.h"
 #include "atman/image.h"
+#include "image/config_reader.h"
 
 namespace atman {
 namespace {
@@ -25,46 +26,17 @@ int floor_div2(int value) {
   return value >= 0 ? value / 2 : -((-value + 1) / 2);
 }
 
-struct ConfigReader {
-  const json& root;
-  std::string file;
-
-  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
-    throw ModelError(file + ": field \"" + key + "\" " + what);
-  }
-
-  int side(const json& value, const std::string& key) const {
-    if (!value.is_number_integer() &&
-        !(value.is_number_float() && value.get<double>() == std::floor(value.get<double>())))
-      fail(key, "must be a whole number, found " + value.dump());
-    const double v = value.get<double>();
-    if (v < 1 || v > kMaxModelSide)
-      fail(key,
+// A model-side size: a whole number 1..kMaxModelSide (HF writes some as 224.0).
+int side(const ConfigReader& r, const json& value, const std::string& key) {
+  if (!value.is_number_integer() &&
+      !(value.is_number_float() && value.get<double>() == std::floor(value.get<double>())))
+    r.fail(key, "must be a whole number, found " + value.dump());
+  const double v = value.get<double>();
+  if (v < 1 || v > kMaxModelSide)
+    r.fail(key,
            "must be between 1 and " + std::to_string(kMaxModelSide) + ", found " + value.dump());
-    return static_cast<int>(v);
-  }
-
-  bool flag(const char* key, bool fallback) const {
-    if (!root.contains(key) || root[key].is_null()) return fallback;
-    if (!root[key].is_boolean()) fail(key, "must be true or false, found " + root[key].dump());
-    return root[key].get<bool>();
-  }
-
-  // HF accepts one number for all channels or one per channel.
-  void triple(const char* key, float (&out)[3]) const {
-    if (!root.contains(key) || root[key].is_null()) return;
-    const json& v = root[key];
-    if (v.is_number()) {
-      out[0] = out[1] = out[2] = v.get<float>();
-      return;
-    }
-    if (!v.is_array() || v.size() != 3) fail(key, "must be a list of 3 numbers, found " + v.dump());
-    for (int c = 0; c < 3; ++c) {
-      if (!v[c].is_number()) fail(key, "must be a list of 3 numbers, found " + v.dump());
-      out[c] = v[c].get<float>();
-    }
-  }
-};
+  return static_cast<int>(v);
+}
 
 ClipPreprocessConfig parse_config(const json& root, const std::string& file) {
   if (!root.is_object())
@@ -93,12 +65,12 @@ ClipPreprocessConfig parse_config(const json& root, const std::string& file) {
     if (size.is_number()) {
       // CLIPImageProcessor reads a bare int as {"shortest_edge": N} (get_size_dict,
       // default_to_square=False).
-      config.shortest_edge = r.side(size, "size");
+      config.shortest_edge = side(r, size, "size");
     } else if (size.is_object() && size.contains("shortest_edge")) {
-      config.shortest_edge = r.side(size["shortest_edge"], "size.shortest_edge");
+      config.shortest_edge = side(r, size["shortest_edge"], "size.shortest_edge");
     } else if (size.is_object() && size.contains("height") && size.contains("width")) {
-      config.resize_height = r.side(size["height"], "size.height");
-      config.resize_width = r.side(size["width"], "size.width");
+      config.resize_height = side(r, size["height"], "size.height");
+      config.resize_width = side(r, size["width"], "size.width");
     } else {
       r.fail("size",
              "must be a number, {\"shortest_edge\": N} or {\"height\": H, \"width\": W}, found " +
@@ -109,11 +81,11 @@ ClipPreprocessConfig parse_config(const json& root, const std::string& file) {
   if (root.contains("crop_size") && !root["crop_size"].is_null()) {
     const json& crop = root["crop_size"];
     if (crop.is_number()) {
-      config.crop_size = r.side(crop, "crop_size");
+      config.crop_size = side(r, crop, "crop_size");
     } else if (crop.is_object() && crop.contains("height") && crop.contains("width")) {
       // Vision towers take square inputs; a non-square crop would not fit one, so the height wins.
-      config.crop_size = r.side(crop["height"], "crop_size.height");
-      r.side(crop["width"], "crop_size.width");
+      config.crop_size = side(r, crop["height"], "crop_size.height");
+      side(r, crop["width"], "crop_size.width");
     } else {
       r.fail("crop_size",
              "must be a number or {\"height\": H, \"width\": W}, found " + crop.dump());

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/error.h"
+#include "image/config_reader.h"
 
 namespace atman {
 namespace {
@@ -17,67 +18,37 @@ using nlohmann::json;
 
 constexpr int64_t kMaxPixelsLimit = int64_t{1} << 31;  // catches garbage configs
 
-int64_t read_int(const json& root, const char* key, int64_t fallback, int64_t lo, int64_t hi,
-                 const std::string& file) {
-  if (!root.contains(key) || root[key].is_null()) return fallback;
-  const json& v = root[key];
-  if (!v.is_number() || v.get<double>() != std::floor(v.get<double>()) || v.get<double>() < lo ||
-      v.get<double>() > hi)
-    throw ModelError(file + ": field \"" + key + "\" must be a whole number between " +
-                     std::to_string(lo) + " and " + std::to_string(hi) + ", found " + v.dump());
-  return static_cast<int64_t>(v.get<double>());
-}
-
-void read_triple(const json& root, const char* key, float (&out)[3], const std::string& file) {
-  if (!root.contains(key) || root[key].is_null()) return;
-  const json& v = root[key];
-  if (v.is_number()) {
-    out[0] = out[1] = out[2] = v.get<float>();
-    return;
-  }
-  if (!v.is_array() || v.size() != 3 || !v[0].is_number() || !v[1].is_number() || !v[2].is_number())
-    throw ModelError(file + ": field \"" + key + "\" must be a list of 3 numbers, found " +
-                     v.dump());
-  for (int c = 0; c < 3; ++c) out[c] = v[c].get<float>();
-}
-
 }  // namespace
 
 Qwen2VLImageConfig load_qwen2_vl_image_config(const std::filesystem::path& model_dir) {
   Qwen2VLImageConfig c;
-  const auto path = model_dir / "preprocessor_config.json";
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return c;
-  std::ifstream in(path);
-  if (!in) throw ModelError("cannot read " + path.string());
-  json root = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  const std::string file = path.string();
-  if (!root.is_object()) throw ModelError(file + " is not a JSON object");
-  c.min_pixels = read_int(root, "min_pixels", c.min_pixels, 1, kMaxPixelsLimit, file);
-  c.max_pixels = read_int(root, "max_pixels", c.max_pixels, 1, kMaxPixelsLimit, file);
+  std::string file;
+  const std::optional<json> parsed = read_preprocessor_json(model_dir, file);
+  if (!parsed) return c;
+  const json& root = *parsed;
+  const ConfigReader r{root, file};
+  c.min_pixels = r.integer("min_pixels", c.min_pixels, 1, kMaxPixelsLimit);
+  c.max_pixels = r.integer("max_pixels", c.max_pixels, 1, kMaxPixelsLimit);
   if (root.contains("size") && root["size"].is_object()) {
-    c.min_pixels = read_int(root["size"], "shortest_edge", c.min_pixels, 1, kMaxPixelsLimit, file);
-    c.max_pixels = read_int(root["size"], "longest_edge", c.max_pixels, 1, kMaxPixelsLimit, file);
+    const ConfigReader size{root["size"], file};
+    c.min_pixels = size.integer("shortest_edge", c.min_pixels, 1, kMaxPixelsLimit);
+    c.max_pixels = size.integer("longest_edge", c.max_pixels, 1, kMaxPixelsLimit);
   }
   if (c.min_pixels > c.max_pixels)
     throw ModelError(file + ": min_pixels (" + std::to_string(c.min_pixels) +
                      ") is larger than max_pixels (" + std::to_string(c.max_pixels) + ")");
-  c.patch_size = static_cast<int>(read_int(root, "patch_size", c.patch_size, 1, 1024, file));
+  c.patch_size = static_cast<int>(r.integer("patch_size", c.patch_size, 1, 1024));
   c.temporal_patch_size =
-      static_cast<int>(read_int(root, "temporal_patch_size", c.temporal_patch_size, 1, 64, file));
-  c.merge_size = static_cast<int>(read_int(root, "merge_size", c.merge_size, 1, 64, file));
-  read_triple(root, "image_mean", c.mean, file);
-  read_triple(root, "image_std", c.std, file);
-  for (int i = 0; i < 3; ++i)
-    if (!(c.std[i] > 0.0f) || !std::isfinite(c.std[i]) || !std::isfinite(c.mean[i]))
-      throw ModelError(file + ": image_std must hold finite positive numbers");
+      static_cast<int>(r.integer("temporal_patch_size", c.temporal_patch_size, 1, 64));
+  c.merge_size = static_cast<int>(r.integer("merge_size", c.merge_size, 1, 64));
+  r.normalisation(c.mean, c.std);
   if (root.contains("rescale_factor") && root["rescale_factor"].is_number())
     c.rescale_factor = root["rescale_factor"].get<double>();
   if (root.contains("do_rescale") && root["do_rescale"] == false) c.rescale_factor = 1.0;
   if (root.contains("do_normalize") && root["do_normalize"].is_boolean())
     c.do_normalize = root["do_normalize"].get<bool>();
-  c.resample = static_cast<ResampleFilter>(
-      read_int(root, "resample", int(ResampleFilter::bicubic), 0, 5, file));
+  c.resample =
+      static_cast<ResampleFilter>(r.integer("resample", int(ResampleFilter::bicubic), 0, 5));
   return c;
 }
 

@@ -11,35 +11,12 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/error.h"
+#include "image/config_reader.h"
 
 namespace atman {
 namespace {
 
 using nlohmann::json;
-
-int read_int(const json& root, const char* key, int fallback, int lo, int hi,
-             const std::string& file) {
-  if (!root.contains(key) || root[key].is_null()) return fallback;
-  const json& v = root[key];
-  if (!v.is_number() || v.get<double>() != std::floor(v.get<double>()) || v.get<double>() < lo ||
-      v.get<double>() > hi)
-    throw ModelError(file + ": field \"" + key + "\" must be a whole number between " +
-                     std::to_string(lo) + " and " + std::to_string(hi) + ", found " + v.dump());
-  return static_cast<int>(v.get<double>());
-}
-
-void read_triple(const json& root, const char* key, float (&out)[3], const std::string& file) {
-  if (!root.contains(key) || root[key].is_null()) return;
-  const json& v = root[key];
-  if (v.is_number()) {
-    out[0] = out[1] = out[2] = v.get<float>();
-    return;
-  }
-  if (!v.is_array() || v.size() != 3 || !v[0].is_number() || !v[1].is_number() || !v[2].is_number())
-    throw ModelError(file + ": field \"" + key + "\" must be a list of 3 numbers, found " +
-                     v.dump());
-  for (int c = 0; c < 3; ++c) out[c] = v[c].get<float>();
-}
 
 bool read_bool(const json& root, const char* key, bool fallback) {
   if (!root.contains(key) || !root[key].is_boolean()) return fallback;
@@ -50,28 +27,21 @@ bool read_bool(const json& root, const char* key, bool fallback) {
 
 Siglip2ImageConfig load_siglip2_image_config(const std::filesystem::path& model_dir) {
   Siglip2ImageConfig c;
-  const auto path = model_dir / "preprocessor_config.json";
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return c;
-  std::ifstream in(path);
-  if (!in) throw ModelError("cannot read " + path.string());
-  json root = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  const std::string file = path.string();
-  if (!root.is_object()) throw ModelError(file + " is not a JSON object");
-  c.patch_size = read_int(root, "patch_size", c.patch_size, 1, 1024, file);
-  c.max_num_patches = read_int(root, "max_num_patches", c.max_num_patches, 1, 1 << 20, file);
-  read_triple(root, "image_mean", c.mean, file);
-  read_triple(root, "image_std", c.std, file);
-  for (int i = 0; i < 3; ++i)
-    if (!(c.std[i] > 0.0f) || !std::isfinite(c.std[i]) || !std::isfinite(c.mean[i]))
-      throw ModelError(file + ": image_std must hold finite positive numbers");
+  std::string file;
+  const std::optional<json> parsed = read_preprocessor_json(model_dir, file);
+  if (!parsed) return c;
+  const json& root = *parsed;
+  const ConfigReader r{root, file};
+  c.patch_size = static_cast<int>(r.integer("patch_size", c.patch_size, 1, 1024));
+  c.max_num_patches = static_cast<int>(r.integer("max_num_patches", c.max_num_patches, 1, 1 << 20));
+  r.normalisation(c.mean, c.std);
   if (root.contains("rescale_factor") && root["rescale_factor"].is_number())
     c.rescale_factor = root["rescale_factor"].get<double>();
   if (!read_bool(root, "do_rescale", true)) c.rescale_factor = 1.0;
   c.do_resize = read_bool(root, "do_resize", true);
   c.do_normalize = read_bool(root, "do_normalize", true);
-  c.resample = static_cast<ResampleFilter>(
-      read_int(root, "resample", int(ResampleFilter::bilinear), 0, 5, file));
+  c.resample =
+      static_cast<ResampleFilter>(r.integer("resample", int(ResampleFilter::bilinear), 0, 5));
   return c;
 }
 
