@@ -20,6 +20,12 @@ int64_t target_label_index(const ExplainRequest& request, const std::string& fam
   return static_cast<int64_t>(it - request.labels.begin());
 }
 
+at::Tensor siglip_target_loss(const at::Tensor& logits, int64_t target, SiglipLoss loss) {
+  if (loss == SiglipLoss::Softmax)
+    return -at::log_softmax(logits.to(at::kFloat), -1).select(1, target);
+  return -at::log_sigmoid(logits.to(at::kFloat).select(1, target));
+}
+
 std::vector<std::vector<double>> loss_rows(const at::Tensor& loss) {
   at::Tensor cpu = loss.to(at::kCPU, at::kDouble).contiguous();
   std::vector<std::vector<double>> out;

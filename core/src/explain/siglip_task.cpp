@@ -74,9 +74,7 @@ class SiglipTask final : public PerturbationTask {
 
  private:
   at::Tensor loss_of(const at::Tensor& logits) const {  // (B, K) -> (B)
-    if (request_.siglip_loss == SiglipLoss::Softmax)
-      return -at::log_softmax(logits.to(at::kFloat), -1).select(1, target_);
-    return -at::log_sigmoid(logits.to(at::kFloat).select(1, target_));
+    return siglip_target_loss(logits, target_, request_.siglip_loss);
   }
 
   const ExplainRequest request_;  // a copy: the task outlives the caller's request in the cache

@@ -58,6 +58,9 @@ Suppression make_suppression(const std::vector<const Mask*>& masks, int64_t posi
 // after checking that there are labels, that the target is one, and that there is an image;
 // `family` ("CLIP", "SigLIP") names the model in the messages.
 int64_t target_label_index(const ExplainRequest& request, const std::string& family);
+// SigLIP's target loss from (B, K) label logits, in float32 (B): -log σ(logit of the target), or
+// with SiglipLoss::Softmax CLIP's -log softmax over the labels.
+at::Tensor siglip_target_loss(const at::Tensor& logits, int64_t target, SiglipLoss loss);
 // One loss per mask: (B) -> B rows of one value.
 std::vector<std::vector<double>> loss_rows(const at::Tensor& loss);
 // The memory of one perturbed forward of an encoder tower over `tokens` positions: attention
