@@ -71,7 +71,6 @@ SiglipModel::SiglipModel(const SiglipConfig& config, const Checkpoint& checkpoin
                          at::Device device)
     : config_(config) {
   const ClipTowerConfig& vision = config.vision;
-  const ClipTowerConfig& text = config.text;
   const WeightReader v(checkpoint, "vision_model.", device);
   const int64_t Cv = vision.hidden_size, p = vision.patch_size;
   const int64_t patches = static_cast<int64_t>(grid_size()) * grid_size();
@@ -81,22 +80,7 @@ SiglipModel::SiglipModel(const SiglipConfig& config, const Checkpoint& checkpoin
   vision_encoder_ = ClipEncoder(vision, v.sub("encoder."));
   post_layernorm_ = LayerNorm::load(v, "post_layernorm", Cv, vision.layer_norm_eps);
   head_ = SiglipPoolingHead(vision, v.sub("head."));
-
-  const WeightReader t(checkpoint, "text_model.", device);
-  const int64_t Ct = text.hidden_size;
-  token_embedding_ = t.get("embeddings.token_embedding.weight", {text.vocab_size, Ct});
-  text_position_embedding_ =
-      t.get("embeddings.position_embedding.weight", {text.max_position_embeddings, Ct});
-  text_encoder_ = ClipEncoder(text, t.sub("encoder."));
-  final_layer_norm_ = LayerNorm::load(t, "final_layer_norm", Ct, text.layer_norm_eps);
-  text_head_ = Linear::load(t, "head", Ct, config.projection_size, true);
-  if (config.projection_size != Cv)
-    throw ModelError("SigLIP text_config.projection_size " +
-                     std::to_string(config.projection_size) +
-                     " differs from the vision hidden size " + std::to_string(Cv) +
-                     ", so image and text embeddings cannot be compared");
-  logit_scale_exp_ = std::exp(checkpoint.get("logit_scale").item<double>());
-  logit_bias_ = checkpoint.get("logit_bias").item<double>();
+  text_ = SiglipTextTower(config, checkpoint, device, "SigLIP");
 }
 
 at::Tensor SiglipModel::patch_embeddings(const at::Tensor& pixels) const {
@@ -121,26 +105,62 @@ at::Tensor SiglipModel::image_embeds(const at::Tensor& pixels,
   return image_embeds_from_patches(patch_embeddings(pixels), suppression);
 }
 
-at::Tensor SiglipModel::token_embeddings(const at::Tensor& ids) const {
+SiglipTextTower::SiglipTextTower(const SiglipConfig& config, const Checkpoint& checkpoint,
+                                 at::Device device, const std::string& family)
+    : config_(config.text), family_(family) {
+  const ClipTowerConfig& text = config.text;
+  const WeightReader t(checkpoint, "text_model.", device);
+  const int64_t Ct = text.hidden_size, Cv = config.vision.hidden_size;
+  token_embedding_ = t.get("embeddings.token_embedding.weight", {text.vocab_size, Ct});
+  position_embedding_ =
+      t.get("embeddings.position_embedding.weight", {text.max_position_embeddings, Ct});
+  encoder_ = ClipEncoder(text, t.sub("encoder."));
+  final_layer_norm_ = LayerNorm::load(t, "final_layer_norm", Ct, text.layer_norm_eps);
+  head_ = Linear::load(t, "head", Ct, config.projection_size, true);
+  if (config.projection_size != Cv)
+    throw ModelError(family + " text_config.projection_size " +
+                     std::to_string(config.projection_size) +
+                     " differs from the vision hidden size " + std::to_string(Cv) +
+                     ", so image and text embeddings cannot be compared");
+  logit_scale_exp_ = std::exp(checkpoint.get("logit_scale").item<double>());
+  logit_bias_ = checkpoint.get("logit_bias").item<double>();
+}
+
+at::Tensor SiglipTextTower::token_embeddings(const at::Tensor& ids) const {
   return at::embedding(token_embedding_, ids);
 }
 
-at::Tensor SiglipModel::text_embeds(const at::Tensor& ids, const Suppression* suppression) const {
+at::Tensor SiglipTextTower::text_embeds(const at::Tensor& ids, const Suppression* suppression,
+                                        const at::Tensor& key_mask) const {
   const int64_t T = ids.size(1);
-  if (T > config_.text.max_position_embeddings)
-    throw InputError("text of " + std::to_string(T) + " tokens is longer than SigLIP's " +
-                     std::to_string(config_.text.max_position_embeddings) + "-token context");
-  at::Tensor x = token_embeddings(ids) + text_position_embedding_.slice(0, 0, T);
+  if (T > config_.max_position_embeddings)
+    throw InputError("text of " + std::to_string(T) + " tokens is longer than " + family_ + "'s " +
+                     std::to_string(config_.max_position_embeddings) + "-token context");
+  at::Tensor x = token_embeddings(ids) + position_embedding_.slice(0, 0, T);
   // Bidirectional: SiglipTextTransformer passes no causal mask.
-  x = final_layer_norm_(text_encoder_.forward(x, /*causal=*/false, suppression));
-  return text_head_(x.select(1, T - 1));  // pooled_output = last_hidden_state[:, -1, :]
+  x = final_layer_norm_(
+      encoder_.forward(x, /*causal=*/false, suppression, -1, 0, nullptr, key_mask));
+  return head_(x.select(1, T - 1));  // pooled_output = last_hidden_state[:, -1, :]
+}
+
+at::Tensor SiglipTextTower::logits(const at::Tensor& image_embeds,
+                                   const at::Tensor& text_embeds) const {
+  at::Tensor img = image_embeds / image_embeds.norm(2, -1, true);
+  at::Tensor txt = text_embeds / text_embeds.norm(2, -1, true);
+  return at::matmul(img, txt.t()) * logit_scale_exp_ + logit_bias_;
+}
+
+at::Tensor SiglipModel::token_embeddings(const at::Tensor& ids) const {
+  return text_.token_embeddings(ids);
+}
+
+at::Tensor SiglipModel::text_embeds(const at::Tensor& ids, const Suppression* suppression) const {
+  return text_.text_embeds(ids, suppression);
 }
 
 at::Tensor SiglipModel::logits(const at::Tensor& image_embeds,
                                const at::Tensor& text_embeds) const {
-  at::Tensor img = image_embeds / image_embeds.norm(2, -1, true);
-  at::Tensor txt = text_embeds / text_embeds.norm(2, -1, true);
-  return at::matmul(img, txt.t()) * logit_scale_exp_ + logit_bias_;
+  return text_.logits(image_embeds, text_embeds);
 }
 
 std::vector<int64_t> siglip_text_ids(const SiglipModel& model, const Tokenizer& tokenizer,

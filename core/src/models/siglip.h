@@ -3,6 +3,7 @@
 // exp(logit_scale) * cos(image, text) + logit_bias, read through a sigmoid (not a softmax).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "atman/hf_config.h"
@@ -51,6 +52,36 @@ class SiglipVisionTower {
   ClipEncoder encoder_;
 };
 
+// SiglipTextTransformer ("text_model.*") and the zero-shot head (logit_scale, logit_bias), which
+// SigLIP and SigLIP 2 share. `family` ("SigLIP", "SigLIP 2") names the model in messages.
+class SiglipTextTower {
+ public:
+  SiglipTextTower() = default;
+  SiglipTextTower(const SiglipConfig& config, const Checkpoint& checkpoint, at::Device device,
+                  const std::string& family);
+  // Token-embedding rows (no positions): (B, T) -> (B, T, C).
+  at::Tensor token_embeddings(const at::Tensor& ids) const;
+  // pooler_output (not normalised) for ids (B, T), T <= max_position_embeddings: the last
+  // position, padding or not. Bidirectional (no causal mask); `key_mask` (1 or B, T) bool hides
+  // padding keys (SigLIP 2 with an attention mask), undefined: every position is attended.
+  at::Tensor text_embeds(const at::Tensor& ids, const Suppression* suppression,
+                         const at::Tensor& key_mask = {}) const;
+  // exp(logit_scale) * cos(image_i, text_k) + logit_bias: (Bi, C), (Bt, C) -> (Bi, Bt)
+  // (HF logits_per_image).
+  at::Tensor logits(const at::Tensor& image_embeds, const at::Tensor& text_embeds) const;
+  double logit_scale_exp() const { return logit_scale_exp_; }
+  double logit_bias() const { return logit_bias_; }
+
+ private:
+  ClipTowerConfig config_;
+  std::string family_;
+  at::Tensor token_embedding_, position_embedding_;
+  ClipEncoder encoder_;
+  LayerNorm final_layer_norm_;
+  Linear head_;
+  double logit_scale_exp_ = 1.0, logit_bias_ = 0.0;
+};
+
 class Tokenizer;
 
 class SiglipModel {
@@ -74,8 +105,8 @@ class SiglipModel {
   // exp(logit_scale) * cos(image_i, text_k) + logit_bias: (Bi, C), (Bt, C) -> (Bi, Bt)
   // (HF logits_per_image).
   at::Tensor logits(const at::Tensor& image_embeds, const at::Tensor& text_embeds) const;
-  double logit_scale_exp() const { return logit_scale_exp_; }
-  double logit_bias() const { return logit_bias_; }
+  double logit_scale_exp() const { return text_.logit_scale_exp(); }
+  double logit_bias() const { return text_.logit_bias(); }
   int grid_size() const { return config_.vision.image_size / config_.vision.patch_size; }
   const SiglipConfig& config() const { return config_; }
   int64_t max_text_length() const { return config_.text.max_position_embeddings; }
@@ -88,12 +119,7 @@ class SiglipModel {
   ClipEncoder vision_encoder_;               // SiglipEncoderLayer = CLIPEncoderLayer
   LayerNorm post_layernorm_;
   SiglipPoolingHead head_;
-  // text_model.*
-  at::Tensor token_embedding_, text_position_embedding_;
-  ClipEncoder text_encoder_;
-  LayerNorm final_layer_norm_;
-  Linear text_head_;
-  double logit_scale_exp_ = 1.0, logit_bias_ = 0.0;
+  SiglipTextTower text_;  // text_model.*, logit_scale, logit_bias
 };
 
 // A text's ids as SiglipProcessor gives them: padded to max_length with the pad token. The model

@@ -25,7 +25,6 @@ Siglip2Model::Siglip2Model(const SiglipConfig& config, const Checkpoint& checkpo
                      std::to_string(image.patch_size) + " pixels but vision_config.patch_size is " +
                      std::to_string(config.vision.patch_size));
   const ClipTowerConfig& vision = config.vision;
-  const ClipTowerConfig& text = config.text;
   const WeightReader v(checkpoint, "vision_model.", device);
   const int64_t Cv = vision.hidden_size, p = vision.patch_size;
   grid_ = static_cast<int>(std::lround(std::sqrt(double(config.num_patches))));
@@ -35,22 +34,7 @@ Siglip2Model::Siglip2Model(const SiglipConfig& config, const Checkpoint& checkpo
   vision_encoder_ = ClipEncoder(vision, v.sub("encoder."));
   post_layernorm_ = LayerNorm::load(v, "post_layernorm", Cv, vision.layer_norm_eps);
   head_ = SiglipPoolingHead(vision, v.sub("head."));
-
-  const WeightReader t(checkpoint, "text_model.", device);
-  const int64_t Ct = text.hidden_size;
-  token_embedding_ = t.get("embeddings.token_embedding.weight", {text.vocab_size, Ct});
-  text_position_embedding_ =
-      t.get("embeddings.position_embedding.weight", {text.max_position_embeddings, Ct});
-  text_encoder_ = ClipEncoder(text, t.sub("encoder."));
-  final_layer_norm_ = LayerNorm::load(t, "final_layer_norm", Ct, text.layer_norm_eps);
-  text_head_ = Linear::load(t, "head", Ct, config.projection_size, true);
-  if (config.projection_size != Cv)
-    throw ModelError("SigLIP 2 text_config.projection_size " +
-                     std::to_string(config.projection_size) +
-                     " differs from the vision hidden size " + std::to_string(Cv) +
-                     ", so image and text embeddings cannot be compared");
-  logit_scale_exp_ = std::exp(checkpoint.get("logit_scale").item<double>());
-  logit_bias_ = checkpoint.get("logit_bias").item<double>();
+  text_ = SiglipTextTower(config, checkpoint, device, "SigLIP 2");
 }
 
 at::Tensor Siglip2Model::patches_tensor(const Siglip2Pixels& pixels) const {
@@ -107,21 +91,12 @@ at::Tensor Siglip2Model::image_embeds(const Siglip2Pixels& pixels) const {
 
 at::Tensor Siglip2Model::text_embeds(const at::Tensor& ids,
                                      const at::Tensor& attention_mask) const {
-  const int64_t T = ids.size(1);
-  if (T > config_.text.max_position_embeddings)
-    throw InputError("text of " + std::to_string(T) + " tokens is longer than SigLIP 2's " +
-                     std::to_string(config_.text.max_position_embeddings) + "-token context");
-  at::Tensor x = at::embedding(token_embedding_, ids) + text_position_embedding_.slice(0, 0, T);
-  x = final_layer_norm_(text_encoder_.forward(x, /*causal=*/false, nullptr, -1, 0, nullptr,
-                                              attention_mask.to(at::kBool)));
-  return text_head_(x.select(1, T - 1));  // the last position, padding or not
+  return text_.text_embeds(ids, nullptr, attention_mask.to(at::kBool));
 }
 
 at::Tensor Siglip2Model::logits(const at::Tensor& image_embeds,
                                 const at::Tensor& text_embeds) const {
-  at::Tensor img = image_embeds / image_embeds.norm(2, -1, true);
-  at::Tensor txt = text_embeds / text_embeds.norm(2, -1, true);
-  return at::matmul(img, txt.t()) * logit_scale_exp_ + logit_bias_;
+  return text_.logits(image_embeds, text_embeds);
 }
 
 Siglip2Text siglip2_text(const Siglip2Model& model, const Tokenizer& tokenizer,

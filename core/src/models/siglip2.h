@@ -81,11 +81,7 @@ class Siglip2Model {
   ClipEncoder vision_encoder_;
   LayerNorm post_layernorm_;
   SiglipPoolingHead head_;
-  at::Tensor token_embedding_, text_position_embedding_;
-  ClipEncoder text_encoder_;
-  LayerNorm final_layer_norm_;
-  Linear text_head_;
-  double logit_scale_exp_ = 1.0, logit_bias_ = 0.0;
+  SiglipTextTower text_;  // text_model.*, logit_scale, logit_bias: SigLIP's
 };
 
 // A label as Siglip2Processor gives it: ids padded to max_length (64) with the pad token, and the
