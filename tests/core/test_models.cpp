@@ -21,6 +21,7 @@
 #include "core/test_support.h"
 #include "core/tiny_models.h"
 #include "io/safetensors.h"
+#include "models/gelu_tanh.h"
 #include "models/inputs.h"
 #include "models/loaded_model.h"
 
@@ -660,6 +661,41 @@ class TestModels : public QObject {
   }
 
   // ---- fp16 / bf16 checkpoints agree with fp32 within dtype rounding -----------------------
+  // ---- GPT-2's fused bias + gelu_new kernel against transformers' formula in float64 --------
+  void biasGeluTanhMatchesFloat64() {
+    c10::InferenceMode guard;
+    at::manual_seed(7);
+    // Widths with and without a tail after the 8-wide vectors; inputs up to |x| ~ 20.
+    for (int64_t width : {int64_t(3072), int64_t(37), int64_t(5), int64_t(1)}) {
+      const at::Tensor x = at::randn({64, width}) * 5, bias = at::randn({width});
+      const at::Tensor ref = ref::activation((x + bias).to(at::kDouble), "gelu_new");
+      at::Tensor fused = x.clone();
+      bias_gelu_tanh_(fused, bias);
+      // Relative to max(1, |value|): the float32 rounding of x + bias and of the result.
+      const double worst =
+          ((fused.to(at::kDouble) - ref).abs() / ref.abs().clamp_min(1)).max().item<double>();
+      qInfo("width %ld: max error %.3g", static_cast<long>(width), worst);
+      QVERIFY(worst < 1e-6);
+      // A non-contiguous input takes ATen's path: the same values to float rounding.
+      at::Tensor strided = x.t().contiguous().t();
+      if (width > 1) QVERIFY(!strided.is_contiguous());
+      bias_gelu_tanh_(strided, bias);
+      QVERIFY(((strided - fused).abs() / fused.abs().clamp_min(1)).max().item<double>() < 1e-6);
+    }
+    // Saturation and special values: gelu(x) -> x for large x, -> 0 for very negative x.
+    const float inf = std::numeric_limits<float>::infinity();
+    at::Tensor special = at::tensor({0.0f, 30.0f, -30.0f, 1e4f, -1e4f, inf, NAN}).view({1, 7});
+    bias_gelu_tanh_(special, at::zeros({7}));
+    auto v = special.accessor<float, 2>();
+    QCOMPARE(v[0][0], 0.0f);
+    QCOMPARE(v[0][1], 30.0f);
+    QVERIFY(std::abs(v[0][2]) < 1e-30f);
+    QCOMPARE(v[0][3], 1e4f);
+    QVERIFY(std::abs(v[0][4]) < 1e-30f);
+    QCOMPARE(v[0][5], inf);
+    QVERIFY(std::isnan(v[0][6]));
+  }
+
   void lowPrecisionMatchesF32_data() {
     QTest::addColumn<QString>("variant");
     QTest::addColumn<QString>("reference");

@@ -34,6 +34,10 @@ class Gpt2Model final : public CausalLM {
     LayerNorm ln_1, ln_2;
     Conv1D c_attn, attn_c_proj, c_fc, mlp_c_proj;
   };
+  // c_fc, activation, c_proj: (..., C) -> (..., C); `buffer` (optional) holds the activation's
+  // memory from one call to the next.
+  at::Tensor mlp(const Block& b, const at::Tensor& x, at::Tensor* buffer = nullptr) const;
+
   Gpt2Config config_;
   at::Tensor wte_, wpe_;  // (V, C), (P, C)
   std::vector<Block> h_;

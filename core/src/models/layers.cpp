@@ -77,6 +77,22 @@ at::Tensor activate(const at::Tensor& x, Activation act) {
   return x;
 }
 
+at::Tensor activate_(at::Tensor& x, Activation act) {
+  switch (act) {
+    case Activation::QuickGelu:
+      return x.mul_(at::mul(x, 1.702).sigmoid_());
+    case Activation::Gelu:
+      return at::gelu_(x);
+    case Activation::GeluTanh:
+      return at::gelu_(x, "tanh");
+    case Activation::Silu:
+      return at::silu_(x);
+    case Activation::Relu:
+      return at::relu_(x);
+  }
+  return x;
+}
+
 at::Tensor split_heads(const at::Tensor& x, int64_t heads) {
   const int64_t batch = x.size(0), time = x.size(1);
   return x.view({batch, time, heads, x.size(2) / heads}).transpose(1, 2);

@@ -66,6 +66,9 @@ struct RmsNorm {
 };
 
 at::Tensor activate(const at::Tensor& x, Activation act);
+// The same in place: no new buffer for a large MLP activation (x must not be needed afterwards,
+// nor require gradients).
+at::Tensor activate_(at::Tensor& x, Activation act);
 
 // (B, T, H*D) -> (B, H, T, D)
 at::Tensor split_heads(const at::Tensor& x, int64_t heads);

@@ -23,6 +23,8 @@ SuffixBatch::SuffixBatch(const std::vector<int64_t>& starts, int64_t positions, 
       throw Error("a perturbation's first recomputed position " + std::to_string(start) +
                   " lies outside 0.." + std::to_string(positions - outputs));
     const int64_t offset = static_cast<int64_t>(shared.size());
+    starts_.push_back(start);
+    offsets_.push_back(offset);
     for (int64_t t = start; t < positions; ++t) {
       shared.push_back(t - first_);
       padded_rows.push_back(b * P + t - first_);

@@ -27,6 +27,9 @@ class SuffixBatch {
   int64_t padded() const { return positions_ - first_; }
   int64_t rows() const { return rows_; }
   int64_t outputs() const { return outputs_; }
+  // Perturbation b's first recomputed position, and its first row in the packed layout.
+  int64_t start(int64_t b) const { return starts_[b]; }
+  int64_t offset(int64_t b) const { return offsets_[b]; }
 
   // Rows of positions [first(), T) shared by all perturbations, (padded(), X) -> packed (rows(),
   // X).
@@ -45,6 +48,7 @@ class SuffixBatch {
 
  private:
   int64_t batch_ = 0, positions_ = 0, first_ = 0, rows_ = 0, outputs_ = 0;
+  std::vector<int64_t> starts_, offsets_;
   at::Tensor shared_index_;  // per packed row: position - first
   at::Tensor padded_index_;  // per packed row: b * padded + position - first
   at::Tensor full_index_;    // per packed row: b * T + position
