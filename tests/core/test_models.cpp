@@ -655,6 +655,22 @@ class TestModels : public QObject {
         worst = std::max(worst, max_abs_diff(packed[b], full[0].slice(0, T - 2)));
       }
     }
+    // More perturbations than one attention group of GPT-2's packed batch (16), starts shuffled.
+    {
+      std::vector<int64_t> starts;
+      std::vector<std::vector<double>> rows;
+      for (int64_t b = 0; b < 37; ++b) {
+        starts.push_back((b * 5) % (T - 1));
+        rows.push_back(ones_with(T, {{starts.back(), 0.1 + 0.02 * b}}));
+      }
+      Suppression s = make_suppression(rows, false);
+      const at::Tensor packed = lm.forward_suffixes(embeds, starts, s, base, 1);
+      for (size_t b = 0; b < rows.size(); ++b) {
+        Suppression one = make_suppression({rows[b]}, false);
+        const at::Tensor full = lm.forward_embeds(embeds, &one, nullptr);
+        worst = std::max(worst, max_abs_diff(packed[b], full[0].slice(0, T - 1)));
+      }
+    }
     qInfo("%s: packed suffix batch vs full forwards: max |diff| = %.3g (packs: %d)", name.c_str(),
           worst, lm.packs_suffixes());
     QVERIFY(worst <= 1e-5);
