@@ -483,6 +483,9 @@ class TestPaliGemma : public QObject {
       QCOMPARE(l->model->kind(), ModelKind::Llava);
       QVERIFY(l->model->reads_images() && l->model->generates());
       QCOMPARE(l->model->patch_grid(), kGrid);
+      // The processor puts the image first when the prompt has no <image>: any prompt fits.
+      QVERIFY(l->model->prompt_places_image("caption en"));
+      QVERIFY(l->model->prompt_places_image("<image>caption en"));
     }
   }
 

@@ -403,6 +403,20 @@ class TestQwen25VL : public QObject {
     QCOMPARE(ours[2][last].item<int64_t>(), s + 7);
     QCOMPARE(ours[0][last + 1].item<int64_t>(), s + 8);  // <|vision_end|>
     QCOMPARE(ours[2][last + 1].item<int64_t>(), s + 8);
+
+    // prompt_places_image (what the GUI asks before it keeps a prompt) agrees with the encoding:
+    // a prompt it accepts expands to one image, one it refuses has none to expand.
+    for (const std::string prompt :
+         {std::string(kPrompt), std::string("<|vision_start|><|image_pad|><|vision_end|>Hi"),
+          std::string("What is it?"), std::string("<|vision_start|><|vision_end|>What is it?")}) {
+      bool expands = true;
+      try {
+        qwen().expand_image_tokens(qwen().encode_prompt(tok, prompt).ids, 40);
+      } catch (const InputError&) {
+        expands = false;
+      }
+      QCOMPARE(model_->prompt_places_image(prompt), expands);
+    }
   }
 
   // The checkpoint's chat template puts the image as its vision tokens; that prompt is the same
