@@ -3,7 +3,8 @@
 // the model code: a tiny random checkpoint per family, written in that family's key layout with the
 // config fields and values of a named public checkpoint, shrunk in size only. Also: v4 and v5
 // config formats load bit-identical models, sliding windows (with and without the KV cache), the
-// llama3 / yarn inverse-frequency tables, AtMan end to end on each family, and the CLI.
+// llama3 / yarn inverse-frequency tables, the explainer's packed perturbation batches against
+// full forwards, AtMan end to end on each family, and the CLI.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
