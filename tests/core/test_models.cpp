@@ -549,6 +549,36 @@ class TestModels : public QObject {
     QVERIFY(worst <= std::max(1e-5, 2e-6 * scale));
   }
 
+  // ---- CLIP labels of different lengths in one padded batch == one forward each -------------
+  void clipTextsBatched_data() {
+    QTest::addColumn<QString>("variant");
+    for (const auto& [name, v] : variants())
+      if (v.arch == Arch::Clip && name.find("16") == std::string::npos)
+        QTest::newRow(name.c_str()) << QString::fromStdString(name);
+  }
+  void clipTextsBatched() {
+    QFETCH(QString, variant);
+    auto m = model(variant.toStdString());
+    const ClipModel& clip = *m->impl().clip;
+    c10::InferenceMode guard;
+    std::vector<std::vector<int64_t>> texts;
+    for (const char* t : {"a photo of a small red circle in the corner", "square", "a blue cross"})
+      texts.push_back(m->tokenizer().encode(t).ids);
+    // Without its end token (pooled at position 0), and a single token.
+    texts.push_back(std::vector<int64_t>(texts[0].begin(), texts[0].end() - 3));
+    texts.push_back({texts[1].back()});
+    QVERIFY(texts[0].size() > texts[2].size() && texts[2].size() > texts[1].size());
+    const at::Tensor batched = clip.text_embeds(texts, at::kCPU);
+    QCOMPARE(batched.size(0), static_cast<int64_t>(texts.size()));
+    double worst = 0;
+    for (size_t k = 0; k < texts.size(); ++k)
+      worst = std::max(
+          worst, max_abs_diff(batched[k], clip.text_embeds(ids_to_tensor(texts[k], at::kCPU))[0]));
+    qInfo("%s: padded label batch vs one forward each: max |diff| = %.3g",
+          variant.toStdString().c_str(), worst);
+    QVERIFY(worst <= 1e-5);
+  }
+
   // ---- KV cache: prefix with a cache, then the rest == the full forward --------------------
   void kvCacheEqualsFull_data() {
     QTest::addColumn<QString>("variant");

@@ -23,14 +23,10 @@ BaselineInput prepare_clip(const ExplainRequest& r, BaselineInput in) {
                          r.labels.begin();  // checked by the task
   at::Tensor patches = clip.vision().patch_embeddings(
       pixels_to_tensor(preprocess_clip(*r.image, model.preprocess_config()), device));  // (1, P, C)
-  std::vector<at::Tensor> texts;
-  std::vector<int64_t> target_ids;
-  for (size_t k = 0; k < r.labels.size(); ++k) {
-    auto ids = model.tokenizer().encode(r.labels[k]).ids;
-    if (static_cast<int64_t>(k) == target) target_ids = ids;
-    texts.push_back(clip.text_embeds(ids_to_tensor(ids, device)));
-  }
-  const at::Tensor text_embeds = at::cat(texts, 0);  // (K, Pd), fixed
+  std::vector<std::vector<int64_t>> label_ids;
+  for (const auto& label : r.labels) label_ids.push_back(model.tokenizer().encode(label).ids);
+  const std::vector<int64_t> target_ids = label_ids[target];
+  const at::Tensor text_embeds = clip.text_embeds(label_ids, device);  // (K, Pd), fixed
 
   if (r.explain == ExplainWhat::ImagePatches) {
     const ClipModel* m = &clip;

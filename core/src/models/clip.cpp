@@ -4,6 +4,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "atman/error.h"
 
 namespace atman {
@@ -143,6 +145,28 @@ at::Tensor ClipModel::token_embeddings(const at::Tensor& ids) const {
 
 at::Tensor ClipModel::text_embeds(const at::Tensor& ids, const Suppression* suppression) const {
   return text_embeds_from_hidden(text_hidden(token_embeddings(ids), suppression), ids);
+}
+
+at::Tensor ClipModel::text_embeds(const std::vector<std::vector<int64_t>>& texts,
+                                  at::Device device) const {
+  if (texts.empty()) throw InputError("no texts to embed");
+  size_t T = 0;
+  for (const auto& t : texts) {
+    if (t.empty()) throw InputError("a text to embed has no tokens");
+    T = std::max(T, t.size());
+  }
+  // The text tower is causal: a position never sees later ones, so padding a text after its end
+  // changes nothing up to its pooled position. The padding repeats the text's last token, which
+  // leaves text_end_positions unchanged in both of its rules (first end token; first highest id).
+  std::vector<int64_t> flat;
+  for (const auto& t : texts) {
+    flat.insert(flat.end(), t.begin(), t.end());
+    flat.insert(flat.end(), T - t.size(), t.back());
+  }
+  const at::Tensor ids = at::tensor(flat, at::kLong)
+                             .view({static_cast<int64_t>(texts.size()), static_cast<int64_t>(T)})
+                             .to(device);
+  return text_embeds(ids);
 }
 
 at::Tensor ClipModel::text_hidden(const at::Tensor& token_embeds,

@@ -89,6 +89,11 @@ class ClipModel {
   // Projected text embeddings (not normalised) for ids (B, T) of equal length; pooled at the end
   // token. Suppression spans the T positions.
   at::Tensor text_embeds(const at::Tensor& ids, const Suppression* suppression = nullptr) const;
+  // Projected text embeddings of texts of any lengths (K token-id lists) in one batched forward:
+  // (K, Pd), text_embeds of each alone up to float rounding (other matrix shapes). What every
+  // label set is embedded with (explanations, baselines, zero-shot), so that they agree bit for
+  // bit.
+  at::Tensor text_embeds(const std::vector<std::vector<int64_t>>& texts, at::Device device) const;
   // The two halves of text_embeds, for gradients w.r.t. token embeddings (the baselines):
   // final-layer-normed hidden states (B, T, C) for token-embedding rows (B, T, C) (positions are
   // added here), and the projected embedding pooled at the end token of `ids` (B, T).
