@@ -257,8 +257,8 @@ void InputPanel::setModel(std::shared_ptr<const Model> model, const QString& def
                        ? QStringLiteral("shapes")
                        : QStringLiteral("common"));
   // The folder's prompt format wins over an empty prompt, and over one that cannot feed an image
-  // model (a LLaVA prompt needs its <image> marker).
-  const bool unfit = lm && m_model->reads_images() && !prompt().contains(QStringLiteral("<image>"));
+  // model (a LLaVA prompt needs its <image> marker, Qwen2.5-VL's may use its own).
+  const bool unfit = lm && !m_model->prompt_places_image(prompt().toStdString());
   if (lm && !defaultPrompt.isEmpty() && (prompt().isEmpty() || unfit)) setPrompt(defaultPrompt);
   fillExplainChoices();
   clearPrediction();

@@ -128,9 +128,11 @@ Row run_case(const Case& c, const Args& args, const fs::path& scratch, const std
   auto tokenizer = load_tokenizer(model_dir);
 
   const fs::path out_json = scratch / "explanation.json";
-  // --explain-binary: time another build's `atman explain` (a before/after comparison).
+  // --explain-binary: time another build's `atman explain` (a before/after comparison). By default
+  // the `atman` launcher beside this atman-cli: what a user runs.
   std::vector<std::string> argv = {
-      args.get("explain-binary", fs::read_symlink("/proc/self/exe").string()),
+      args.get("explain-binary",
+               (fs::read_symlink("/proc/self/exe").parent_path() / "atman").string()),
       "explain",
       "--model",
       model_dir.string(),

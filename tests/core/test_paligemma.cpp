@@ -4,7 +4,7 @@
 // modeling_gemma.py, modeling_gemma2.py), never calling the model code: tiny random checkpoints
 // with the real config fields and key layouts, shrunk in size. Checked: the processor's token
 // sequence, the prefix-LM mask, the projector and feature scale, the logits (1-based positions),
-// AtMan's values, and the overlay of a left-half-solid image.
+// the explainer's packed batches, AtMan's values, and the overlay of a left-half-solid image.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
@@ -483,6 +483,9 @@ class TestPaliGemma : public QObject {
       QCOMPARE(l->model->kind(), ModelKind::Llava);
       QVERIFY(l->model->reads_images() && l->model->generates());
       QCOMPARE(l->model->patch_grid(), kGrid);
+      // The processor puts the image first when the prompt has no <image>: any prompt fits.
+      QVERIFY(l->model->prompt_places_image("caption en"));
+      QVERIFY(l->model->prompt_places_image("<image>caption en"));
     }
   }
 
@@ -614,6 +617,64 @@ class TestPaliGemma : public QObject {
     const LmForward f = lm_forward(model, kPrompt, &pixels);
     QVERIFY(test::all_close(test::as_doubles(f.last_logits), to_doubles(prefix[n - 1]), 1e-4, 1e-4,
                             "prefix, not causal"));
+  }
+
+  // The explainer's packed batch under the prefix-LM mask equals one full forward per
+  // perturbation, for starts at 0 and in the causal part after the prefix; a start inside the
+  // prefix (whose positions all see the suppressed keys there) is refused, not reused.
+  void packed_perturbations_with_prefix() {
+    for (const Loaded* l : {&v1(), &v2()}) {
+      const Model& model = *l->model;
+      const LlavaModel& pg = *model.impl().llava;
+      const PixelTensor pixels = model.preprocess(*half_solid(45, 30));
+      std::vector<int64_t> ids = processor_ids(model, kPrompt);
+      const int64_t n_prompt = static_cast<int64_t>(ids.size());
+      for (int64_t id : model.tokenizer().encode(kAnswer).ids) ids.push_back(id);
+      const int64_t T = static_cast<int64_t>(ids.size()), outputs = 2;
+      QVERIFY(T - outputs >= n_prompt);
+      c10::InferenceMode guard;
+      const at::Tensor features =
+          pg.image_features(pixels_to_tensor(pixels, at::kCPU), pixels.geometry);
+      const at::Tensor embeds = pg.input_embeds(ids, features);
+      const PrefixLM lm(pg.language_model(), n_prompt);
+      QVERIFY(lm.packs_suffixes());
+      KVCache base;
+      const at::Tensor unperturbed = lm.forward_embeds(embeds, nullptr, &base);
+      // (start, suppressed position): an image token, a prompt token, the answer's first token.
+      const std::vector<std::pair<int64_t, int64_t>> cases = {
+          {0, 3}, {n_prompt, n_prompt}, {0, n_prompt - 2}, {T - outputs, T - outputs}};
+      std::vector<int64_t> starts;
+      std::vector<float> flat;
+      std::vector<at::Tensor> fulls;
+      for (const auto& [start, position] : cases) {
+        starts.push_back(start);
+        std::vector<float> m(T, 1.0f);
+        m[position] = 0.1f;
+        flat.insert(flat.end(), m.begin(), m.end());
+        Suppression one;
+        one.factors = at::tensor(m, at::kFloat).unsqueeze(0);
+        fulls.push_back(lm.forward_embeds(embeds, &one, nullptr)[0].slice(0, T - outputs));
+      }
+      Suppression s;
+      s.factors = at::tensor(flat, at::kFloat).view({int64_t(cases.size()), T});
+      const at::Tensor packed = lm.forward_suffixes(embeds, starts, s, base, outputs);
+      double worst = 0, moved = 0;
+      for (size_t b = 0; b < cases.size(); ++b) {
+        worst = std::max(worst, (packed[b] - fulls[b]).abs().max().item<double>());
+        moved = std::max(
+            moved, (fulls[b] - unperturbed[0].slice(0, T - outputs)).abs().max().item<double>());
+      }
+      qInfo("%s: packed batch vs full forwards: max |diff| %.3g (suppression moves %.3g)",
+            model.architecture().c_str(), worst, moved);
+      QVERIFY(moved > 1e-3);
+      QVERIFY(worst < 1e-5);
+      Suppression two;
+      two.factors = s.factors.slice(0, 0, 2);
+      const QString msg = test::error_of<Error>([&] {
+        lm.forward_suffixes(embeds, {0, 1}, two, base, outputs);
+      });
+      QVERIFY2(msg.contains("inside the bidirectional prefix"), qPrintable(msg));
+    }
   }
 
   // AtMan's values equal the float64 loss differences under suppression: an image token and a

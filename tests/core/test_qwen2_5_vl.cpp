@@ -3,8 +3,8 @@
 // code): a tiny random checkpoint with the config fields and key layout of
 // Qwen/Qwen2.5-VL-3B-Instruct, shrunk in size. Checks the processor (smart_resize, pixel values,
 // patch order, grid), the vision tower with window attention and the merger, get_rope_index, the
-// language model's logits under M-RoPE, the merged token -> image rectangle map, the overlay of a
-// left-half image, and an AtMan explanation end to end.
+// language model's logits under M-RoPE (also the explainer's packed batches), the merged token ->
+// image rectangle map, the overlay of a left-half image, and an AtMan explanation end to end.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
@@ -12,6 +12,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -403,6 +404,20 @@ class TestQwen25VL : public QObject {
     QCOMPARE(ours[2][last].item<int64_t>(), s + 7);
     QCOMPARE(ours[0][last + 1].item<int64_t>(), s + 8);  // <|vision_end|>
     QCOMPARE(ours[2][last + 1].item<int64_t>(), s + 8);
+
+    // prompt_places_image (what the GUI asks before it keeps a prompt) agrees with the encoding:
+    // a prompt it accepts expands to one image, one it refuses has none to expand.
+    for (const std::string prompt :
+         {std::string(kPrompt), std::string("<|vision_start|><|image_pad|><|vision_end|>Hi"),
+          std::string("What is it?"), std::string("<|vision_start|><|vision_end|>What is it?")}) {
+      bool expands = true;
+      try {
+        qwen().expand_image_tokens(qwen().encode_prompt(tok, prompt).ids, 40);
+      } catch (const InputError&) {
+        expands = false;
+      }
+      QCOMPARE(model_->prompt_places_image(prompt), expands);
+    }
   }
 
   // The checkpoint's chat template puts the image as its vision tokens; that prompt is the same
@@ -488,6 +503,47 @@ class TestQwen25VL : public QObject {
     const PixelTensor shape = model_->input_shape(image_.width, image_.height);
     QCOMPARE(input_layout(*model_, kPrompt, &via_model).size(), layout.size());
     QCOMPARE(input_layout(*model_, kPrompt, &shape).size(), layout.size());
+  }
+
+  // The explainer's packed batch at M-RoPE positions (each perturbation from its own start, the
+  // last layer at the outputs only) equals one full forward per perturbation: starts in the text
+  // before the image, on its first and a middle image token, after it, at 0 and at the last one.
+  void packed_perturbations_at_mrope_positions() {
+    c10::InferenceMode guard;
+    const Qwen2VLPixels px = qwen().preprocess(image_);
+    const std::vector<int64_t> ids =
+        qwen().expand_image_tokens(qwen().encode_prompt(model_->tokenizer(), kPrompt).ids, 40);
+    const int64_t T = static_cast<int64_t>(ids.size()), outputs = 2;
+    const int64_t image = std::find(ids.begin(), ids.end(), kImagePad) - ids.begin();
+    const at::Tensor embeds = qwen().input_embeds(ids, qwen().image_features(px));
+    MropeSequence sequence(qwen().language_model(), qwen().rope_index(ids, 5, 8));
+    QVERIFY(sequence.packs_suffixes());
+    KVCache base;
+    const at::Tensor unperturbed = sequence.forward_embeds(embeds, nullptr, &base);
+    const std::vector<int64_t> starts = {image + 17, 2, image, 0, image + 41, T - outputs};
+    std::vector<float> flat;
+    double worst = 0, moved = 0;
+    std::vector<at::Tensor> fulls;
+    for (size_t b = 0; b < starts.size(); ++b) {
+      std::vector<float> m(T, 1.0f);
+      m[starts[b]] = 0.1f;
+      m[std::min(T - 1, starts[b] + 3)] = 0.5f;  // and a later key
+      flat.insert(flat.end(), m.begin(), m.end());
+      Suppression one;
+      one.factors = at::tensor(m, at::kFloat).unsqueeze(0);
+      fulls.push_back(sequence.forward_embeds(embeds, &one, nullptr)[0].slice(0, T - outputs));
+    }
+    Suppression s;
+    s.factors = at::tensor(flat, at::kFloat).view({int64_t(starts.size()), T});
+    const at::Tensor packed = sequence.forward_suffixes(embeds, starts, s, base, outputs);
+    for (size_t b = 0; b < starts.size(); ++b) {
+      worst = std::max(worst, max_abs(packed[b], fulls[b]));
+      moved = std::max(moved, max_abs(fulls[b], unperturbed[0].slice(0, T - outputs)));
+    }
+    qInfo("M-RoPE packed batch vs full forwards: max |diff| %.3g (suppression moves %.3g)", worst,
+          moved);
+    QVERIFY(moved > 1e-3);
+    QVERIFY(worst < 1e-5);
   }
 
   // Each merged token is one patch candidate whose rectangle is its 28 x 28 square of the resized

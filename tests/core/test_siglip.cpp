@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "atman/baselines.h"
 #include "atman/error.h"
 #include "atman/explainer.h"
 #include "atman/image.h"
@@ -238,28 +239,35 @@ at::Tensor gelu_tanh(const at::Tensor& x) {  // gelu_pytorch_tanh
 }
 
 // One head at a time, softmax written out; `m` (S) are the AtMan factors (spec §1) or undefined.
+// `record` receives the (H, T, S) weights the output is computed from (for the baselines).
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                  const at::Tensor& m) {
+                  const at::Tensor& m, std::vector<at::Tensor>* record = nullptr) {
   const int64_t D = kHidden / kHeads;
-  std::vector<at::Tensor> outs;
+  std::vector<at::Tensor> weights;
   for (int h = 0; h < kHeads; ++h) {
     at::Tensor qh = q.slice(-1, h * D, (h + 1) * D), kh = k.slice(-1, h * D, (h + 1) * D);
     at::Tensor s = at::matmul(qh, kh.t());  // (T, S)
     if (m.defined()) s = (s - std::get<0>(s.min(-1, true))) * m;
     s = s / std::sqrt(double(D));
     at::Tensor e = at::exp(s - std::get<0>(s.max(-1, true)));
-    outs.push_back(at::matmul(e / e.sum(-1, true), v.slice(-1, h * D, (h + 1) * D)));
+    weights.push_back(e / e.sum(-1, true));
   }
+  const at::Tensor stacked = at::stack(weights);  // (H, T, S)
+  if (record) record->push_back(stacked);
+  std::vector<at::Tensor> outs;
+  for (int h = 0; h < kHeads; ++h)
+    outs.push_back(at::matmul(stacked[h], v.slice(-1, h * D, (h + 1) * D)));
   return at::cat(outs, -1);
 }
 
-at::Tensor encoder(at::Tensor x, const Weights& w, const std::string& prefix, const at::Tensor& m) {
+at::Tensor encoder(at::Tensor x, const Weights& w, const std::string& prefix, const at::Tensor& m,
+                   std::vector<at::Tensor>* record = nullptr) {
   for (int l = 0; l < kLayers; ++l) {
     const std::string p = prefix + "encoder.layers." + std::to_string(l) + ".";
     at::Tensor h = layer_norm(x, w, p + "layer_norm1");
     at::Tensor a =
         attend(linear(h, w, p + "self_attn.q_proj"), linear(h, w, p + "self_attn.k_proj"),
-               linear(h, w, p + "self_attn.v_proj"), m);
+               linear(h, w, p + "self_attn.v_proj"), m, record);
     x = x + linear(a, w, p + "self_attn.out_proj");
     h = gelu_tanh(linear(layer_norm(x, w, p + "layer_norm2"), w, p + "mlp.fc1"));
     x = x + linear(h, w, p + "mlp.fc2");
@@ -267,8 +275,8 @@ at::Tensor encoder(at::Tensor x, const Weights& w, const std::string& prefix, co
   return x;
 }
 
-// SiglipVisionTransformer pooler_output for pixels (3, H, W); m over the patches.
-at::Tensor ref_image(const at::Tensor& pixels, const Weights& w, const at::Tensor& m) {
+// The patch embedding (conv) of pixels (3, H, W) before positions: (P, C).
+at::Tensor ref_patch_embeds(const at::Tensor& pixels, const Weights& w) {
   const std::string v = "vision_model.";
   // The conv as a loop over patches: each patch flattened (c, y, x) against the kernel.
   at::Tensor kernel = d(w, v + "embeddings.patch_embedding.weight").reshape({kHidden, -1});
@@ -281,8 +289,22 @@ at::Tensor ref_image(const at::Tensor& pixels, const Weights& w, const at::Tenso
                              .reshape({-1});
       rows.push_back(at::matmul(kernel, patch) + d(w, v + "embeddings.patch_embedding.bias"));
     }
-  at::Tensor x = at::stack(rows) + d(w, v + "embeddings.position_embedding.weight");  // (P, C)
-  x = layer_norm(encoder(x, w, v, m), w, v + "post_layernorm");
+  return at::stack(rows);
+}
+
+// The vision encoder's last_hidden_state before post_layernorm, for patch embeddings (P, C).
+at::Tensor ref_tower(const at::Tensor& patch_embeds, const Weights& w, const at::Tensor& m,
+                     std::vector<at::Tensor>* record = nullptr) {
+  const std::string v = "vision_model.";
+  const at::Tensor x = patch_embeds + d(w, v + "embeddings.position_embedding.weight");
+  return encoder(x, w, v, m, record);
+}
+
+// pooler_output from that: post_layernorm, then the attention-pooling head.
+at::Tensor ref_pool(const at::Tensor& hidden, const Weights& w, const at::Tensor& m,
+                    std::vector<at::Tensor>* record = nullptr) {
+  const std::string v = "vision_model.";
+  const at::Tensor x = layer_norm(hidden, w, v + "post_layernorm");
   // SiglipMultiheadAttentionPoolingHead: nn.MultiheadAttention(probe, x, x), residual LN + MLP.
   const std::string hd = v + "head.";
   at::Tensor in_w = d(w, hd + "attention.in_proj_weight"),
@@ -292,11 +314,16 @@ at::Tensor ref_image(const at::Tensor& pixels, const Weights& w, const at::Tenso
            in_b.slice(0, i * kHidden, (i + 1) * kHidden);
   };
   at::Tensor probe = d(w, hd + "probe").reshape({1, kHidden});
-  at::Tensor h =
-      linear(attend(proj(probe, 0), proj(x, 1), proj(x, 2), m), w, hd + "attention.out_proj");
+  at::Tensor h = linear(attend(proj(probe, 0), proj(x, 1), proj(x, 2), m, record), w,
+                        hd + "attention.out_proj");
   h = h + linear(gelu_tanh(linear(layer_norm(h, w, hd + "layernorm"), w, hd + "mlp.fc1")), w,
                  hd + "mlp.fc2");
   return h[0];
+}
+
+// SiglipVisionTransformer pooler_output for pixels (3, H, W); m over the patches.
+at::Tensor ref_image(const at::Tensor& pixels, const Weights& w, const at::Tensor& m) {
+  return ref_pool(ref_tower(ref_patch_embeds(pixels, w), w, m), w, m);
 }
 
 // SiglipTextTransformer pooler_output for ids (T): no causal mask, last position, head.
@@ -534,6 +561,153 @@ class TestSiglip : public QObject {
     }
     r.explain = ExplainWhat::PromptTokens;
     QVERIFY_THROWS_EXCEPTION(InputError, AtmanExplainer().attribute(r));
+  }
+
+  // The gradient and attention baselines on SigLIP, each against the same method written here in
+  // float64 on the reference (autograd through ref_tower / ref_pool): AtMan's loss, the patch
+  // embeddings (conv outputs) as the attributed input, and for the attention methods the pooling
+  // head's probe row as the prediction row (attention: its head mean; rollout: that row times
+  // Π(0.5·Ā_l + 0.5·I); Chefer: the head's Ā row times Π(I + Ā_l)); GradCAM on the encoder output
+  // before post_layernorm. Input×Gradient is also checked against central differences.
+  void baselines() {
+    auto image = std::make_shared<RgbImage>();
+    image->width = 40;
+    image->height = 36;
+    for (int i = 0; i < 40 * 36 * 3; ++i)
+      image->pixels.push_back(static_cast<uint8_t>((i * 53 + (i / 120) * 29) % 256));
+    ExplainRequest r;
+    r.model = model_;
+    r.image = image;
+    r.labels = {"cat", "dog", "a cat"};
+    r.target = "dog";
+    const PixelTensor pixels = preprocess_clip(*image, model_->preprocess_config());
+    const at::Tensor x0 = ref_patch_embeds(
+        at::tensor(pixels.values, at::kFloat).view({3, kImage, kImage}).to(at::kDouble), weights_);
+    std::vector<at::Tensor> texts;
+    for (const auto& label : r.labels) {
+      std::vector<int64_t> ids = model_->tokenizer().encode(label).ids;
+      ids.resize(kPositions, 1);
+      texts.push_back(ref_text(ids, weights_, {}));
+    }
+    const double scale = std::exp(weights_.at("logit_scale").item<double>()),
+                 bias = weights_.at("logit_bias").item<double>();
+    constexpr int kSteps = 8;
+    for (SiglipLoss loss : {SiglipLoss::Sigmoid, SiglipLoss::Softmax}) {
+      r.siglip_loss = loss;
+      // F = -L from the pooled image embedding, differentiable.
+      auto F_of_image = [&](const at::Tensor& img) {
+        std::vector<at::Tensor> logits;
+        for (const auto& t : texts)
+          logits.push_back(scale * (img / img.norm()).dot(t / t.norm()) + bias);
+        const at::Tensor z = at::stack(logits);
+        return loss == SiglipLoss::Sigmoid ? at::log_sigmoid(z[1]) : at::log_softmax(z, 0)[1];
+      };
+      auto F = [&](const at::Tensor& patches, std::vector<at::Tensor>* record = nullptr) {
+        return F_of_image(ref_pool(ref_tower(patches, weights_, {}, record), weights_, {}, record));
+      };
+      std::map<std::string, at::Tensor> want;  // (P) float64 per method
+      {
+        std::vector<at::Tensor> rec;
+        at::NoGradGuard no_grad;
+        F(x0, &rec);
+        QCOMPARE(static_cast<int>(rec.size()), kLayers + 1);  // encoder layers, then the head
+        at::Tensor v = rec.back().mean(0)[0];                 // the probe's row (P)
+        want["attention"] = v;
+        for (int l = kLayers - 1; l >= 0; --l) v = 0.5 * v.matmul(rec[l].mean(0)) + 0.5 * v;
+        want["rollout"] = v;
+      }
+      {
+        std::vector<at::Tensor> rec;
+        const at::Tensor x = x0.clone().requires_grad_(true);
+        const at::Tensor f = F(x, &rec);
+        for (auto& a : rec) a.retain_grad();
+        f.backward();
+        auto bar = [&](int l) { return (rec[l].grad() * rec[l].detach()).clamp_min(0).mean(0); };
+        at::Tensor v = bar(kLayers)[0];
+        for (int l = kLayers - 1; l >= 0; --l) v = v + v.matmul(bar(l));
+        want["chefer"] = v;
+        want["ixg"] = (x.detach() * x.grad()).sum(-1);
+      }
+      {
+        at::Tensor total = at::zeros_like(x0);
+        for (int k = 0; k < kSteps; ++k) {
+          const at::Tensor x = ((k + 0.5) / kSteps * x0).requires_grad_(true);
+          F(x).backward();
+          total += x.grad();
+        }
+        want["ig"] = (x0 * total / kSteps).sum(-1);
+        const at::Tensor h = ref_tower(x0, weights_, {}).detach().requires_grad_(true);
+        F_of_image(ref_pool(h, weights_, {})).backward();
+        want["gradcam"] = at::relu(h.detach().matmul(h.grad().mean(0)));
+      }
+      double base;
+      {
+        at::NoGradGuard no_grad;
+        base = -F(x0).item<double>();
+      }
+      for (const auto& name : baseline_names()) {
+        const Explanation e = make_baseline(name, {kSteps})->attribute(r);
+        QCOMPARE(static_cast<int>(e.candidates.size()), kPatches);
+        QVERIFY(std::abs(e.baseline_loss - base) < 1e-5);
+        const at::Tensor& expected = want.at(name);
+        double worst = 0, largest = 0, sum = 0, lowest = 0;
+        for (int p = 0; p < kPatches; ++p) {
+          QCOMPARE(e.candidates[p].positions, std::vector<int>{p});
+          const double got = e.candidates[p].per_target.at(0), w = expected[p].item<double>();
+          worst = std::max(worst, std::abs(got - w));
+          largest = std::max(largest, std::abs(w));
+          sum += got;
+          lowest = std::min(lowest, got);
+        }
+        std::printf("SigLIP %s (%s loss) max |diff| vs float64: %.2e (largest %.3g)\n",
+                    name.c_str(), std::string(to_string(loss)).c_str(), worst, largest);
+        QVERIFY2(largest > 1e-4, name.c_str());  // not trivially zero
+        QVERIFY2(worst < 1e-5 + 1e-4 * largest, name.c_str());
+        if (name == "attention" || name == "rollout")  // distributions over the patches
+          QVERIFY2(std::abs(sum - 1) < 1e-5, name.c_str());
+        if (name == "attention" || name == "rollout" || name == "chefer" || name == "gradcam")
+          QVERIFY2(lowest >= 0, name.c_str());
+        if (name != "ixg") continue;
+        // Input×Gradient = d/dλ F(patch p's embedding scaled by 1 + λ) at 0, in float64.
+        at::NoGradGuard no_grad;
+        const double h = 1e-5;
+        for (int p : {0, 6, kPatches - 1}) {
+          at::Tensor up = x0.clone(), down = x0.clone();
+          up[p].mul_(1 + h);
+          down[p].mul_(1 - h);
+          const double fd = (F(up).item<double>() - F(down).item<double>()) / (2 * h);
+          QVERIFY(std::abs(e.candidates[p].value - fd) < 1e-5 + 1e-4 * largest);
+        }
+      }
+    }
+    r.explain = ExplainWhat::PromptTokens;  // SigLIP explains patches only, as AtMan does
+    QVERIFY_THROWS_EXCEPTION(InputError, make_baseline("ixg")->attribute(r));
+  }
+
+  // Every baseline through the command line.
+  void baselines_command() {
+    RgbImage image;
+    image.width = 40;
+    image.height = 36;
+    for (int i = 0; i < 40 * 36 * 3; ++i)
+      image.pixels.push_back(static_cast<uint8_t>((i * 53 + (i / 120) * 29) % 256));
+    const QString png =
+        QString::fromStdString((fs::path(tmp_.path().toStdString()) / "baselines.png").string());
+    save_png(image, png.toStdString());
+    for (const auto& name : baseline_names()) {
+      const QString out = tmp_.filePath(QString::fromStdString("siglip-" + name + ".json"));
+      QProcess cli;
+      cli.start(ATMAN_CLI, {"explain", "--model", QString::fromStdString(dir_.string()), "--image",
+                            png, "--labels", "cat", "--labels", "dog", "--target", "dog",
+                            "--method", QString::fromStdString(name), "--json", out});
+      QVERIFY(cli.waitForFinished(120000));
+      const QString output = cli.readAllStandardOutput() + cli.readAllStandardError();
+      QVERIFY2(cli.exitStatus() == QProcess::NormalExit && cli.exitCode() == 0, qPrintable(output));
+      std::ifstream in(out.toStdString());
+      const json e = json::parse(in);
+      QCOMPARE(e["method"].get<std::string>(), name);
+      QCOMPARE(e["candidates"].size(), size_t{kPatches});
+    }
   }
 
   // What the GUI's "What the model says" shows: labels ranked by logit, each with its own sigmoid

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "atman/baselines.h"
 #include "atman/error.h"
 #include "atman/explainer.h"
 #include "atman/heatmap.h"
@@ -24,6 +25,7 @@
 #include "atman/image.h"
 #include "atman/inference.h"
 #include "atman/model.h"
+#include "atman/names.h"
 #include "core/tiny_models.h"
 #include "image/siglip2_image.h"
 #include "models/loaded_model.h"
@@ -310,10 +312,11 @@ at::Tensor ref_positions(const Weights& w, int rows, int cols, int length) {
 // One head at a time, softmax written out. `m` (S) are the AtMan factors (spec §1: rowmin over
 // every key, padded ones included) or undefined; `valid` keys (the first `valid`) are seen, the
 // rest get the padding mask (HF adds finfo.min: their weights are 0).
+// `record` receives each call's (H, T, S) weights (for the baselines).
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                  const at::Tensor& m, int64_t valid) {
+                  const at::Tensor& m, int64_t valid, std::vector<at::Tensor>* record = nullptr) {
   const int64_t D = kHidden / kHeads, S = k.size(0);
-  std::vector<at::Tensor> outs;
+  std::vector<at::Tensor> outs, weights;
   for (int h = 0; h < kHeads; ++h) {
     at::Tensor qh = q.slice(-1, h * D, (h + 1) * D), kh = k.slice(-1, h * D, (h + 1) * D);
     at::Tensor s = at::matmul(qh, kh.t());  // (T, S)
@@ -321,19 +324,21 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     s = s / std::sqrt(double(D));
     at::Tensor e = at::exp(s - std::get<0>(s.slice(1, 0, valid).max(-1, true)));
     if (valid < S) e.slice(1, valid, S).zero_();
-    outs.push_back(at::matmul(e / e.sum(-1, true), v.slice(-1, h * D, (h + 1) * D)));
+    weights.push_back(e / e.sum(-1, true));
+    outs.push_back(at::matmul(weights.back(), v.slice(-1, h * D, (h + 1) * D)));
   }
+  if (record) record->push_back(at::stack(weights));
   return at::cat(outs, -1);
 }
 
 at::Tensor encoder(at::Tensor x, const Weights& w, const std::string& prefix, const at::Tensor& m,
-                   int64_t valid) {
+                   int64_t valid, std::vector<at::Tensor>* record = nullptr) {
   for (int l = 0; l < kLayers; ++l) {
     const std::string p = prefix + "encoder.layers." + std::to_string(l) + ".";
     at::Tensor h = layer_norm(x, w, p + "layer_norm1");
     at::Tensor a =
         attend(linear(h, w, p + "self_attn.q_proj"), linear(h, w, p + "self_attn.k_proj"),
-               linear(h, w, p + "self_attn.v_proj"), m, valid);
+               linear(h, w, p + "self_attn.v_proj"), m, valid, record);
     x = x + linear(a, w, p + "self_attn.out_proj");
     h = gelu_tanh(linear(layer_norm(x, w, p + "layer_norm2"), w, p + "mlp.fc1"));
     x = x + linear(h, w, p + "mlp.fc2");
@@ -368,13 +373,16 @@ RefPixels ref_pixels(const RgbImage& image, int height, int width) {
   return out;
 }
 
-// Siglip2VisionTransformer pooler_output; m over the kMaxPatches positions.
-at::Tensor ref_image(const RefPixels& px, const Weights& w, const at::Tensor& m) {
+// Siglip2VisionTransformer pooler_output for the patch embeddings (kMaxPatches, C) of an image
+// of rows x cols patches (before positions); m over the kMaxPatches positions; `record` gets the
+// encoder's and then the head's attention weights.
+at::Tensor ref_image_from_embeds(const at::Tensor& patch_embeds, int rows, int cols,
+                                 const Weights& w, const at::Tensor& m,
+                                 std::vector<at::Tensor>* record = nullptr) {
   const std::string v = "vision_model.";
-  const int64_t valid = int64_t{px.rows} * px.cols;
-  at::Tensor x = linear(px.patches, w, v + "embeddings.patch_embedding") +
-                 ref_positions(w, px.rows, px.cols, kMaxPatches);
-  x = layer_norm(encoder(x, w, v, m, valid), w, v + "post_layernorm");
+  const int64_t valid = int64_t{rows} * cols;
+  at::Tensor x = patch_embeds + ref_positions(w, rows, cols, kMaxPatches);
+  x = layer_norm(encoder(x, w, v, m, valid, record), w, v + "post_layernorm");
   // Siglip2MultiheadAttentionPoolingHead: nn.MultiheadAttention(probe, x, x, attn_mask = padding).
   const std::string hd = v + "head.";
   at::Tensor in_w = d(w, hd + "attention.in_proj_weight"),
@@ -384,11 +392,17 @@ at::Tensor ref_image(const RefPixels& px, const Weights& w, const at::Tensor& m)
            in_b.slice(0, i * kHidden, (i + 1) * kHidden);
   };
   at::Tensor probe = d(w, hd + "probe").reshape({1, kHidden});
-  at::Tensor h = linear(attend(proj(probe, 0), proj(x, 1), proj(x, 2), m, valid), w,
+  at::Tensor h = linear(attend(proj(probe, 0), proj(x, 1), proj(x, 2), m, valid, record), w,
                         hd + "attention.out_proj");
   h = h + linear(gelu_tanh(linear(layer_norm(h, w, hd + "layernorm"), w, hd + "mlp.fc1")), w,
                  hd + "mlp.fc2");
   return h[0];
+}
+
+// Siglip2VisionTransformer pooler_output; m over the kMaxPatches positions.
+at::Tensor ref_image(const RefPixels& px, const Weights& w, const at::Tensor& m) {
+  return ref_image_from_embeds(linear(px.patches, w, "vision_model.embeddings.patch_embedding"),
+                               px.rows, px.cols, w, m);
 }
 
 // Siglip2TextTransformer pooler_output for ids (T) of which the first `valid` are attended
@@ -754,6 +768,108 @@ class TestSiglip2 : public QObject {
         QVERIFY2(std::abs(ranked[i].logit - want) < 1e-4, ranked[i].label.c_str());
         QVERIFY(std::abs(ranked[i].probability - 1.0 / (1.0 + std::exp(-want))) < 1e-5);
       }
+    }
+  }
+
+  // The gradient and attention baselines on SigLIP 2: the candidates are AtMan's (real patches
+  // only), the loss AtMan's. Against the float64 reference: raw attention is the pooling head's
+  // probe row and rollout that row times Π(0.5·Ā_l + 0.5·I), both distributions over the real
+  // patches (the padding gets nothing); Input×Gradient is the derivative along scaling a patch's
+  // embedding (central differences); Integrated Gradients sums to F(x) − F(0); Chefer and GradCAM
+  // are non-negative.
+  void baselines() {
+    const auto image = std::make_shared<RgbImage>(half_solid_image(90, 50));
+    ExplainRequest r;
+    r.model = model_;
+    r.image = image;
+    r.labels = {"cat", "dog", "a cat"};
+    r.target = "dog";
+    const RefPixels px = ref_pixels(*image, 24, 48);
+    const at::Tensor x0 = linear(px.patches, weights_, "vision_model.embeddings.patch_embedding");
+    std::vector<at::Tensor> texts;
+    for (const auto& label : r.labels) {
+      int64_t count = 0;
+      texts.push_back(ref_text(padded(*model_, label, &count), kPositions, weights_));
+    }
+    constexpr int kReal = 18, kSteps = 64;
+    at::NoGradGuard no_grad;
+    for (SiglipLoss loss : {SiglipLoss::Sigmoid, SiglipLoss::Softmax}) {
+      r.siglip_loss = loss;
+      auto F = [&](const at::Tensor& embeds, std::vector<at::Tensor>* record = nullptr) {
+        const at::Tensor img = ref_image_from_embeds(embeds, 3, 6, weights_, {}, record);
+        std::vector<double> logits;
+        for (const auto& t : texts) logits.push_back(ref_logit(img, t, weights_));
+        if (loss == SiglipLoss::Sigmoid) return -std::log1p(std::exp(-logits[1]));
+        double z = 0;
+        for (double l : logits) z += std::exp(l);
+        return logits[1] - std::log(z);
+      };
+      std::vector<at::Tensor> rec;
+      const double f0 = F(x0, &rec);
+      QCOMPARE(static_cast<int>(rec.size()), kLayers + 1);
+      at::Tensor attention = rec.back().mean(0)[0], rollout = attention;  // (kMaxPatches)
+      for (int l = kLayers - 1; l >= 0; --l)
+        rollout = 0.5 * rollout.matmul(rec[l].mean(0)) + 0.5 * rollout;
+      for (const auto& name : baseline_names()) {
+        const Explanation e = make_baseline(name, {kSteps})->attribute(r);
+        QCOMPARE(static_cast<int>(e.candidates.size()), kReal);
+        QVERIFY(std::abs(e.baseline_loss + f0) < 1e-5);
+        double sum = 0, lowest = 0, largest = 0;
+        for (const auto& c : e.candidates) {
+          QCOMPARE(c.positions, std::vector<int>{c.row * 6 + c.col});
+          sum += c.value;
+          lowest = std::min(lowest, c.value);
+          largest = std::max(largest, std::abs(c.value));
+        }
+        std::printf("SigLIP 2 %s (%s loss): sum %.6f, min %.3g, largest |value| %.3g\n",
+                    name.c_str(), std::string(to_string(loss)).c_str(), sum, lowest, largest);
+        QVERIFY2(largest > 1e-5, name.c_str());
+        if (name == "attention" || name == "rollout") {
+          const at::Tensor& want = name == "attention" ? attention : rollout;
+          QVERIFY(std::abs(sum - 1) < 1e-5);  // so the padding got nothing
+          for (const auto& c : e.candidates)
+            QVERIFY2(std::abs(c.value - want[c.positions[0]].item<double>()) < 1e-5, name.c_str());
+        }
+        if (name != "ixg" && name != "ig") QVERIFY2(lowest >= 0, name.c_str());
+        if (name == "ig") {
+          const double delta = f0 - F(at::zeros_like(x0));
+          QVERIFY(std::abs(delta) > 1e-3);
+          QVERIFY2(std::abs(sum - delta) < 2e-3 * std::max(1.0, std::abs(delta)),
+                   qPrintable(QString("IG sum %1 vs F(x) - F(0) %2").arg(sum).arg(delta)));
+        }
+        if (name == "ixg") {
+          const double h = 1e-5;
+          for (int p : {0, 7, 17}) {
+            at::Tensor up = x0.clone(), down = x0.clone();
+            up[p].mul_(1 + h);
+            down[p].mul_(1 - h);
+            const double fd = (F(up) - F(down)) / (2 * h);
+            QVERIFY2(std::abs(e.candidates[p].value - fd) < 1e-5 + 1e-4 * largest,
+                     qPrintable(QString("ixg %1 vs %2").arg(e.candidates[p].value).arg(fd)));
+          }
+        }
+      }
+    }
+  }
+
+  // Every baseline through the command line.
+  void baselines_command() {
+    const QString image = QString::fromStdString(
+        (fs::path(tmp_.path().toStdString()) / "wide-baselines.png").string());
+    save_png(half_solid_image(90, 50), image.toStdString());
+    for (const auto& name : baseline_names()) {
+      const QString out = tmp_.filePath(QString::fromStdString("siglip2-" + name + ".json"));
+      QProcess cli;
+      cli.start(ATMAN_CLI, {"explain", "--model", QString::fromStdString(dir_.string()), "--image",
+                            image, "--labels", "cat", "--labels", "dog", "--target", "dog",
+                            "--method", QString::fromStdString(name), "--json", out});
+      QVERIFY(cli.waitForFinished(120000));
+      const QString output = cli.readAllStandardOutput() + cli.readAllStandardError();
+      QVERIFY2(cli.exitStatus() == QProcess::NormalExit && cli.exitCode() == 0, qPrintable(output));
+      std::ifstream in(out.toStdString());
+      const json e = json::parse(in);
+      QCOMPARE(e["method"].get<std::string>(), name);
+      QCOMPARE(e["candidates"].size(), size_t{18});
     }
   }
 

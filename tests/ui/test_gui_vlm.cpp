@@ -273,6 +273,31 @@ class TestGuiVlm : public QObject {
     QCOMPARE(closeMessageBoxes(*m_window), 0);
   }
 
+  // A prompt that places the image the model's own way stays when the model is opened again; one
+  // that another model cannot read gives way to that model's prompt.
+  void promptKeptOnlyWhereItPlacesTheImage() {
+    const fs::path qwen =
+        qv::write_model(fs::path(m_dir.filePath(QStringLiteral("qwen_prompt")).toStdString()),
+                        qv::tiny_config(), qv::tiny_tensors());
+    InputPanel* input = m_window->inputPanel();
+    QVERIFY(loadModel(*m_window, QString::fromStdString(qwen.string())));
+    const QString own = QStringLiteral(
+        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Which shape is red?"
+        "<|im_end|>\n<|im_start|>assistant\n");
+    input->setPrompt(own);
+    QVERIFY(loadModel(*m_window, QString::fromStdString(qwen.string())));
+    QCOMPARE(input->prompt(), own);
+
+    const tl::Spec spec = tl::next_spec(true);
+    const fs::path next =
+        tl::write_model(fs::path(m_dir.filePath(QStringLiteral("llava_next_prompt")).toStdString()),
+                        spec, tl::tensors_of(spec, 21));
+    QVERIFY(loadModel(*m_window, QString::fromStdString(next.string())));
+    QVERIFY(input->prompt() != own);
+    QVERIFY(input->prompt().contains(QStringLiteral("<image>")));
+    QVERIFY(m_window->session()->model()->prompt_places_image(input->prompt().toStdString()));
+  }
+
   void llavaNextCellsAreTheBaseView() {
     const tl::Spec spec = tl::next_spec(true);
     const fs::path folder =

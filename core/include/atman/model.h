@@ -116,6 +116,12 @@ class Model {
   // (one view), all input_layout reads. Cheap: no resampling.
   PixelTensor input_shape(int image_width, int image_height) const;
   int patch_grid() const;  // of the (base) view
+  // Whether a prompt the user wrote gives this model's image its place: the <image> marker, for
+  // Qwen2.5-VL also its own <|image_pad|> (as <|vision_start|><|image_pad|><|vision_end|>), and
+  // any prompt for PaliGemma, whose processor puts the image first. True for models that take no
+  // image in their prompt (text-only, CLIP, SigLIP). Says nothing about other errors the prompt
+  // may hold (two images, say): those come when it is encoded.
+  bool prompt_places_image(const std::string& prompt) const;
   int64_t max_text_tokens() const;
   // Where the model runs when it is a view of a server's model (load_view); null when local.
   const RemoteModelInfo* remote() const;

@@ -33,9 +33,10 @@ bool looks_like_repo_id(const std::string& text);
 void set_compute_threads(int threads);
 int compute_threads();
 
-// Whether idle OpenMP workers sleep at once (OMP_WAIT_POLICY=PASSIVE) instead of spinning. An
-// executable that calls this gets the start-up hook of thread_environment.cpp, which re-executes
-// the process once with that setting unless the user chose a policy; call it from main().
+// Whether idle OpenMP workers sleep at once (OMP_WAIT_POLICY=PASSIVE) instead of spinning. The
+// `atman` launcher starts the CLI with that setting; an executable that calls this gets the
+// start-up hook of thread_environment.cpp, which re-executes the process once with it when it was
+// started without (and the user chose no policy); call it from main().
 bool passive_thread_waiting();
 
 // Keeps freed tensor memory in the process instead of returning it to the OS after every op:

@@ -36,7 +36,7 @@ BaselineInput prepare_clip(const ExplainRequest& r, BaselineInput in) {
     in.rows = {0};  // the class token
     in.layers = clip.config().vision.num_hidden_layers;
     in.hidden = [m](const at::Tensor& x, const Suppression* s) { return m->vision().encode(x, s); };
-    in.log_probs = [m, text_embeds, target](const at::Tensor& h) {
+    in.log_probs = [m, text_embeds, target](const at::Tensor& h, const Suppression*) {
       at::Tensor logits = m->logits(m->image_embeds_from_hidden(h), text_embeds);  // (B, K)
       return at::log_softmax(logits, -1).narrow(1, target, 1);                     // (B, 1)
     };
@@ -56,7 +56,8 @@ BaselineInput prepare_clip(const ExplainRequest& r, BaselineInput in) {
   in.rows = {clip.text_end_positions(ids)[0].item<int64_t>()};  // the end token it pools at
   in.layers = clip.config().text.num_hidden_layers;
   in.hidden = [m](const at::Tensor& x, const Suppression* s) { return m->text_hidden(x, s); };
-  in.log_probs = [m, ids, image, fixed, is_target, target](const at::Tensor& h) {
+  in.log_probs = [m, ids, image, fixed, is_target, target](const at::Tensor& h,
+                                                           const Suppression*) {
     const int64_t B = h.size(0);
     at::Tensor text = m->text_embeds_from_hidden(h, ids.expand({B, -1}));  // (B, Pd)
     at::Tensor own = m->logits(image, text).t();                           // (B, 1)
@@ -66,8 +67,76 @@ BaselineInput prepare_clip(const ExplainRequest& r, BaselineInput in) {
   return in;
 }
 
-// Causal LM / LLaVA / Qwen2.5-VL, spec §4: input = prompt + target[:-1]; F_t = log p(target t)
-// at position n_prompt - 1 + t.
+// SigLIP and SigLIP 2 zero-shot (siglip_task.cpp, siglip2_task.cpp): the image patches are
+// explained with AtMan's loss (siglip_target_loss: -log σ(logit of the target), or the softmax
+// over the labels with --siglip-loss softmax); the label embeddings stay fixed. `hidden` is the
+// vision encoder (no class token: position i is patch i), `log_probs` post_layernorm, the
+// attention-pooling head and the loss. The pooling head is where the image is read out, so the
+// attention methods start from its probe's attention row (pooling_head; baseline_methods.cpp).
+BaselineInput prepare_siglip(const ExplainRequest& r, BaselineInput in) {
+  const Model& model = *r.model;
+  const SiglipModel* m = model.impl().siglip.get();
+  const at::Device device = model.impl().device;
+  const int64_t target = target_label_index(r, "SigLIP");
+  std::vector<at::Tensor> texts;
+  for (const auto& label : r.labels)
+    texts.push_back(
+        m->text_embeds(ids_to_tensor(siglip_text_ids(*m, model.tokenizer(), label), device)));
+  const at::Tensor text_embeds = at::cat(texts, 0);  // (K, C), fixed
+  in.embeds = m->patch_embeddings(
+      pixels_to_tensor(preprocess_clip(*r.image, model.preprocess_config()), device));  // (1, P, C)
+  in.embed_offset = 0;
+  in.positions = in.embeds.size(1);
+  in.rows = {0};
+  in.layers = m->config().vision.num_hidden_layers;
+  in.pooling_head = true;
+  in.hidden = [m](const at::Tensor& x, const Suppression* s) { return m->encode(x, s); };
+  const SiglipLoss loss = r.siglip_loss;
+  in.log_probs = [m, text_embeds, target, loss](const at::Tensor& h, const Suppression* s) {
+    const at::Tensor logits = m->logits(m->image_embeds_from_hidden(h, s), text_embeds);  // (B, K)
+    return -siglip_target_loss(logits, target, loss).unsqueeze(1);                        // (B, 1)
+  };
+  return in;
+}
+
+// SigLIP 2 NaFlex: as SigLIP, with the processor's patch rows (max_num_patches, padding masked in
+// the encoder and the head). The attributed embeddings are the Linear patch embeddings before the
+// resized positions (as CLIP's and SigLIP's are the conv outputs); the padding rows are part of
+// the input but never candidates, and get no gradient and no attention through the mask.
+BaselineInput prepare_siglip2(const ExplainRequest& r, BaselineInput in) {
+  const Model& model = *r.model;
+  const Siglip2Model* m = model.impl().siglip2.get();
+  const at::Device device = model.impl().device;
+  const int64_t target = target_label_index(r, "SigLIP 2");
+  std::vector<at::Tensor> texts;
+  for (const auto& label : r.labels) {
+    const Siglip2Text t = siglip2_text(*m, model.tokenizer(), label);
+    texts.push_back(m->text_embeds(ids_to_tensor(t.ids, device), ids_to_tensor(t.mask, device)));
+  }
+  const at::Tensor text_embeds = at::cat(texts, 0);  // (K, C), fixed
+  const Siglip2Pixels pixels = m->preprocess(*r.image);
+  const at::Tensor mask = m->patch_mask(pixels);  // (1, N) bool
+  const at::Tensor positions = m->position_embeddings(pixels.rows, pixels.cols, pixels.max_patches);
+  in.embeds = m->patch_embeddings(m->patches_tensor(pixels));  // (1, N, C)
+  in.embed_offset = 0;
+  in.positions = in.embeds.size(1);
+  in.rows = {0};
+  in.layers = m->config().vision.num_hidden_layers;
+  in.pooling_head = true;
+  in.present = mask[0].to(at::kCPU);
+  in.hidden = [m, positions, mask](const at::Tensor& x, const Suppression* s) {
+    return m->encode(x + positions, mask, s);
+  };
+  const SiglipLoss loss = r.siglip_loss;
+  in.log_probs = [m, text_embeds, mask, target, loss](const at::Tensor& h, const Suppression* s) {
+    const at::Tensor logits = m->logits(m->image_embeds_from_hidden(h, mask, s), text_embeds);
+    return -siglip_target_loss(logits, target, loss).unsqueeze(1);  // (B, 1)
+  };
+  return in;
+}
+
+// Causal LM / LLaVA / Idefics3 / Qwen2.5-VL, spec §4: input = prompt + target[:-1]; F_t = log
+// p(target t) at position n_prompt - 1 + t.
 BaselineInput prepare_lm(const ExplainRequest& r, BaselineInput in) {
   const Model& model = *r.model;
   const auto& impl = model.impl();
@@ -94,6 +163,18 @@ BaselineInput prepare_lm(const ExplainRequest& r, BaselineInput in) {
     own = std::make_shared<MropeSequence>(
         qwen.language_model(), qwen.rope_index(ids, pixels.merged_rows(), pixels.merged_cols()));
     lm = own.get();
+  } else if (impl.idefics3) {
+    // As lm_task.cpp builds it: the prompt's one <image> becomes the processor's image text
+    // (markers, row/column tokens, each view's <image> run), whose <image> rows are the
+    // connector's features; the decoder is a plain causal Llama.
+    const Idefics3Model& idefics3 = *impl.idefics3;
+    const PixelTensor pixels = model.preprocess(*r.image);
+    const at::Tensor features = idefics3.image_features(pixels_to_tensor(pixels, impl.device));
+    ids = idefics3.expand_image_tokens(ids, tok, pixels.geometry);
+    const int64_t n_prompt = static_cast<int64_t>(ids.size());
+    ids.insert(ids.end(), target.begin(), target.end() - 1);
+    in.embeds = idefics3.input_embeds(ids, features);
+    for (size_t t = 0; t < target.size(); ++t) in.rows.push_back(n_prompt - 1 + t);
   } else if (impl.llava) {
     const PixelTensor pixels = model.preprocess(*r.image);
     at::Tensor features =
@@ -121,7 +202,7 @@ BaselineInput prepare_lm(const ExplainRequest& r, BaselineInput in) {
   in.hidden = [lm, own](const at::Tensor& x, const Suppression* s) {
     return lm->forward_embeds(x, s, nullptr);
   };
-  in.log_probs = [lm, own, rows, target_index](const at::Tensor& h) {
+  in.log_probs = [lm, own, rows, target_index](const at::Tensor& h, const Suppression*) {
     at::Tensor logp = at::log_softmax(lm->lm_logits(h.index_select(1, rows)), -1);  // (B, nt, V)
     return logp.gather(2, target_index.view({1, -1, 1}).expand({h.size(0), -1, 1})).squeeze(2);
   };
@@ -138,20 +219,19 @@ BaselineInput prepare_baseline_input(const ExplainRequest& r) {
     throw InputError("batch size must be 0 (auto) .. 4096");
   at::NoGradGuard no_grad;
   BaselineInput in;
-  if (r.model->kind() == ModelKind::Siglip)
-    throw InputError(
-        "the gradient and attention baselines support CLIP, LLaVA and language "
-        "models, not SigLIP; explain SigLIP with AtMan (--method atman)");
-  if (r.model->impl().idefics3)
-    throw InputError(
-        "the gradient and attention baselines do not support Idefics3 (SmolVLM) yet; explain it "
-        "with AtMan (--method atman)");
-  const bool clip = r.model->kind() == ModelKind::Clip;
-  in.task = clip ? make_clip_task(r) : make_lm_task(r);  // validates; AtMan's candidates
-  in = clip ? prepare_clip(r, std::move(in)) : prepare_lm(r, std::move(in));
+  in.task = make_task(r);  // validates; AtMan's candidates
+  const ModelKind kind = r.model->kind();
+  const bool labels = kind == ModelKind::Clip || kind == ModelKind::Siglip;
+  if (kind == ModelKind::Clip)
+    in = prepare_clip(r, std::move(in));
+  else if (kind == ModelKind::Siglip)
+    in = r.model->impl().siglip2 ? prepare_siglip2(r, std::move(in))
+                                 : prepare_siglip(r, std::move(in));
+  else
+    in = prepare_lm(r, std::move(in));
   if (static_cast<int64_t>(in.rows.size()) !=
           static_cast<int64_t>(in.task->skeleton.target_tokens.size()) &&
-      !clip)
+      !labels)
     throw Error("baseline input: " + std::to_string(in.rows.size()) + " target rows for " +
                 std::to_string(in.task->skeleton.target_tokens.size()) + " target tokens");
   for (const auto& c : in.task->candidates)

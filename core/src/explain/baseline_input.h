@@ -24,18 +24,28 @@ struct BaselineInput {
   int64_t positions = 0;      // S: the sequence length the attention sees
   std::vector<int64_t> rows;  // per target token: the query position that predicts it
   int layers = 0;             // attention layers of the explained tower / LM
+  // SigLIP: no query position predicts the target; an attention-pooling head (one learned probe
+  // query over the S positions, no residual around its attention) reads the last block output
+  // inside log_probs, and its weights are recorded after the `layers` ones. The attention
+  // methods start from the probe's row instead of a one-hot prediction row; `rows` is {0}.
+  bool pooling_head = false;
+  // (S) bool: the positions that exist (SigLIP 2: its real patches, not the masked padding);
+  // undefined: all. GradCAM averages gradients over these only.
+  at::Tensor present;
 
   // Last block output (B, S, C) for input embeddings (B, E, C). `suppression` may carry only a
   // weights recorder (no factors). Differentiable.
   std::function<at::Tensor(const at::Tensor& embeds, const Suppression* suppression)> hidden;
   // Target log-probabilities F_t = -L_t (B, nt) from the last block output (B, S, C).
-  std::function<at::Tensor(const at::Tensor& hidden)> log_probs;
+  // `suppression` (a weights recorder or null) reaches the pooling head, if there is one.
+  std::function<at::Tensor(const at::Tensor& hidden, const Suppression* suppression)> log_probs;
   // Rough bytes one batch item keeps alive for a backward pass (all layers' activations).
   int64_t grad_bytes_per_item = 0;
 };
 
-// Validates the request and prepares its input (runs under no-grad; the vision tower of LLaVA and
-// the fixed tower of CLIP are evaluated here once).
+// Validates the request and prepares its input (runs under no-grad; the vision tower of LLaVA,
+// Idefics3 and Qwen2.5-VL, the fixed tower of CLIP and SigLIP's label embeddings are evaluated
+// here once).
 BaselineInput prepare_baseline_input(const ExplainRequest& request);
 
 }  // namespace atman::detail

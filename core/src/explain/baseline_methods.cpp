@@ -71,9 +71,16 @@ at::Tensor prediction_one_hot(const BaselineInput& in, at::Device device) {
 }
 
 void check_recorded(const std::vector<at::Tensor>& weights, const BaselineInput& in) {
-  if (static_cast<int>(weights.size()) != in.layers || weights.empty())
-    throw Error("attention recorder: expected " + std::to_string(in.layers) + " layers, got " +
+  const int expected = in.layers + (in.pooling_head ? 1 : 0);
+  if (static_cast<int>(weights.size()) != expected || weights.empty())
+    throw Error("attention recorder: expected " + std::to_string(expected) + " layers, got " +
                 std::to_string(weights.size()));
+}
+
+// A pooling head's recorded weights (1, H, 1, S) -> the probe's row (1, S), mean over heads,
+// float64 (the head attends only to the S positions: there is no residual around its attention).
+at::Tensor probe_row(const at::Tensor& head_weights) {
+  return head_weights[0].mean(0).to(at::kDouble);
 }
 
 // Clears the accumulated gradient of a leaf or a retain_grad() tensor before the next backward.
@@ -146,7 +153,9 @@ class BaselineExplainer : public Explainer {
 };
 
 // "attention": last layer, head mean, prediction row. "rollout": e_rowᵀ Π_{l=L..1}(0.5·Ā_l +
-// 0.5·I).
+// 0.5·I). With a pooling head (SigLIP) its probe's row ā_head plays both parts: "attention" is
+// ā_head (the head is the last attention over the patches), "rollout" ā_head Π_l(0.5·Ā_l + 0.5·I)
+// (the head has no residual, so no 0.5·I of its own): a distribution over the patches.
 class AttentionExplainer final : public BaselineExplainer {
  public:
   explicit AttentionExplainer(bool rollout)
@@ -162,17 +171,22 @@ class AttentionExplainer final : public BaselineExplainer {
     recorder.record_weights = &weights;
     Scores s;
     const auto start = Clock::now();
-    s.losses = losses_of(in.log_probs(in.hidden(in.embeds, &recorder)));
+    s.losses = losses_of(in.log_probs(in.hidden(in.embeds, &recorder), &recorder));
     s.baseline_seconds = seconds_since(start);
     s.forwards = s.batches = 1;
     check_recorded(weights, in);
     const at::Device device = weights.back().device();
     if (!rollout_) {
-      at::Tensor mean = weights.back()[0].mean(0).to(at::kDouble);  // (T, S)
-      s.per_position = prediction_one_hot(in, device).matmul(mean).to(at::kCPU);
+      if (in.pooling_head) {
+        s.per_position = probe_row(weights.back()).to(at::kCPU);  // (1, S)
+      } else {
+        at::Tensor mean = weights.back()[0].mean(0).to(at::kDouble);  // (T, S)
+        s.per_position = prediction_one_hot(in, device).matmul(mean).to(at::kCPU);
+      }
     } else {
       // Row vectors from the last layer down: v ← v (0.5·Ā_l + 0.5·I), never the full S×S product.
-      at::Tensor v = prediction_one_hot(in, device);  // (nt, S)
+      at::Tensor v =
+          in.pooling_head ? probe_row(weights.back()) : prediction_one_hot(in, device);  // (nt, S)
       for (int l = in.layers - 1; l >= 0; --l)
         v = 0.5 * v.matmul(weights[l][0].mean(0).to(at::kDouble)) + 0.5 * v;
       s.per_position = v.to(at::kCPU);
@@ -198,7 +212,7 @@ class InputXGradientExplainer final : public BaselineExplainer {
     at::Tensor x = in.embeds.detach().requires_grad_(true);  // (1, E, C)
     Scores s;
     const auto start = Clock::now();
-    at::Tensor F = in.log_probs(in.hidden(x, nullptr));  // (1, nt)
+    at::Tensor F = in.log_probs(in.hidden(x, nullptr), nullptr);  // (1, nt)
     s.baseline_seconds = seconds_since(start);
     s.losses = losses_of(F);
     s.forwards = s.batches = 1;
@@ -235,7 +249,7 @@ class IntegratedGradientsExplainer final : public BaselineExplainer {
     {
       at::NoGradGuard no_grad;
       const auto start = Clock::now();
-      s.losses = losses_of(in.log_probs(in.hidden(x0, nullptr)));
+      s.losses = losses_of(in.log_probs(in.hidden(x0, nullptr), nullptr));
       s.baseline_seconds = seconds_since(start);
       s.forwards = s.batches = 1;
       p.advance();
@@ -246,7 +260,7 @@ class IntegratedGradientsExplainer final : public BaselineExplainer {
       at::Tensor alphas =
           (at::arange(begin, begin + b, x0.options()) + 0.5) / static_cast<double>(n);
       at::Tensor xb = (alphas.view({b, 1, 1}) * x0).requires_grad_(true);  // (b, E, C) leaf
-      at::Tensor F = in.log_probs(in.hidden(xb, nullptr));                 // (b, nt)
+      at::Tensor F = in.log_probs(in.hidden(xb, nullptr), nullptr);        // (b, nt)
       for (int64_t t = 0; t < nt; ++t) {
         reset_grad(xb);
         backward_target(F, t);
@@ -265,7 +279,8 @@ class IntegratedGradientsExplainer final : public BaselineExplainer {
   int steps_;
 };
 
-// GradCAM on the last block's output H: relu(Σ_c mean_tokens(∂F_t/∂H)_c · H_c) per token.
+// GradCAM on the last block's output H: relu(Σ_c mean_tokens(∂F_t/∂H)_c · H_c) per token. The
+// mean and the map span the present positions only (SigLIP 2: not the masked padding).
 class GradCamExplainer final : public BaselineExplainer {
  public:
   GradCamExplainer() : BaselineExplainer("gradcam") {}
@@ -282,17 +297,22 @@ class GradCamExplainer final : public BaselineExplainer {
       at::NoGradGuard no_grad;  // nothing below the last block's output is differentiated
       h = in.hidden(in.embeds, nullptr);
     }
-    h = h.detach().requires_grad_(true);  // (1, S, C)
-    at::Tensor F = in.log_probs(h);       // (1, nt)
+    h = h.detach().requires_grad_(true);      // (1, S, C)
+    at::Tensor F = in.log_probs(h, nullptr);  // (1, nt)
     s.baseline_seconds = seconds_since(start);
     s.losses = losses_of(F);
     s.forwards = s.batches = 1;
+    const at::Tensor present =
+        in.present.defined() ? in.present.to(h.device()).nonzero().view({-1}) : at::Tensor();
     std::vector<at::Tensor> cams;
     for (int64_t t = 0; t < nt; ++t) {
       reset_grad(h);
       backward_target(F, t);
-      at::Tensor w = h.grad()[0].mean(0);  // (C): mean over tokens
-      cams.push_back(at::relu(h.detach()[0].matmul(w)).to(at::kCPU, at::kDouble));  // (S)
+      at::Tensor grad = h.grad()[0];                                                      // (S, C)
+      at::Tensor w = (present.defined() ? grad.index_select(0, present) : grad).mean(0);  // (C)
+      at::Tensor cam = at::relu(h.detach()[0].matmul(w)).to(at::kCPU, at::kDouble);       // (S)
+      if (present.defined()) cam = cam * in.present.to(at::kDouble);
+      cams.push_back(cam);
       p.advance();
     }
     s.per_position = at::stack(cams);
@@ -301,6 +321,9 @@ class GradCamExplainer final : public BaselineExplainer {
 };
 
 // Chefer et al. 2021: R = I; per layer Ā = E_h[(∇A ⊙ A)^+], R ← R + Ā·R; row of the prediction.
+// With a pooling head (SigLIP), the probe is a query outside the sequence: Chefer's rule for such
+// a cross-attention (their bi-modal case, R^qk ← R^qk + Ā^qk·R^kk with R^qk = 0 before) gives the
+// probe's relevance row Ā_head·R_L, where Ā_head = E_h[(∇A ⊙ A)^+] of the head's attention.
 class CheferExplainer final : public BaselineExplainer {
  public:
   CheferExplainer() : BaselineExplainer("chefer") {}
@@ -317,7 +340,7 @@ class CheferExplainer final : public BaselineExplainer {
     recorder.record_weights = &weights;
     Scores s;
     const auto start = Clock::now();
-    at::Tensor F = in.log_probs(in.hidden(x, &recorder));  // (1, nt)
+    at::Tensor F = in.log_probs(in.hidden(x, &recorder), &recorder);  // (1, nt)
     s.baseline_seconds = seconds_since(start);
     s.losses = losses_of(F);
     s.forwards = s.batches = 1;
@@ -330,15 +353,15 @@ class CheferExplainer final : public BaselineExplainer {
       reset_grad(x);
       backward_target(F, t);
       at::NoGradGuard no_grad;
-      // Row i of R_L = e_iᵀ (I + Ā_L) ⋯ (I + Ā_1): row vectors from the last layer down.
-      at::Tensor v = one_hot[t];  // (S)
-      for (int l = in.layers - 1; l >= 0; --l) {
+      auto bar_of = [&weights](int l) {  // Ā_l: (T, S) float64
         const at::Tensor& a = weights[l];
         if (!a.grad().defined())
           throw Error("chefer: layer " + std::to_string(l) + " got no gradient");
-        at::Tensor bar = (a.grad() * a.detach())[0].clamp_min(0).mean(0).to(at::kDouble);  // (T, S)
-        v = v + v.matmul(bar);
-      }
+        return (a.grad() * a.detach())[0].clamp_min(0).mean(0).to(at::kDouble);
+      };
+      // Row i of R_L = e_iᵀ (I + Ā_L) ⋯ (I + Ā_1): row vectors from the last layer down.
+      at::Tensor v = in.pooling_head ? bar_of(in.layers)[0] : one_hot[t];  // (S)
+      for (int l = in.layers - 1; l >= 0; --l) v = v + v.matmul(bar_of(l));
       rows.push_back(v.to(at::kCPU));
       p.advance();
     }

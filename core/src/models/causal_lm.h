@@ -45,8 +45,9 @@ class CausalLM {
   // from position starts[b] on (its first suppressed key; starts[b] <= T - outputs). `base` holds
   // the unperturbed pass's keys and values (batch 1, T positions; may be empty when every start is
   // 0). Returns the final hidden states of the last `outputs` positions: (B, outputs, C). This
-  // default recomputes every perturbation from the smallest start on; GPT-2 recomputes each
-  // from its own start (models/suffix_batch.h).
+  // default recomputes every perturbation from the smallest start on; GPT-2 and the RoPE
+  // decoders (LlamaModel, also inside the image-prefix LMs) recompute each from its own start
+  // (models/suffix_batch.h).
   virtual at::Tensor forward_suffixes(const at::Tensor& embeds, const std::vector<int64_t>& starts,
                                       const Suppression& suppression, const KVCache& base,
                                       int64_t outputs) const;

@@ -100,44 +100,69 @@ at::Tensor LlamaModel::embed_tokens(const at::Tensor& ids) const {
   return at::embedding(embed_tokens_, ids);  // (B, T, C)
 }
 
-at::Tensor LlamaModel::attention_block(const Layer& layer, int l, const at::Tensor& h,
-                                       const std::pair<at::Tensor, at::Tensor>& rotary,
-                                       int64_t prefix, const Suppression* suppression,
-                                       KVCache* cache) const {
+LlamaModel::Projected LlamaModel::project(const Layer& layer, const at::Tensor& h,
+                                          const Rotary& rotary, bool queries,
+                                          bool keys_values) const {
   const int64_t H = config_.num_attention_heads, Hkv = config_.num_key_value_heads;
   const int64_t D = config_.head_dim;
-  at::Tensor q, k, v;
-  if (config_.fused_projections) {  // Phi-3: [q | k | v] along the output
-    const at::Tensor qkv = layer.qkv_proj(h);
-    q = qkv.narrow(-1, 0, H * D);
-    k = qkv.narrow(-1, H * D, Hkv * D);
-    v = qkv.narrow(-1, (H + Hkv) * D, Hkv * D);
+  // The output rows [begin, begin + count) of a projection (Phi-3's fused [q | k | v]).
+  auto part = [&](const Linear& proj, int64_t begin, int64_t count) {
+    const at::Tensor bias = proj.bias.defined() ? proj.bias.narrow(0, begin, count) : at::Tensor();
+    return at::linear(h, proj.weight.narrow(0, begin, count), bias);
+  };
+  // Norms and rotation per head: (..., N, heads * D) -> (..., N, heads, D) and back.
+  const at::Tensor cos = rotary.first.unsqueeze(-2), sin = rotary.second.unsqueeze(-2);
+  auto finish = [&](at::Tensor x, int64_t heads, const RmsNorm& norm) {
+    if (config_.qk_norm == QkNorm::FullWidth) x = norm(x);
+    x = x.unflatten(-1, {heads, D});
+    if (config_.qk_norm == QkNorm::PerHead) x = norm(x);
+    return apply_rotary(x, cos, sin).flatten(-2);
+  };
+  Projected out;
+  if (config_.fused_projections) {
+    if (queries && keys_values) {
+      const at::Tensor qkv = layer.qkv_proj(h);
+      out.q = qkv.narrow(-1, 0, H * D);
+      out.k = qkv.narrow(-1, H * D, Hkv * D);
+      out.v = qkv.narrow(-1, (H + Hkv) * D, Hkv * D);
+    } else if (queries) {
+      out.q = part(layer.qkv_proj, 0, H * D);
+    } else if (keys_values) {
+      const at::Tensor kv = part(layer.qkv_proj, H * D, 2 * Hkv * D);
+      out.k = kv.narrow(-1, 0, Hkv * D);
+      out.v = kv.narrow(-1, Hkv * D, Hkv * D);
+    }
   } else {
-    q = layer.q_proj(h);
-    k = layer.k_proj(h);
-    v = layer.v_proj(h);
+    if (queries) out.q = layer.q_proj(h);
+    if (keys_values) {
+      out.k = layer.k_proj(h);
+      out.v = layer.v_proj(h);
+    }
   }
-  if (config_.qk_norm == QkNorm::FullWidth) {
-    q = layer.q_norm(q);
-    k = layer.k_norm(k);
-  }
-  q = split_heads(q, H);  // (B, H, T, D)
-  k = split_heads(k, Hkv);
-  v = split_heads(v, Hkv);
-  if (config_.qk_norm == QkNorm::PerHead) {
-    q = layer.q_norm(q);
-    k = layer.k_norm(k);
-  }
-  q = apply_rotary(q, rotary.first, rotary.second);
-  k = apply_rotary(k, rotary.first, rotary.second);
-  if (cache) std::tie(k, v) = cache->append(l, k, v);  // (B, Hkv, past + T, D)
+  if (queries) out.q = finish(out.q, H, layer.q_norm);
+  if (keys_values) out.k = finish(out.k, Hkv, layer.k_norm);
+  return out;
+}
+
+AttentionOptions LlamaModel::attention_options(int l, int64_t prefix) const {
   AttentionOptions options;
   if (config_.query_pre_attn_scalar > 0)
     options.scale = std::pow(config_.query_pre_attn_scalar, -0.5);
   options.softcap = config_.attn_logit_softcapping;
   if (config_.is_sliding(l)) options.window = config_.sliding_window;
   options.prefix = prefix;
-  at::Tensor y = attention(q, k, v, /*causal=*/true, suppression, l, options);
+  return options;
+}
+
+at::Tensor LlamaModel::attention_block(const Layer& layer, int l, const at::Tensor& h,
+                                       const Rotary& rotary, int64_t prefix,
+                                       const Suppression* suppression, KVCache* cache) const {
+  const int64_t H = config_.num_attention_heads, Hkv = config_.num_key_value_heads;
+  const Projected p = project(layer, h, rotary, true, true);
+  at::Tensor q = split_heads(p.q, H);  // (B, H, T, D)
+  at::Tensor k = split_heads(p.k, Hkv), v = split_heads(p.v, Hkv);
+  if (cache) std::tie(k, v) = cache->append(l, k, v);  // (B, Hkv, past + T, D)
+  at::Tensor y = attention(q, k, v, /*causal=*/true, suppression, l, attention_options(l, prefix));
   return layer.o_proj(merge_heads(y));
 }
 
@@ -151,14 +176,37 @@ at::Tensor LlamaModel::mlp(const Layer& layer, const at::Tensor& h) const {
   return layer.down_proj(activate(layer.gate_proj(h), config_.hidden_act) * layer.up_proj(h));
 }
 
+at::Tensor LlamaModel::input_norm(const Layer& layer, const at::Tensor& x) const {
+  return config_.block_norms == BlockNorms::Post ? x : layer.input_layernorm(x);
+}
+
+at::Tensor LlamaModel::after_attention(const Layer& layer, const at::Tensor& x,
+                                       at::Tensor attended) const {
+  const BlockNorms norms = config_.block_norms;
+  if (norms != BlockNorms::Pre) attended = layer.post_attention_layernorm(attended);
+  const at::Tensor mid = x + attended;
+  at::Tensor h = norms == BlockNorms::Pre        ? layer.post_attention_layernorm(mid)
+                 : norms == BlockNorms::Sandwich ? layer.pre_feedforward_layernorm(mid)
+                                                 : mid;
+  h = mlp(layer, h);
+  if (norms != BlockNorms::Pre) h = layer.post_feedforward_layernorm(h);
+  return mid + h;
+}
+
+at::Tensor LlamaModel::scaled_embeddings(const at::Tensor& embeds) const {
+  // Gemma: times sqrt(hidden) rounded to the activations' dtype, as its normalizer tensor is.
+  if (!config_.scale_embeddings) return embeds;
+  return embeds *
+         at::scalar_tensor(std::sqrt(static_cast<double>(config_.hidden_size)), embeds.options());
+}
+
 at::Tensor LlamaModel::forward_embeds(const at::Tensor& embeds, const Suppression* suppression,
                                       KVCache* cache) const {
   return forward_embeds_prefix(embeds, 0, suppression, cache);
 }
 
-at::Tensor LlamaModel::forward_embeds_prefix(const at::Tensor& embeds, int64_t prefix,
-                                             const Suppression* suppression, KVCache* cache) const {
-  const int64_t past = cache ? cache->length() : 0;
+std::pair<LlamaModel::Rotary, LlamaModel::Rotary> LlamaModel::rotary_at(
+    int64_t past, const at::Tensor& embeds) const {
   const int64_t T = embeds.size(1);
   if (past + T > max_positions())
     throw InputError("input of " + std::to_string(past + T) + " tokens is longer than the " +
@@ -166,15 +214,13 @@ at::Tensor LlamaModel::forward_embeds_prefix(const at::Tensor& embeds, int64_t p
   // Computed in float32 as transformers does, used in the activations' dtype. PaliGemma's rotary
   // positions start at 1 (position_offset).
   const int64_t start = past + config_.position_offset;
-  const auto global = global_rope_.cos_sin(start, T, embeds.device(), embeds.scalar_type());
-  const bool local_differs = config_.rope_local_theta > 0;
-  const auto local =
-      local_differs ? local_rope_.cos_sin(start, T, embeds.device(), embeds.scalar_type()) : global;
-  return run_layers(embeds, global, local, prefix, suppression, cache);
+  const Rotary global = global_rope_.cos_sin(start, T, embeds.device(), embeds.scalar_type());
+  if (config_.rope_local_theta <= 0) return {global, global};
+  return {global, local_rope_.cos_sin(start, T, embeds.device(), embeds.scalar_type())};
 }
 
-at::Tensor LlamaModel::forward_embeds_at(const at::Tensor& embeds, const at::Tensor& positions,
-                                         const Suppression* suppression, KVCache* cache) const {
+LlamaModel::Rotary LlamaModel::mrope_at(const at::Tensor& positions,
+                                        const at::Tensor& embeds) const {
   const int64_t T = embeds.size(1);
   if (config_.mrope_section.empty())
     throw Error(config_.architecture + " has no multimodal RoPE (mrope_section)");
@@ -184,36 +230,32 @@ at::Tensor LlamaModel::forward_embeds_at(const at::Tensor& embeds, const at::Ten
   if (last >= max_positions())
     throw InputError("input reaches position " + std::to_string(last) + ", past the " +
                      std::to_string(max_positions()) + " positions this model supports");
-  const auto rotary = global_rope_.mrope_cos_sin(positions, config_.mrope_section, embeds.device(),
-                                                 embeds.scalar_type());
+  return global_rope_.mrope_cos_sin(positions, config_.mrope_section, embeds.device(),
+                                    embeds.scalar_type());
+}
+
+at::Tensor LlamaModel::forward_embeds_prefix(const at::Tensor& embeds, int64_t prefix,
+                                             const Suppression* suppression, KVCache* cache) const {
+  const auto [global, local] = rotary_at(cache ? cache->length() : 0, embeds);
+  return run_layers(embeds, global, local, prefix, suppression, cache);
+}
+
+at::Tensor LlamaModel::forward_embeds_at(const at::Tensor& embeds, const at::Tensor& positions,
+                                         const Suppression* suppression, KVCache* cache) const {
+  const Rotary rotary = mrope_at(positions, embeds);
   return run_layers(embeds, rotary, rotary, 0, suppression, cache);
 }
 
-at::Tensor LlamaModel::run_layers(const at::Tensor& embeds,
-                                  const std::pair<at::Tensor, at::Tensor>& global,
-                                  const std::pair<at::Tensor, at::Tensor>& local, int64_t prefix,
+at::Tensor LlamaModel::run_layers(const at::Tensor& embeds, const Rotary& global,
+                                  const Rotary& local, int64_t prefix,
                                   const Suppression* suppression, KVCache* cache) const {
-  at::Tensor x = embeds;  // (B, T, C)
-  // Gemma: times sqrt(hidden) rounded to the activations' dtype, as its normalizer tensor is.
-  if (config_.scale_embeddings)
-    x = x * at::scalar_tensor(std::sqrt(static_cast<double>(config_.hidden_size)), x.options());
-  const BlockNorms norms = config_.block_norms;
+  at::Tensor x = scaled_embeddings(embeds);  // (B, T, C)
   for (int l = 0; l < config_.num_hidden_layers; ++l) {
     const Layer& layer = layers_[l];
     const auto& rotary = config_.is_sliding(l) ? local : global;
-    at::Tensor h = norms == BlockNorms::Post ? x : layer.input_layernorm(x);
-    h = attention_block(layer, l, h, rotary, prefix, suppression, cache);
-    if (norms != BlockNorms::Pre) h = layer.post_attention_layernorm(h);
-    x = x + h;
-    if (norms == BlockNorms::Pre)
-      h = layer.post_attention_layernorm(x);
-    else if (norms == BlockNorms::Sandwich)
-      h = layer.pre_feedforward_layernorm(x);
-    else
-      h = x;
-    h = mlp(layer, h);
-    if (norms != BlockNorms::Pre) h = layer.post_feedforward_layernorm(h);
-    x = x + h;
+    const at::Tensor h =
+        attention_block(layer, l, input_norm(layer, x), rotary, prefix, suppression, cache);
+    x = after_attention(layer, x, h);
   }
   return norm_(x);
 }

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "atman/hf_config.h"
 #include "models/causal_lm.h"
@@ -36,6 +38,22 @@ class LlamaModel final : public CausalLM {
   // the cache's start) attend to each other in both directions, later ones causally.
   at::Tensor forward_embeds_prefix(const at::Tensor& embeds, int64_t prefix,
                                    const Suppression* suppression, KVCache* cache) const;
+  // Each perturbation from its own start, the last layer at the output positions only
+  // (models/suffix_batch.h).
+  at::Tensor forward_suffixes(const at::Tensor& embeds, const std::vector<int64_t>& starts,
+                              const Suppression& suppression, const KVCache& base,
+                              int64_t outputs) const override;
+  bool packs_suffixes() const override { return true; }
+  // forward_suffixes at multimodal rotary positions (3, T) (forward_embeds_at).
+  at::Tensor forward_suffixes_at(const at::Tensor& embeds, const at::Tensor& positions,
+                                 const std::vector<int64_t>& starts, const Suppression& suppression,
+                                 const KVCache& base, int64_t outputs) const;
+  // forward_suffixes under a prefix-LM mask (forward_embeds_prefix). A start inside the prefix
+  // must be 0: every prefix position sees the suppressed keys there, so none of it is reusable.
+  at::Tensor forward_suffixes_prefix(const at::Tensor& embeds, int64_t prefix,
+                                     const std::vector<int64_t>& starts,
+                                     const Suppression& suppression, const KVCache& base,
+                                     int64_t outputs) const;
   at::Tensor lm_logits(const at::Tensor& hidden) const override;
   int64_t vocab_size() const override { return config_.vocab_size; }
   int64_t max_positions() const override;
@@ -52,15 +70,35 @@ class LlamaModel final : public CausalLM {
     Linear q_proj, k_proj, v_proj, qkv_proj, o_proj;  // qkv_proj: fused (Phi-3)
     Linear gate_proj, up_proj, gate_up_proj, down_proj;
   };
+  using Rotary = std::pair<at::Tensor, at::Tensor>;  // cos, sin: (T, rotary_dim)
+  // Queries, keys and values of rows `h` (..., N, C) at rotary positions (N, rotary_dim): the
+  // projections, q/k norms and rotation, as rows (..., N, heads * D). Only the parts asked for.
+  struct Projected {
+    at::Tensor q, k, v;
+  };
+  Projected project(const Layer& layer, const at::Tensor& h, const Rotary& rotary, bool queries,
+                    bool keys_values) const;
   RmsNorm load_norm(const WeightReader& w, const std::string& name, int64_t dim) const;
-  at::Tensor attention_block(const Layer& layer, int l, const at::Tensor& h,
-                             const std::pair<at::Tensor, at::Tensor>& rotary, int64_t prefix,
-                             const Suppression* suppression, KVCache* cache) const;
+  AttentionOptions attention_options(int l, int64_t prefix) const;
+  at::Tensor attention_block(const Layer& layer, int l, const at::Tensor& h, const Rotary& rotary,
+                             int64_t prefix, const Suppression* suppression, KVCache* cache) const;
   at::Tensor mlp(const Layer& layer, const at::Tensor& h) const;
+  // A block's input to attention, and the block's output from its input x and attention output.
+  at::Tensor input_norm(const Layer& layer, const at::Tensor& x) const;
+  at::Tensor after_attention(const Layer& layer, const at::Tensor& x, at::Tensor attended) const;
+  at::Tensor scaled_embeddings(const at::Tensor& embeds) const;  // Gemma's sqrt(hidden)
+  // The global and sliding-layer rotary tables of positions [past, past + T) (checked against
+  // max_positions), and of multimodal positions (3, T).
+  std::pair<Rotary, Rotary> rotary_at(int64_t past, const at::Tensor& embeds) const;
+  Rotary mrope_at(const at::Tensor& positions, const at::Tensor& embeds) const;
   // The decoder layers and final norm over input embeddings with their rotary cos/sin.
-  at::Tensor run_layers(const at::Tensor& embeds, const std::pair<at::Tensor, at::Tensor>& global,
-                        const std::pair<at::Tensor, at::Tensor>& local, int64_t prefix,
-                        const Suppression* suppression, KVCache* cache) const;
+  at::Tensor run_layers(const at::Tensor& embeds, const Rotary& global, const Rotary& local,
+                        int64_t prefix, const Suppression* suppression, KVCache* cache) const;
+  // forward_suffixes over all T positions' rotary tables.
+  at::Tensor run_suffixes(const at::Tensor& embeds, const Rotary& global, const Rotary& local,
+                          int64_t prefix, const std::vector<int64_t>& starts,
+                          const Suppression& suppression, const KVCache& base,
+                          int64_t outputs) const;
 
   LlamaConfig config_;
   RopeSpec global_rope_, local_rope_;
@@ -80,6 +118,12 @@ class PrefixLM final : public CausalLM {
                             KVCache* cache) const override {
     return lm_.forward_embeds_prefix(embeds, prefix_, suppression, cache);
   }
+  at::Tensor forward_suffixes(const at::Tensor& embeds, const std::vector<int64_t>& starts,
+                              const Suppression& suppression, const KVCache& base,
+                              int64_t outputs) const override {
+    return lm_.forward_suffixes_prefix(embeds, prefix_, starts, suppression, base, outputs);
+  }
+  bool packs_suffixes() const override { return true; }
   at::Tensor lm_logits(const at::Tensor& hidden) const override { return lm_.lm_logits(hidden); }
   int64_t vocab_size() const override { return lm_.vocab_size(); }
   int64_t max_positions() const override { return lm_.max_positions(); }

@@ -401,6 +401,14 @@ int Model::patch_grid() const {
   return 0;
 }
 
+bool Model::prompt_places_image(const std::string& prompt) const {
+  if (kind() != ModelKind::Llava || prompt.find("<image>") != std::string::npos) return true;
+  if (std::holds_alternative<Qwen2_5_VLConfig>(impl_->config))
+    return prompt.find("<|image_pad|>") != std::string::npos;
+  const auto* llava = std::get_if<LlavaConfig>(&impl_->config);
+  return llava && llava->paligemma();
+}
+
 int64_t Model::max_text_tokens() const {
   if (impl_->remote) return impl_->remote->max_text_tokens;
   if (impl_->clip) return impl_->clip->max_text_length();

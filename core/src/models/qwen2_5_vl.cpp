@@ -322,4 +322,12 @@ at::Tensor MropeSequence::forward_embeds(const at::Tensor& embeds, const Suppres
   return lm_.forward_embeds_at(embeds, positions(past, embeds.size(1)), suppression, cache);
 }
 
+at::Tensor MropeSequence::forward_suffixes(const at::Tensor& embeds,
+                                           const std::vector<int64_t>& starts,
+                                           const Suppression& suppression, const KVCache& base,
+                                           int64_t outputs) const {
+  return lm_.forward_suffixes_at(embeds, positions(0, embeds.size(1)), starts, suppression, base,
+                                 outputs);
+}
+
 }  // namespace atman

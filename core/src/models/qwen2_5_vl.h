@@ -96,6 +96,10 @@ class MropeSequence final : public CausalLM {
   at::Tensor embed_tokens(const at::Tensor& ids) const override { return lm_.embed_tokens(ids); }
   at::Tensor forward_embeds(const at::Tensor& embeds, const Suppression* suppression,
                             KVCache* cache) const override;
+  at::Tensor forward_suffixes(const at::Tensor& embeds, const std::vector<int64_t>& starts,
+                              const Suppression& suppression, const KVCache& base,
+                              int64_t outputs) const override;
+  bool packs_suffixes() const override { return true; }
   at::Tensor lm_logits(const at::Tensor& hidden) const override { return lm_.lm_logits(hidden); }
   int64_t vocab_size() const override { return lm_.vocab_size(); }
   int64_t max_positions() const override { return lm_.max_positions(); }

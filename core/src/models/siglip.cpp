@@ -95,9 +95,18 @@ at::Tensor SiglipModel::patch_embeddings(const at::Tensor& pixels) const {
 
 at::Tensor SiglipModel::image_embeds_from_patches(const at::Tensor& patch_embeds,
                                                   const Suppression* suppression) const {
-  at::Tensor x = patch_embeds + position_embedding_;  // no class token, no pre-layernorm
-  x = post_layernorm_(vision_encoder_.forward(x, /*causal=*/false, suppression));
-  return head_(x, suppression);
+  return image_embeds_from_hidden(encode(patch_embeds, suppression), suppression);
+}
+
+at::Tensor SiglipModel::encode(const at::Tensor& patch_embeds,
+                               const Suppression* suppression) const {
+  const at::Tensor x = patch_embeds + position_embedding_;  // no class token, no pre-layernorm
+  return vision_encoder_.forward(x, /*causal=*/false, suppression);
+}
+
+at::Tensor SiglipModel::image_embeds_from_hidden(const at::Tensor& hidden,
+                                                 const Suppression* suppression) const {
+  return head_(post_layernorm_(hidden), suppression);
 }
 
 at::Tensor SiglipModel::image_embeds(const at::Tensor& pixels,

@@ -95,6 +95,11 @@ class SiglipModel {
   at::Tensor image_embeds_from_patches(const at::Tensor& patch_embeds,
                                        const Suppression* suppression = nullptr) const;
   at::Tensor image_embeds(const at::Tensor& pixels, const Suppression* suppression = nullptr) const;
+  // The two halves of image_embeds_from_patches, for the gradient baselines: the encoder's last
+  // block output (B, P, C), before post_layernorm; then post_layernorm and the pooling head.
+  at::Tensor encode(const at::Tensor& patch_embeds, const Suppression* suppression = nullptr) const;
+  at::Tensor image_embeds_from_hidden(const at::Tensor& hidden,
+                                      const Suppression* suppression = nullptr) const;
 
   // Token-embedding rows (no positions): (B, T) -> (B, T, C).
   at::Tensor token_embeddings(const at::Tensor& ids) const;

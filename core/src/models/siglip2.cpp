@@ -78,9 +78,17 @@ at::Tensor Siglip2Model::position_embeddings(int rows, int cols, int64_t length)
 
 at::Tensor Siglip2Model::image_embeds_from_embeddings(const at::Tensor& x, const at::Tensor& mask,
                                                       const Suppression* suppression) const {
-  const at::Tensor hidden = post_layernorm_(
-      vision_encoder_.forward(x, /*causal=*/false, suppression, -1, 0, nullptr, mask));
-  return head_(hidden, suppression, mask);
+  return image_embeds_from_hidden(encode(x, mask, suppression), mask, suppression);
+}
+
+at::Tensor Siglip2Model::encode(const at::Tensor& x, const at::Tensor& mask,
+                                const Suppression* suppression) const {
+  return vision_encoder_.forward(x, /*causal=*/false, suppression, -1, 0, nullptr, mask);
+}
+
+at::Tensor Siglip2Model::image_embeds_from_hidden(const at::Tensor& hidden, const at::Tensor& mask,
+                                                  const Suppression* suppression) const {
+  return head_(post_layernorm_(hidden), suppression, mask);
 }
 
 at::Tensor Siglip2Model::image_embeds(const Siglip2Pixels& pixels) const {

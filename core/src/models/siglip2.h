@@ -58,6 +58,12 @@ class Siglip2Model {
   at::Tensor image_embeds_from_embeddings(const at::Tensor& x, const at::Tensor& mask,
                                           const Suppression* suppression = nullptr) const;
   at::Tensor image_embeds(const Siglip2Pixels& pixels) const;
+  // The two halves of image_embeds_from_embeddings, for the gradient baselines: the encoder's last
+  // block output (B, N, C), before post_layernorm; then post_layernorm and the pooling head.
+  at::Tensor encode(const at::Tensor& x, const at::Tensor& mask,
+                    const Suppression* suppression = nullptr) const;
+  at::Tensor image_embeds_from_hidden(const at::Tensor& hidden, const at::Tensor& mask,
+                                      const Suppression* suppression = nullptr) const;
 
   // pooler_output of ids (B, T) and the attention mask (B, T) (0 = a padding key no query sees);
   // the last position is the one pooled, padding or not.
