@@ -550,6 +550,47 @@ class TestModels : public QObject {
     QVERIFY(worst <= std::max(1e-5, 2e-6 * scale));
   }
 
+  // ---- CLIP labels of different lengths in one padded batch == one forward each -------------
+  void clipTextsBatched_data() {
+    QTest::addColumn<QString>("variant");
+    for (const auto& [name, v] : variants())
+      if (v.arch == Arch::Clip && name.find("16") == std::string::npos)
+        QTest::newRow(name.c_str()) << QString::fromStdString(name);
+  }
+  void clipTextsBatched() {
+    QFETCH(QString, variant);
+    auto m = model(variant.toStdString());
+    const ClipModel& clip = *m->impl().clip;
+    c10::InferenceMode guard;
+    auto encode = [&](std::initializer_list<const char*> labels) {
+      std::vector<std::vector<int64_t>> ids;
+      for (const char* t : labels) ids.push_back(m->tokenizer().encode(t).ids);
+      return ids;
+    };
+    // No shared start: different lengths, one without its end token (pooled at position 0, which
+    // allows no shared prefix), one of a single token.
+    auto texts = encode({"a photo of a small red circle in the corner", "square", "a blue cross"});
+    texts.push_back(std::vector<int64_t>(texts[0].begin(), texts[0].end() - 3));
+    texts.push_back({texts[1].back()});
+    QVERIFY(texts[0].size() > texts[2].size() && texts[2].size() > texts[1].size());
+    // A template's shared start, run once: one label is the template itself, so the shared part
+    // stops at its end token; another has a longer tail.
+    const auto templated = encode({"a photo of a red circle", "a photo of a blue square",
+                                   "a photo of a yellow triangle on a table", "a photo of a"});
+    QVERIFY(std::equal(templated[3].begin(), templated[3].end() - 1, templated[0].begin()));
+    for (const auto& set : {texts, templated}) {
+      const at::Tensor batched = clip.text_embeds(set, at::kCPU);
+      QCOMPARE(batched.size(0), static_cast<int64_t>(set.size()));
+      double worst = 0;
+      for (size_t k = 0; k < set.size(); ++k)
+        worst = std::max(
+            worst, max_abs_diff(batched[k], clip.text_embeds(ids_to_tensor(set[k], at::kCPU))[0]));
+      qInfo("%s: label batch vs one forward each: max |diff| = %.3g", variant.toStdString().c_str(),
+            worst);
+      QVERIFY(worst <= 1e-5);
+    }
+  }
+
   // ---- KV cache: prefix with a cache, then the rest == the full forward --------------------
   void kvCacheEqualsFull_data() {
     QTest::addColumn<QString>("variant");

@@ -752,17 +752,22 @@ class TestSiglip2 : public QObject {
   void zero_shot_ranks() {
     const RgbImage image = pattern_image(40, 36);
     const std::vector<std::string> labels = {"cat", "dog", "a cat"};
-    const std::vector<LabelScore> ranked = zero_shot(*model_, model_->preprocess(image), labels);
-    QCOMPARE(ranked.size(), labels.size());
-    c10::InferenceMode guard;
-    const at::Tensor img = ref_image(ref_pixels(image, 32, 40), weights_, {});
-    for (size_t i = 0; i < ranked.size(); ++i) {
-      if (i > 0) QVERIFY(ranked[i - 1].logit >= ranked[i].logit);
-      int64_t count = 0;
-      const double want = ref_logit(
-          img, ref_text(padded(*model_, ranked[i].label, &count), kPositions, weights_), weights_);
-      QVERIFY2(std::abs(ranked[i].logit - want) < 1e-4, ranked[i].label.c_str());
-      QVERIFY(std::abs(ranked[i].probability - 1.0 / (1.0 + std::exp(-want))) < 1e-5);
+    // The labels run as one batch: with the tokenizer's attention mask, each label keeps its own.
+    for (const bool mask_text : {false, true}) {
+      const Model& model = mask_text ? *masked_ : *model_;
+      const std::vector<LabelScore> ranked = zero_shot(model, model.preprocess(image), labels);
+      QCOMPARE(ranked.size(), labels.size());
+      c10::InferenceMode guard;
+      const at::Tensor img = ref_image(ref_pixels(image, 32, 40), weights_, {});
+      for (size_t i = 0; i < ranked.size(); ++i) {
+        if (i > 0) QVERIFY(ranked[i - 1].logit >= ranked[i].logit);
+        int64_t count = 0;
+        const std::vector<int64_t> ids = padded(model, ranked[i].label, &count);
+        const double want =
+            ref_logit(img, ref_text(ids, mask_text ? count : kPositions, weights_), weights_);
+        QVERIFY2(std::abs(ranked[i].logit - want) < 1e-4, ranked[i].label.c_str());
+        QVERIFY(std::abs(ranked[i].probability - 1.0 / (1.0 + std::exp(-want))) < 1e-5);
+      }
     }
   }
 

@@ -23,14 +23,10 @@ BaselineInput prepare_clip(const ExplainRequest& r, BaselineInput in) {
                          r.labels.begin();  // checked by the task
   at::Tensor patches = clip.vision().patch_embeddings(
       pixels_to_tensor(preprocess_clip(*r.image, model.preprocess_config()), device));  // (1, P, C)
-  std::vector<at::Tensor> texts;
-  std::vector<int64_t> target_ids;
-  for (size_t k = 0; k < r.labels.size(); ++k) {
-    auto ids = model.tokenizer().encode(r.labels[k]).ids;
-    if (static_cast<int64_t>(k) == target) target_ids = ids;
-    texts.push_back(clip.text_embeds(ids_to_tensor(ids, device)));
-  }
-  const at::Tensor text_embeds = at::cat(texts, 0);  // (K, Pd), fixed
+  std::vector<std::vector<int64_t>> label_ids;
+  for (const auto& label : r.labels) label_ids.push_back(model.tokenizer().encode(label).ids);
+  const std::vector<int64_t> target_ids = label_ids[target];
+  const at::Tensor text_embeds = clip.text_embeds(label_ids, device);  // (K, Pd), fixed
 
   if (r.explain == ExplainWhat::ImagePatches) {
     const ClipModel* m = &clip;
@@ -82,11 +78,8 @@ BaselineInput prepare_siglip(const ExplainRequest& r, BaselineInput in) {
   const SiglipModel* m = model.impl().siglip.get();
   const at::Device device = model.impl().device;
   const int64_t target = target_label_index(r, "SigLIP");
-  std::vector<at::Tensor> texts;
-  for (const auto& label : r.labels)
-    texts.push_back(
-        m->text_embeds(ids_to_tensor(siglip_text_ids(*m, model.tokenizer(), label), device)));
-  const at::Tensor text_embeds = at::cat(texts, 0);  // (K, C), fixed
+  const at::Tensor text_embeds =
+      siglip_label_embeds(*m, model.tokenizer(), r.labels, device);  // (K, C), fixed
   in.embeds = m->patch_embeddings(
       pixels_to_tensor(preprocess_clip(*r.image, model.preprocess_config()), device));  // (1, P, C)
   in.embed_offset = 0;
@@ -112,12 +105,8 @@ BaselineInput prepare_siglip2(const ExplainRequest& r, BaselineInput in) {
   const Siglip2Model* m = model.impl().siglip2.get();
   const at::Device device = model.impl().device;
   const int64_t target = target_label_index(r, "SigLIP 2");
-  std::vector<at::Tensor> texts;
-  for (const auto& label : r.labels) {
-    const Siglip2Text t = siglip2_text(*m, model.tokenizer(), label);
-    texts.push_back(m->text_embeds(ids_to_tensor(t.ids, device), ids_to_tensor(t.mask, device)));
-  }
-  const at::Tensor text_embeds = at::cat(texts, 0);  // (K, C), fixed
+  const at::Tensor text_embeds =
+      siglip2_label_embeds(*m, model.tokenizer(), r.labels, device);  // (K, C), fixed
   const Siglip2Pixels pixels = m->preprocess(*r.image);
   const at::Tensor mask = m->patch_mask(pixels);  // (1, N) bool
   const at::Tensor positions = m->position_embeddings(pixels.rows, pixels.cols, pixels.max_patches);

@@ -26,16 +26,17 @@ class ClipTask final : public PerturbationTask {
     PixelTensor pixels = preprocess_clip(*request.image, model_.preprocess_config());
     patch_embeds_ =
         clip_.vision().patch_embeddings(pixels_to_tensor(pixels, device_));  // (1, P, C)
-    std::vector<at::Tensor> text;
+    std::vector<std::vector<int64_t>> label_ids;
     for (const auto& label : request.labels) {
       Encoding enc = model_.tokenizer().encode(label);
       if (static_cast<int64_t>(enc.ids.size()) > clip_.max_text_length())
         throw InputError("label '" + label + "' has " + std::to_string(enc.ids.size()) +
                          " tokens; CLIP reads at most " + std::to_string(clip_.max_text_length()));
       if (&label == &request.labels[target_]) target_encoding_ = enc;
-      text.push_back(clip_.text_embeds(ids_to_tensor(enc.ids, device_)));
+      label_ids.push_back(enc.ids);
     }
-    text_embeds_ = at::cat(text, 0);                                 // (K, Pd)
+    // All labels in one batch: one forward per label costs several times its FLOPs.
+    text_embeds_ = clip_.text_embeds(label_ids, device_);            // (K, Pd)
     image_embeds_ = clip_.image_embeds_from_patches(patch_embeds_);  // (1, Pd)
 
     skeleton.model = model_.name();

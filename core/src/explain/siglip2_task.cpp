@@ -32,13 +32,7 @@ class Siglip2Task final : public PerturbationTask {
     const at::Tensor patch_embeds = siglip_.patch_embeddings(siglip_.patches_tensor(pixels_));
     embeds_ =
         patch_embeds + siglip_.position_embeddings(pixels_.rows, pixels_.cols, pixels_.max_patches);
-    std::vector<at::Tensor> text;
-    for (const auto& label : request.labels) {
-      const Siglip2Text t = siglip2_text(siglip_, model_.tokenizer(), label);
-      text.push_back(
-          siglip_.text_embeds(ids_to_tensor(t.ids, device_), ids_to_tensor(t.mask, device_)));
-    }
-    text_embeds_ = at::cat(text, 0);                                       // (K, C)
+    text_embeds_ = siglip2_label_embeds(siglip_, model_.tokenizer(), request.labels, device_);
     image_embeds_ = siglip_.image_embeds_from_embeddings(embeds_, mask_);  // (1, C)
 
     skeleton.model = model_.name();

@@ -28,11 +28,7 @@ class SiglipTask final : public PerturbationTask {
 
     PixelTensor pixels = preprocess_clip(*request.image, model_.preprocess_config());
     patch_embeds_ = siglip_.patch_embeddings(pixels_to_tensor(pixels, device_));  // (1, P, C)
-    std::vector<at::Tensor> text;
-    for (const auto& label : request.labels)
-      text.push_back(siglip_.text_embeds(
-          ids_to_tensor(siglip_text_ids(siglip_, model_.tokenizer(), label), device_)));
-    text_embeds_ = at::cat(text, 0);                                   // (K, C)
+    text_embeds_ = siglip_label_embeds(siglip_, model_.tokenizer(), request.labels, device_);
     image_embeds_ = siglip_.image_embeds_from_patches(patch_embeds_);  // (1, C)
 
     skeleton.model = model_.name();

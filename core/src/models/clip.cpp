@@ -4,6 +4,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "atman/error.h"
 
 namespace atman {
@@ -50,6 +52,37 @@ at::Tensor ClipEncoder::forward(const at::Tensor& input, bool causal,
     if (states) states->push_back(x);
   }
   return x;
+}
+
+at::Tensor ClipEncoder::forward_after_prefix(const at::Tensor& prefix,
+                                             const at::Tensor& input) const {
+  const int64_t heads = config_.num_attention_heads, C = input.size(2);
+  const int64_t P = prefix.size(1), B = input.size(0), T = input.size(1);
+  // The prefix's rows and the batch's go through every matrix product together, (P + B·T, C):
+  // at these sizes a product costs mostly the reading of its weights, so once, not twice.
+  at::Tensor rows = at::cat({prefix.reshape({P, C}), input.reshape({B * T, C})}, 0);
+  auto prefix_part = [&](const at::Tensor& r) { return r.slice(0, 0, P).view({1, P, C}); };
+  auto batch_part = [&](const at::Tensor& r) { return r.slice(0, P).view({B, T, C}); };
+  for (int l = 0; l < num_layers(); ++l) {
+    const Layer& layer = layers_[l];
+    const at::Tensor h = layer.layer_norm1(rows);
+    const at::Tensor q = layer.q_proj(h), k = layer.k_proj(h), v = layer.v_proj(h);
+    const at::Tensor kp = split_heads(prefix_part(k), heads),
+                     vp = split_heads(prefix_part(v), heads);
+    // The batch's keys: the prefix's, then the item's own; causal attention puts query t at key
+    // P + t.
+    const at::Tensor kb =
+        at::cat({kp.expand({B, -1, -1, -1}), split_heads(batch_part(k), heads)}, 2);
+    const at::Tensor vb =
+        at::cat({vp.expand({B, -1, -1, -1}), split_heads(batch_part(v), heads)}, 2);
+    const at::Tensor ap = merge_heads(
+        attention(split_heads(prefix_part(q), heads), kp, vp, /*causal=*/true, nullptr, l));
+    const at::Tensor ab = merge_heads(
+        attention(split_heads(batch_part(q), heads), kb, vb, /*causal=*/true, nullptr, l));
+    rows = rows + layer.out_proj(at::cat({ap.reshape({P, C}), ab.reshape({B * T, C})}, 0));
+    rows = rows + layer.fc2(activate(layer.fc1(layer.layer_norm2(rows)), config_.hidden_act));
+  }
+  return batch_part(rows);
 }
 
 ClipVisionTower::ClipVisionTower(const ClipTowerConfig& config, const WeightReader& w,
@@ -143,6 +176,55 @@ at::Tensor ClipModel::token_embeddings(const at::Tensor& ids) const {
 
 at::Tensor ClipModel::text_embeds(const at::Tensor& ids, const Suppression* suppression) const {
   return text_embeds_from_hidden(text_hidden(token_embeddings(ids), suppression), ids);
+}
+
+at::Tensor ClipModel::text_embeds(const std::vector<std::vector<int64_t>>& texts,
+                                  at::Device device) const {
+  if (texts.empty()) throw InputError("no texts to embed");
+  size_t T = 0;
+  for (const auto& t : texts) {
+    if (t.empty()) throw InputError("a text to embed has no tokens");
+    T = std::max(T, t.size());
+  }
+  if (static_cast<int64_t>(T) > config_.text.max_position_embeddings)
+    throw InputError("text of " + std::to_string(T) + " tokens is longer than CLIP's " +
+                     std::to_string(config_.text.max_position_embeddings) + "-token context");
+  // The text tower is causal: a position never sees later ones. So the positions every text shares
+  // from its start (a label template's "a photo of a") have the same states in every text and run
+  // once, as long as each text's pooled position comes after them; and padding a text after its
+  // end changes nothing up to its pooled position. The padding repeats the text's last token,
+  // which leaves the pooled position (text_end_positions: the first end token, or the first
+  // highest id) where it was.
+  size_t P = 0;
+  if (texts.size() > 1) {
+    P = texts[0].size();
+    for (const auto& t : texts) {
+      size_t same = 0;
+      while (same < std::min(P, t.size()) && t[same] == texts[0][same]) ++same;
+      const bool legacy = config_.text.eos_token_id == 2;
+      const auto end = legacy ? std::max_element(t.begin(), t.end())
+                              : std::find(t.begin(), t.end(), config_.text.eos_token_id);
+      const size_t pooled = end == t.end() ? 0 : static_cast<size_t>(end - t.begin());
+      P = std::min({P, same, pooled});
+    }
+  }
+  std::vector<int64_t> flat;
+  for (const auto& t : texts) {
+    flat.insert(flat.end(), t.begin() + static_cast<int64_t>(P), t.end());
+    flat.insert(flat.end(), T - t.size(), t.back());
+  }
+  const auto K = static_cast<int64_t>(texts.size()), L = static_cast<int64_t>(T - P);
+  const at::Tensor ids = at::tensor(flat, at::kLong).view({K, L}).to(device);  // after the prefix
+  if (P == 0) return text_embeds(ids);
+  const auto Pn = static_cast<int64_t>(P);
+  const std::vector<int64_t> shared(texts[0].begin(), texts[0].begin() + Pn);
+  const at::Tensor prefix =
+      token_embeddings(at::tensor(shared, at::kLong).view({1, Pn}).to(device)) +
+      text_position_embedding_.slice(0, 0, Pn);
+  const at::Tensor x = token_embeddings(ids) + text_position_embedding_.slice(0, Pn, Pn + L);
+  // Pooled in the continuation: its end positions are the texts' own minus P.
+  return text_embeds_from_hidden(final_layer_norm_(text_encoder_.forward_after_prefix(prefix, x)),
+                                 ids);
 }
 
 at::Tensor ClipModel::text_hidden(const at::Tensor& token_embeds,

@@ -26,6 +26,11 @@ class ClipEncoder {
                      int stop_after_layers = -1, int64_t first_queries = 0,
                      std::vector<at::Tensor>* states = nullptr,
                      const at::Tensor& key_mask = {}) const;
+  // Causal, no suppression: a batch x (B, T, C) continuing one prefix (1, P, C) that every item
+  // shares (the input states of positions 0..P-1). The prefix runs once and its keys and values
+  // serve every item; returns forward() of each item's concatenation at positions P.. (B, T, C),
+  // up to float rounding.
+  at::Tensor forward_after_prefix(const at::Tensor& prefix, const at::Tensor& x) const;
   int num_layers() const { return static_cast<int>(layers_.size()); }
 
  private:
@@ -89,6 +94,11 @@ class ClipModel {
   // Projected text embeddings (not normalised) for ids (B, T) of equal length; pooled at the end
   // token. Suppression spans the T positions.
   at::Tensor text_embeds(const at::Tensor& ids, const Suppression* suppression = nullptr) const;
+  // Projected text embeddings of texts of any lengths (K token-id lists) in one batched forward,
+  // the tokens all texts start with (a label template) run once: (K, Pd), text_embeds of each
+  // alone up to float rounding (other matrix shapes). What every label set is embedded with
+  // (explanations, baselines, zero-shot), so that they agree bit for bit.
+  at::Tensor text_embeds(const std::vector<std::vector<int64_t>>& texts, at::Device device) const;
   // The two halves of text_embeds, for gradients w.r.t. token embeddings (the baselines):
   // final-layer-normed hidden states (B, T, C) for token-embedding rows (B, T, C) (positions are
   // added here), and the projected embedding pooled at the end token of `ids` (B, T).

@@ -223,12 +223,12 @@ ClipForward clip_forward(const Model& model, const PixelTensor* pixels,
     image = clip.image_embeds(pixels_to_tensor(*pixels, device));
     out.image_embeds = to_vector(image);
   }
-  for (const auto& text : texts) {
-    Encoding enc = model.tokenizer().encode(text);
-    at::Tensor embeds = clip.text_embeds(ids_to_tensor(enc.ids, device));
-    out.text_embeds.push_back(to_vector(embeds));
-    if (pixels) out.logits_per_image.push_back(clip.logits(image, embeds).item<float>());
-  }
+  if (texts.empty()) return out;
+  std::vector<std::vector<int64_t>> ids;
+  for (const auto& text : texts) ids.push_back(model.tokenizer().encode(text).ids);
+  const at::Tensor embeds = clip.text_embeds(ids, device);  // (K, Pd)
+  for (int64_t k = 0; k < embeds.size(0); ++k) out.text_embeds.push_back(to_vector(embeds[k]));
+  if (pixels) out.logits_per_image = to_vector(clip.logits(image, embeds).squeeze(0));
   return out;
 }
 
@@ -242,13 +242,8 @@ at::Tensor siglip2_logits(const Model& model, const PixelTensor& pixels,
   const Siglip2Model& siglip = *model.impl().siglip2;
   const at::Device device = model.impl().device;
   at::Tensor image = siglip.image_embeds(siglip.preprocess(original_image(pixels)));
-  std::vector<at::Tensor> texts;
-  for (const auto& label : labels) {
-    const Siglip2Text text = siglip2_text(siglip, model.tokenizer(), label);
-    texts.push_back(
-        siglip.text_embeds(ids_to_tensor(text.ids, device), ids_to_tensor(text.mask, device)));
-  }
-  return siglip.logits(image, at::cat(texts, 0)).squeeze(0);  // (K)
+  return siglip.logits(image, siglip2_label_embeds(siglip, model.tokenizer(), labels, device))
+      .squeeze(0);  // (K)
 }
 
 std::vector<LabelScore> siglip_zero_shot(const Model& model, const PixelTensor& pixels,
@@ -261,11 +256,8 @@ std::vector<LabelScore> siglip_zero_shot(const Model& model, const PixelTensor& 
     const SiglipModel& siglip = *model.impl().siglip;
     const at::Device device = model.impl().device;
     at::Tensor image = siglip.image_embeds(pixels_to_tensor(pixels, device));
-    std::vector<at::Tensor> texts;
-    for (const auto& label : labels)
-      texts.push_back(siglip.text_embeds(
-          ids_to_tensor(siglip_text_ids(siglip, model.tokenizer(), label), device)));
-    logits = siglip.logits(image, at::cat(texts, 0)).squeeze(0);  // (K)
+    logits = siglip.logits(image, siglip_label_embeds(siglip, model.tokenizer(), labels, device))
+                 .squeeze(0);  // (K)
   }
   std::vector<float> values = to_vector(logits), probs = to_vector(at::sigmoid(logits));
   std::vector<LabelScore> out;

@@ -183,4 +183,15 @@ std::vector<int64_t> siglip_text_ids(const SiglipModel& model, const Tokenizer& 
   return ids;
 }
 
+at::Tensor siglip_label_embeds(const SiglipModel& model, const Tokenizer& tokenizer,
+                               const std::vector<std::string>& labels, at::Device device) {
+  std::vector<int64_t> flat;
+  for (const auto& label : labels) {
+    const std::vector<int64_t> ids = siglip_text_ids(model, tokenizer, label);
+    flat.insert(flat.end(), ids.begin(), ids.end());
+  }
+  const auto K = static_cast<int64_t>(labels.size());
+  return model.text_embeds(at::tensor(flat, at::kLong).view({K, -1}).to(device));
+}
+
 }  // namespace atman

@@ -131,5 +131,9 @@ class SiglipModel {
 // pools the last position, so the padding is part of the input, not masked.
 std::vector<int64_t> siglip_text_ids(const SiglipModel& model, const Tokenizer& tokenizer,
                                      const std::string& text);
+// The labels' text embeddings (K, C) in one forward: padded to max_length, they batch as they are.
+// What every label set is embedded with (explanations, zero-shot), so that they agree bit for bit.
+at::Tensor siglip_label_embeds(const SiglipModel& model, const Tokenizer& tokenizer,
+                               const std::vector<std::string>& labels, at::Device device);
 
 }  // namespace atman

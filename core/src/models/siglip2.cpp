@@ -121,6 +121,19 @@ Siglip2Text siglip2_text(const Siglip2Model& model, const Tokenizer& tokenizer,
   return out;
 }
 
+at::Tensor siglip2_label_embeds(const Siglip2Model& model, const Tokenizer& tokenizer,
+                                const std::vector<std::string>& labels, at::Device device) {
+  std::vector<int64_t> ids, mask;
+  for (const auto& label : labels) {
+    const Siglip2Text text = siglip2_text(model, tokenizer, label);
+    ids.insert(ids.end(), text.ids.begin(), text.ids.end());
+    mask.insert(mask.end(), text.mask.begin(), text.mask.end());
+  }
+  const auto K = static_cast<int64_t>(labels.size());
+  return model.text_embeds(at::tensor(ids, at::kLong).view({K, -1}).to(device),
+                           at::tensor(mask, at::kLong).view({K, -1}).to(device));
+}
+
 Siglip2TextOptions siglip2_text_options(const std::filesystem::path& model_dir,
                                         const Tokenizer& tokenizer, int64_t fallback_pad) {
   std::string pad_name = "<pad>";  // GemmaTokenizer's and Siglip2Tokenizer's default

@@ -98,6 +98,11 @@ struct Siglip2Text {
 };
 Siglip2Text siglip2_text(const Siglip2Model& model, const Tokenizer& tokenizer,
                          const std::string& text);
+// The labels' text embeddings (K, C) in one forward: padded to max_length, they batch as they are
+// (each with its own attention mask). What every label set is embedded with (explanations,
+// zero-shot), so that they agree bit for bit.
+at::Tensor siglip2_label_embeds(const Siglip2Model& model, const Tokenizer& tokenizer,
+                                const std::vector<std::string>& labels, at::Device device);
 
 // From the folder's tokenizer_config.json (and special_tokens_map.json): the pad token (else
 // Gemma's "<pad>") looked up in `tokenizer`, `fallback_pad` when it has none; whether
