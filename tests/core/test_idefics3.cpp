@@ -45,6 +45,7 @@
 #include "atman/inference.h"
 #include "atman/model.h"
 #include "atman/prompt.h"
+#include "core/test_support.h"
 #include "core/tiny_models.h"
 #include "image/idefics3_image.h"
 #include "models/inputs.h"
@@ -1014,15 +1015,12 @@ class TestIdefics3 : public QObject {
     const QString dir = QString::fromStdString(l.model->dir().string());
     for (const auto& name : baseline_names()) {
       const QString out = tmp_.filePath(QString::fromStdString("smolvlm-" + name + ".json"));
-      QProcess cli;
-      cli.start(ATMAN_CLI, {"explain", "--model", dir, "--image", image, "--question",
-                            "What is in the picture?", "--target", " a red", "--method",
-                            QString::fromStdString(name), "--json", out});
-      QVERIFY(cli.waitForFinished(120000));
-      const QString output = cli.readAllStandardOutput() + cli.readAllStandardError();
-      QVERIFY2(cli.exitStatus() == QProcess::NormalExit && cli.exitCode() == 0, qPrintable(output));
-      std::ifstream in(out.toStdString());
-      const json e = json::parse(in);
+      const test::CliRun run =
+          test::run_cli(ATMAN_CLI, {"explain", "--model", dir, "--image", image, "--question",
+                                    "What is in the picture?", "--target", " a red", "--method",
+                                    QString::fromStdString(name), "--json", out});
+      QVERIFY2(run.ok, qPrintable(run.output));
+      const json e = test::read_json(out.toStdString());
       QCOMPARE(e["method"].get<std::string>(), name);
       QCOMPARE(e["candidates"].size(), size_t{52});
     }

@@ -25,6 +25,7 @@
 #include "atman/model.h"
 #include "atman/names.h"
 #include "core/spiece_writer.h"
+#include "core/test_support.h"
 #include "core/tiny_models.h"
 #include "models/loaded_model.h"
 
@@ -696,15 +697,12 @@ class TestSiglip : public QObject {
     save_png(image, png.toStdString());
     for (const auto& name : baseline_names()) {
       const QString out = tmp_.filePath(QString::fromStdString("siglip-" + name + ".json"));
-      QProcess cli;
-      cli.start(ATMAN_CLI, {"explain", "--model", QString::fromStdString(dir_.string()), "--image",
-                            png, "--labels", "cat", "--labels", "dog", "--target", "dog",
-                            "--method", QString::fromStdString(name), "--json", out});
-      QVERIFY(cli.waitForFinished(120000));
-      const QString output = cli.readAllStandardOutput() + cli.readAllStandardError();
-      QVERIFY2(cli.exitStatus() == QProcess::NormalExit && cli.exitCode() == 0, qPrintable(output));
-      std::ifstream in(out.toStdString());
-      const json e = json::parse(in);
+      const test::CliRun run = test::run_cli(
+          ATMAN_CLI, {"explain", "--model", QString::fromStdString(dir_.string()), "--image", png,
+                      "--labels", "cat", "--labels", "dog", "--target", "dog", "--method",
+                      QString::fromStdString(name), "--json", out});
+      QVERIFY2(run.ok, qPrintable(run.output));
+      const json e = test::read_json(out.toStdString());
       QCOMPARE(e["method"].get<std::string>(), name);
       QCOMPARE(e["candidates"].size(), size_t{kPatches});
     }

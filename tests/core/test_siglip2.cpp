@@ -26,6 +26,7 @@
 #include "atman/inference.h"
 #include "atman/model.h"
 #include "atman/names.h"
+#include "core/test_support.h"
 #include "core/tiny_models.h"
 #include "image/siglip2_image.h"
 #include "models/loaded_model.h"
@@ -859,15 +860,12 @@ class TestSiglip2 : public QObject {
     save_png(half_solid_image(90, 50), image.toStdString());
     for (const auto& name : baseline_names()) {
       const QString out = tmp_.filePath(QString::fromStdString("siglip2-" + name + ".json"));
-      QProcess cli;
-      cli.start(ATMAN_CLI, {"explain", "--model", QString::fromStdString(dir_.string()), "--image",
-                            image, "--labels", "cat", "--labels", "dog", "--target", "dog",
-                            "--method", QString::fromStdString(name), "--json", out});
-      QVERIFY(cli.waitForFinished(120000));
-      const QString output = cli.readAllStandardOutput() + cli.readAllStandardError();
-      QVERIFY2(cli.exitStatus() == QProcess::NormalExit && cli.exitCode() == 0, qPrintable(output));
-      std::ifstream in(out.toStdString());
-      const json e = json::parse(in);
+      const test::CliRun run = test::run_cli(
+          ATMAN_CLI, {"explain", "--model", QString::fromStdString(dir_.string()), "--image", image,
+                      "--labels", "cat", "--labels", "dog", "--target", "dog", "--method",
+                      QString::fromStdString(name), "--json", out});
+      QVERIFY2(run.ok, qPrintable(run.output));
+      const json e = test::read_json(out.toStdString());
       QCOMPARE(e["method"].get<std::string>(), name);
       QCOMPARE(e["candidates"].size(), size_t{18});
     }

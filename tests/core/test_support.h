@@ -2,6 +2,7 @@
 // print the largest deviation (parity tests report how close they are, not just pass/fail).
 #pragma once
 
+#include <QProcess>
 #include <QtTest/QtTest>
 #include <nlohmann/json.hpp>
 
@@ -55,6 +56,25 @@ QString error_of(const std::function<void()>& fn) {
     return "WRONG EXCEPTION TYPE: " + QString::fromStdString(e.what());
   }
   return "NO EXCEPTION";
+}
+
+// One run of a command-line program (the `atman` CLI) for a test: whether it finished in time and
+// exited 0, and everything it printed, for the failure message.
+struct CliRun {
+  bool ok = false;
+  QString output;  // standard output, then standard error
+};
+inline CliRun run_cli(const QString& program, const QStringList& arguments,
+                      int timeout_ms = 120000) {
+  QProcess process;
+  process.start(program, arguments);
+  const bool finished = process.waitForFinished(timeout_ms);
+  CliRun run;
+  run.output = process.readAllStandardOutput() + process.readAllStandardError();
+  if (!finished)
+    run.output += QStringLiteral("\n(did not finish in time: ") + process.errorString() + ")";
+  run.ok = finished && process.exitStatus() == QProcess::NormalExit && process.exitCode() == 0;
+  return run;
 }
 
 inline nlohmann::json read_json(const std::filesystem::path& path) {
