@@ -17,6 +17,7 @@
 
 #include "atman/error.h"
 #include "atman/tokenizer.h"
+#include "models/inputs.h"
 
 namespace atman {
 
@@ -222,35 +223,13 @@ std::vector<int64_t> Idefics3Model::expand_image_tokens(const std::vector<int64_
                                                         const CropGeometry& geometry) const {
   const std::vector<int64_t> image =
       image_prompt_ids(tokenizer, layout(geometry.original_width, geometry.original_height));
-  std::vector<int64_t> out;
-  int images = 0;
-  for (int64_t id : ids) {
-    if (id == config_.image_token_id) {
-      ++images;
-      out.insert(out.end(), image.begin(), image.end());
-    } else {
-      out.push_back(id);
-    }
-  }
-  if (images != 1)
-    throw InputError("the prompt must contain exactly one <image> token, found " +
-                     std::to_string(images));
-  return out;
+  return expand_image_token(ids, config_.image_token_id, image);
 }
 
 at::Tensor Idefics3Model::input_embeds(const std::vector<int64_t>& expanded_ids,
                                        const at::Tensor& features) const {
-  at::Tensor ids = at::tensor(expanded_ids, at::kLong).to(device_).unsqueeze(0);  // (1, T)
-  at::Tensor is_image = ids == config_.image_token_id;
-  at::Tensor embeds = language_model_->embed_tokens(ids.masked_fill(is_image, 0));  // (1, T, C)
-  const int64_t count = is_image.sum().item<int64_t>();
-  if (count != features.size(1))
-    throw InputError("prompt has " + std::to_string(count) +
-                     " image positions but the image gives " + std::to_string(features.size(1)) +
-                     " features");
-  embeds.index_copy_(1, is_image.squeeze(0).nonzero().squeeze(1),
-                     features.to(embeds.scalar_type()));
-  return embeds;
+  return embeds_with_image(*language_model_, expanded_ids, config_.image_token_id, features,
+                           device_);
 }
 
 }  // namespace atman

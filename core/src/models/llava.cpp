@@ -13,6 +13,7 @@
 
 #include "atman/error.h"
 #include "image/anyres.h"
+#include "models/inputs.h"
 
 namespace atman {
 namespace {
@@ -333,36 +334,14 @@ Encoding LlavaModel::encode_answer(const Tokenizer& tokenizer, const std::string
 
 std::vector<int64_t> LlavaModel::expand_image_tokens(const std::vector<int64_t>& ids,
                                                      int64_t count) const {
-  std::vector<int64_t> out;
-  int images = 0;
-  for (int64_t id : ids) {
-    if (id == config_.image_token_index) {
-      ++images;
-      out.insert(out.end(), count, id);
-    } else {
-      out.push_back(id);
-    }
-  }
-  if (images != 1)
-    throw InputError("the prompt must contain exactly one <image> token, found " +
-                     std::to_string(images));
-  return out;
+  return expand_image_token(ids, config_.image_token_index,
+                            std::vector<int64_t>(count, config_.image_token_index));
 }
 
 at::Tensor LlavaModel::input_embeds(const std::vector<int64_t>& expanded_ids,
                                     const at::Tensor& features) const {
-  at::Tensor ids = at::tensor(expanded_ids, at::kLong).to(device_).unsqueeze(0);  // (1, T)
-  at::Tensor is_image = ids == config_.image_token_index;
-  // The image id may lie outside a vocabulary that never embeds it: embed a safe id there.
-  at::Tensor embeds = language_model_->embed_tokens(ids.masked_fill(is_image, 0));  // (1, T, C)
-  const int64_t count = is_image.sum().item<int64_t>();
-  if (count != features.size(1))
-    throw InputError("prompt has " + std::to_string(count) +
-                     " image positions but the image gives " + std::to_string(features.size(1)) +
-                     " features");
-  at::Tensor positions = is_image.squeeze(0).nonzero().squeeze(1);
-  embeds.index_copy_(1, positions, features.to(embeds.scalar_type()));
-  return embeds;
+  return embeds_with_image(*language_model_, expanded_ids, config_.image_token_index, features,
+                           device_);
 }
 
 }  // namespace atman

@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "atman/error.h"
+#include "models/inputs.h"
 
 namespace atman {
 namespace {
@@ -282,17 +283,8 @@ at::Tensor Qwen2_5_VLModel::rope_index(const std::vector<int64_t>& ids, int merg
 
 at::Tensor Qwen2_5_VLModel::input_embeds(const std::vector<int64_t>& ids,
                                          const at::Tensor& features) const {
-  at::Tensor id_tensor = at::tensor(ids, at::kLong).to(device_).unsqueeze(0);  // (1, T)
-  at::Tensor is_image = id_tensor == config_.image_token_id;
-  at::Tensor embeds = language_model_->embed_tokens(id_tensor.masked_fill(is_image, 0));
-  const int64_t count = is_image.sum().item<int64_t>();
-  if (count != features.size(0))
-    throw InputError("prompt has " + std::to_string(count) +
-                     " image positions but the image gives " + std::to_string(features.size(0)) +
-                     " merged tokens");
-  const at::Tensor positions = is_image.squeeze(0).nonzero().squeeze(1);
-  embeds.index_copy_(1, positions, features.unsqueeze(0).to(embeds.scalar_type()));
-  return embeds;
+  return embeds_with_image(*language_model_, ids, config_.image_token_id, features.unsqueeze(0),
+                           device_, "merged tokens");
 }
 
 // --- Positions of one sequence -----------------------------------------------------------------
