@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <functional>
 
 #include "atman/error.h"
 #include "atman/explainer.h"
@@ -104,11 +105,27 @@ std::string long_prompt(const Tokenizer& tok, int tokens) {
   return prompt + "Question: Where does the cat live? Answer:";
 }
 
+// E of the first `limit` candidates: `loss` with only the candidate's positions (of `positions`)
+// scaled to `own`, one forward each, minus the unsuppressed loss.
+std::vector<double> each_candidate(const Explanation& real, size_t limit, int64_t positions,
+                                   float own,
+                                   const std::function<double(const Suppression*)>& loss) {
+  std::vector<double> values;
+  const double base = loss(nullptr);
+  for (const auto& c : real.candidates) {
+    if (values.size() >= limit) break;
+    Suppression s;
+    s.factors = at::ones({1, positions});
+    for (int p : c.positions) s.factors[0][p] = own;
+    values.push_back(loss(&s) - base);
+  }
+  return values;
+}
+
 // One unbatched forward of the whole model per candidate, nothing reused: what a straightforward
 // loop over perturbations does. Returns E per candidate (summed over target tokens).
 std::vector<double> naive_loop(const ExplainRequest& r, const Explanation& real, size_t limit) {
   const auto& impl = r.model->impl();
-  std::vector<double> values;
   const float own = static_cast<float>(1.0 - r.factor);
   if (impl.clip) {
     const ClipModel& clip = *impl.clip;
@@ -123,16 +140,8 @@ std::vector<double> naive_loop(const ExplainRequest& r, const Explanation& real,
             clip.text_embeds(ids_to_tensor(r.model->tokenizer().encode(label).ids, impl.device)));
       return -at::log_softmax(clip.logits(image, at::cat(texts, 0)), -1)[0][target].item<double>();
     };
-    const double base = loss(nullptr);
     const int64_t positions = clip.vision().grid_size() * clip.vision().grid_size() + 1;
-    for (const auto& c : real.candidates) {
-      if (values.size() >= limit) break;
-      Suppression s;
-      s.factors = at::ones({1, positions});
-      for (int p : c.positions) s.factors[0][p] = own;
-      values.push_back(loss(&s) - base);
-    }
-    return values;
+    return each_candidate(real, limit, positions, own, loss);
   }
   if (impl.siglip) {
     // The task's loss (siglip_task.cpp): -log σ(logit of the target), or CLIP's softmax loss.
@@ -151,16 +160,8 @@ std::vector<double> naive_loop(const ExplainRequest& r, const Explanation& real,
         return -at::log_softmax(logits, -1)[target].item<double>();
       return -at::log_sigmoid(logits[target]).item<double>();
     };
-    const double base = loss(nullptr);
     const int64_t positions = siglip.grid_size() * siglip.grid_size();  // no class token
-    for (const auto& c : real.candidates) {
-      if (values.size() >= limit) break;
-      Suppression s;
-      s.factors = at::ones({1, positions});
-      for (int p : c.positions) s.factors[0][p] = own;
-      values.push_back(loss(&s) - base);
-    }
-    return values;
+    return each_candidate(real, limit, positions, own, loss);
   }
   const CausalLM& lm = impl.language_model();
   std::vector<int64_t> prompt = r.model->tokenizer().encode(r.prompt).ids;
@@ -175,15 +176,7 @@ std::vector<double> naive_loop(const ExplainRequest& r, const Explanation& real,
     for (size_t t = 0; t < target.size(); ++t) total -= logp[n - 1 + t][target[t]].item<double>();
     return total;
   };
-  const double base = loss(nullptr);
-  for (const auto& c : real.candidates) {
-    if (values.size() >= limit) break;
-    Suppression s;
-    s.factors = at::ones({1, static_cast<int64_t>(ids.size())});
-    for (int p : c.positions) s.factors[0][p] = own;
-    values.push_back(loss(&s) - base);
-  }
-  return values;
+  return each_candidate(real, limit, static_cast<int64_t>(ids.size()), own, loss);
 }
 
 int bench_explain(const Args& args) {
