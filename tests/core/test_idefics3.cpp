@@ -89,11 +89,6 @@ Spec spec_instruct() {
   return {"smolvlm-instruct", 38, 4, 3, true};
 }
 
-json added(int id, const std::string& content) {
-  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
-          {"rstrip", false}, {"normalized", false}, {"special", true}};
-}
-
 std::string row_col(int r, int c) {
   return "<row_" + std::to_string(r) + "_col_" + std::to_string(c) + ">";
 }
@@ -103,36 +98,16 @@ json tiny_tokenizer() {
   for (int b = 0; b < 256; ++b) vocab[tokenizers::alphabet_string(std::string(1, char(b)))] = b;
   const std::string nl = tokenizers::alphabet_string("\n");
   vocab[nl + nl] = kDoubleNewline;
-  json tokens = {added(kImStart, "<|im_start|>"),
-                 added(kEndOfUtterance, "<end_of_utterance>"),
-                 added(kFake, "<fake_token_around_image>"),
-                 added(kGlobal, "<global-img>"),
-                 added(kImage, "<image>"),
-                 added(kEndOfText, "<|endoftext|>")};
+  json tokens = {test::added_token(kImStart, "<|im_start|>"),
+                 test::added_token(kEndOfUtterance, "<end_of_utterance>"),
+                 test::added_token(kFake, "<fake_token_around_image>"),
+                 test::added_token(kGlobal, "<global-img>"),
+                 test::added_token(kImage, "<image>"),
+                 test::added_token(kEndOfText, "<|endoftext|>")};
   for (int r = 1; r <= 6; ++r)
     for (int c = 1; c <= 6; ++c)
-      tokens.push_back(added(kRowCol0 + (r - 1) * 6 + c - 1, row_col(r, c)));
-  json byte_level = {{"type", "ByteLevel"},
-                     {"add_prefix_space", false},
-                     {"trim_offsets", false},
-                     {"use_regex", true}};
-  return {{"version", "1.0"},
-          {"added_tokens", tokens},
-          {"normalizer", nullptr},
-          {"pre_tokenizer", byte_level},
-          {"post_processor", byte_level},
-          {"decoder", byte_level},
-          {"model",
-           {{"type", "BPE"},
-            {"dropout", nullptr},
-            {"unk_token", nullptr},
-            {"continuing_subword_prefix", ""},
-            {"end_of_word_suffix", ""},
-            {"fuse_unk", false},
-            {"byte_fallback", false},
-            {"ignore_merges", false},
-            {"vocab", vocab},
-            {"merges", json::array({nl + " " + nl})}}}};
+      tokens.push_back(test::added_token(kRowCol0 + (r - 1) * 6 + c - 1, row_col(r, c)));
+  return test::byte_level_bpe_tokenizer(vocab, tokens, json::array({nl + " " + nl}));
 }
 
 json text_config() {

@@ -77,6 +77,41 @@ inline CliRun run_cli(const QString& program, const QStringList& arguments,
   return run;
 }
 
+// An entry of tokenizer.json's "added_tokens" (not normalised, matched as a whole).
+inline nlohmann::json added_token(int id, const std::string& content, bool special = true) {
+  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
+          {"rstrip", false}, {"normalized", false}, {"special", special}};
+}
+
+// tokenizer.json of a byte-level BPE as Qwen2, Llama 3 and SmolLM write it: the ByteLevel
+// pre-tokenizer (with its regex), post-processor and decoder around a BPE model of `vocab` and
+// `merges`, with `added_tokens`.
+inline nlohmann::json byte_level_bpe_tokenizer(const nlohmann::json& vocab,
+                                               const nlohmann::json& added_tokens,
+                                               const nlohmann::json& merges) {
+  const nlohmann::json byte_level = {{"type", "ByteLevel"},
+                                     {"add_prefix_space", false},
+                                     {"trim_offsets", false},
+                                     {"use_regex", true}};
+  return {{"version", "1.0"},
+          {"added_tokens", added_tokens},
+          {"normalizer", nullptr},
+          {"pre_tokenizer", byte_level},
+          {"post_processor", byte_level},
+          {"decoder", byte_level},
+          {"model",
+           {{"type", "BPE"},
+            {"dropout", nullptr},
+            {"unk_token", nullptr},
+            {"continuing_subword_prefix", ""},
+            {"end_of_word_suffix", ""},
+            {"fuse_unk", false},
+            {"byte_fallback", false},
+            {"ignore_merges", false},
+            {"vocab", vocab},
+            {"merges", merges}}}};
+}
+
 inline nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) qFatal("cannot open %s", path.string().c_str());

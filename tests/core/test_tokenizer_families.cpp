@@ -45,11 +45,6 @@ const std::vector<std::pair<std::string, std::string>> kByteMerges = {
 };
 constexpr int64_t kHelloB = 260, kWorldB = 265, k123 = 267, kTwoNewlines = 268, kXyz = 269;
 
-json added(int id, const std::string& content, bool special = true) {
-  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
-          {"rstrip", false}, {"normalized", false}, {"special", special}};
-}
-
 json byte_level_model(bool ignore_merges) {
   json vocab = json::object();
   for (int b = 0; b < 256; ++b) vocab[tokenizers::alphabet_string(std::string(1, char(b)))] = b;
@@ -116,8 +111,9 @@ json llama3() {
   return {
       {"version", "1.0"},
       {"added_tokens",
-       {added(300, "<|begin_of_text|>"), added(301, "<|eot_id|>"),
-        added(302, "<|start_header_id|>"), added(303, "<|end_header_id|>")}},
+       {test::added_token(300, "<|begin_of_text|>"), test::added_token(301, "<|eot_id|>"),
+        test::added_token(302, "<|start_header_id|>"),
+        test::added_token(303, "<|end_header_id|>")}},
       {"normalizer", nullptr},
       {"pre_tokenizer", split_then_byte_level(kLlama3Regex)},
       {"post_processor",
@@ -131,8 +127,8 @@ json llama3() {
 json qwen() {
   return {{"version", "1.0"},
           {"added_tokens",
-           {added(300, "<|im_start|>"), added(301, "<|im_end|>"), added(302, "<think>", false),
-            added(303, "</think>", false)}},
+           {test::added_token(300, "<|im_start|>"), test::added_token(301, "<|im_end|>"),
+            test::added_token(302, "<think>", false), test::added_token(303, "</think>", false)}},
           {"normalizer", {{"type", "NFC"}}},
           {"pre_tokenizer", split_then_byte_level(kQwenRegex)},
           {"post_processor", byte_level(false, false)},
@@ -143,8 +139,8 @@ json qwen() {
 // Mistral-Nemo (Tekken converted to tokenizer.json): the case-splitting regex, BOS <s>.
 json mistral_nemo() {
   json j = llama3();
-  j["added_tokens"] = {added(300, "<s>"), added(301, "</s>"), added(302, "[INST]"),
-                       added(303, "[/INST]")};
+  j["added_tokens"] = {test::added_token(300, "<s>"), test::added_token(301, "</s>"),
+                       test::added_token(302, "[INST]"), test::added_token(303, "[/INST]")};
   j["pre_tokenizer"] = split_then_byte_level(kTekkenRegex);
   j["post_processor"] = template_processing("<s>", 300);
   j["model"] = byte_level_model(true);  // transformers' MistralConverter sets ignore_merges
@@ -155,7 +151,8 @@ json mistral_nemo() {
 json smollm2() {
   return {{"version", "1.0"},
           {"added_tokens",
-           {added(300, "<|endoftext|>"), added(301, "<|im_start|>"), added(302, "<|im_end|>")}},
+           {test::added_token(300, "<|endoftext|>"), test::added_token(301, "<|im_start|>"),
+            test::added_token(302, "<|im_end|>")}},
           {"normalizer", nullptr},
           {"pre_tokenizer",
            {{"type", "Sequence"},
@@ -238,8 +235,9 @@ json replace_space_with_lowline() {
 json gemma(const SpVocab& v) {
   return {{"version", "1.0"},
           {"added_tokens",
-           {added(0, "<pad>"), added(1, "<eos>"), added(2, "<bos>"), added(3, "<unk>"),
-            added(1000, "<start_of_turn>"), added(1001, "<end_of_turn>")}},
+           {test::added_token(0, "<pad>"), test::added_token(1, "<eos>"),
+            test::added_token(2, "<bos>"), test::added_token(3, "<unk>"),
+            test::added_token(1000, "<start_of_turn>"), test::added_token(1001, "<end_of_turn>")}},
           {"normalizer", replace_space_with_lowline()},
           {"pre_tokenizer",
            {{"type", "Split"},
@@ -261,12 +259,12 @@ json phi3(const SpVocab& v) {
   json rstripped = json::array();
   for (const auto& [id, text] : std::vector<std::pair<int, std::string>>{
            {1001, "<|assistant|>"}, {1002, "<|end|>"}, {1003, "<|user|>"}}) {
-    json t = added(id, text);
+    json t = test::added_token(id, text);
     t["rstrip"] = true;
     rstripped.push_back(t);
   }
-  json tokens = {added(0, "<unk>"), added(1, "<s>"), added(2, "</s>"),
-                 added(1000, "<|endoftext|>")};
+  json tokens = {test::added_token(0, "<unk>"), test::added_token(1, "<s>"),
+                 test::added_token(2, "</s>"), test::added_token(1000, "<|endoftext|>")};
   for (const auto& t : rstripped) tokens.push_back(t);
   return {{"version", "1.0"},
           {"added_tokens", tokens},
@@ -410,7 +408,8 @@ class TestTokenizerFamilies : public QObject {
     // GPT2Tokenizer with add_bos_token false, and GPT2TokenizerFast keeps the file's
     // post-processor (here ByteLevel: no BOS).
     json j = llama3();
-    j["added_tokens"] = {added(300, "<|endoftext|>"), added(301, "<|pad|>")};
+    j["added_tokens"] = {test::added_token(300, "<|endoftext|>"),
+                         test::added_token(301, "<|pad|>")};
     j["post_processor"] = byte_level(true, false);
     const auto tok = load_folder("olmo2", j,
                                  {{"tokenizer_class", "GPT2Tokenizer"},
@@ -596,15 +595,15 @@ class TestTokenizerFamilies : public QObject {
                               {"replacement", "\xE2\x96\x81"},
                               {"prepend_scheme", c.scheme},
                               {"split", false}};
-      const json j = {
-          {"version", "1.0"},
-          {"added_tokens",
-           {added(0, "<unk>"), added(1, "<s>"), added(2, "</s>"), added(1000, "<image>")}},
-          {"normalizer", nullptr},
-          {"pre_tokenizer", metaspace},
-          {"post_processor", nullptr},
-          {"decoder", metaspace},
-          {"model", v.model}};
+      const json j = {{"version", "1.0"},
+                      {"added_tokens",
+                       {test::added_token(0, "<unk>"), test::added_token(1, "<s>"),
+                        test::added_token(2, "</s>"), test::added_token(1000, "<image>")}},
+                      {"normalizer", nullptr},
+                      {"pre_tokenizer", metaspace},
+                      {"post_processor", nullptr},
+                      {"decoder", metaspace},
+                      {"model", v.model}};
       const auto tok = load(std::string("metaspace-") + c.scheme + ".json", j);
       QCOMPARE(tok->encode("Hello world").ids, c.hello_world);
       const Encoding e = tok->encode("Hello<image>Hello");
@@ -618,10 +617,10 @@ class TestTokenizerFamilies : public QObject {
     // HF finds added tokens leftmost-longest and then drops a single_word match that a word
     // character touches; the search resumes after it, so the shorter "<im" is not tried inside.
     json j = qwen();
-    json image = added(304, "<image>");
+    json image = test::added_token(304, "<image>");
     image["single_word"] = true;
     j["added_tokens"].push_back(image);
-    j["added_tokens"].push_back(added(305, "<im", false));
+    j["added_tokens"].push_back(test::added_token(305, "<im", false));
     const auto tok = load("single-word.json", j);
     QCOMPARE(tok->encode("a<image>").ids, (Ids{'a', '<', 'i', 'm', 'a', 'g', 'e', '>'}));
     QCOMPARE(tok->encode("x <image> y").ids, (Ids{'x', ' ', 304, ' ', 'y'}));
@@ -647,8 +646,8 @@ class TestTokenizerFamilies : public QObject {
     // alphabet; an added token with a space is written as it is, and one made of alphabet
     // characters ("Ġhi") is decoded like any other token.
     j = qwen();
-    j["added_tokens"].push_back(added(304, "<|im sep|>"));
-    j["added_tokens"].push_back(added(305, "\xC4\xA0hi", false));
+    j["added_tokens"].push_back(test::added_token(304, "<|im sep|>"));
+    j["added_tokens"].push_back(test::added_token(305, "\xC4\xA0hi", false));
     tok = load("bytelevel-added.json", j);
     QCOMPARE(tok->decode({kHelloB, 304, 305}), std::string("Hello<|im sep|> hi"));
   }

@@ -196,11 +196,6 @@ int64_t byte_id(int b) {
   return 3 + b;
 }
 
-json added(int id, const std::string& content) {
-  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
-          {"rstrip", false}, {"normalized", false}, {"special", true}};
-}
-
 json sp_model(bool byte_fallback, bool unk, bool fuse_unk) {
   json vocab = json::object();
   vocab["<unk>"] = 0;
@@ -238,7 +233,8 @@ json bos_template() {
 }
 
 json sp_added() {
-  return json::array({added(0, "<unk>"), added(1, "<s>"), added(2, "</s>"), added(277, "<image>")});
+  return json::array({test::added_token(0, "<unk>"), test::added_token(1, "<s>"),
+                      test::added_token(2, "</s>"), test::added_token(277, "<image>")});
 }
 
 // Llama-2 / Mistral / llava-1.5 "legacy" layout: the normalizer turns spaces into "▁" and
@@ -318,43 +314,43 @@ class TestTokenizerJson : public QObject {
     vocab["\xC4\xA0xyzzy"] = 50300;
     json merges = json::array();
     for (const auto& m : bpe_->merges()) merges.push_back({m.first, m.second});
-    return {
-        {"version", "1.0"},
-        {"added_tokens",
-         {added(50256, "<|endoftext|>"), added(50257, "<|im_start|>"), added(50258, "<|im_end|>")}},
-        {"normalizer", {{"type", "NFC"}}},
-        {"pre_tokenizer",
-         {{"type", "Sequence"},
-          {"pretokenizers",
-           {{{"type", "Split"},
-             {"pattern", {{"Regex", kQwen2Regex}}},
-             {"behavior", "Isolated"},
-             {"invert", false}},
-            {{"type", "ByteLevel"},
-             {"add_prefix_space", false},
-             {"trim_offsets", false},
-             {"use_regex", false}}}}}},
-        {"post_processor",
-         {{"type", "ByteLevel"},
-          {"add_prefix_space", false},
-          {"trim_offsets", false},
-          {"use_regex", false}}},
-        {"decoder",
-         {{"type", "ByteLevel"},
-          {"add_prefix_space", false},
-          {"trim_offsets", false},
-          {"use_regex", false}}},
-        {"model",
-         {{"type", "BPE"},
-          {"dropout", nullptr},
-          {"unk_token", nullptr},
-          {"continuing_subword_prefix", ""},
-          {"end_of_word_suffix", ""},
-          {"fuse_unk", false},
-          {"byte_fallback", false},
-          {"ignore_merges", ignore_merges},
-          {"vocab", vocab},
-          {"merges", merges}}}};
+    return {{"version", "1.0"},
+            {"added_tokens",
+             {test::added_token(50256, "<|endoftext|>"), test::added_token(50257, "<|im_start|>"),
+              test::added_token(50258, "<|im_end|>")}},
+            {"normalizer", {{"type", "NFC"}}},
+            {"pre_tokenizer",
+             {{"type", "Sequence"},
+              {"pretokenizers",
+               {{{"type", "Split"},
+                 {"pattern", {{"Regex", kQwen2Regex}}},
+                 {"behavior", "Isolated"},
+                 {"invert", false}},
+                {{"type", "ByteLevel"},
+                 {"add_prefix_space", false},
+                 {"trim_offsets", false},
+                 {"use_regex", false}}}}}},
+            {"post_processor",
+             {{"type", "ByteLevel"},
+              {"add_prefix_space", false},
+              {"trim_offsets", false},
+              {"use_regex", false}}},
+            {"decoder",
+             {{"type", "ByteLevel"},
+              {"add_prefix_space", false},
+              {"trim_offsets", false},
+              {"use_regex", false}}},
+            {"model",
+             {{"type", "BPE"},
+              {"dropout", nullptr},
+              {"unk_token", nullptr},
+              {"continuing_subword_prefix", ""},
+              {"end_of_word_suffix", ""},
+              {"fuse_unk", false},
+              {"byte_fallback", false},
+              {"ignore_merges", ignore_merges},
+              {"vocab", vocab},
+              {"merges", merges}}}};
   }
 
  private slots:

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "core/test_support.h"
 #include "core/tiny_models.h"
 #include "tokenizers/bpe.h"
 
@@ -13,11 +14,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-json added(int id, const std::string& content) {
-  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
-          {"rstrip", false}, {"normalized", false}, {"special", true}};
-}
 
 void write_json(const fs::path& path, const json& value) {
   std::ofstream(path) << value.dump(2);
@@ -110,31 +106,14 @@ json preprocessor_config() {
 json tiny_tokenizer() {
   json vocab = json::object();
   for (int b = 0; b < 256; ++b) vocab[tokenizers::alphabet_string(std::string(1, char(b)))] = b;
-  json byte_level = {{"type", "ByteLevel"},
-                     {"add_prefix_space", false},
-                     {"trim_offsets", false},
-                     {"use_regex", true}};
-  return {{"version", "1.0"},
-          {"added_tokens",
-           {added(kImStart, "<|im_start|>"), added(kImEnd, "<|im_end|>"),
-            added(kEndOfText, "<|endoftext|>"), added(kVisionStart, "<|vision_start|>"),
-            added(kVisionEnd, "<|vision_end|>"), added(kImagePad, "<|image_pad|>"),
-            added(kVideoPad, "<|video_pad|>")}},
-          {"normalizer", nullptr},
-          {"pre_tokenizer", byte_level},
-          {"post_processor", byte_level},
-          {"decoder", byte_level},
-          {"model",
-           {{"type", "BPE"},
-            {"dropout", nullptr},
-            {"unk_token", nullptr},
-            {"continuing_subword_prefix", ""},
-            {"end_of_word_suffix", ""},
-            {"fuse_unk", false},
-            {"byte_fallback", false},
-            {"ignore_merges", false},
-            {"vocab", vocab},
-            {"merges", json::array()}}}};
+  return byte_level_bpe_tokenizer(
+      vocab,
+      json::array(
+          {added_token(kImStart, "<|im_start|>"), added_token(kImEnd, "<|im_end|>"),
+           added_token(kEndOfText, "<|endoftext|>"), added_token(kVisionStart, "<|vision_start|>"),
+           added_token(kVisionEnd, "<|vision_end|>"), added_token(kImagePad, "<|image_pad|>"),
+           added_token(kVideoPad, "<|video_pad|>")}),
+      json::array());
 }
 
 // Published key layout: "visual.*", "model.*"; the head tied to the embeddings.
